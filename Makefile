@@ -1,0 +1,46 @@
+# Two commands on a fresh Debian/Ubuntu machine:
+#   make run    set up, then serve the demo ceremony on http://127.0.0.1:8080
+#   make test   set up, then lint, type-check and run every test
+VENV      ?= .venv
+PYTHON    ?= python3
+DATA      ?= data
+HOST      ?= 127.0.0.1
+PORT      ?= 8080
+DEBS      := chromium poppler-utils fonts-noto-cjk coturn sqlite3 openssl libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test setup system-packages lint bench clean
+
+run: setup
+	$(VENV)/bin/ceremony serve --host $(HOST) --port $(PORT) --data $(DATA)
+
+test: setup lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(VENV)/bin/python bench/store_bench.py
+
+setup: system-packages $(VENV)/.installed
+
+# Installs only what is missing, so a prepared machine pays nothing.
+system-packages:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,108 @@
+"""The hash chain over a ceremony's log, without I/O.
+
+    hash(n) = SHA-256(hash(n-1) || canonical(envelope n)),  hash(0) = 32 zero bytes
+
+A stored event keeps its canonical bytes exactly as hashed, so verification
+never depends on re-serialising parsed values: whatever is on disk is what is
+checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .canonical import canonicalize
+from .errors import CeremonyError
+from .events import Envelope
+
+GENESIS = bytes(32)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One row of the log as the storage adapter keeps it."""
+
+    ceremony: str
+    seq: int
+    body: bytes  # RFC 8785 canonical JSON of the envelope
+    prev_hash: bytes
+    hash: bytes
+
+
+def link(prev_hash: bytes, envelope: Envelope) -> StoredEvent:
+    body = canonicalize(envelope.to_json())
+    return StoredEvent(
+        ceremony=envelope.ceremony,
+        seq=envelope.seq,
+        body=body,
+        prev_hash=prev_hash,
+        hash=hashlib.sha256(prev_hash + body).digest(),
+    )
+
+
+def decode(stored: StoredEvent) -> Envelope:
+    return Envelope.from_json(json.loads(stored.body))
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    """The first place a ceremony's chain does not hold, said for a person."""
+
+    ceremony: str
+    seq: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    ceremony: str
+    length: int
+    head: bytes
+    broken: ChainBreak | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+def verify_chain(ceremony: str, rows: Iterable[StoredEvent]) -> ChainReport:
+    """Walk one ceremony's rows in sequence order; report the first broken link."""
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+
+    def broken(seq: int, reason: str) -> ChainReport:
+        return ChainReport(ceremony, count, prev, ChainBreak(ceremony, seq, reason))
+
+    for row in rows:
+        if row.seq != expected_seq:
+            what = "missing" if row.seq > expected_seq else "repeated or out of order"
+            return broken(expected_seq, f"sequence gap: expected event {expected_seq}, found {row.seq} ({what})")
+        if row.prev_hash != prev:
+            return broken(
+                row.seq,
+                f"prev_hash {row.prev_hash.hex()[:16]}... does not match the hash of event "
+                f"{row.seq - 1} ({prev.hex()[:16]}...)",
+            )
+        actual = hashlib.sha256(prev + row.body).digest()
+        if actual != row.hash:
+            return broken(
+                row.seq,
+                f"stored hash {row.hash.hex()[:16]}... but the event body hashes to {actual.hex()[:16]}... "
+                "(the event was altered)",
+            )
+        try:
+            envelope = decode(row)
+        except (CeremonyError, ValueError) as exc:  # an unreadable body is a break, named not raised
+            return broken(row.seq, f"event body is unreadable: {exc}")
+        if envelope.ceremony != ceremony or envelope.seq != row.seq:
+            return broken(row.seq, f"body says ceremony {envelope.ceremony} seq {envelope.seq}")
+        if canonicalize(json.loads(row.body)) != row.body:
+            return broken(row.seq, "event body is not in RFC 8785 canonical form")
+        prev = row.hash
+        expected_seq += 1
+        count += 1
+    return ChainReport(ceremony, count, prev, None)

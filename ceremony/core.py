@@ -1,0 +1,322 @@
+"""The ceremony state machine, without I/O.
+
+`decide(state, command)` either returns the events the command produces or
+raises, leaving `state` untouched (states are immutable, so "untouched" is
+guaranteed rather than hoped for). `evolve(state, envelope)` folds one event
+into a new state; replaying a log is `evolve` over its envelopes.
+
+Lifecycle: DRAFT -> FROZEN -> OPEN -> SIGNING -> SEALED, and CANCELLED from any
+phase before SEALED. Inside OPEN and SIGNING the host moves forward through the
+run-of-show; entering the signing segment moves the phase to SIGNING, which
+lasts (through later segments such as the exchange and closing) until sealing.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import MappingProxyType
+
+from .errors import CommandRefused, InvalidCommand
+from .events import (
+    CeremonyCancelled,
+    CeremonyDrafted,
+    CeremonyFrozen,
+    CeremonySealed,
+    DefinitionRevised,
+    Envelope,
+    Event,
+    InvitationIssued,
+    InvitationRevoked,
+    Role,
+    RoomsOpened,
+    SegmentStarted,
+)
+from .model import CeremonyDefinition, SegmentKind
+
+
+class Phase(enum.StrEnum):
+    DRAFT = "draft"
+    FROZEN = "frozen"
+    OPEN = "open"
+    SIGNING = "signing"
+    SEALED = "sealed"
+    CANCELLED = "cancelled"
+
+
+# ---- commands: what someone asks for; the core answers with events or refuses ----
+
+
+@dataclass(frozen=True, slots=True)
+class ReviseDefinition:
+    definition: CeremonyDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class Freeze:
+    """Lock the definition; the shell has already rendered the original PDF."""
+
+    document_sha256: str
+    document_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRooms:
+    pass
+
+
+NEXT_SEGMENT = "next"
+
+
+@dataclass(frozen=True, slots=True)
+class StartSegment:
+    segment: str  # a segment id, or NEXT_SEGMENT
+
+
+@dataclass(frozen=True, slots=True)
+class Seal:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssueInvitation:
+    invitation: str
+    role: Role
+    token_sha256: str
+    label: str = ""
+    venue: str | None = None
+    signatory: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeInvitation:
+    invitation: str
+
+
+Command = ReviseDefinition | Freeze | OpenRooms | StartSegment | Seal | Cancel | IssueInvitation | RevokeInvitation
+
+_LIVE = frozenset({Phase.DRAFT, Phase.FROZEN, Phase.OPEN, Phase.SIGNING})
+
+# The transition table: in which phases each command may be decided at all.
+# Finer checks (which segment, which role) follow in the command's decider.
+ALLOWED: Mapping[type[Command], frozenset[Phase]] = MappingProxyType(
+    {
+        ReviseDefinition: frozenset({Phase.DRAFT}),
+        Freeze: frozenset({Phase.DRAFT}),
+        OpenRooms: frozenset({Phase.FROZEN}),
+        StartSegment: frozenset({Phase.OPEN, Phase.SIGNING}),
+        Seal: frozenset({Phase.SIGNING}),
+        Cancel: _LIVE,
+        IssueInvitation: _LIVE | {Phase.SEALED},
+        RevokeInvitation: frozenset(Phase),
+    }
+)
+
+_WHY_NOT: Mapping[Phase, str] = MappingProxyType(
+    {
+        Phase.DRAFT: "the ceremony is still a draft; freeze it first",
+        Phase.FROZEN: "the ceremony is frozen: its document and roster are locked, and its rooms are not open yet",
+        Phase.OPEN: "the rooms are open and the ceremony is under way",
+        Phase.SIGNING: "the ceremony is in its signing stage",
+        Phase.SEALED: "the ceremony is sealed; nothing can change any more",
+        Phase.CANCELLED: "the ceremony was cancelled",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    id: str
+    role: Role
+    token_sha256: str
+    label: str
+    issued_at: datetime
+    venue: str | None = None
+    signatory: str | None = None
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class CeremonyState:
+    id: str
+    definition: CeremonyDefinition
+    phase: Phase
+    created_at: datetime
+    updated_at: datetime
+    seq: int
+    document_sha256: str | None = None
+    document_size: int | None = None
+    segment: str | None = None
+    cancel_reason: str | None = None
+    invitations: Mapping[str, Invitation] = field(default_factory=lambda: MappingProxyType({}))
+
+    def segment_index(self) -> int:
+        """Position of the current segment, -1 before the first one."""
+        ids = [s.id for s in self.definition.run_of_show]
+        return ids.index(self.segment) if self.segment is not None else -1
+
+    def invitation_by_token(self, token_sha256: str) -> Invitation | None:
+        for invitation in self.invitations.values():
+            if invitation.token_sha256 == token_sha256:
+                return invitation
+        return None
+
+
+def decide(state: CeremonyState, command: Command) -> list[Event]:
+    """The events `command` produces in `state`, or CommandRefused / InvalidCommand."""
+    allowed = ALLOWED[type(command)]
+    if state.phase not in allowed:
+        raise CommandRefused(f"cannot {_verb(command)}: {_WHY_NOT[state.phase]}")
+    match command:
+        case ReviseDefinition(definition):
+            return [DefinitionRevised(definition)]
+        case Freeze(sha, size):
+            if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha) or size <= 0:
+                raise InvalidCommand("a frozen document needs its SHA-256 (64 hex digits) and size")
+            return [CeremonyFrozen(sha, size)]
+        case OpenRooms():
+            return [RoomsOpened()]
+        case StartSegment(target):
+            return [_start_segment(state, target)]
+        case Seal():
+            return [CeremonySealed()]
+        case Cancel(reason):
+            if not reason.strip() or len(reason) > 500:
+                raise InvalidCommand("a cancellation needs a reason of 1-500 characters")
+            return [CeremonyCancelled(reason.strip())]
+        case IssueInvitation():
+            return [_issue(state, command)]
+        case RevokeInvitation(invitation):
+            found = state.invitations.get(invitation)
+            if found is None:
+                raise InvalidCommand(f"no invitation '{invitation}' in this ceremony")
+            if not found.active:
+                raise CommandRefused(f"invitation '{invitation}' is already revoked")
+            return [InvitationRevoked(invitation)]
+    raise InvalidCommand(f"unknown command {command!r}")  # pragma: no cover - exhaustive match
+
+
+def _verb(command: Command) -> str:
+    return {
+        ReviseDefinition: "edit the definition",
+        Freeze: "freeze",
+        OpenRooms: "open the rooms",
+        StartSegment: "change the stage",
+        Seal: "seal",
+        Cancel: "cancel",
+        IssueInvitation: "issue a link",
+        RevokeInvitation: "revoke a link",
+    }[type(command)]
+
+
+def _start_segment(state: CeremonyState, target: str) -> SegmentStarted:
+    segments = state.definition.run_of_show
+    current = state.segment_index()
+    if target == NEXT_SEGMENT:
+        index = current + 1
+        if index >= len(segments):
+            raise CommandRefused("the run-of-show is at its last segment; seal the ceremony")
+    else:
+        ids = [s.id for s in segments]
+        if target not in ids:
+            raise InvalidCommand(f"no segment '{target}' in the run-of-show (have: {', '.join(ids)})")
+        index = ids.index(target)
+        if index <= current:
+            raise CommandRefused(f"the run-of-show only moves forward; '{target}' has already started")
+    signing = next(i for i, s in enumerate(segments) if s.kind is SegmentKind.SIGNING)
+    if state.phase is Phase.OPEN and index > signing:
+        raise CommandRefused(f"the signing segment '{segments[signing].id}' cannot be skipped")
+    return SegmentStarted(segments[index].id)
+
+
+def _issue(state: CeremonyState, command: IssueInvitation) -> InvitationIssued:
+    if command.invitation in state.invitations:
+        raise InvalidCommand(f"invitation id '{command.invitation}' is already used")
+    if len(command.label) > 200:
+        raise InvalidCommand("a link's label must be at most 200 characters")
+    needs_venue = command.role is Role.VENUE
+    needs_signatory = command.role is Role.SIGNATORY
+    if needs_venue != (command.venue is not None) or needs_signatory != (command.signatory is not None):
+        raise InvalidCommand(
+            "a venue link names exactly one venue, a signatory link one signatory, other links neither"
+        )
+    if command.role in (Role.VENUE, Role.SIGNATORY):
+        if state.phase is Phase.DRAFT:
+            raise CommandRefused("venue and signatory links are issued once the roster is frozen; freeze first")
+        if state.phase is Phase.SEALED:
+            raise CommandRefused("the ceremony is sealed; only host, archivist and observer links can be issued")
+    if command.venue is not None and not state.definition.has_venue(command.venue):
+        raise InvalidCommand(f"no venue '{command.venue}' in this ceremony")
+    if command.signatory is not None and not state.definition.has_signatory(command.signatory):
+        raise InvalidCommand(f"no signatory '{command.signatory}' in this ceremony")
+    return InvitationIssued(
+        invitation=command.invitation,
+        role=command.role,
+        token_sha256=command.token_sha256,
+        label=command.label,
+        venue=command.venue,
+        signatory=command.signatory,
+    )
+
+
+def initial_state(envelope: Envelope) -> CeremonyState:
+    """The state created by a log's first event, which must be CeremonyDrafted."""
+    if not isinstance(envelope.event, CeremonyDrafted) or envelope.seq != 1:
+        raise CommandRefused("a ceremony's log must start with ceremony.drafted at seq 1")
+    return CeremonyState(
+        id=envelope.ceremony,
+        definition=envelope.event.definition,
+        phase=Phase.DRAFT,
+        created_at=envelope.at,
+        updated_at=envelope.at,
+        seq=1,
+    )
+
+
+def evolve(state: CeremonyState, envelope: Envelope) -> CeremonyState:
+    """Fold one recorded event into the state."""
+    base = replace(state, seq=envelope.seq, updated_at=envelope.at)
+    event = envelope.event
+    match event:
+        case DefinitionRevised(definition):
+            return replace(base, definition=definition)
+        case CeremonyFrozen(sha, size):
+            return replace(base, phase=Phase.FROZEN, document_sha256=sha, document_size=size)
+        case RoomsOpened():
+            return replace(base, phase=Phase.OPEN)
+        case SegmentStarted(segment):
+            kind = next(s.kind for s in state.definition.run_of_show if s.id == segment)
+            phase = Phase.SIGNING if kind is SegmentKind.SIGNING else base.phase
+            return replace(base, segment=segment, phase=phase)
+        case CeremonySealed():
+            return replace(base, phase=Phase.SEALED)
+        case CeremonyCancelled(reason):
+            return replace(base, phase=Phase.CANCELLED, cancel_reason=reason)
+        case InvitationIssued():
+            invitation = Invitation(
+                id=event.invitation,
+                role=event.role,
+                token_sha256=event.token_sha256,
+                label=event.label,
+                issued_at=envelope.at,
+                venue=event.venue,
+                signatory=event.signatory,
+            )
+            return replace(base, invitations=MappingProxyType({**state.invitations, invitation.id: invitation}))
+        case InvitationRevoked(invitation_id):
+            revoked = replace(state.invitations[invitation_id], revoked_at=envelope.at)
+            return replace(base, invitations=MappingProxyType({**state.invitations, invitation_id: revoked}))
+        case CeremonyDrafted():
+            raise CommandRefused("ceremony.drafted can only be the first event")
+    raise CommandRefused(f"unknown event {event!r}")  # pragma: no cover - exhaustive match

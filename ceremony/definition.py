@@ -1,0 +1,297 @@
+"""Ceremony definitions <-> plain JSON values (schema: docs/definition.md).
+
+Parsing collects *every* problem with its JSON path before refusing, so the
+console can mark each bad field at once instead of one per round trip.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import InvalidDefinition
+from .model import (
+    LANGUAGES,
+    Article,
+    CeremonyDefinition,
+    Document,
+    Language,
+    LocalizedText,
+    Party,
+    Schedule,
+    Segment,
+    SegmentKind,
+    Signatory,
+    Venue,
+)
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+MAX_TEXT = 20_000  # characters in one language of one field
+MAX_ITEMS = 64  # venues, parties, signatories, segments, articles each
+
+T = TypeVar("T")
+
+
+class _Collector:
+    """Accumulates (path, reason) pairs while walking an untrusted value."""
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[str, str]] = []
+
+    def add(self, path: str, reason: str) -> None:
+        self.errors.append((path, reason))
+
+    def obj(self, value: object, path: str) -> Mapping[str, Any] | None:
+        if not isinstance(value, dict):
+            self.add(path, "must be an object")
+            return None
+        return value
+
+    def text(self, value: object, path: str, *, limit: int = MAX_TEXT) -> str:
+        if not isinstance(value, str):
+            self.add(path, "must be a string")
+            return ""
+        if not value.strip():
+            self.add(path, "must not be empty")
+        elif len(value) > limit:
+            self.add(path, f"must be at most {limit} characters")
+        return value
+
+    def localized(self, value: object, path: str, *, limit: int = MAX_TEXT) -> LocalizedText:
+        mapping = self.obj(value, path)
+        if mapping is None:
+            return LocalizedText("", "", "")
+        for key in mapping:
+            if key not in LANGUAGES:
+                self.add(f"{path}.{key}", "unknown language (use ko, zh, en)")
+        texts = [self.text(mapping.get(lang), f"{path}.{lang}", limit=limit) for lang in LANGUAGES]
+        return LocalizedText(*texts)
+
+    def ident(self, value: object, path: str) -> str:
+        if not isinstance(value, str) or not ID_PATTERN.match(value):
+            self.add(path, "must be 1-48 characters of a-z, 0-9 and '-', starting with a letter or digit")
+            return ""
+        return value
+
+    def country(self, value: object, path: str) -> str:
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Z]{2}", value):
+            self.add(path, "must be a two-letter ISO 3166 country code such as KR or CN")
+            return ""
+        return value
+
+    def integer(self, value: object, path: str, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.add(path, f"must be a whole number from {low} to {high}")
+            return low
+        return value
+
+    def items(self, value: object, path: str, parse: Callable[[object, str], T], *, at_least: int = 1) -> tuple[T, ...]:
+        if not isinstance(value, list):
+            self.add(path, "must be a list")
+            return ()
+        if not at_least <= len(value) <= MAX_ITEMS:
+            self.add(path, f"must have {at_least} to {MAX_ITEMS} entries")
+        return tuple(parse(item, f"{path}[{i}]") for i, item in enumerate(value[:MAX_ITEMS]))
+
+    def unique(self, ids: list[str], path: str) -> None:
+        seen: set[str] = set()
+        for i, ident in enumerate(ids):
+            if ident and ident in seen:
+                self.add(f"{path}[{i}].id", f"duplicate id '{ident}'")
+            seen.add(ident)
+
+
+def _known(c: _Collector, mapping: Mapping[str, Any], path: str, allowed: set[str]) -> None:
+    for key in mapping:
+        if key not in allowed:
+            c.add(f"{path}.{key}" if path else key, "unknown field")
+
+
+def _venue(c: _Collector, value: object, path: str) -> Venue:
+    m = c.obj(value, path) or {}
+    _known(c, m, path, {"id", "name", "city", "country", "timezone"})
+    tz = m.get("timezone")
+    if not isinstance(tz, str) or not _valid_zone(tz):
+        c.add(f"{path}.timezone", "must be an IANA time zone such as Asia/Seoul")
+        tz = "UTC"
+    return Venue(
+        id=c.ident(m.get("id"), f"{path}.id"),
+        name=c.localized(m.get("name"), f"{path}.name", limit=200),
+        city=c.localized(m.get("city"), f"{path}.city", limit=200),
+        country=c.country(m.get("country"), f"{path}.country"),
+        timezone=tz,
+    )
+
+
+def _valid_zone(name: str) -> bool:
+    if len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _party(c: _Collector, value: object, path: str) -> Party:
+    m = c.obj(value, path) or {}
+    _known(c, m, path, {"id", "name", "country"})
+    return Party(
+        id=c.ident(m.get("id"), f"{path}.id"),
+        name=c.localized(m.get("name"), f"{path}.name", limit=200),
+        country=c.country(m.get("country"), f"{path}.country"),
+    )
+
+
+def _signatory(c: _Collector, value: object, path: str) -> Signatory:
+    m = c.obj(value, path) or {}
+    _known(c, m, path, {"id", "name", "title", "party", "venue"})
+    return Signatory(
+        id=c.ident(m.get("id"), f"{path}.id"),
+        name=c.localized(m.get("name"), f"{path}.name", limit=200),
+        title=c.localized(m.get("title"), f"{path}.title", limit=200),
+        party=c.ident(m.get("party"), f"{path}.party"),
+        venue=c.ident(m.get("venue"), f"{path}.venue"),
+    )
+
+
+def _segment(c: _Collector, value: object, path: str) -> Segment:
+    m = c.obj(value, path) or {}
+    _known(c, m, path, {"id", "kind", "title", "minutes"})
+    kind_value = m.get("kind")
+    try:
+        kind = SegmentKind(str(kind_value))
+    except ValueError:
+        names = ", ".join(k.value for k in SegmentKind)
+        c.add(f"{path}.kind", f"must be one of {names}")
+        kind = SegmentKind.REMARKS
+    return Segment(
+        id=c.ident(m.get("id"), f"{path}.id"),
+        kind=kind,
+        title=c.localized(m.get("title"), f"{path}.title", limit=200),
+        minutes=c.integer(m.get("minutes"), f"{path}.minutes", 1, 600),
+    )
+
+
+def _article(c: _Collector, value: object, path: str) -> Article:
+    m = c.obj(value, path) or {}
+    _known(c, m, path, {"title", "body"})
+    return Article(
+        title=c.localized(m.get("title"), f"{path}.title", limit=300),
+        body=c.localized(m.get("body"), f"{path}.body"),
+    )
+
+
+def _document(c: _Collector, value: object, path: str) -> Document:
+    m = c.obj(value, path) or {}
+    allowed = {"title", "preamble", "articles", "closing", "prevailing_language", "prevailing_clause"}
+    _known(c, m, path, allowed)
+    lang_value = m.get("prevailing_language")
+    try:
+        lang = Language(str(lang_value))
+    except ValueError:
+        c.add(f"{path}.prevailing_language", "must be one of ko, zh, en")
+        lang = Language.EN
+    return Document(
+        title=c.localized(m.get("title"), f"{path}.title", limit=300),
+        preamble=c.localized(m.get("preamble"), f"{path}.preamble"),
+        articles=c.items(m.get("articles"), f"{path}.articles", lambda v, p: _article(c, v, p)),
+        closing=c.localized(m.get("closing"), f"{path}.closing"),
+        prevailing_language=lang,
+        prevailing_clause=c.localized(m.get("prevailing_clause"), f"{path}.prevailing_clause"),
+    )
+
+
+def _schedule(c: _Collector, value: object, path: str) -> Schedule:
+    m = c.obj(value, path) or {}
+    _known(c, m, path, {"start", "duration_minutes"})
+    raw = m.get("start")
+    start = datetime(2000, 1, 1).astimezone()
+    try:
+        if not isinstance(raw, str):
+            raise ValueError
+        start = datetime.fromisoformat(raw)
+        if start.tzinfo is None:
+            c.add(f"{path}.start", "must include a UTC offset, e.g. 2020-05-29T10:20:00+09:00")
+    except ValueError:
+        c.add(f"{path}.start", "must be an ISO 8601 date-time with offset, e.g. 2020-05-29T10:20:00+09:00")
+    return Schedule(
+        start=start, duration_minutes=c.integer(m.get("duration_minutes"), f"{path}.duration_minutes", 5, 1440)
+    )
+
+
+def parse_definition(value: object) -> CeremonyDefinition:
+    """Validate an untrusted JSON value; raise InvalidDefinition listing every problem."""
+    c = _Collector()
+    m = c.obj(value, "$") or {}
+    allowed = {"title", "schedule", "venues", "parties", "signatories", "run_of_show", "document"}
+    _known(c, m, "", allowed)
+    definition = CeremonyDefinition(
+        title=c.localized(m.get("title"), "title", limit=300),
+        schedule=_schedule(c, m.get("schedule"), "schedule"),
+        venues=c.items(m.get("venues"), "venues", lambda v, p: _venue(c, v, p)),
+        parties=c.items(m.get("parties"), "parties", lambda v, p: _party(c, v, p), at_least=2),
+        signatories=c.items(m.get("signatories"), "signatories", lambda v, p: _signatory(c, v, p)),
+        run_of_show=c.items(m.get("run_of_show"), "run_of_show", lambda v, p: _segment(c, v, p)),
+        document=_document(c, m.get("document"), "document"),
+    )
+    _cross_check(c, definition)
+    if c.errors:
+        raise InvalidDefinition(c.errors)
+    return definition
+
+
+def _cross_check(c: _Collector, d: CeremonyDefinition) -> None:
+    c.unique([v.id for v in d.venues], "venues")
+    c.unique([p.id for p in d.parties], "parties")
+    c.unique([s.id for s in d.signatories], "signatories")
+    c.unique([s.id for s in d.run_of_show], "run_of_show")
+    venue_ids = {v.id for v in d.venues}
+    party_ids = {p.id for p in d.parties}
+    for i, s in enumerate(d.signatories):
+        if s.party and s.party not in party_ids:
+            c.add(f"signatories[{i}].party", f"no party with id '{s.party}'")
+        if s.venue and s.venue not in venue_ids:
+            c.add(f"signatories[{i}].venue", f"no venue with id '{s.venue}'")
+    signed = {s.party for s in d.signatories}
+    for i, p in enumerate(d.parties):
+        if p.id and p.id not in signed:
+            c.add(f"parties[{i}]", "has no signatory")
+    signing = [s for s in d.run_of_show if s.kind is SegmentKind.SIGNING]
+    if isinstance(d.run_of_show, tuple) and d.run_of_show and len(signing) != 1:
+        c.add("run_of_show", "must contain exactly one segment of kind 'signing'")
+
+
+def _text(t: LocalizedText) -> dict[str, str]:
+    return t.as_dict()
+
+
+def definition_to_json(d: CeremonyDefinition) -> dict[str, Any]:
+    """The inverse of parse_definition: parse_definition(definition_to_json(d)) == d."""
+    return {
+        "title": _text(d.title),
+        "schedule": {"start": d.schedule.start.isoformat(), "duration_minutes": d.schedule.duration_minutes},
+        "venues": [
+            {"id": v.id, "name": _text(v.name), "city": _text(v.city), "country": v.country, "timezone": v.timezone}
+            for v in d.venues
+        ],
+        "parties": [{"id": p.id, "name": _text(p.name), "country": p.country} for p in d.parties],
+        "signatories": [
+            {"id": s.id, "name": _text(s.name), "title": _text(s.title), "party": s.party, "venue": s.venue}
+            for s in d.signatories
+        ],
+        "run_of_show": [
+            {"id": s.id, "kind": s.kind.value, "title": _text(s.title), "minutes": s.minutes} for s in d.run_of_show
+        ],
+        "document": {
+            "title": _text(d.document.title),
+            "preamble": _text(d.document.preamble),
+            "articles": [{"title": _text(a.title), "body": _text(a.body)} for a in d.document.articles],
+            "closing": _text(d.document.closing),
+            "prevailing_language": d.document.prevailing_language.value,
+            "prevailing_clause": _text(d.document.prevailing_clause),
+        },
+    }

@@ -1,0 +1,50 @@
+"""Errors of the ceremony core. Every exception this package raises derives from
+CeremonyError; the web edge maps the leaves to HTTP status codes.
+
+    CeremonyError
+    ├── InvalidDefinition      a definition failed validation (400; lists each field)
+    ├── InvalidCommand         a command's arguments make no sense here (400)
+    ├── CommandRefused         the ceremony's state does not allow it (409)
+    ├── UnknownCeremony        no ceremony with that id (404)
+    └── StoreError             the event store cannot do what was asked
+        ├── SequenceConflict   another writer appended first (optimistic check)
+        └── CorruptLog         replay met an event it cannot read
+"""
+
+from __future__ import annotations
+
+
+class CeremonyError(Exception):
+    """Root of the ceremony core's errors."""
+
+
+class InvalidDefinition(CeremonyError):
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        summary = "; ".join(f"{path}: {reason}" for path, reason in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        super().__init__(f"invalid ceremony definition: {summary}{more}")
+
+
+class InvalidCommand(CeremonyError):
+    pass
+
+
+class CommandRefused(CeremonyError):
+    pass
+
+
+class UnknownCeremony(CeremonyError):
+    pass
+
+
+class StoreError(CeremonyError):
+    pass
+
+
+class SequenceConflict(StoreError):
+    pass
+
+
+class CorruptLog(StoreError):
+    pass

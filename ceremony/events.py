@@ -1,0 +1,184 @@
+"""Events: what has happened to a ceremony, in the past tense, and their wire form.
+
+An event is a frozen dataclass. In the log it travels inside an envelope
+(ceremony id, sequence number, time, actor) as RFC 8785 canonical JSON; this
+module is the one place that turns events into JSON values and back.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from .definition import definition_to_json, parse_definition
+from .errors import CorruptLog, InvalidDefinition
+from .model import CeremonyDefinition
+
+
+class Role(enum.StrEnum):
+    """What a capability link lets its holder do in one ceremony."""
+
+    HOST = "host"
+    VENUE = "venue"
+    SIGNATORY = "signatory"
+    ARCHIVIST = "archivist"
+    OBSERVER = "observer"
+
+
+@dataclass(frozen=True, slots=True)
+class CeremonyDrafted:
+    definition: CeremonyDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionRevised:
+    definition: CeremonyDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class CeremonyFrozen:
+    document_sha256: str
+    document_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomsOpened:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentStarted:
+    segment: str
+
+
+@dataclass(frozen=True, slots=True)
+class CeremonySealed:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CeremonyCancelled:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationIssued:
+    invitation: str
+    role: Role
+    token_sha256: str
+    label: str
+    venue: str | None = None
+    signatory: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationRevoked:
+    invitation: str
+
+
+Event = (
+    CeremonyDrafted
+    | DefinitionRevised
+    | CeremonyFrozen
+    | RoomsOpened
+    | SegmentStarted
+    | CeremonySealed
+    | CeremonyCancelled
+    | InvitationIssued
+    | InvitationRevoked
+)
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    "ceremony.drafted": CeremonyDrafted,
+    "definition.revised": DefinitionRevised,
+    "ceremony.frozen": CeremonyFrozen,
+    "rooms.opened": RoomsOpened,
+    "segment.started": SegmentStarted,
+    "ceremony.sealed": CeremonySealed,
+    "ceremony.cancelled": CeremonyCancelled,
+    "invitation.issued": InvitationIssued,
+    "invitation.revoked": InvitationRevoked,
+}
+_TYPE_NAMES: dict[type[Event], str] = {cls: name for name, cls in EVENT_TYPES.items()}
+
+
+def type_name(event: Event) -> str:
+    return _TYPE_NAMES[type(event)]
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        if isinstance(value, CeremonyDefinition):
+            value = definition_to_json(value)
+        elif isinstance(value, enum.Enum):
+            value = value.value
+        if value is not None:
+            data[f.name] = value
+    return data
+
+
+def event_from_json(type_: str, data: dict[str, Any]) -> Event:
+    cls = EVENT_TYPES.get(type_)
+    if cls is None:
+        raise CorruptLog(f"unknown event type {type_!r}")
+    kwargs: dict[str, Any] = {}
+    try:
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if f.name == "definition":
+                value = parse_definition(value)
+            elif f.name == "role":
+                value = Role(value)
+            kwargs[f.name] = value
+        return cls(**kwargs)
+    except (TypeError, ValueError, InvalidDefinition) as exc:
+        raise CorruptLog(f"event {type_!r} has unreadable data: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """An event as it sits in the log, before or after hashing."""
+
+    ceremony: str
+    seq: int
+    at: datetime
+    actor: str
+    event: Event
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ceremony": self.ceremony,
+            "seq": self.seq,
+            "at": format_time(self.at),
+            "actor": self.actor,
+            "type": type_name(self.event),
+            "data": event_to_json(self.event),
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Envelope:
+        try:
+            return cls(
+                ceremony=str(value["ceremony"]),
+                seq=int(value["seq"]),
+                at=parse_time(str(value["at"])),
+                actor=str(value["actor"]),
+                event=event_from_json(str(value["type"]), dict(value["data"])),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptLog(f"unreadable event envelope: {exc}") from exc
+
+
+def format_time(at: datetime) -> str:
+    """UTC with microseconds and a Z, so the text is stable across hosts."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

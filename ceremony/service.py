@@ -1,0 +1,330 @@
+"""The asyncio shell around the core: commands in, durable events out.
+
+Per ceremony, commands are serialised by a lock: decide -> link -> append
+(in the store's single worker thread, synced) -> evolve -> publish. Only after
+the append has returned is anything acknowledged or pushed to followers, so a
+crash can lose a command in flight but never one that was acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from .capabilities import new_ceremony_id, new_invitation_id, new_token, token_hash
+from .chain import GENESIS, StoredEvent, decode, link
+from .core import CeremonyState, Command, Freeze, IssueInvitation, decide, evolve, initial_state
+from .documents import DocumentFiles
+from .errors import CeremonyError, CorruptLog, SequenceConflict, StoreError, UnknownCeremony
+from .events import CeremonyDrafted, Envelope, Role
+from .model import CeremonyDefinition
+from .sqlite_store import SqliteStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+Renderer = Callable[[CeremonyDefinition, str], bytes]
+
+WATCH_SECONDS = 0.5  # how soon links issued by the CLI work on a running server
+FOLLOWER_QUEUE = 256  # events a slow follower may lag behind before it is dropped
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedLink:
+    """A freshly issued invitation; `token` exists only here, never on disk."""
+
+    invitation: str
+    token: str
+    envelope: Envelope
+
+
+class CeremonyService:
+    def __init__(self, data_dir: Path, *, clock: Clock = utc_now) -> None:
+        self.data_dir = data_dir
+        self.clock = clock
+        self.store = SqliteStore(data_dir)
+        self.documents = DocumentFiles(data_dir / "documents")
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-store")
+        self._render = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
+        self._states: dict[str, CeremonyState] = {}
+        self._heads: dict[str, bytes] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._followers: dict[str, set[asyncio.Queue[Envelope | None]]] = {}
+        self._operator_tokens = self.store.operator_tokens()
+        self._watcher: asyncio.Task[None] | None = None
+        self._data_version = 0
+        self._replay()
+
+    # ---- start-up and shutdown ----
+
+    def _replay(self) -> None:
+        """Rebuild every ceremony's state from its log (synchronously, at start-up)."""
+        for ceremony in self.store.ceremonies():
+            self._fold(ceremony, list(self.store.read(ceremony)))
+        self._data_version = self.store.data_version()
+
+    def _fold(self, ceremony: str, rows: list[StoredEvent]) -> None:
+        """Apply rows that follow what is known of `ceremony` (replay and catch-up)."""
+        state = self._states.get(ceremony)
+        head = self._heads.get(ceremony, GENESIS)
+        for row in rows:
+            if row.prev_hash != head:
+                raise CorruptLog(f"ceremony {ceremony} event {row.seq}: chain broken; run `ceremony log verify`")
+            envelope = decode(row)
+            state = initial_state(envelope) if state is None else evolve(state, envelope)
+            head = row.hash
+        if state is not None:
+            self._states[ceremony] = state
+            self._heads[ceremony] = head
+
+    async def start(self) -> None:
+        """Watch for appends by other processes (e.g. `ceremony invite` while serving)."""
+        self._watcher = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            try:
+                await self.catch_up()
+            except CeremonyError:
+                log.exception("could not catch up with the event store")
+
+    async def catch_up(self) -> None:
+        """Fold in rows appended by another process since we last looked."""
+        version = await self._in_store(self.store.data_version)
+        if version == self._data_version:
+            return
+        self._data_version = version
+        self._operator_tokens = await self._in_store(self.store.operator_tokens)
+        for ceremony in await self._in_store(self.store.ceremonies):
+            async with self._locks.setdefault(ceremony, asyncio.Lock()):
+                known = self._states[ceremony].seq if ceremony in self._states else 0
+                rows = await self._in_store(lambda c=ceremony, k=known: list(self.store.read(c, k)))  # type: ignore[misc]
+                if rows:
+                    self._fold(ceremony, rows)
+                    self._publish(ceremony, [decode(r) for r in rows])
+
+    def stop_following(self) -> None:
+        """End every follower (at shutdown), so long-lived streams return."""
+        for queues in self._followers.values():
+            for queue in queues:
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(None)
+
+    async def close(self) -> None:
+        self.stop_following()
+        if self._watcher is not None:
+            self._watcher.cancel()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._io, self.store.close)
+        self._io.shutdown(wait=True)
+        self._render.shutdown(wait=True)
+
+    # ---- queries ----
+
+    def ceremonies(self) -> list[CeremonyState]:
+        return sorted(self._states.values(), key=lambda s: (s.created_at, s.id))
+
+    def get(self, ceremony: str) -> CeremonyState:
+        try:
+            return self._states[ceremony]
+        except KeyError:
+            raise UnknownCeremony(f"no ceremony '{ceremony}'") from None
+
+    def head(self, ceremony: str) -> bytes:
+        self.get(ceremony)
+        return self._heads[ceremony]
+
+    async def history(self, ceremony: str, after_seq: int = 0) -> list[Envelope]:
+        self.get(ceremony)
+        rows = await self._in_store(lambda: list(self.store.read(ceremony, after_seq)))
+        return [decode(row) for row in rows]
+
+    async def render(self, definition: CeremonyDefinition, ceremony: str, render: Renderer) -> bytes:
+        """Run a (slow, CPU-bound) renderer off the event loop, one at a time."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._render, render, definition, ceremony)
+
+    async def document(self, sha256: str) -> bytes:
+        return await self._in_store(lambda: self.documents.read(sha256))
+
+    def operator_token_valid(self, token_sha256: str) -> bool:
+        # Kept in memory so the check never touches SQLite from the event loop.
+        return token_sha256 in self._operator_tokens
+
+    async def issue_operator_link(self) -> str:
+        token = new_token()
+        digest = token_hash(token)
+        await self._in_store(lambda: self.store.add_operator_token(digest, self.clock()))
+        self._operator_tokens.add(digest)
+        return token
+
+    # ---- commands ----
+
+    async def create(self, definition: CeremonyDefinition, actor: str) -> CeremonyState:
+        ceremony = new_ceremony_id()
+        self._locks[ceremony] = lock = asyncio.Lock()
+        async with lock:
+            envelope = Envelope(ceremony, 1, self.clock(), actor, CeremonyDrafted(definition))
+            row = link(GENESIS, envelope)
+            await self._append(ceremony, [row])
+            self._states[ceremony] = initial_state(envelope)
+            self._heads[ceremony] = row.hash
+            self._publish(ceremony, [envelope])
+        return self._states[ceremony]
+
+    async def execute(self, ceremony: str, command: Command, actor: str) -> list[Envelope]:
+        try:
+            async with self._lock(ceremony):
+                return await self._execute_locked(ceremony, command, actor)
+        except SequenceConflict:
+            # Another process appended first: learn what it wrote, then decide again.
+            self._data_version = -1
+            await self.catch_up()
+            async with self._lock(ceremony):
+                return await self._execute_locked(ceremony, command, actor)
+
+    async def freeze(self, ceremony: str, actor: str, render: Renderer) -> list[Envelope]:
+        """Render the original PDF, store it durably, then log its hash.
+
+        The lock is held across rendering so no revision can slip in between
+        the text that was rendered and the freeze that locks it.
+        """
+        async with self._lock(ceremony):
+            state = self.get(ceremony)
+            decide(state, Freeze("0" * 64, 1))  # refuse early (409) before seconds of rendering
+            pdf = await self.render(state.definition, ceremony, render)
+            sha = await self._in_store(lambda: self.documents.put(pdf))
+            return await self._execute_locked(ceremony, Freeze(sha, len(pdf)), actor)
+
+    async def issue_link(
+        self,
+        ceremony: str,
+        role: Role,
+        actor: str,
+        *,
+        venue: str | None = None,
+        signatory: str | None = None,
+        label: str = "",
+    ) -> IssuedLink:
+        token = new_token()
+        invitation = new_invitation_id()
+        command = IssueInvitation(invitation, role, token_hash(token), label, venue, signatory)
+        envelopes = await self.execute(ceremony, command, actor)
+        return IssuedLink(invitation, token, envelopes[0])
+
+    # ---- following the log ----
+
+    def follow(self, ceremony: str, after_seq: int = 0) -> Follower:
+        """Every event after `after_seq`, then live ones, without gaps or repeats."""
+        self.get(ceremony)
+        return Follower(self, ceremony, after_seq)
+
+    def _register(self, ceremony: str, queue: asyncio.Queue[Envelope | None]) -> None:
+        self._followers.setdefault(ceremony, set()).add(queue)
+
+    def _unregister(self, ceremony: str, queue: asyncio.Queue[Envelope | None]) -> None:
+        self._followers.get(ceremony, set()).discard(queue)
+
+    # ---- internals ----
+
+    def _lock(self, ceremony: str) -> asyncio.Lock:
+        self.get(ceremony)
+        return self._locks.setdefault(ceremony, asyncio.Lock())
+
+    async def _execute_locked(self, ceremony: str, command: Command, actor: str) -> list[Envelope]:
+        state = self.get(ceremony)
+        events = decide(state, command)
+        now = self.clock()
+        envelopes = [Envelope(ceremony, state.seq + i + 1, now, actor, e) for i, e in enumerate(events)]
+        rows: list[StoredEvent] = []
+        head = self._heads[ceremony]
+        for envelope in envelopes:
+            row = link(head, envelope)
+            rows.append(row)
+            head = row.hash
+        new_state = state
+        for envelope in envelopes:
+            new_state = evolve(new_state, envelope)  # fold before writing: an unfoldable event is never stored
+        await self._append(ceremony, rows)
+        self._states[ceremony] = new_state
+        self._heads[ceremony] = head
+        self._publish(ceremony, envelopes)
+        return envelopes
+
+    async def _append(self, ceremony: str, rows: list[StoredEvent]) -> None:
+        await self._in_store(lambda: self.store.append(ceremony, rows))
+
+    async def _in_store(self, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._io, fn)
+        except StoreError:
+            raise
+        except OSError as exc:
+            raise StoreError(str(exc)) from exc
+
+    def _publish(self, ceremony: str, envelopes: list[Envelope]) -> None:
+        for queue in list(self._followers.get(ceremony, ())):
+            for envelope in envelopes:
+                try:
+                    queue.put_nowait(envelope)
+                except asyncio.QueueFull:
+                    # End the slow follower; it resumes from its last seq when it reconnects.
+                    log.warning(
+                        "dropping a follower of ceremony %s that fell %d events behind", ceremony, FOLLOWER_QUEUE
+                    )
+                    self._followers[ceremony].discard(queue)
+                    while not queue.empty():
+                        queue.get_nowait()
+                    queue.put_nowait(None)
+                    break
+
+
+class Follower:
+    """A subscription to one ceremony's log: `async with service.follow(c) as f: await f.next(30)`.
+
+    It registers for live events *before* reading the backlog, then skips live
+    events the backlog already covered, so nothing falls between the two.
+    """
+
+    def __init__(self, service: CeremonyService, ceremony: str, after_seq: int) -> None:
+        self._service = service
+        self._ceremony = ceremony
+        self._last = after_seq
+        self._queue: asyncio.Queue[Envelope | None] = asyncio.Queue(FOLLOWER_QUEUE)
+        self._backlog: list[Envelope] = []
+
+    async def __aenter__(self) -> Follower:
+        self._service._register(self._ceremony, self._queue)
+        self._backlog = await self._service.history(self._ceremony, self._last)
+        self._backlog.reverse()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._service._unregister(self._ceremony, self._queue)
+
+    async def next(self, within: float | None = None) -> Envelope | None:
+        """The next event; None once the service ends this follower; TimeoutError if none came."""
+        if self._backlog:
+            envelope = self._backlog.pop()
+            self._last = envelope.seq
+            return envelope
+        while True:
+            item = await asyncio.wait_for(self._queue.get(), within)
+            if item is None:
+                return None
+            if item.seq > self._last:
+                self._last = item.seq
+                return item

@@ -1,0 +1,134 @@
+"""SQLite adapter of the event store (the default): one file, WAL, synchronous=FULL.
+
+In WAL mode synchronous=FULL fsyncs the write-ahead log at every commit, so a
+committed append survives a process kill and a power cut; that is what lets
+the shell acknowledge a command only after `append` returns.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from .chain import StoredEvent
+from .errors import SequenceConflict, StoreError
+from .events import format_time
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    ceremony  TEXT    NOT NULL,
+    seq       INTEGER NOT NULL,
+    body      BLOB    NOT NULL,
+    prev_hash BLOB    NOT NULL,
+    hash      BLOB    NOT NULL,
+    PRIMARY KEY (ceremony, seq)
+) WITHOUT ROWID;
+-- The log is append-only; these make an accidental UPDATE/DELETE fail loudly.
+-- (A deliberate tamperer can drop them, which is why the chain exists.)
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TABLE IF NOT EXISTS ceremony_order (
+    ceremony TEXT PRIMARY KEY,
+    created  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS operator_tokens (
+    token_sha256 TEXT PRIMARY KEY,
+    created_at   TEXT NOT NULL,
+    revoked_at   TEXT
+);
+"""
+
+DB_NAME = "ceremony.sqlite3"
+
+
+class SqliteStore:
+    """EventStore and OperatorTokens over one SQLite file in `data_dir`.
+
+    Not thread-safe by itself: the async shell calls it from one worker thread.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = data_dir / DB_NAME
+        fresh = not self.path.exists()
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the event store {self.path}: {exc}") from exc
+        if fresh:
+            os.chmod(self.path, 0o600)
+
+    def append(self, ceremony: str, rows: Sequence[StoredEvent]) -> None:
+        if not rows:
+            return
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE ceremony = ?", (ceremony,)).fetchone()
+            if rows[0].seq != last + 1:
+                db.execute("ROLLBACK")
+                raise SequenceConflict(f"ceremony {ceremony}: expected seq {last + 1}, got {rows[0].seq}")
+            if last == 0:
+                db.execute(
+                    "INSERT INTO ceremony_order (ceremony, created) VALUES (?, (SELECT COUNT(*) FROM ceremony_order))",
+                    (ceremony,),
+                )
+            db.executemany(
+                "INSERT INTO events (ceremony, seq, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?)",
+                [(r.ceremony, r.seq, r.body, r.prev_hash, r.hash) for r in rows],
+            )
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"cannot append to ceremony {ceremony}: {exc}") from exc
+
+    def read(self, ceremony: str, after_seq: int = 0) -> Iterator[StoredEvent]:
+        cursor = self._db.execute(
+            "SELECT ceremony, seq, body, prev_hash, hash FROM events WHERE ceremony = ? AND seq > ? ORDER BY seq",
+            (ceremony, after_seq),
+        )
+        for c, seq, body, prev, digest in cursor:
+            yield StoredEvent(c, seq, bytes(body), bytes(prev), bytes(digest))
+
+    def ceremonies(self) -> list[str]:
+        # Also list ceremonies whose rows exist but whose order row was lost, so
+        # verification sees every chain in the file.
+        rows = self._db.execute(
+            "SELECT ceremony FROM ceremony_order UNION SELECT DISTINCT ceremony FROM events ORDER BY 1"
+        ).fetchall()
+        order = dict(self._db.execute("SELECT ceremony, created FROM ceremony_order").fetchall())
+        return sorted((r[0] for r in rows), key=lambda c: (order.get(c, 1 << 62), c))
+
+    def add_operator_token(self, token_sha256: str, at: datetime) -> None:
+        self._db.execute(
+            "INSERT INTO operator_tokens (token_sha256, created_at) VALUES (?, ?)", (token_sha256, format_time(at))
+        )
+
+    def operator_tokens(self) -> set[str]:
+        rows = self._db.execute("SELECT token_sha256 FROM operator_tokens WHERE revoked_at IS NULL").fetchall()
+        return {r[0] for r in rows}
+
+    def revoke_operator_tokens(self, at: datetime) -> int:
+        cursor = self._db.execute(
+            "UPDATE operator_tokens SET revoked_at = ? WHERE revoked_at IS NULL", (format_time(at),)
+        )
+        return cursor.rowcount
+
+    def data_version(self) -> int:
+        """Changes whenever *another* connection commits (SQLite's PRAGMA data_version)."""
+        (version,) = self._db.execute("PRAGMA data_version").fetchone()
+        return int(version)
+
+    def close(self) -> None:
+        self._db.close()
