@@ -1,0 +1,146 @@
+"""Shared fixtures: a real server subprocess, a real headless Chromium, the demo definition."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",  # the machine has no internet; don't let Chromium try
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """A `ceremony serve` subprocess and what it printed at start."""
+
+    process: subprocess.Popen[str]
+    base: str
+    data: Path
+    output: list[str]
+
+    @property
+    def host_link(self) -> str:
+        return self._printed(r"Host link:\s+(\S+)")
+
+    @property
+    def operator_link(self) -> str:
+        return self._printed(r"Operator link:\s+(\S+)")
+
+    @property
+    def demo_id(self) -> str:
+        return self._printed(r"Created the demo ceremony ([0-9a-f]{16})")
+
+    def token(self, link: str) -> str:
+        return link.split("#", 1)[1]
+
+    def _printed(self, pattern: str) -> str:
+        for line in self.output:
+            m = re.search(pattern, line)
+            if m:
+                return m.group(1)
+        raise AssertionError(f"server did not print {pattern!r}; output: {self.output}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+
+def start_server(data: Path, *extra: str) -> Server:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--data", str(data), *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    output: list[str] = []
+    deadline = time.monotonic() + 60
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        output.append(line.rstrip("\n"))
+        if line.startswith("Serving on"):
+            _drain(process, output)
+            return Server(process, f"http://127.0.0.1:{port}", data, output)
+    process.kill()
+    raise AssertionError("server did not start:\n" + "\n".join(output))
+
+
+def _drain(process: subprocess.Popen[str], output: list[str]) -> None:
+    """Keep reading the server's output (so a full pipe never blocks it) into `output`."""
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line.rstrip("\n"))
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = start_server(tmp_path / "data")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def demo_json() -> dict[str, Any]:
+    from ceremony.demo import DEMO_DEFINITION
+
+    return copy.deepcopy(DEMO_DEFINITION)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            await b.close()

@@ -1,0 +1,243 @@
+"""The HTTP JSON API (docs/api.md). Each handler: check the role, parse, call the service, shape the answer."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from ceremony.core import NEXT_SEGMENT, Cancel, OpenRooms, ReviseDefinition, RevokeInvitation, Seal, StartSegment
+from ceremony.definition import definition_to_json, parse_definition
+from ceremony.events import Role
+from ceremony.model import CeremonyDefinition
+
+from . import views
+from .auth import ALL_ROLES, ceremony_state, require, require_operator
+from .errors import BadRequest, Conflict
+from .keys import SERVICE
+from .links import ceremony_link, qr_svg
+from .mou import render_mou_pdf
+
+routes = web.RouteTableDef()
+
+
+def _render(definition: CeremonyDefinition, ceremony: str) -> bytes:
+    return render_mou_pdf(definition, ceremony_id=ceremony)
+
+
+async def read_json(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise BadRequest("send the body as JSON with Content-Type: application/json")
+    raw = await request.read()  # client_max_size turns an oversized body into 413 here
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def _object(value: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadRequest("the body must be a JSON object")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise BadRequest("unknown fields in the body", [{"field": key, "reason": "unknown field"} for key in unknown])
+    return value
+
+
+def _string_field(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise BadRequest(
+            f"'{name}' must be a non-empty string", [{"field": name, "reason": "must be a non-empty string"}]
+        )
+    return value
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "ceremonies": len(request.app[SERVICE].ceremonies())})
+
+
+@routes.get("/api/ceremonies")
+async def list_ceremonies(request: web.Request) -> web.Response:
+    require_operator(request)
+    return web.json_response({"ceremonies": [views.summary(s) for s in request.app[SERVICE].ceremonies()]})
+
+
+@routes.post("/api/ceremonies")
+async def create_ceremony(request: web.Request) -> web.Response:
+    require_operator(request)
+    definition = parse_definition(await read_json(request))
+    service = request.app[SERVICE]
+    state = await service.create(definition, "operator")
+    issued = await service.issue_link(state.id, Role.HOST, "operator", label="host")
+    body = views.summary(service.get(state.id))
+    body["host_link"] = {"invitation": issued.invitation, "url": ceremony_link(request, state.id, issued.token)}
+    return web.json_response(body, status=201)
+
+
+@routes.get("/api/ceremonies/{ceremony}")
+async def get_ceremony(request: web.Request) -> web.Response:
+    principal = require(request, ALL_ROLES, operator=True)
+    state = ceremony_state(request)
+    return web.json_response(views.detail(state, principal, request.app[SERVICE].head(state.id)))
+
+
+@routes.get("/api/ceremonies/{ceremony}/definition")
+async def get_definition(request: web.Request) -> web.Response:
+    require(request, ALL_ROLES, operator=True)
+    return web.json_response(definition_to_json(ceremony_state(request).definition))
+
+
+@routes.put("/api/ceremonies/{ceremony}/definition")
+async def revise_definition(request: web.Request) -> web.Response:
+    principal = require(request, [Role.HOST], operator=True)
+    state = ceremony_state(request)
+    definition = parse_definition(await read_json(request))
+    await request.app[SERVICE].execute(state.id, ReviseDefinition(definition), principal.actor)
+    return _state_response(request)
+
+
+@routes.post("/api/ceremonies/{ceremony}/freeze")
+async def freeze(request: web.Request) -> web.Response:
+    principal = require(request, [Role.HOST], operator=True)
+    state = ceremony_state(request)
+    await request.app[SERVICE].freeze(state.id, principal.actor, _render)
+    return _state_response(request)
+
+
+@routes.post("/api/ceremonies/{ceremony}/open")
+async def open_rooms(request: web.Request) -> web.Response:
+    principal = require(request, [Role.HOST], operator=True)
+    await request.app[SERVICE].execute(ceremony_state(request).id, OpenRooms(), principal.actor)
+    return _state_response(request)
+
+
+@routes.post("/api/ceremonies/{ceremony}/stage")
+async def change_stage(request: web.Request) -> web.Response:
+    principal = require(request, [Role.HOST], operator=True)
+    state = ceremony_state(request)
+    body = _object(await read_json(request), {"segment"})
+    segment = _string_field(body, "segment") or NEXT_SEGMENT
+    await request.app[SERVICE].execute(state.id, StartSegment(segment), principal.actor)
+    return _state_response(request)
+
+
+@routes.post("/api/ceremonies/{ceremony}/seal")
+async def seal(request: web.Request) -> web.Response:
+    principal = require(request, [Role.HOST], operator=True)
+    await request.app[SERVICE].execute(ceremony_state(request).id, Seal(), principal.actor)
+    return _state_response(request)
+
+
+@routes.post("/api/ceremonies/{ceremony}/cancel")
+async def cancel(request: web.Request) -> web.Response:
+    principal = require(request, [Role.HOST], operator=True)
+    state = ceremony_state(request)
+    body = _object(await read_json(request), {"reason"})
+    reason = _string_field(body, "reason") or ""
+    await request.app[SERVICE].execute(state.id, Cancel(reason), principal.actor)
+    return _state_response(request)
+
+
+@routes.get("/api/ceremonies/{ceremony}/invitations")
+async def list_invitations(request: web.Request) -> web.Response:
+    require(request, [Role.HOST], operator=True)
+    state = ceremony_state(request)
+    return web.json_response({"invitations": [views.invitation_json(i) for i in state.invitations.values()]})
+
+
+@routes.post("/api/ceremonies/{ceremony}/invitations")
+async def issue_invitation(request: web.Request) -> web.Response:
+    principal = require(request, [Role.HOST], operator=True)
+    state = ceremony_state(request)
+    body = _object(await read_json(request), {"role", "venue", "signatory", "label"})
+    role_name = _string_field(body, "role")
+    try:
+        role = Role(str(role_name))
+    except ValueError:
+        names = ", ".join(r.value for r in Role)
+        raise BadRequest(
+            f"'role' must be one of {names}", [{"field": "role", "reason": f"must be one of {names}"}]
+        ) from None
+    label = body.get("label", "")
+    if not isinstance(label, str):
+        raise BadRequest("'label' must be a string", [{"field": "label", "reason": "must be a string"}])
+    issued = await request.app[SERVICE].issue_link(
+        state.id,
+        role,
+        principal.actor,
+        venue=_string_field(body, "venue", required=False),
+        signatory=_string_field(body, "signatory", required=False),
+        label=label,
+    )
+    invitation = request.app[SERVICE].get(state.id).invitations[issued.invitation]
+    url = ceremony_link(request, state.id, issued.token)
+    answer = views.invitation_json(invitation)
+    answer.update({"url": url, "token": issued.token, "qr_svg": qr_svg(url)})
+    return web.json_response(answer, status=201)
+
+
+@routes.delete("/api/ceremonies/{ceremony}/invitations/{invitation}")
+async def revoke_invitation(request: web.Request) -> web.Response:
+    principal = require(request, [Role.HOST], operator=True)
+    state = ceremony_state(request)
+    invitation = request.match_info["invitation"]
+    await request.app[SERVICE].execute(state.id, RevokeInvitation(invitation), principal.actor)
+    return web.json_response(views.invitation_json(request.app[SERVICE].get(state.id).invitations[invitation]))
+
+
+@routes.get("/api/ceremonies/{ceremony}/document.pdf")
+async def document_pdf(request: web.Request) -> web.Response:
+    require(request, ALL_ROLES, operator=True)
+    state = ceremony_state(request)
+    if state.document_sha256 is None:
+        raise Conflict("the ceremony is not frozen yet, so there is no original; use preview.pdf for a draft")
+    data = await request.app[SERVICE].document(state.document_sha256)
+    return web.Response(
+        body=data,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="mou-{state.id}.pdf"',
+            "X-Document-SHA256": state.document_sha256,
+        },
+    )
+
+
+@routes.get("/api/ceremonies/{ceremony}/preview.pdf")
+async def preview_pdf(request: web.Request) -> web.Response:
+    """The draft rendered exactly as freezing would render it (not stored)."""
+    require(request, [Role.HOST], operator=True)
+    state = ceremony_state(request)
+    data = await request.app[SERVICE].render(state.definition, state.id, _render)
+    return web.Response(
+        body=data,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="mou-{state.id}-preview.pdf"'},
+    )
+
+
+@routes.get("/api/ceremonies/{ceremony}/events")
+async def list_events(request: web.Request) -> web.Response:
+    principal = require(request, ALL_ROLES, operator=True)
+    state = ceremony_state(request)
+    after = _after(request.query.get("after", "0"))
+    envelopes = await request.app[SERVICE].history(state.id, after)
+    shown = [v for e in envelopes if (v := views.envelope_json(e, principal)) is not None]
+    return web.json_response({"events": shown, "length": state.seq})
+
+
+def _after(text: str) -> int:
+    if not text.isdigit() or len(text) > 12:
+        raise BadRequest("'after' must be a sequence number (0 or more)")
+    return int(text)
+
+
+def _state_response(request: web.Request) -> web.Response:
+    state = ceremony_state(request)
+    return web.json_response(views.summary(state))

@@ -1,0 +1,45 @@
+"""The aiohttp application factory: state in AppKeys, resources in cleanup_ctx."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from ceremony.service import CeremonyService, Clock, utc_now
+
+from . import api, entry, pages, stream
+from .keys import SERVICE, SETTINGS, TEMPLATES
+from .middleware import errors, remember_language, security_headers
+from .mou import template_environment
+from .settings import MAX_BODY_BYTES, Settings
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application:
+    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[TEMPLATES] = template_environment()
+
+    async def service_ctx(app: web.Application) -> AsyncIterator[None]:
+        service = CeremonyService(settings.data_dir, clock=clock)
+        app[SERVICE] = service
+        await service.start()
+        yield
+        await service.close()
+
+    async def end_streams(app: web.Application) -> None:
+        app[SERVICE].stop_following()
+
+    app.cleanup_ctx.append(service_ctx)
+    app.on_shutdown.append(end_streams)
+    app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(remember_language)
+    app.add_routes(api.routes)
+    app.add_routes(stream.routes)
+    app.add_routes(entry.routes)
+    app.add_routes(pages.routes)
+    app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
+    return app

@@ -1,0 +1,176 @@
+"""The `ceremony` command: serve, invite, operator-link, log verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import ssl
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from ceremony.capabilities import CEREMONY_ID_PATTERN
+from ceremony.chain import verify_chain
+from ceremony.errors import CeremonyError
+from ceremony.events import Role
+from ceremony.service import CeremonyService
+from ceremony.sqlite_store import DB_NAME, SqliteStore
+
+from .app import create_app
+from .bootstrap import ensure_demo
+from .keys import SERVICE
+from .links import link_for, operator_link
+from .middleware import QuietAccessLogger
+from .settings import Settings
+
+DEFAULT_DATA = Path(os.environ.get("CEREMONY_DATA", "data"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ceremony", description="Online MOU signing ceremony server")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server (creates the demo ceremony on a fresh data directory)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    serve.add_argument("--tls-cert", type=Path)
+    serve.add_argument("--tls-key", type=Path)
+    serve.add_argument("--public-url", help="base URL for links, e.g. https://ceremony.example.org")
+    serve.add_argument("--no-demo", action="store_true", help="do not create the demo ceremony")
+
+    invite = sub.add_parser("invite", help="print a new capability link for one role in one ceremony")
+    invite.add_argument("ceremony")
+    invite.add_argument("role", choices=[r.value for r in Role])
+    invite.add_argument("--venue")
+    invite.add_argument("--signatory")
+    invite.add_argument("--label", default="")
+    invite.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    invite.add_argument("--base-url", default="http://127.0.0.1:8080")
+
+    op = sub.add_parser("operator-link", help="print a new operator link (may create ceremonies)")
+    op.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    op.add_argument("--base-url", default="http://127.0.0.1:8080")
+
+    logp = sub.add_parser("log", help="inspect the event log")
+    logsub = logp.add_subparsers(dest="log_command", required=True)
+    verify = logsub.add_parser("verify", help="walk every hash chain; name the first broken link")
+    verify.add_argument("--data", type=Path, default=DEFAULT_DATA)
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "invite":
+            return asyncio.run(_invite(args))
+        if args.command == "operator-link":
+            return asyncio.run(_operator_link(args))
+        return _verify(args)
+    except CeremonyError as exc:
+        print(f"ceremony: {exc}", file=sys.stderr)
+        return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("ceremony: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    ssl_context = None
+    scheme = "http"
+    if args.tls_cert is not None:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
+        scheme = "https"
+    local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104 - only naming it
+    public = args.public_url or f"{scheme}://{local}:{args.port}"
+    settings = Settings(data_dir=args.data, public_url=public, create_demo=not args.no_demo)
+    asyncio.run(_run_server(settings, args.host, args.port, ssl_context))
+    return 0
+
+
+async def _run_server(settings: Settings, host: str, port: int, ssl_context: ssl.SSLContext | None) -> None:
+    """Start, announce only once the socket listens, stop cleanly on SIGINT/SIGTERM."""
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log_class=QuietAccessLogger, handle_signals=False)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+        await site.start()
+        service = app[SERVICE]
+        public = settings.public_url or ""
+        if settings.create_demo:
+            created = await ensure_demo(service, public)
+            if created is not None:
+                print(f"Created the demo ceremony {created.ceremony}.", flush=True)
+                print(f"  Host link:     {created.host_link}", flush=True)
+                print(f"  Operator link: {created.operator_link}", flush=True)
+                print("  (Shown once: only their hashes are stored.)", flush=True)
+        for state in service.ceremonies():
+            print(f"Ceremony {state.id} [{state.phase.value}] {state.definition.title.en}", flush=True)
+        print(f"New links: ceremony invite CEREMONY_ID host --data {settings.data_dir}", flush=True)
+        print(f"Serving on {public}", flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _require_data(data: Path) -> None:
+    if not (data / DB_NAME).exists():
+        raise CeremonyError(f"no event store in {data} (expected {data / DB_NAME}); pass --data")
+
+
+async def _invite(args: argparse.Namespace) -> int:
+    _require_data(args.data)
+    if not CEREMONY_ID_PATTERN.match(args.ceremony):
+        raise CeremonyError(f"'{args.ceremony}' is not a ceremony id (16 hex digits)")
+    service = CeremonyService(args.data)
+    try:
+        issued = await service.issue_link(
+            args.ceremony, Role(args.role), "cli", venue=args.venue, signatory=args.signatory, label=args.label
+        )
+    finally:
+        await service.close()
+    print(link_for(args.base_url, args.ceremony, issued.token))
+    return 0
+
+
+async def _operator_link(args: argparse.Namespace) -> int:
+    service = CeremonyService(args.data)
+    try:
+        token = await service.issue_operator_link()
+    finally:
+        await service.close()
+    print(operator_link(args.base_url, token))
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    _require_data(args.data)
+    store = SqliteStore(args.data)
+    failures = 0
+    try:
+        ceremonies = store.ceremonies()
+        for ceremony in ceremonies:
+            report = verify_chain(ceremony, store.read(ceremony))
+            if report.broken is None:
+                print(f"ok      {ceremony}  {report.length} events  head {report.head.hex()}")
+            else:
+                failures += 1
+                print(f"BROKEN  {ceremony}  at event {report.broken.seq}: {report.broken.reason}")
+    finally:
+        store.close()
+    print(f"{len(ceremonies)} ceremonies checked, {failures} broken")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

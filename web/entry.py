@@ -1,0 +1,64 @@
+"""Opening a capability link: the fragment's token becomes an HttpOnly cookie.
+
+GET  /c/{ceremony}/enter   a small page whose script posts location.hash
+POST /c/{ceremony}/enter   {"token": ...} -> cookie + where to go
+(and the same under /console/enter for the operator link)
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ceremony.events import Role
+
+from .api import _object, _string_field, read_json
+from .auth import OPERATOR_COOKIE, ceremony_state, operator_valid, resolve_link, role_cookie, set_cap_cookie
+from .errors import Forbidden
+from .i18n import Translator, negotiate
+from .keys import SERVICE, TEMPLATES
+
+routes = web.RouteTableDef()
+
+
+def page_for(ceremony: str, role: Role) -> str:
+    """Where a role's link lands."""
+    return f"/c/{ceremony}/host" if role is Role.HOST else f"/c/{ceremony}/view"
+
+
+def _enter_page(request: web.Request) -> web.Response:
+    lang = negotiate(request)
+    html = request.app[TEMPLATES].get_template("enter.html").render(lang=lang, t=Translator(lang))
+    return web.Response(text=html, content_type="text/html")
+
+
+@routes.get("/c/{ceremony}/enter")
+async def enter_page(request: web.Request) -> web.Response:
+    ceremony_state(request)  # 404 for an unknown ceremony
+    return _enter_page(request)
+
+
+@routes.post("/c/{ceremony}/enter")
+async def enter(request: web.Request) -> web.Response:
+    state = ceremony_state(request)
+    token = _string_field(_object(await read_json(request), {"token"}), "token") or ""
+    invitation = resolve_link(request.app[SERVICE], state.id, token)
+    if invitation is None:
+        raise Forbidden("this link is not valid: it may have been revoked, or mistyped; ask the host for a new one")
+    response = web.json_response({"redirect": page_for(state.id, invitation.role), "role": invitation.role.value})
+    set_cap_cookie(response, request, role_cookie(state.id, invitation.role), token)
+    return response
+
+
+@routes.get("/console/enter")
+async def console_enter_page(request: web.Request) -> web.Response:
+    return _enter_page(request)
+
+
+@routes.post("/console/enter")
+async def console_enter(request: web.Request) -> web.Response:
+    token = _string_field(_object(await read_json(request), {"token"}), "token") or ""
+    if not operator_valid(request.app[SERVICE], token):
+        raise Forbidden("this operator link is not valid (revoked, or from another server)")
+    response = web.json_response({"redirect": "/console", "role": "operator"})
+    set_cap_cookie(response, request, OPERATOR_COOKIE, token)
+    return response

@@ -1,0 +1,48 @@
+"""Errors of the web edge, each carrying its HTTP status.
+
+    WebError
+    ├── BadRequest        400 (malformed JSON, bad fields: `fields` lists them)
+    ├── Unauthenticated   401 (no capability presented)
+    ├── Forbidden         403 (wrong, revoked or insufficient capability)
+    ├── NotFound          404
+    └── Conflict          409 (the ceremony's state does not allow it)
+
+ceremony.errors are mapped onto these in middleware.py, and nowhere else.
+"""
+
+from __future__ import annotations
+
+
+class WebError(Exception):
+    status = 500
+    code = "error"
+
+    def __init__(self, reason: str, fields: list[dict[str, str]] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fields = fields or []
+
+
+class BadRequest(WebError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthenticated(WebError):
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(WebError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(WebError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(WebError):
+    status = 409
+    code = "conflict"

@@ -1,0 +1,14 @@
+"""Typed application state keys (aiohttp AppKey), shared by routes and the app factory."""
+
+from __future__ import annotations
+
+import jinja2
+from aiohttp import web
+
+from ceremony.service import CeremonyService
+
+from .settings import Settings
+
+SERVICE = web.AppKey("service", CeremonyService)
+SETTINGS = web.AppKey("settings", Settings)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)

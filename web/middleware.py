@@ -1,0 +1,127 @@
+"""The edge: map errors to status codes, add security headers, log without secrets."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from ceremony.canonical import NotCanonicalizable
+from ceremony.errors import CeremonyError, CommandRefused, InvalidCommand, InvalidDefinition, UnknownCeremony
+
+from .errors import BadRequest, Conflict, NotFound, WebError
+from .i18n import Translator, negotiate
+from .keys import TEMPLATES
+from .settings import MAX_BODY_BYTES
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def _as_web_error(exc: CeremonyError) -> WebError:
+    match exc:
+        case InvalidDefinition():
+            return BadRequest(
+                "the ceremony definition is invalid",
+                [{"field": path, "reason": reason} for path, reason in exc.errors],
+            )
+        case InvalidCommand() | NotCanonicalizable():
+            return BadRequest(str(exc))
+        case CommandRefused():
+            return Conflict(str(exc))
+        case UnknownCeremony():
+            return NotFound(str(exc))
+    log.error("ceremony error reached the edge: %s", exc)
+    return WebError("the server could not complete this; nothing was changed")
+
+
+def _wants_json(request: web.Request) -> bool:
+    """Scripts get JSON errors; a person following a link gets a page."""
+    return (
+        request.path.startswith("/api/")
+        or request.path == "/healthz"
+        or request.content_type == "application/json"
+        or "json" in request.headers.get("Accept", "")
+    )
+
+
+def _status_reason(exc: web.HTTPException) -> str:
+    if exc.status == 413:
+        return f"the request body is larger than the {MAX_BODY_BYTES // 1024} KiB limit"
+    if exc.status == 405:
+        return f"{exc.reason}: this address does not accept that method"
+    return exc.reason
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except WebError as exc:
+        return _render_error(request, exc.status, exc.code, exc.reason, exc.fields)
+    except CeremonyError as exc:
+        err = _as_web_error(exc)
+        return _render_error(request, err.status, err.code, err.reason, err.fields)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _render_error(request, exc.status, exc.reason.lower().replace(" ", "_"), _status_reason(exc), [])
+    except Exception:
+        # Never a traceback to the user; the log has it, without request secrets.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _render_error(request, 500, "internal", "the server failed unexpectedly; nothing was changed", [])
+
+
+def _render_error(
+    request: web.Request, status: int, code: str, reason: str, fields: list[dict[str, str]]
+) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="ceremony"'} if status == 401 else None
+    if _wants_json(request):
+        body: dict[str, object] = {"error": code, "reason": reason}
+        if fields:
+            body["fields"] = fields
+        return web.json_response(body, status=status, headers=headers)
+    lang = negotiate(request)
+    try:
+        template = request.app[TEMPLATES].get_template("error.html")
+        html = template.render(lang=lang, t=Translator(lang), status=status, reason=reason, fields=fields)
+    except Exception:  # the error page must not fail in turn
+        html = f"<!doctype html><title>{status}</title><p>{status}</p>"
+    return web.Response(text=html, status=status, content_type="text/html", headers=headers)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.path.startswith("/api/") or request.path.startswith("/c/") or request.path.startswith("/console"):
+        response.headers.setdefault("Cache-Control", "no-store")
+
+
+class QuietAccessLogger(AbstractAccessLogger):
+    """Access log lines with the path only: no query string, no cookies, no tokens."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s %s %d %.1fms", request.remote, request.method, request.path, response.status, time * 1000
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+
+async def remember_language(request: web.Request, response: web.StreamResponse) -> None:
+    """`?lang=ko` on any page also sticks for the next pages."""
+    lang = request.query.get("lang")
+    if lang in ("ko", "zh", "en") and request.cookies.get("lang") != lang:
+        response.set_cookie("lang", lang, samesite="Lax", path="/", max_age=60 * 60 * 24 * 365)

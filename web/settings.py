@@ -1,0 +1,15 @@
+"""Server settings, fixed at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_BODY_BYTES = 1024 * 1024  # documented in docs/api.md; larger bodies get 413
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    public_url: str | None = None  # base for links, e.g. https://ceremony.example.org; else from the request
+    create_demo: bool = True

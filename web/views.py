@@ -1,0 +1,93 @@
+"""JSON views of ceremony state and events, shaped per role.
+
+Nothing here ever includes a token or a token hash: hosts see which links
+exist and whether they are revoked; only the response that issues a link
+carries its token, once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ceremony.core import CeremonyState, Invitation
+from ceremony.definition import definition_to_json
+from ceremony.events import Envelope, InvitationIssued, InvitationRevoked, Role, format_time
+from ceremony.model import LocalizedText
+
+from .auth import Principal
+
+HOST_ONLY_EVENTS = (InvitationIssued, InvitationRevoked)
+
+
+def _text(t: LocalizedText) -> dict[str, str]:
+    return t.as_dict()
+
+
+def summary(state: CeremonyState) -> dict[str, Any]:
+    d = state.definition
+    return {
+        "id": state.id,
+        "title": _text(d.title),
+        "state": state.phase.value,
+        "segment": state.segment,
+        "start": d.schedule.start.isoformat(),
+        "created_at": format_time(state.created_at),
+        "updated_at": format_time(state.updated_at),
+        "document_sha256": state.document_sha256,
+    }
+
+
+def detail(state: CeremonyState, principal: Principal, head: bytes) -> dict[str, Any]:
+    d = state.definition
+    body = summary(state)
+    body.update(
+        {
+            "schedule": {"start": d.schedule.start.isoformat(), "duration_minutes": d.schedule.duration_minutes},
+            "venues": definition_to_json(d)["venues"],
+            "parties": definition_to_json(d)["parties"],
+            "signatories": definition_to_json(d)["signatories"],
+            "run_of_show": definition_to_json(d)["run_of_show"],
+            "document_size": state.document_size,
+            "cancel_reason": state.cancel_reason,
+            "log": {"length": state.seq, "head": head.hex()},
+            "you": {"role": principal.role.value if principal.role else "operator", "actor": principal.actor},
+        }
+    )
+    if principal.invitation is not None:
+        body["you"]["venue"] = principal.invitation.venue
+        body["you"]["signatory"] = principal.invitation.signatory
+    if sees_links(principal):
+        body["invitations"] = [invitation_json(i) for i in state.invitations.values()]
+    return body
+
+
+def sees_links(principal: Principal) -> bool:
+    return principal.is_operator or principal.role is Role.HOST
+
+
+def invitation_json(invitation: Invitation) -> dict[str, Any]:
+    return {
+        "id": invitation.id,
+        "role": invitation.role.value,
+        "venue": invitation.venue,
+        "signatory": invitation.signatory,
+        "label": invitation.label,
+        "issued_at": format_time(invitation.issued_at),
+        "revoked_at": format_time(invitation.revoked_at) if invitation.revoked_at else None,
+        "active": invitation.active,
+    }
+
+
+def envelope_json(envelope: Envelope, principal: Principal) -> dict[str, Any] | None:
+    """An event for the timeline, or None if this principal may not see it."""
+    event = envelope.event
+    if isinstance(event, HOST_ONLY_EVENTS) and not sees_links(principal):
+        return None
+    value = envelope.to_json()
+    data = value["data"]
+    data.pop("token_sha256", None)
+    if "definition" in data:
+        # The timeline says that the definition changed; the definition itself is served elsewhere.
+        definition = data.pop("definition")
+        data["title"] = definition["title"]
+    return value
