@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -109,7 +110,7 @@ class CeremonyService:
         for ceremony in await self._in_store(self.store.ceremonies):
             async with self._locks.setdefault(ceremony, asyncio.Lock()):
                 known = self._states[ceremony].seq if ceremony in self._states else 0
-                rows = await self._in_store(lambda c=ceremony, k=known: list(self.store.read(c, k)))  # type: ignore[misc]
+                rows = await self._in_store(partial(self._read_rows, ceremony, known))
                 if rows:
                     self._fold(ceremony, rows)
                     self._publish(ceremony, [decode(r) for r in rows])
@@ -148,7 +149,7 @@ class CeremonyService:
 
     async def history(self, ceremony: str, after_seq: int = 0) -> list[Envelope]:
         self.get(ceremony)
-        rows = await self._in_store(lambda: list(self.store.read(ceremony, after_seq)))
+        rows = await self._in_store(partial(self._read_rows, ceremony, after_seq))
         return [decode(row) for row in rows]
 
     async def render(self, definition: CeremonyDefinition, ceremony: str, render: Renderer) -> bytes:
@@ -262,6 +263,9 @@ class CeremonyService:
         self._heads[ceremony] = head
         self._publish(ceremony, envelopes)
         return envelopes
+
+    def _read_rows(self, ceremony: str, after_seq: int) -> list[StoredEvent]:
+        return list(self.store.read(ceremony, after_seq))
 
     async def _append(self, ceremony: str, rows: list[StoredEvent]) -> None:
         await self._in_store(lambda: self.store.append(ceremony, rows))

@@ -231,7 +231,17 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", "/cancel", {"reason": "x"}, {"operator", "host"}),
     ("GET", "/preview.pdf", None, {"operator", "host"}),
 ]
-PRINCIPALS = ["operator", "host", "observer", "archivist", "venue", "signatory", "other-host", "revoked-host", "garbage"]
+PRINCIPALS = [
+    "operator",
+    "host",
+    "observer",
+    "archivist",
+    "venue",
+    "signatory",
+    "other-host",
+    "revoked-host",
+    "garbage",
+]
 
 
 async def test_every_role_on_every_route(world: World) -> None:
@@ -282,10 +292,11 @@ async def test_bad_inputs_get_clear_4xx_and_change_nothing(world: World, demo_js
     assert r.status == 400 and "Content-Type" in (await r.json())["reason"]
 
     bad = dict(demo_json)
-    bad["signatories"] = [dict(demo_json["signatories"][0], party="nobody", venue="moon")] + demo_json["signatories"][
-        1:
+    bad["signatories"] = [
+        dict(demo_json["signatories"][0], party="nobody", venue="moon"),
+        *demo_json["signatories"][1:],
     ]
-    bad["venues"] = [dict(demo_json["venues"][0], timezone="Mars/Olympus")] + demo_json["venues"][1:]
+    bad["venues"] = [dict(demo_json["venues"][0], timezone="Mars/Olympus"), *demo_json["venues"][1:]]
     bad["title"] = {"ko": "", "zh": "x", "en": "x", "fr": "x"}
     r = await w.client.post("/api/ceremonies", json=bad, headers=op)
     body = await r.json()
@@ -311,7 +322,9 @@ async def test_bad_inputs_get_clear_4xx_and_change_nothing(world: World, demo_js
     assert r.status == 400 and (await r.json())["fields"][0]["field"] == "bogus"
     r = await w.client.post(f"{base}/invitations", json={"role": "king"}, headers=w.as_("host"))
     assert r.status == 400 and "role" in (await r.json())["reason"]
-    r = await w.client.post(f"{base}/invitations", json={"role": "observer", "venue": "chuncheon"}, headers=w.as_("host"))
+    r = await w.client.post(
+        f"{base}/invitations", json={"role": "observer", "venue": "chuncheon"}, headers=w.as_("host")
+    )
     assert r.status == 400
     r = await w.client.delete(f"{base}/invitations/inv-nothere", headers=w.as_("host"))
     assert r.status == 400 and "no invitation" in (await r.json())["reason"]
