@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .canonical import canonicalize
+from .canonical import MAX_SAFE_INTEGER, canonicalize
 from .errors import CeremonyError
 from .events import Envelope
 
@@ -68,41 +68,53 @@ class ChainReport:
         return self.broken is None
 
 
+def check_link(ceremony: str, prev: bytes, expected_seq: int, row: StoredEvent) -> tuple[Envelope | None, str]:
+    """The decoded envelope if `row` correctly follows `prev`, else (None, what is wrong).
+
+    Shared by `log verify` and by replay at start-up, so the server never
+    honours an event (say, a swapped token hash) that verification would reject.
+    """
+    if row.seq != expected_seq:
+        what = "missing" if row.seq > expected_seq else "repeated or out of order"
+        return None, f"sequence gap: expected event {expected_seq}, found {row.seq} ({what})"
+    if row.prev_hash != prev:
+        return None, (
+            f"prev_hash {row.prev_hash.hex()[:16]}... does not match the hash of event "
+            f"{row.seq - 1} ({prev.hex()[:16]}...)"
+        )
+    actual = hashlib.sha256(prev + row.body).digest()
+    if actual != row.hash:
+        return None, (
+            f"stored hash {row.hash.hex()[:16]}... but the event body hashes to {actual.hex()[:16]}... "
+            "(the event was altered)"
+        )
+    try:
+        envelope = decode(row)
+        recanonical = canonicalize(json.loads(row.body, parse_int=_json_int))
+    except (CeremonyError, ValueError) as exc:  # an unreadable body is a break, named not raised
+        return None, f"event body is unreadable: {exc}"
+    if envelope.ceremony != ceremony or envelope.seq != row.seq:
+        return None, f"body says ceremony {envelope.ceremony} seq {envelope.seq}"
+    if recanonical != row.body:
+        return None, "event body is not in RFC 8785 canonical form"
+    return envelope, ""
+
+
+def _json_int(text: str) -> int | float:
+    # JCS writes a large whole double (1e20) as plain digits; read it back as the double it was.
+    value = int(text)
+    return value if abs(value) <= MAX_SAFE_INTEGER else float(value)
+
+
 def verify_chain(ceremony: str, rows: Iterable[StoredEvent]) -> ChainReport:
     """Walk one ceremony's rows in sequence order; report the first broken link."""
     prev = GENESIS
-    expected_seq = 1
     count = 0
-
-    def broken(seq: int, reason: str) -> ChainReport:
-        return ChainReport(ceremony, count, prev, ChainBreak(ceremony, seq, reason))
-
     for row in rows:
-        if row.seq != expected_seq:
-            what = "missing" if row.seq > expected_seq else "repeated or out of order"
-            return broken(expected_seq, f"sequence gap: expected event {expected_seq}, found {row.seq} ({what})")
-        if row.prev_hash != prev:
-            return broken(
-                row.seq,
-                f"prev_hash {row.prev_hash.hex()[:16]}... does not match the hash of event "
-                f"{row.seq - 1} ({prev.hex()[:16]}...)",
-            )
-        actual = hashlib.sha256(prev + row.body).digest()
-        if actual != row.hash:
-            return broken(
-                row.seq,
-                f"stored hash {row.hash.hex()[:16]}... but the event body hashes to {actual.hex()[:16]}... "
-                "(the event was altered)",
-            )
-        try:
-            envelope = decode(row)
-        except (CeremonyError, ValueError) as exc:  # an unreadable body is a break, named not raised
-            return broken(row.seq, f"event body is unreadable: {exc}")
-        if envelope.ceremony != ceremony or envelope.seq != row.seq:
-            return broken(row.seq, f"body says ceremony {envelope.ceremony} seq {envelope.seq}")
-        if canonicalize(json.loads(row.body)) != row.body:
-            return broken(row.seq, "event body is not in RFC 8785 canonical form")
+        envelope, reason = check_link(ceremony, prev, count + 1, row)
+        if envelope is None:
+            seq = count + 1 if reason.startswith("sequence gap") else row.seq
+            return ChainReport(ceremony, count, prev, ChainBreak(ceremony, seq, reason))
         prev = row.hash
-        expected_seq += 1
         count += 1
     return ChainReport(ceremony, count, prev, None)

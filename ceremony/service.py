@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .capabilities import new_ceremony_id, new_invitation_id, new_token, token_hash
-from .chain import GENESIS, StoredEvent, decode, link
+from .chain import GENESIS, StoredEvent, check_link, decode, link
 from .core import CeremonyState, Command, Freeze, IssueInvitation, decide, evolve, initial_state
 from .documents import DocumentFiles
 from .errors import CeremonyError, CorruptLog, SequenceConflict, StoreError, UnknownCeremony
@@ -79,9 +79,9 @@ class CeremonyService:
         state = self._states.get(ceremony)
         head = self._heads.get(ceremony, GENESIS)
         for row in rows:
-            if row.prev_hash != head:
-                raise CorruptLog(f"ceremony {ceremony} event {row.seq}: chain broken; run `ceremony log verify`")
-            envelope = decode(row)
+            envelope, reason = check_link(ceremony, head, (state.seq if state else 0) + 1, row)
+            if envelope is None:
+                raise CorruptLog(f"ceremony {ceremony} event {row.seq}: {reason}; run `ceremony log verify`")
             state = initial_state(envelope) if state is None else evolve(state, envelope)
             head = row.hash
         if state is not None:

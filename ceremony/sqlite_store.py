@@ -55,7 +55,9 @@ class SqliteStore:
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = data_dir / DB_NAME
-        fresh = not self.path.exists()
+        # Create the file private *before* SQLite opens it: its -wal and -shm
+        # files copy this mode, and the WAL holds the newest events.
+        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -65,8 +67,6 @@ class SqliteStore:
             self._db.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the event store {self.path}: {exc}") from exc
-        if fresh:
-            os.chmod(self.path, 0o600)
 
     def append(self, ceremony: str, rows: Sequence[StoredEvent]) -> None:
         if not rows:

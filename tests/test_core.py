@@ -1,0 +1,520 @@
+"""The sans-IO ceremony core, stepped synchronously: no store, no event loop, no clock.
+
+States are built by folding envelopes with explicit times through `initial_state`
+and `evolve`, exactly as a replay would. Every command type is tried in every
+phase; the expectations below are written out by hand rather than derived from
+`core.ALLOWED`, so a wrong entry in the transition table shows up as a failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ceremony.core import (
+    ALLOWED,
+    NEXT_SEGMENT,
+    Cancel,
+    CeremonyState,
+    Command,
+    Freeze,
+    IssueInvitation,
+    OpenRooms,
+    Phase,
+    ReviseDefinition,
+    RevokeInvitation,
+    Seal,
+    StartSegment,
+    decide,
+    evolve,
+    initial_state,
+)
+from ceremony.errors import CommandRefused, InvalidCommand
+from ceremony.events import (
+    CeremonyCancelled,
+    CeremonyDrafted,
+    CeremonyFrozen,
+    CeremonySealed,
+    DefinitionRevised,
+    Envelope,
+    Event,
+    InvitationIssued,
+    InvitationRevoked,
+    Role,
+    RoomsOpened,
+    SegmentStarted,
+)
+from ceremony.model import (
+    Article,
+    CeremonyDefinition,
+    Document,
+    Language,
+    LocalizedText,
+    Party,
+    Schedule,
+    Segment,
+    SegmentKind,
+    Signatory,
+    Venue,
+)
+
+CEREMONY = "00112233aabbccdd"
+T0 = datetime(2020, 5, 29, 1, 0, tzinfo=UTC)
+SHA = "ab" * 32
+TOKEN_A = "1" * 64
+TOKEN_B = "2" * 64
+TOKEN_C = "3" * 64
+
+
+def _t(word: str) -> LocalizedText:
+    return LocalizedText(ko=f"{word} (ko)", zh=f"{word} (zh)", en=word)
+
+
+def make_definition(title: str = "Export MOU") -> CeremonyDefinition:
+    """A small two-hall ceremony; its run-of-show has the signing segment third of five."""
+    return CeremonyDefinition(
+        title=_t(title),
+        schedule=Schedule(start=datetime(2020, 5, 29, 1, 20, tzinfo=UTC), duration_minutes=60),
+        venues=(
+            Venue("hall-kr", _t("Hall KR"), _t("Chuncheon"), "KR", "Asia/Seoul"),
+            Venue("hall-cn", _t("Hall CN"), _t("Nanjing"), "CN", "Asia/Shanghai"),
+        ),
+        parties=(Party("party-kr", _t("Party KR"), "KR"), Party("party-cn", _t("Party CN"), "CN")),
+        signatories=(
+            Signatory("signer-kr", _t("Signer KR"), _t("Governor"), "party-kr", "hall-kr"),
+            Signatory("signer-cn", _t("Signer CN"), _t("Mayor"), "party-cn", "hall-cn"),
+        ),
+        run_of_show=(
+            Segment("opening", SegmentKind.OPENING, _t("Opening"), 5),
+            Segment("remarks", SegmentKind.REMARKS, _t("Remarks"), 10),
+            Segment("signing", SegmentKind.SIGNING, _t("Signing"), 10),
+            Segment("exchange", SegmentKind.EXCHANGE, _t("Exchange"), 5),
+            Segment("closing", SegmentKind.CLOSING, _t("Closing"), 5),
+        ),
+        document=Document(
+            title=_t("MOU"),
+            preamble=_t("Preamble"),
+            articles=(Article(_t("Purpose"), _t("Sell goods")),),
+            closing=_t("Closing words"),
+            prevailing_language=Language.EN,
+            prevailing_clause=_t("English prevails"),
+        ),
+    )
+
+
+DEFINITION = make_definition()
+REVISED = make_definition("Revised export MOU")
+
+
+class Log:
+    """A ceremony stepped by hand: decide, wrap in envelopes at explicit times, evolve."""
+
+    def __init__(self) -> None:
+        drafted = Envelope(CEREMONY, 1, T0, "operator", CeremonyDrafted(DEFINITION))
+        self.state = initial_state(drafted)
+        self.envelopes = [drafted]
+
+    def run(self, command: Command, *, actor: str = "host:inv-host") -> list[Event]:
+        events = decide(self.state, command)
+        at = T0 + timedelta(minutes=len(self.envelopes))
+        for event in events:
+            envelope = Envelope(CEREMONY, self.state.seq + 1, at, actor, event)
+            self.state = evolve(self.state, envelope)
+            self.envelopes.append(envelope)
+        return events
+
+
+def log_in(phase: Phase) -> Log:
+    """A log whose state is in `phase`, with an active host link `inv-host` issued in draft."""
+    log = Log()
+    log.run(IssueInvitation("inv-host", Role.HOST, TOKEN_A, "host"))
+    if phase is Phase.DRAFT:
+        return log
+    log.run(Freeze(SHA, 4096))
+    if phase is Phase.FROZEN:
+        return log
+    log.run(OpenRooms())
+    if phase is Phase.OPEN:
+        return log
+    if phase is Phase.CANCELLED:
+        log.run(Cancel("the video link failed"))
+        return log
+    log.run(StartSegment("signing"))
+    if phase is Phase.SIGNING:
+        return log
+    log.run(Seal())
+    assert phase is Phase.SEALED
+    return log
+
+
+def snapshot(state: CeremonyState) -> dict[str, Any]:
+    """Every field of a state, with the invitation mapping copied out of its proxy."""
+    values = {f.name: getattr(state, f.name) for f in fields(state)}
+    values["invitations"] = dict(state.invitations)
+    return values
+
+
+def assert_refused(log: Log, command: Command, error: type[Exception] = CommandRefused) -> str:
+    """`command` raises `error` and leaves the state exactly as it was; returns the message."""
+    before_state = log.state
+    before = snapshot(log.state)
+    with pytest.raises(error) as caught:
+        decide(log.state, command)
+    assert log.state is before_state
+    assert snapshot(log.state) == before
+    return str(caught.value)
+
+
+# ---- every command in every phase ----
+
+OBSERVER = IssueInvitation("inv-new", Role.OBSERVER, TOKEN_B, "press")
+VENUE_LINK = IssueInvitation("inv-new", Role.VENUE, TOKEN_B, "screen", venue="hall-kr")
+SIGNATORY_LINK = IssueInvitation("inv-new", Role.SIGNATORY, TOKEN_B, "tablet", signatory="signer-cn")
+
+COMMANDS: dict[str, Command] = {
+    "revise": ReviseDefinition(REVISED),
+    "freeze": Freeze(SHA, 4096),
+    "open": OpenRooms(),
+    "next": StartSegment(NEXT_SEGMENT),
+    "seal": Seal(),
+    "cancel": Cancel("  a hall lost power  "),
+    "observer-link": OBSERVER,
+    "venue-link": VENUE_LINK,
+    "signatory-link": SIGNATORY_LINK,
+    "revoke": RevokeInvitation("inv-host"),
+}
+
+
+def _issued(command: IssueInvitation) -> InvitationIssued:
+    return InvitationIssued(
+        command.invitation, command.role, command.token_sha256, command.label, command.venue, command.signatory
+    )
+
+
+_LIVE_LINKS = {Phase.FROZEN, Phase.OPEN, Phase.SIGNING}
+
+# (command, phase) -> (the events it must produce, the phase after them). Anything absent is refused.
+ALLOWED_CASES: dict[tuple[str, Phase], tuple[list[Event], Phase]] = {
+    ("revise", Phase.DRAFT): ([DefinitionRevised(REVISED)], Phase.DRAFT),
+    ("freeze", Phase.DRAFT): ([CeremonyFrozen(SHA, 4096)], Phase.FROZEN),
+    ("open", Phase.FROZEN): ([RoomsOpened()], Phase.OPEN),
+    ("next", Phase.OPEN): ([SegmentStarted("opening")], Phase.OPEN),
+    ("next", Phase.SIGNING): ([SegmentStarted("exchange")], Phase.SIGNING),
+    ("seal", Phase.SIGNING): ([CeremonySealed()], Phase.SEALED),
+    **{
+        ("cancel", p): ([CeremonyCancelled("a hall lost power")], Phase.CANCELLED)
+        for p in (Phase.DRAFT, Phase.FROZEN, Phase.OPEN, Phase.SIGNING)
+    },
+    **{("observer-link", p): ([_issued(OBSERVER)], p) for p in set(Phase) - {Phase.CANCELLED}},
+    **{("venue-link", p): ([_issued(VENUE_LINK)], p) for p in _LIVE_LINKS},
+    **{("signatory-link", p): ([_issued(SIGNATORY_LINK)], p) for p in _LIVE_LINKS},
+    **{("revoke", p): ([InvitationRevoked("inv-host")], p) for p in Phase},
+}
+
+
+def test_the_matrix_covers_every_command_type() -> None:
+    assert {type(c) for c in COMMANDS.values()} == set(ALLOWED)
+    assert {phase for _, phase in ALLOWED_CASES} <= set(Phase)
+
+
+@pytest.mark.parametrize("phase", list(Phase), ids=lambda p: p.value)
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_in_every_phase(name: str, phase: Phase) -> None:
+    log = log_in(phase)
+    assert log.state.phase is phase
+    command = COMMANDS[name]
+    expected = ALLOWED_CASES.get((name, phase))
+    if expected is None:
+        message = assert_refused(log, command)
+        assert message.startswith("cannot ") or "link" in message
+        return
+    events, new_phase = expected
+    before = log.state
+    before_snapshot = snapshot(before)
+    assert log.run(command) == events
+    after = log.state
+    assert after.phase is new_phase
+    assert after.seq == before.seq + len(events)
+    assert after.updated_at == log.envelopes[-1].at
+    assert after.created_at == T0
+    assert snapshot(before) == before_snapshot  # folding made a new state; the old one is intact
+
+
+# ---- effects of the allowed transitions on the rest of the state ----
+
+
+def test_revision_replaces_the_definition_and_nothing_else() -> None:
+    log = log_in(Phase.DRAFT)
+    before = log.state
+    log.run(ReviseDefinition(REVISED))
+    assert log.state.definition == REVISED
+    assert log.state.invitations == before.invitations
+    assert log.state.document_sha256 is None
+
+
+def test_freeze_records_the_document_and_checks_its_hash() -> None:
+    log = log_in(Phase.DRAFT)
+    assert_refused(log, Freeze("AB" * 32, 10), InvalidCommand)  # upper case is not our hex form
+    assert_refused(log, Freeze("ab" * 31, 10), InvalidCommand)
+    assert_refused(log, Freeze(SHA, 0), InvalidCommand)
+    log.run(Freeze(SHA, 4096))
+    assert (log.state.document_sha256, log.state.document_size) == (SHA, 4096)
+
+
+def test_definition_revision_only_in_draft() -> None:
+    for phase in set(Phase) - {Phase.DRAFT}:
+        log = log_in(phase)
+        message = assert_refused(log, ReviseDefinition(REVISED))
+        assert "edit the definition" in message
+        assert log.state.definition == DEFINITION
+
+
+# ---- the run-of-show ----
+
+
+def test_run_of_show_walks_forward_and_signing_sets_the_phase() -> None:
+    log = log_in(Phase.OPEN)
+    assert log.state.segment is None
+    assert log.state.segment_index() == -1
+    seen = []
+    for _ in range(5):
+        (event,) = log.run(StartSegment(NEXT_SEGMENT))
+        assert isinstance(event, SegmentStarted)
+        seen.append((event.segment, log.state.phase))
+    assert seen == [
+        ("opening", Phase.OPEN),
+        ("remarks", Phase.OPEN),
+        ("signing", Phase.SIGNING),
+        ("exchange", Phase.SIGNING),  # later segments keep the signing phase until the seal
+        ("closing", Phase.SIGNING),
+    ]
+
+
+def test_next_at_the_last_segment_is_refused() -> None:
+    log = log_in(Phase.SIGNING)
+    log.run(StartSegment("closing"))
+    message = assert_refused(log, StartSegment(NEXT_SEGMENT))
+    assert "last segment" in message
+    log.run(Seal())  # sealing is the way on
+    assert log.state.phase is Phase.SEALED
+
+
+@pytest.mark.parametrize("target", ["opening", "remarks"])
+def test_run_of_show_only_moves_forward(target: str) -> None:
+    log = log_in(Phase.OPEN)
+    log.run(StartSegment("remarks"))
+    message = assert_refused(log, StartSegment(target))
+    assert "only moves forward" in message
+
+
+def test_no_going_back_from_signing() -> None:
+    log = log_in(Phase.SIGNING)
+    log.run(StartSegment("exchange"))
+    for target in ("opening", "remarks", "signing", "exchange"):
+        assert_refused(log, StartSegment(target))
+    assert log.state.segment == "exchange"
+
+
+@pytest.mark.parametrize("start_at", [None, "opening", "remarks"])
+@pytest.mark.parametrize("target", ["exchange", "closing"])
+def test_the_signing_segment_cannot_be_skipped_from_open(start_at: str | None, target: str) -> None:
+    log = log_in(Phase.OPEN)
+    if start_at is not None:
+        log.run(StartSegment(start_at))
+    message = assert_refused(log, StartSegment(target))
+    assert "'signing' cannot be skipped" in message
+
+
+def test_jumping_straight_to_signing_enters_the_signing_phase() -> None:
+    log = log_in(Phase.OPEN)
+    assert log.run(StartSegment("signing")) == [SegmentStarted("signing")]
+    assert log.state.phase is Phase.SIGNING
+    assert log.state.segment == "signing"
+
+
+def test_segments_after_signing_may_be_skipped() -> None:
+    log = log_in(Phase.SIGNING)
+    assert log.run(StartSegment("closing")) == [SegmentStarted("closing")]
+    assert log.state.phase is Phase.SIGNING
+
+
+def test_an_unknown_segment_is_an_invalid_command() -> None:
+    log = log_in(Phase.OPEN)
+    message = assert_refused(log, StartSegment("intermission"), InvalidCommand)
+    assert "intermission" in message and "opening" in message
+
+
+@pytest.mark.parametrize("phase", [Phase.DRAFT, Phase.FROZEN, Phase.SEALED, Phase.CANCELLED])
+def test_stages_do_not_move_outside_open_and_signing(phase: Phase) -> None:
+    log = log_in(phase)
+    assert_refused(log, StartSegment("signing"))
+
+
+# ---- sealing and cancelling ----
+
+
+@pytest.mark.parametrize("phase", [p for p in Phase if p is not Phase.SIGNING])
+def test_seal_only_from_signing(phase: Phase) -> None:
+    message = assert_refused(log_in(phase), Seal())
+    assert message.startswith("cannot seal")
+
+
+@pytest.mark.parametrize("phase", [Phase.DRAFT, Phase.FROZEN, Phase.OPEN, Phase.SIGNING])
+def test_cancel_before_sealing_records_the_trimmed_reason(phase: Phase) -> None:
+    log = log_in(phase)
+    log.run(Cancel("\tthe Nanjing hall lost power \n"))
+    assert log.state.phase is Phase.CANCELLED
+    assert log.state.cancel_reason == "the Nanjing hall lost power"
+
+
+@pytest.mark.parametrize("reason", ["", "   \n", "x" * 501])
+def test_cancel_needs_a_reason(reason: str) -> None:
+    message = assert_refused(log_in(Phase.OPEN), Cancel(reason), InvalidCommand)
+    assert "reason" in message
+
+
+def test_a_reason_of_500_characters_is_enough() -> None:
+    log = log_in(Phase.OPEN)
+    log.run(Cancel("x" * 500))
+    assert log.state.cancel_reason == "x" * 500
+
+
+@pytest.mark.parametrize("phase", [Phase.SEALED, Phase.CANCELLED])
+def test_cancel_refused_once_sealed_or_cancelled(phase: Phase) -> None:
+    log = log_in(phase)
+    message = assert_refused(log, Cancel("too late"))
+    assert message.startswith("cannot cancel")
+    if phase is Phase.CANCELLED:
+        assert log.state.cancel_reason == "the video link failed"
+
+
+@pytest.mark.parametrize("phase", [Phase.SEALED, Phase.CANCELLED])
+def test_nothing_moves_after_the_end(phase: Phase) -> None:
+    log = log_in(phase)
+    for command in (ReviseDefinition(REVISED), Freeze(SHA, 1), OpenRooms(), StartSegment("closing"), Seal()):
+        assert_refused(log, command)
+
+
+# ---- links ----
+
+
+@pytest.mark.parametrize("phase", [Phase.DRAFT, Phase.SEALED])
+@pytest.mark.parametrize("command", [VENUE_LINK, SIGNATORY_LINK], ids=["venue", "signatory"])
+def test_venue_and_signatory_links_refused_in_draft_and_sealed(phase: Phase, command: IssueInvitation) -> None:
+    log = log_in(phase)
+    message = assert_refused(log, command)
+    assert ("freeze first" if phase is Phase.DRAFT else "sealed") in message
+    assert "inv-new" not in log.state.invitations
+
+
+@pytest.mark.parametrize("role", [Role.HOST, Role.ARCHIVIST, Role.OBSERVER])
+def test_other_links_can_be_issued_after_sealing(role: Role) -> None:
+    log = log_in(Phase.SEALED)
+    log.run(IssueInvitation("inv-late", role, TOKEN_C, "after the seal"))
+    assert log.state.invitations["inv-late"].role is role
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_no_links_at_all_once_cancelled(role: Role) -> None:
+    venue = "hall-kr" if role is Role.VENUE else None
+    signatory = "signer-kr" if role is Role.SIGNATORY else None
+    assert_refused(log_in(Phase.CANCELLED), IssueInvitation("inv-x", role, TOKEN_C, "", venue, signatory))
+
+
+@pytest.mark.parametrize("phase", sorted(_LIVE_LINKS))
+def test_unknown_venue_or_signatory_is_an_invalid_command(phase: Phase) -> None:
+    log = log_in(phase)
+    message = assert_refused(log, replace(VENUE_LINK, venue="hall-jp"), InvalidCommand)
+    assert "hall-jp" in message
+    message = assert_refused(log, replace(SIGNATORY_LINK, signatory="signer-jp"), InvalidCommand)
+    assert "signer-jp" in message
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        IssueInvitation("inv-x", Role.VENUE, TOKEN_C),  # a venue link without its venue
+        IssueInvitation("inv-x", Role.SIGNATORY, TOKEN_C),  # a signatory link without its signatory
+        IssueInvitation("inv-x", Role.OBSERVER, TOKEN_C, venue="hall-kr"),
+        IssueInvitation("inv-x", Role.HOST, TOKEN_C, signatory="signer-kr"),
+        IssueInvitation("inv-x", Role.VENUE, TOKEN_C, venue="hall-kr", signatory="signer-kr"),
+        IssueInvitation("inv-x", Role.OBSERVER, TOKEN_C, label="x" * 201),
+        IssueInvitation("inv-host", Role.OBSERVER, TOKEN_C),  # the id is taken
+    ],
+)
+def test_malformed_links_are_invalid_commands(command: IssueInvitation) -> None:
+    assert_refused(log_in(Phase.OPEN), command, InvalidCommand)
+
+
+def test_an_issued_link_records_who_it_is_for_and_when() -> None:
+    log = log_in(Phase.FROZEN)
+    log.run(SIGNATORY_LINK)
+    invitation = log.state.invitations["inv-new"]
+    assert (invitation.role, invitation.signatory, invitation.venue) == (Role.SIGNATORY, "signer-cn", None)
+    assert invitation.issued_at == log.envelopes[-1].at
+    assert invitation.active
+    assert log.state.invitation_by_token(TOKEN_B) == invitation
+    assert log.state.invitation_by_token(TOKEN_C) is None
+
+
+def test_revoke_twice_is_refused() -> None:
+    log = log_in(Phase.OPEN)
+    log.run(RevokeInvitation("inv-host"))
+    revoked = log.state.invitations["inv-host"]
+    assert not revoked.active
+    assert revoked.revoked_at == log.envelopes[-1].at
+    message = assert_refused(log, RevokeInvitation("inv-host"))
+    assert "already revoked" in message
+
+
+def test_revoking_an_unknown_link_is_an_invalid_command() -> None:
+    message = assert_refused(log_in(Phase.OPEN), RevokeInvitation("inv-nope"), InvalidCommand)
+    assert "inv-nope" in message
+
+
+# ---- folding ----
+
+
+def test_the_log_must_start_with_drafted_at_seq_1() -> None:
+    drafted = CeremonyDrafted(DEFINITION)
+    with pytest.raises(CommandRefused):
+        initial_state(Envelope(CEREMONY, 2, T0, "operator", drafted))
+    with pytest.raises(CommandRefused):
+        initial_state(Envelope(CEREMONY, 1, T0, "operator", RoomsOpened()))
+    log = Log()
+    with pytest.raises(CommandRefused):
+        evolve(log.state, Envelope(CEREMONY, 2, T0, "operator", drafted))
+
+
+def test_replaying_the_envelopes_rebuilds_an_equal_state() -> None:
+    log = log_in(Phase.SIGNING)
+    log.run(VENUE_LINK)
+    log.run(RevokeInvitation("inv-new"))
+    log.run(StartSegment(NEXT_SEGMENT))
+    first, *rest = log.envelopes
+    state = initial_state(first)
+    for envelope in rest:
+        state = evolve(state, envelope)
+    assert snapshot(state) == snapshot(log.state)
+    assert state.seq == len(log.envelopes)
+
+
+def test_same_commands_same_events() -> None:
+    script: list[Command] = [
+        ReviseDefinition(REVISED),
+        Freeze(SHA, 1),
+        OpenRooms(),
+        StartSegment(NEXT_SEGMENT),
+        StartSegment("signing"),
+        Seal(),
+    ]
+    a, b = Log(), Log()
+    for command in script:
+        a.run(command)
+        b.run(command)
+    assert a.envelopes == b.envelopes
+    assert a.state.phase is Phase.SEALED
+    assert a.state.updated_at == T0 + timedelta(minutes=len(script))  # time came from the envelopes only

@@ -1,0 +1,453 @@
+"""The durable event log on real SQLite files, and the real server around it.
+
+(a) a restart replays to an identical state; (b) `ceremony log verify` names the
+first broken link of a tampered file, and replay refuses a broken chain; (c) a
+SIGKILLed server loses no acknowledged command; (d) `ceremony invite` from the
+CLI works against a running server; (e) file modes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ceremony.chain import verify_chain
+from ceremony.core import NEXT_SEGMENT, OpenRooms, ReviseDefinition, RevokeInvitation, StartSegment
+from ceremony.demo import demo_definition
+from ceremony.errors import CorruptLog
+from ceremony.events import Role
+from ceremony.model import CeremonyDefinition, LocalizedText
+from ceremony.service import CeremonyService
+from ceremony.sqlite_store import DB_NAME, SqliteStore
+
+from .conftest import ROOT, Server, start_server
+
+TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+class SteppingClock:
+    """A clock that advances one second per reading, so every event has a distinct, known time."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2020, 5, 29, 1, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def fake_pdf(definition: CeremonyDefinition, ceremony: str) -> bytes:
+    return b"%PDF-1.7\n% not a real original, only bytes to hash\n" + ceremony.encode() + definition.title.en.encode()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "web.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+async def run_cli_async(*args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "web.cli",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def store_heads(data: Path) -> dict[str, tuple[int, bytes]]:
+    """(length, head) of every chain in the file, read with a fresh connection."""
+    store = SqliteStore(data)
+    try:
+        reports = {c: verify_chain(c, store.read(c)) for c in store.ceremonies()}
+    finally:
+        store.close()
+    assert all(r.ok for r in reports.values()), reports
+    return {c: (r.length, r.head) for c, r in reports.items()}
+
+
+# ---- (a) restart ----
+
+
+async def _run_a_ceremony(service: CeremonyService) -> str:
+    state = await service.create(demo_definition(), "operator")
+    cid = state.id
+    await service.issue_link(cid, Role.HOST, "operator", label="host")
+    observer = await service.issue_link(cid, Role.OBSERVER, "host", label="press")
+    d = demo_definition()
+    revised = type(d)(
+        title=LocalizedText(d.title.ko, d.title.zh, d.title.en + " (revised)"),
+        schedule=d.schedule,
+        venues=d.venues,
+        parties=d.parties,
+        signatories=d.signatories,
+        run_of_show=d.run_of_show,
+        document=d.document,
+    )
+    await service.execute(cid, ReviseDefinition(revised), "host")
+    await service.freeze(cid, "host", fake_pdf)
+    await service.execute(cid, OpenRooms(), "host")
+    await service.issue_link(cid, Role.VENUE, "host", venue="nanjing", label="Nanjing screen")
+    await service.issue_link(cid, Role.SIGNATORY, "host", signatory="gangwon-governor", label="governor")
+    for _ in range(3):
+        await service.execute(cid, StartSegment(NEXT_SEGMENT), "host")
+    await service.execute(cid, RevokeInvitation(observer.invitation), "host")
+    return cid
+
+
+async def test_a_restart_replays_to_an_identical_state(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = CeremonyService(data, clock=SteppingClock())
+    cid = await _run_a_ceremony(first)
+    other = await first.create(demo_definition(), "operator")  # a second chain in the same file
+    before = first.get(cid)
+    head = first.head(cid)
+    history = await first.history(cid)
+    await first.close()
+
+    assert before.phase.value == "signing"
+    assert before.segment == "signing"
+    assert before.seq == 12
+    assert before.definition.title.en.endswith("(revised)")
+
+    second = CeremonyService(data)  # a new process would do exactly this at start-up
+    try:
+        after = second.get(cid)
+        assert after.phase is before.phase
+        assert after.segment == before.segment
+        assert after.seq == before.seq
+        assert dict(after.invitations) == dict(before.invitations)
+        assert after.document_sha256 == before.document_sha256
+        assert after == before
+        assert second.head(cid) == head
+        assert await second.history(cid) == history
+        assert [s.id for s in second.ceremonies()] == [cid, other.id]
+        # The replayed service continues the same chain.
+        issued = await second.issue_link(cid, Role.ARCHIVIST, "host")
+        assert issued.envelope.seq == before.seq + 1
+        assert await second.document(before.document_sha256 or "") == fake_pdf(before.definition, cid)
+    finally:
+        await second.close()
+    length, _ = store_heads(data)[cid]
+    assert length == before.seq + 1
+
+
+async def test_two_writers_on_one_file_never_conflict_for_the_caller(tmp_path: Path) -> None:
+    """Like `ceremony invite` beside a server: the stale writer catches up and decides again."""
+    data = tmp_path / "data"
+    a = CeremonyService(data)
+    cid = (await a.create(demo_definition(), "operator")).id
+    b = CeremonyService(data)
+    try:
+        first = await a.issue_link(cid, Role.OBSERVER, "a", label="from a")
+        second = await b.issue_link(cid, Role.OBSERVER, "b", label="from b")  # b still believes seq is 1
+        assert (first.envelope.seq, second.envelope.seq) == (2, 3)
+        third = await a.issue_link(cid, Role.OBSERVER, "a", label="from a again")
+        assert third.envelope.seq == 4
+        await b.catch_up()
+        assert a.get(cid) == b.get(cid)
+        assert a.head(cid) == b.head(cid)
+    finally:
+        await a.close()
+        await b.close()
+    assert store_heads(data)[cid] == (4, a.head(cid))
+
+
+# ---- (b) tampering ----
+
+
+async def _tamper_fixture(data: Path) -> tuple[str, str]:
+    """Two ceremonies; the first has five events, the third an observer link labelled 'press pool'."""
+    service = CeremonyService(data)
+    try:
+        cid = (await service.create(demo_definition(), "operator")).id
+        await service.issue_link(cid, Role.HOST, "operator", label="host")
+        await service.issue_link(cid, Role.OBSERVER, "host", label="press pool")
+        await service.issue_link(cid, Role.OBSERVER, "host", label="officials")
+        await service.issue_link(cid, Role.ARCHIVIST, "host", label="archive")
+        other = (await service.create(demo_definition(), "operator")).id
+        await service.issue_link(other, Role.HOST, "operator", label="host")
+    finally:
+        await service.close()
+    return cid, other
+
+
+def _tamper(data: Path, sql: str, *params: Any) -> None:
+    db = sqlite3.connect(data / DB_NAME)
+    try:
+        db.execute("DROP TRIGGER events_no_update")
+        db.execute("DROP TRIGGER events_no_delete")
+        cursor = db.execute(sql, params)
+        assert cursor.rowcount == 1
+        db.commit()
+    finally:
+        db.close()
+
+
+def _alter_body_of_event_3(data: Path, cid: str) -> None:
+    db = sqlite3.connect(data / DB_NAME)
+    try:
+        (body,) = db.execute("SELECT body FROM events WHERE ceremony = ? AND seq = 3", (cid,)).fetchone()
+    finally:
+        db.close()
+    altered = bytes(body).replace(b"press pool", b"press poll")
+    assert len(altered) == len(body) and sum(x != y for x, y in zip(altered, body, strict=True)) == 1
+    _tamper(data, "UPDATE events SET body = ? WHERE ceremony = ? AND seq = 3", altered, cid)
+
+
+async def test_log_verify_passes_on_an_untouched_store(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    cid, other = await _tamper_fixture(data)
+    result = run_cli("log", "verify", "--data", str(data))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"ok      {cid}  5 events" in result.stdout
+    assert f"ok      {other}  2 events" in result.stdout
+    assert "BROKEN" not in result.stdout
+
+
+async def test_log_verify_names_an_altered_event(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    cid, other = await _tamper_fixture(data)
+    _alter_body_of_event_3(data, cid)
+    result = run_cli("log", "verify", "--data", str(data))
+    assert result.returncode == 1, result.stdout + result.stderr
+    (broken,) = [line for line in result.stdout.splitlines() if "BROKEN" in line]
+    assert cid in broken
+    assert "event 3" in broken
+    assert "altered" in broken
+    assert f"ok      {other}" in result.stdout  # the other chain is judged on its own
+
+
+async def test_log_verify_names_a_deleted_event_as_a_gap(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    cid, _ = await _tamper_fixture(data)
+    _tamper(data, "DELETE FROM events WHERE ceremony = ? AND seq = 2", cid)
+    result = run_cli("log", "verify", "--data", str(data))
+    assert result.returncode == 1, result.stdout + result.stderr
+    (broken,) = [line for line in result.stdout.splitlines() if "BROKEN" in line]
+    assert cid in broken
+    assert "event 2" in broken
+    assert "sequence gap" in broken
+
+
+async def test_the_append_only_triggers_stop_a_careless_update(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    cid, _ = await _tamper_fixture(data)
+    db = sqlite3.connect(data / DB_NAME)
+    try:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute("UPDATE events SET body = x'00' WHERE ceremony = ? AND seq = 3", (cid,))
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute("DELETE FROM events WHERE ceremony = ?", (cid,))
+    finally:
+        db.close()
+
+
+async def test_replay_refuses_a_chain_with_a_deleted_event(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    cid, _ = await _tamper_fixture(data)
+    _tamper(data, "DELETE FROM events WHERE ceremony = ? AND seq = 2", cid)
+    with pytest.raises(CorruptLog, match=f"ceremony {cid} event 3"):
+        CeremonyService(data)
+
+
+async def test_replay_refuses_a_chain_with_an_altered_event(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    cid, _ = await _tamper_fixture(data)
+    _alter_body_of_event_3(data, cid)
+    with pytest.raises(CorruptLog):
+        CeremonyService(data)
+
+
+# ---- (c) SIGKILL mid-stream ----
+
+
+@dataclass
+class Stream:
+    """Observer invitations posted by several clients at once; what the server acknowledged."""
+
+    url: str
+    acked: dict[str, str] = field(default_factory=dict)  # invitation id -> label
+    in_flight: int = 0
+    sent: int = 0
+    enough: asyncio.Event = field(default_factory=asyncio.Event)
+    killed: bool = False
+
+    async def client(self, session: aiohttp.ClientSession, name: str, kill_after: int, limit: int) -> None:
+        n = 0
+        while self.sent < limit:
+            self.sent += 1
+            n += 1
+            label = f"{name}-{n}"
+            self.in_flight += 1
+            try:
+                async with session.post(self.url, json={"role": "observer", "label": label}) as response:
+                    body = await response.json()
+                    assert response.status == 201, body
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError):
+                if not self.killed:
+                    raise
+                return  # the server died under this request: its outcome is unknown, and that is allowed
+            finally:
+                self.in_flight -= 1
+            assert body["label"] == label
+            self.acked[body["id"]] = label
+            if len(self.acked) >= kill_after:
+                self.enough.set()
+
+
+async def test_sigkill_loses_no_acknowledged_command(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = start_server(data)
+    try:
+        cid = server.demo_id
+        headers = {"Authorization": f"Bearer {server.token(server.host_link)}"}
+        stream = Stream(f"{server.base}/api/ceremonies/{cid}/invitations")
+        async with aiohttp.ClientSession(headers=headers, timeout=TIMEOUT) as session:
+            clients = [
+                asyncio.create_task(stream.client(session, f"c{k}", kill_after=200, limit=400)) for k in range(8)
+            ]
+            await asyncio.wait_for(stream.enough.wait(), 60)
+            in_flight_at_kill = stream.in_flight
+            stream.killed = True
+            server.stop(signal.SIGKILL)
+            await asyncio.gather(*clients)
+        assert server.process.returncode == -signal.SIGKILL
+        assert in_flight_at_kill > 0
+        assert len(stream.acked) >= 200
+        assert stream.sent < 400  # the kill really came mid-stream
+    finally:
+        server.stop(signal.SIGKILL)
+
+    # The crashed store's chains hold.
+    result = run_cli("log", "verify", "--data", str(data))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    restarted = start_server(data)
+    try:
+        async with aiohttp.ClientSession(headers=headers, timeout=TIMEOUT) as session:
+            async with session.get(f"{restarted.base}/api/ceremonies/{cid}/invitations") as response:
+                assert response.status == 200
+                present = {i["id"]: i["label"] for i in (await response.json())["invitations"]}
+            lost = {i: label for i, label in stream.acked.items() if present.get(i) != label}
+            assert not lost, f"{len(lost)} acknowledged invitations are missing after the crash: {lost}"
+            # Unacknowledged ones may or may not have made it, but nothing else can appear.
+            assert len(present) <= 1 + stream.sent
+            async with session.post(stream.url.replace(server.base, restarted.base), json={"role": "observer"}) as r:
+                assert r.status == 201  # and the recovered server appends again
+    finally:
+        assert restarted.stop() == 0
+    result = run_cli("log", "verify", "--data", str(data))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"ok      {cid}  {len(present) + 2} events" in result.stdout
+
+
+# ---- (d) `ceremony invite` beside a running server ----
+
+
+async def _poll_until_ok(session: aiohttp.ClientSession, url: str, token: str, within: float = 10.0) -> Any:
+    """GET `url` with `token` until it answers 200 (the service polls SQLite every 0.5 s); its JSON."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
+            if response.status == 200:
+                return await response.json()
+            assert response.status == 403, await response.text()
+        assert loop.time() < deadline, f"the CLI's link did not work within {within} s"
+        await asyncio.sleep(0.1)
+
+
+async def test_cli_invite_works_against_a_running_server(server: Server) -> None:
+    cid = server.demo_id
+    host = {"Authorization": f"Bearer {server.token(server.host_link)}"}
+    url = f"{server.base}/api/ceremonies/{cid}/invitations"
+    statuses: list[int] = []
+    cli_done = asyncio.Event()
+
+    async def host_keeps_inviting(session: aiohttp.ClientSession) -> None:
+        # Appends race the CLI's append, so one side must meet a stale sequence number and recover.
+        n = 0
+        while not cli_done.is_set() or n < 3:
+            n += 1
+            async with session.post(url, json={"role": "observer", "label": f"host-{n}"}, headers=host) as r:
+                statuses.append(r.status)
+                if r.status != 201:
+                    raise AssertionError(await r.text())
+
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        background = asyncio.create_task(host_keeps_inviting(session))
+        try:
+            code, out, err = await run_cli_async(
+                "invite", cid, "observer", "--label", "from-cli", "--data", str(server.data), "--base-url", server.base
+            )
+        finally:
+            cli_done.set()
+        await background
+        assert code == 0, out + err
+        link = out.strip().splitlines()[-1]
+        assert link.startswith(f"{server.base}/c/{cid}/enter#")
+        token = server.token(link)
+
+        seen = await _poll_until_ok(session, f"{server.base}/api/ceremonies/{cid}", token)
+        assert seen["you"]["role"] == "observer"
+
+        # The server appends after the CLI's event without a conflict reaching the client.
+        async with session.post(url, json={"role": "observer", "label": "after"}, headers=host) as r:
+            assert r.status == 201, await r.text()
+        async with session.get(url, headers=host) as r:
+            labels = [i["label"] for i in (await r.json())["invitations"]]
+    assert statuses and set(statuses) == {201}
+    assert labels.count("from-cli") == 1
+    assert labels[-1] == "after"
+    assert len(labels) == 1 + len(statuses) + 1 + 1  # demo host, the host's stream, the CLI's, "after"
+    assert server.stop() == 0
+    result = run_cli("log", "verify", "--data", str(server.data))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---- (e) file modes ----
+
+
+async def test_the_store_and_documents_are_private(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    service = CeremonyService(data)
+    try:
+        cid = (await service.create(demo_definition(), "operator")).id
+        await service.freeze(cid, "host", fake_pdf)
+        sha = service.get(cid).document_sha256
+    finally:
+        await service.close()
+    assert (data / DB_NAME).stat().st_mode & 0o777 == 0o600
+    assert (data / "documents").stat().st_mode & 0o777 == 0o700
+    assert (data / "documents" / f"{sha}.pdf").stat().st_mode & 0o777 == 0o600
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert not list((data / "documents").glob(".incoming-*"))
+
+
+async def test_the_write_ahead_log_is_private_too(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    service = CeremonyService(data)
+    try:
+        await service.create(demo_definition(), "operator")
+        modes = {p.name: oct(p.stat().st_mode & 0o777) for p in data.glob(f"{DB_NAME}-*")}
+    finally:
+        await service.close()
+    assert set(modes) == {f"{DB_NAME}-wal", f"{DB_NAME}-shm"}  # they exist while the store is open
+    assert set(modes.values()) == {"0o600"}, modes
