@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ceremony.demo import demo_definition
-
 from ceremony.events import Role
 from ceremony.service import CeremonyService
 
