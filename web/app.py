@@ -19,7 +19,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application:
-    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[remember_language, errors], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[TEMPLATES] = template_environment()
 
@@ -36,7 +36,6 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.cleanup_ctx.append(service_ctx)
     app.on_shutdown.append(end_streams)
     app.on_response_prepare.append(security_headers)
-    app.on_response_prepare.append(remember_language)
     app.add_routes(api.routes)
     app.add_routes(stream.routes)
     app.add_routes(entry.routes)

@@ -120,8 +120,15 @@ class QuietAccessLogger(AbstractAccessLogger):
         return self.logger.isEnabledFor(logging.INFO)
 
 
-async def remember_language(request: web.Request, response: web.StreamResponse) -> None:
-    """`?lang=ko` on any page also sticks for the next pages."""
+@web.middleware
+async def remember_language(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """`?lang=ko` on any page also sticks for the next pages.
+
+    A middleware, not an on_response_prepare hook: by the time those run,
+    aiohttp has already written the Set-Cookie headers.
+    """
+    response = await handler(request)
     lang = request.query.get("lang")
-    if lang in ("ko", "zh", "en") and request.cookies.get("lang") != lang:
+    if lang in ("ko", "zh", "en") and request.cookies.get("lang") != lang and not response.prepared:
         response.set_cookie("lang", lang, samesite="Lax", path="/", max_age=60 * 60 * 24 * 365)
+    return response

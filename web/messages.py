@@ -1,0 +1,477 @@
+"""The message catalogue for pages: key -> text in ko, zh and en.
+
+Every key must have all three languages (tests/test_i18n.py checks). Texts
+with `{name}` placeholders are filled by `t(key, name=...)` in templates or by
+`tr(key, {name: ...})` in scripts; keys under js., state., role., kind.,
+event. and actor. are also sent to scripts (web/pages.py SCRIPT_MESSAGES).
+
+Terms used throughout: 서명식/签约仪式 ceremony, 양해각서/谅解备忘录 MOU,
+확정/定稿 freeze, 봉인/封存 seal, 진행 순서/议程 run of show, 회의장/会场 venue,
+참여기관/参与方 party, 서명자/签署人 signatory, 주최자/主办方 host.
+"""
+
+from __future__ import annotations
+
+
+def _m(ko: str, zh: str, en: str) -> dict[str, str]:
+    return {"ko": ko, "zh": zh, "en": en}
+
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # ---- site ----
+    "app.name": _m("온라인 서명식", "在线签约仪式", "Online signing ceremony"),
+    "footer.text": _m(
+        "서명은 각 서명자의 기기에서 만들어지며, 모든 단계는 위·변조를 검증할 수 있는 기록으로 남습니다.",
+        "签名在各签署人自己的设备上生成，每一步都记入可验证、防篡改的记录。",
+        "Signatures are made on each signatory's own device; every step is kept in a tamper-evident record.",
+    ),
+    "nav.skip": _m("본문으로 건너뛰기", "跳到正文", "Skip to content"),
+    "nav.language": _m("언어", "语言", "Language"),
+    "nav.go_back": _m("이전 화면으로", "返回上一页", "Go back"),
+    "nav.home": _m("첫 화면으로", "返回首页", "Back to the start page"),
+    "nav.document": _m("양해각서", "备忘录", "MOU"),
+    "nav.console": _m("서명식 목록", "仪式列表", "All ceremonies"),
+    "nav.host": _m("주최자 화면", "主办方控制台", "Host console"),
+    "nav.back_to_ceremony": _m("서명식으로 돌아가기", "返回仪式", "Back to the ceremony"),
+    "common.copy": _m("복사", "复制", "Copy"),
+    "common.cancel": _m("취소", "取消", "Cancel"),
+    # ---- landing ----
+    "landing.title": _m("안내", "简介", "Welcome"),
+    "landing.lead": _m(
+        "서로 다른 나라의 두 회의장을 영상으로 연결하여 양해각서에 서명하는 온라인 서명식입니다. "
+        "각 회의장은 상대 회의장을 실시간으로 보고, 서명자는 본인의 기기에서 전자서명합니다.",
+        "本系统通过视频连接位于不同国家的两个会场，在线签署谅解备忘录。"
+        "各会场实时看到对方会场，签署人在自己的设备上进行电子签名。",
+        "An online ceremony that links two halls in two countries by video to sign a memorandum of "
+        "understanding. Each hall sees the other live, and each signatory signs on their own device.",
+    ),
+    "landing.link_title": _m("받으신 링크를 열어 주십시오", "请打开您收到的链接", "Open the link you were given"),
+    "landing.link_body": _m(
+        "주최자, 회의장, 서명자, 참관인은 각자 전용 링크를 받습니다. "
+        "그 링크를 열면 맡으신 역할의 화면으로 바로 이동합니다.",
+        "主办方、会场、签署人和观察员各自会收到专属链接。打开该链接即可直接进入与您角色相应的页面。",
+        "Hosts, venues, signatories and observers each receive their own link. Opening it takes you "
+        "straight to the page for your role.",
+    ),
+    "landing.link_private": _m(
+        "링크는 열쇠와 같습니다. 다른 사람에게 전달하지 마십시오. 잃어버렸다면 주최자에게 새 링크를 요청하십시오.",
+        "链接相当于钥匙，请勿转发他人。如遗失，请向主办方索取新链接。",
+        "A link works like a key: do not forward it. If you lost yours, ask the host for a new one.",
+    ),
+    "landing.host": _m(
+        "서명식을 정의하고 확정한 뒤, 링크를 나누어 주고 순서에 따라 진행하며 마지막에 봉인합니다.",
+        "定义并定稿仪式，分发链接，按议程主持仪式，最后封存。",
+        "Defines and freezes the ceremony, hands out links, runs it stage by stage and seals it.",
+    ),
+    "landing.venue": _m(
+        "회의장의 큰 화면: 상대 회의장의 실시간 영상, 양해각서, 서명 진행 상황을 보여 줍니다.",
+        "会场大屏幕：显示对方会场的实时画面、谅解备忘录和签署进度。",
+        "The big screen in each hall: the other hall live, the MOU and the signing progress.",
+    ),
+    "landing.signatory": _m(
+        "태블릿이나 노트북에서 양해각서를 읽고, 본인 기기를 떠나지 않는 키로 서명합니다.",
+        "在平板电脑或笔记本电脑上阅读备忘录，并使用不离开本人设备的密钥签名。",
+        "Reads the MOU on a tablet or laptop and signs with a key that never leaves the device.",
+    ),
+    "landing.operator": _m(
+        "서버 운영자는 서버를 시작할 때 출력된 운영자 링크로 서명식 목록에 들어갑니다.",
+        "服务器运营人员请使用服务器启动时显示的运营人员链接进入仪式列表。",
+        "Server operators: open the operator link printed when the server started to see all ceremonies.",
+    ),
+    # ---- opening a link ----
+    "enter.title": _m("링크 여는 중", "正在打开链接", "Opening your link"),
+    "enter.opening": _m("링크를 확인하고 있습니다…", "正在验证链接…", "Checking your link…"),
+    "enter.failed": _m("이 링크를 열 수 없습니다", "无法打开此链接", "This link cannot be opened"),
+    "enter.ask_host": _m(
+        "주최자에게 새 링크를 요청하십시오.", "请向主办方索取新链接。", "Please ask the host for a new link."
+    ),
+    "enter.missing": _m("링크가 완전하지 않습니다", "链接不完整", "This link is incomplete"),
+    "enter.missing_help": _m(
+        "링크의 # 뒷부분이 빠져 있습니다. 받으신 링크 전체를 복사하여 다시 열어 주십시오.",
+        "链接中 # 之后的部分缺失。请完整复制您收到的链接后重新打开。",
+        "The part after # is missing. Copy the whole link you received and open it again.",
+    ),
+    "enter.noscript": _m(
+        "이 페이지는 JavaScript가 필요합니다.", "此页面需要启用 JavaScript。", "This page needs JavaScript."
+    ),
+    # ---- error pages ----
+    "error.title": _m("문제가 발생했습니다", "出现问题", "Something went wrong"),
+    "error.title.400": _m("요청을 처리할 수 없습니다", "请求有误", "The request could not be processed"),
+    "error.title.401": _m("접속 링크가 필요합니다", "需要访问链接", "This page needs your link"),
+    "error.title.403": _m("이 링크로는 접근할 수 없습니다", "此链接无权访问", "This link does not give access"),
+    "error.title.404": _m("찾을 수 없습니다", "未找到", "Not found"),
+    "error.title.405": _m("허용되지 않는 요청입니다", "不允许的请求方式", "Method not allowed"),
+    "error.title.409": _m("지금 단계에서는 할 수 없습니다", "当前阶段无法进行此操作", "Not possible at this stage"),
+    "error.title.413": _m("요청이 너무 큽니다", "请求内容过大", "The request is too large"),
+    "error.title.500": _m("서버 오류", "服务器错误", "Server error"),
+    "error.fields": _m("문제가 있는 항목", "有问题的字段", "Fields with problems"),
+    "error.help.401": _m(
+        "받으신 링크(주최자 또는 서버 운영자가 보낸 것)를 다시 열어 주십시오.",
+        "请重新打开您收到的链接（由主办方或服务器运营人员发送）。",
+        "Open the link you were given (by the host, or printed for the server operator) again.",
+    ),
+    "error.help.403": _m(
+        "새 링크가 필요하면 주최자에게 요청하십시오.",
+        "如需新链接，请联系主办方。",
+        "If you need a new link, ask the host.",
+    ),
+    # ---- states, roles, kinds ----
+    "state.draft": _m("초안", "草案", "Draft"),
+    "state.frozen": _m("확정됨", "已定稿", "Frozen"),
+    "state.open": _m("회의장 개방", "会场已开放", "Rooms open"),
+    "state.signing": _m("서명 중", "签署中", "Signing"),
+    "state.sealed": _m("봉인됨", "已封存", "Sealed"),
+    "state.cancelled": _m("취소됨", "已取消", "Cancelled"),
+    "role.host": _m("주최자", "主办方", "Host"),
+    "role.venue": _m("회의장", "会场", "Venue"),
+    "role.signatory": _m("서명자", "签署人", "Signatory"),
+    "role.archivist": _m("기록 보관 담당자", "档案管理员", "Archivist"),
+    "role.observer": _m("참관인", "观察员", "Observer"),
+    "kind.opening": _m("개회", "开幕", "Opening"),
+    "kind.remarks": _m("인사말", "致辞", "Remarks"),
+    "kind.signing": _m("서명", "签署", "Signing"),
+    "kind.exchange": _m("교환", "交换文本", "Exchange"),
+    "kind.closing": _m("폐회", "闭幕", "Closing"),
+    "actor.operator": _m("운영자", "运营人员", "Operator"),
+    "actor.cli": _m("명령줄", "命令行", "Command line"),
+    # ---- timeline events (scripts fill the placeholders) ----
+    "event.ceremony.drafted": _m("서명식 초안 작성: {title}", "创建仪式草案：{title}", "Ceremony drafted: {title}"),
+    "event.definition.revised": _m(
+        "서명식 내용 수정: {title}", "仪式内容已修改：{title}", "Definition revised: {title}"
+    ),
+    "event.ceremony.frozen": _m(
+        "확정됨 — 원본 PDF SHA-256 {sha}", "已定稿——原始 PDF SHA-256 {sha}", "Frozen — original PDF SHA-256 {sha}"
+    ),
+    "event.rooms.opened": _m("회의장이 열렸습니다", "会场已开放", "Rooms opened"),
+    "event.segment.started": _m("진행 단계 시작: {title}", "环节开始：{title}", "Segment started: {title}"),
+    "event.ceremony.sealed": _m("서명식이 봉인되었습니다", "仪式已封存", "Ceremony sealed"),
+    "event.ceremony.cancelled": _m("서명식 취소: {reason}", "仪式已取消：{reason}", "Ceremony cancelled: {reason}"),
+    "event.invitation.issued": _m(
+        "링크 발급: {role}{subject}", "发放链接：{role}{subject}", "Link issued: {role}{subject}"
+    ),
+    "event.invitation.revoked": _m(
+        "링크 폐기: {role}{subject}", "撤销链接：{role}{subject}", "Link revoked: {role}{subject}"
+    ),
+    # ---- schedule and timeline ----
+    "schedule.title": _m("일정", "日程", "Schedule"),
+    "schedule.start": _m("시작", "开始时间", "Starts"),
+    "schedule.duration": _m("소요 시간", "时长", "Duration"),
+    "schedule.minutes": _m("{n}분", "{n} 分钟", "{n} min"),
+    "timeline.title": _m("진행 기록", "实时记录", "Timeline"),
+    "timeline.connecting": _m("연결 중…", "正在连接…", "Connecting…"),
+    "timeline.empty": _m("아직 기록이 없습니다.", "暂无记录。", "Nothing has happened yet."),
+    "js.live.live": _m("실시간", "实时", "Live"),
+    "js.live.reconnecting": _m("다시 연결 중…", "正在重新连接…", "Reconnecting…"),
+    "js.live.closed": _m(
+        "실시간 갱신이 멈추었습니다. 페이지를 새로 고쳐 주십시오.",
+        "实时更新已停止，请刷新页面。",
+        "Live updates stopped; reload the page.",
+    ),
+    # ---- operator console ----
+    "console.title": _m("서명식 목록", "仪式列表", "Ceremonies"),
+    "console.new": _m("새 서명식 만들기", "新建仪式", "New ceremony"),
+    "console.col.title": _m("서명식", "仪式", "Ceremony"),
+    "console.col.state": _m("상태", "状态", "State"),
+    "console.col.start": _m("시작 시각", "开始时间", "Starts"),
+    "console.col.actions": _m("작업", "操作", "Actions"),
+    "console.open_host": _m("주최자 화면 열기", "打开主办方控制台", "Open host console"),
+    "console.empty": _m(
+        "아직 서명식이 없습니다. ‘새 서명식 만들기’로 시작하십시오.",
+        "尚无仪式。请点击“新建仪式”开始。",
+        "There are no ceremonies yet. Start with “New ceremony”.",
+    ),
+    # ---- editor ----
+    "editor.title_new": _m("새 서명식", "新建仪式", "New ceremony"),
+    "editor.title_edit": _m("서명식 수정", "编辑仪式", "Edit the ceremony"),
+    "editor.intro": _m(
+        "모든 문구는 한국어, 중국어, 영어로 입력합니다. 서명식을 확정하기 전까지는 얼마든지 고칠 수 있습니다.",
+        "所有文字均需以韩文、中文和英文填写。仪式定稿之前可随时修改。",
+        "Every text is entered in Korean, Chinese and English. You can change anything until the ceremony is frozen.",
+    ),
+    "editor.start_demo": _m("예시로 시작하기", "从示例开始", "Start from the demo"),
+    "editor.upload": _m("정의 JSON 파일 올리기", "上传定义 JSON 文件", "Upload a definition JSON file"),
+    "editor.download": _m("JSON으로 내려받기", "下载为 JSON", "Download as JSON"),
+    "editor.created": _m("서명식이 만들어졌습니다", "仪式已创建", "The ceremony was created"),
+    "editor.created_body": _m(
+        "아래는 이 서명식의 주최자 링크입니다. 이 링크로 주최자 화면에 들어갑니다.",
+        "以下是本仪式的主办方链接，通过它进入主办方控制台。",
+        "Below is the host link of this ceremony; it opens the host console.",
+    ),
+    "editor.host_link": _m("주최자 링크", "主办方链接", "Host link"),
+    "editor.shown_once": _m(
+        "이 링크는 지금 한 번만 표시됩니다. 서버에는 링크의 해시만 저장됩니다.",
+        "此链接仅显示这一次，服务器只保存其哈希值。",
+        "This link is shown only now: the server keeps only its hash.",
+    ),
+    "editor.open_host": _m("주최자 화면 열기", "打开主办方控制台", "Open host console"),
+    "editor.section.basics": _m("기본 정보", "基本信息", "Basics"),
+    "editor.section.venues": _m("회의장", "会场", "Venues"),
+    "editor.section.venues_help": _m(
+        "카메라와 화면이 있는 회의장입니다. 시간대는 Asia/Seoul 같은 IANA 이름으로 입력합니다.",
+        "配有摄像机和屏幕的会场。时区请填写 IANA 名称，例如 Asia/Shanghai。",
+        "Halls with a screen and cameras. The time zone is an IANA name such as Asia/Seoul.",
+    ),
+    "editor.section.parties": _m("참여기관", "参与方", "Parties"),
+    "editor.section.parties_help": _m(
+        "양해각서의 당사자입니다. 기관마다 서명자가 한 명 이상 있어야 합니다.",
+        "备忘录的各方。每个参与方至少需要一名签署人。",
+        "The parties to the MOU (at least two); each needs at least one signatory.",
+    ),
+    "editor.section.signatories": _m("서명자", "签署人", "Signatories"),
+    "editor.section.signatories_help": _m(
+        "각 서명자는 한 참여기관을 대표하여 한 회의장에서 서명합니다.",
+        "每位签署人代表一个参与方，在一个会场签署。",
+        "Each signatory signs for one party, from one venue.",
+    ),
+    "editor.section.run_of_show": _m("진행 순서", "议程", "Run of show"),
+    "editor.section.run_of_show_help": _m(
+        "서명식은 이 순서대로 진행됩니다. ‘서명’ 단계가 정확히 하나 있어야 합니다.",
+        "仪式按此顺序进行，必须恰好包含一个“签署”环节。",
+        "The ceremony moves through these segments in order; exactly one must be a signing segment.",
+    ),
+    "editor.section.document": _m("양해각서 본문", "备忘录正文", "The MOU text"),
+    "editor.field.title": _m("서명식 이름", "仪式名称", "Ceremony title"),
+    "editor.field.start": _m("시작 일시", "开始时间", "Start date and time"),
+    "editor.field.start_zone": _m("시작 시각의 시간대", "开始时间所在时区", "Time zone of the start"),
+    "editor.field.duration": _m("소요 시간(분)", "时长（分钟）", "Duration (minutes)"),
+    "editor.field.id": _m("식별자", "标识符", "Identifier"),
+    "editor.field.country": _m("국가 코드", "国家代码", "Country code"),
+    "editor.field.timezone": _m("시간대", "时区", "Time zone"),
+    "editor.field.venue_name": _m("회의장 이름", "会场名称", "Venue name"),
+    "editor.field.city": _m("도시", "城市", "City"),
+    "editor.field.party_name": _m("기관 이름", "参与方名称", "Party name"),
+    "editor.field.party": _m("참여기관", "参与方", "Party"),
+    "editor.field.venue": _m("회의장", "会场", "Venue"),
+    "editor.field.person_name": _m("성명", "姓名", "Name"),
+    "editor.field.person_title": _m("직함", "职务", "Title"),
+    "editor.field.kind": _m("종류", "类型", "Kind"),
+    "editor.field.minutes": _m("시간(분)", "时长（分钟）", "Minutes"),
+    "editor.field.segment_title": _m("단계 이름", "环节名称", "Segment title"),
+    "editor.field.doc_title": _m("양해각서 제목", "备忘录标题", "MOU title"),
+    "editor.field.preamble": _m("전문", "序言", "Preamble"),
+    "editor.field.articles": _m("조항", "条款", "Articles"),
+    "editor.field.article_title": _m("조항 제목", "条款标题", "Article title"),
+    "editor.field.article_body": _m(
+        "조항 본문 (‘1. ’로 시작하는 줄은 번호 항목)",
+        "条款正文（以“1. ”开头的行为编号款项）",
+        "Article text (lines starting “1. ” are numbered paragraphs)",
+    ),
+    "editor.field.closing": _m("맺음말", "结尾条款", "Closing"),
+    "editor.field.prevailing_language": _m("우선 적용 언어", "优先适用语言", "Prevailing language"),
+    "editor.field.prevailing_clause": _m("해석 우선 조항", "解释优先条款", "Prevailing-language clause"),
+    "editor.venue": _m("회의장", "会场", "Venue"),
+    "editor.party": _m("참여기관", "参与方", "Party"),
+    "editor.signatory": _m("서명자", "签署人", "Signatory"),
+    "editor.segment": _m("단계", "环节", "Segment"),
+    "editor.article": _m("조항", "条款", "Article"),
+    "editor.add_venue": _m("회의장 추가", "添加会场", "Add a venue"),
+    "editor.add_party": _m("참여기관 추가", "添加参与方", "Add a party"),
+    "editor.add_signatory": _m("서명자 추가", "添加签署人", "Add a signatory"),
+    "editor.add_segment": _m("단계 추가", "添加环节", "Add a segment"),
+    "editor.add_article": _m("조항 추가", "添加条款", "Add an article"),
+    "editor.remove": _m("삭제", "删除", "Remove"),
+    "editor.create": _m("서명식 만들기", "创建仪式", "Create the ceremony"),
+    "editor.save": _m("변경 내용 저장", "保存修改", "Save changes"),
+    "editor.saving": _m("저장하는 중…", "正在保存…", "Saving…"),
+    "editor.locked": _m(
+        "이 서명식은 ‘{state}’ 상태이므로 더 이상 수정할 수 없습니다. 내용은 확정할 때 고정되며, "
+        "서명 대상 문서가 바뀌지 않도록 보장합니다.",
+        "本仪式当前状态为“{state}”，已无法修改。仪式内容在定稿时即被锁定，以确保签署的文件不会改变。",
+        "This ceremony is {state}, so it can no longer be edited: its definition was locked when it was "
+        "frozen, so that the document being signed cannot change.",
+    ),
+    # ---- editor scripts ----
+    "js.choose": _m("— 선택 —", "— 请选择 —", "— choose —"),
+    "js.start_preview": _m("= {times}", "= {times}", "= {times}"),
+    "js.required": _m("입력해 주십시오.", "此项为必填。", "This is required."),
+    "js.bad_id": _m(
+        "영문 소문자, 숫자, ‘-’로 1~48자 (첫 글자는 영문자나 숫자).",
+        "1–48 个字符，仅限小写英文字母、数字和“-”（首字符为字母或数字）。",
+        "1–48 characters of a–z, 0–9 and “-”, starting with a letter or digit.",
+    ),
+    "js.bad_country": _m(
+        "KR, CN 같은 두 자리 대문자 국가 코드.",
+        "两位大写国家代码，例如 KR、CN。",
+        "A two-letter country code in capitals, such as KR or CN.",
+    ),
+    "js.bad_int": _m(
+        "{min}에서 {max} 사이의 정수.", "{min} 至 {max} 之间的整数。", "A whole number from {min} to {max}."
+    ),
+    "js.bad_zone": _m(
+        "알 수 없는 시간대입니다 (예: Asia/Seoul).",
+        "无法识别的时区（例如 Asia/Shanghai）。",
+        "Unknown time zone (e.g. Asia/Seoul).",
+    ),
+    "js.needs_row": _m("한 줄 이상 추가해 주십시오.", "请至少添加一项。", "Add at least one."),
+    "js.problems": _m(
+        "고쳐야 할 항목이 {n}개 있습니다. 각 항목 옆에 표시했습니다.",
+        "有 {n} 处需要修改，已在相应字段旁标出。",
+        "{n} things need fixing; each is marked next to its field.",
+    ),
+    "js.demo_loaded": _m(
+        "예시 서명식(강원도–남경시 수출 양해각서)을 불러왔습니다. 필요한 부분을 고친 뒤 만드십시오.",
+        "已载入示例仪式（江原道—南京市出口谅解备忘录）。请按需修改后创建。",
+        "The demo ceremony (the Gangwon–Nanjing export MOU) is loaded; change what you need, then create.",
+    ),
+    "js.invalid_json": _m(
+        "{name} 파일은 올바른 JSON이 아닙니다: {error}",
+        "文件 {name} 不是有效的 JSON：{error}",
+        "{name} is not valid JSON: {error}",
+    ),
+    "js.not_definition": _m(
+        "{name} 파일에는 서명식 정의(JSON 객체)가 없습니다.",
+        "文件 {name} 中没有仪式定义（JSON 对象）。",
+        "{name} does not hold a ceremony definition (a JSON object).",
+    ),
+    "js.file_loaded": _m(
+        "{name} 파일을 불러왔습니다. 내용을 확인한 뒤 저장하십시오.",
+        "已载入文件 {name}。请核对内容后保存。",
+        "Loaded {name}. Check the fields, then save.",
+    ),
+    # ---- scripts: general ----
+    "js.network": _m(
+        "서버에 연결할 수 없습니다. 네트워크를 확인한 뒤 다시 시도하십시오.",
+        "无法连接服务器，请检查网络后重试。",
+        "The server could not be reached; check the network and try again.",
+    ),
+    "js.http": _m(
+        "서버가 오류 {status}을(를) 반환했습니다.",
+        "服务器返回错误 {status}。",
+        "The server answered with error {status}.",
+    ),
+    "js.unexpected": _m(
+        "예기치 못한 문제가 발생했습니다. 페이지를 새로 고쳐 주십시오.",
+        "发生意外错误，请刷新页面。",
+        "Something unexpected went wrong; reload the page.",
+    ),
+    "js.access": _m(
+        "받으신 링크를 다시 열어 주십시오.", "请重新打开您收到的链接。", "open the link you were given again."
+    ),
+    "js.copied": _m("복사됨", "已复制", "Copied"),
+    "js.copy_failed": _m("직접 복사해 주십시오", "请手动复制", "Copy it by hand"),
+    "js.working": _m("처리하는 중…", "正在处理…", "Working…"),
+    # ---- host console ----
+    "host.title": _m("주최자 화면", "主办方控制台", "Host console"),
+    "host.lifecycle": _m("서명식 단계", "仪式阶段", "Ceremony stages"),
+    "host.controls": _m("진행", "主持", "Controls"),
+    "host.freeze": _m("확정하기", "定稿", "Freeze"),
+    "host.freezing": _m(
+        "원본 PDF를 만드는 중… (몇 초 걸립니다)",
+        "正在生成原始 PDF…（需要几秒钟）",
+        "Rendering the original PDF… (a few seconds)",
+    ),
+    "host.open": _m("회의장 열기", "开放会场", "Open rooms"),
+    "host.next": _m("다음 단계", "下一环节", "Next segment"),
+    "host.seal": _m("봉인하기", "封存", "Seal"),
+    "host.cancel": _m("서명식 취소…", "取消仪式…", "Cancel the ceremony…"),
+    "host.cancel_reason": _m(
+        "취소 사유 (모든 참석자에게 표시됨)", "取消原因（所有参与者可见）", "Reason (shown to everyone)"
+    ),
+    "host.cancel_confirm": _m("취소 확정", "确认取消", "Confirm the cancellation"),
+    "host.cancelled_because": _m(
+        "이 서명식은 취소되었습니다. 사유:", "本仪式已取消。原因：", "This ceremony was cancelled:"
+    ),
+    "host.run_of_show": _m("진행 순서", "议程", "Run of show"),
+    "host.document": _m("양해각서", "谅解备忘录", "The MOU"),
+    "host.sha_label": _m(
+        "원본 PDF의 SHA-256 (모든 서명자가 동의하는 문서):",
+        "原始 PDF 的 SHA-256（各签署人所同意的文件）：",
+        "SHA-256 of the original PDF (the document everyone consents to):",
+    ),
+    "host.download_pdf": _m("원본 PDF 내려받기", "下载原始 PDF", "Download the original PDF"),
+    "host.not_frozen": _m(
+        "아직 확정되지 않았습니다. 확정하면 원본 PDF가 한 번 만들어지고 그 해시가 기록됩니다.",
+        "尚未定稿。定稿时将生成一次原始 PDF，并记录其哈希值。",
+        "Not frozen yet. Freezing renders the original PDF once and records its hash.",
+    ),
+    "host.edit": _m("수정", "编辑", "Edit"),
+    "host.preview_html": _m("미리 보기 (웹)", "预览（网页）", "Preview (web page)"),
+    "host.preview_pdf": _m("미리 보기 (PDF)", "预览（PDF）", "Preview (PDF)"),
+    "js.hint.draft": _m(
+        "내용과 미리 보기를 확인한 뒤 확정하십시오. "
+        "확정하면 양해각서가 원본 PDF로 고정되고 더 이상 수정할 수 없습니다.",
+        "请核对内容和预览后定稿。定稿后，备忘录将固定为原始 PDF，不能再修改。",
+        "Check the definition and the preview, then freeze: the MOU becomes its original PDF and can no longer change.",
+    ),
+    "js.hint.frozen": _m(
+        "회의장과 서명자에게 링크를 나누어 준 뒤, 시작할 때 회의장을 여십시오.",
+        "向会场和签署人发放链接，开始时开放会场。",
+        "Hand out the venue and signatory links; open the rooms when it is time to begin.",
+    ),
+    "js.hint.open": _m(
+        "진행 순서에 따라 다음 단계로 넘어가십시오.",
+        "请按议程进入下一环节。",
+        "Move through the run of show, segment by segment.",
+    ),
+    "js.hint.signing": _m(
+        "서명 단계입니다. 모든 서명이 끝나면 봉인하십시오.",
+        "签署环节进行中。全部签署完成后请封存。",
+        "The signing stage is under way; seal once every signature is in.",
+    ),
+    "js.hint.sealed": _m(
+        "서명식이 봉인되었습니다. 더 이상 바꿀 수 없습니다.",
+        "仪式已封存，无法再作更改。",
+        "The ceremony is sealed; nothing can change any more.",
+    ),
+    "js.hint.cancelled": _m("서명식이 취소되었습니다.", "仪式已取消。", "The ceremony was cancelled."),
+    "js.cancel_needs_reason": _m(
+        "취소 사유를 입력해 주십시오.", "请填写取消原因。", "Please give a reason for the cancellation."
+    ),
+    # ---- links ----
+    "links.title": _m("접속 링크", "访问链接", "Links"),
+    "links.help": _m(
+        "링크마다 한 서명식의 한 역할만 부여됩니다. 회의장과 서명자 링크는 확정 후에 발급할 수 있습니다.",
+        "每个链接只授予一个仪式中的一个角色。会场和签署人链接须在定稿后发放。",
+        "Each link grants one role in this ceremony. Venue and signatory links can be issued once frozen.",
+    ),
+    "links.role": _m("역할", "角色", "Role"),
+    "links.venue": _m("회의장", "会场", "Venue"),
+    "links.signatory": _m("서명자", "签署人", "Signatory"),
+    "links.label": _m("메모", "备注", "Label"),
+    "links.label_hint": _m("예: 춘천 회의장 태블릿", "例如：南京会场平板", "e.g. Chuncheon hall tablet"),
+    "links.issue": _m("링크 발급", "发放链接", "Issue link"),
+    "links.new_link": _m("새 링크", "新链接", "New link"),
+    "links.url": _m("링크 주소", "链接地址", "Link address"),
+    "links.qr_alt": _m("링크의 QR 코드", "链接二维码", "QR code of the link"),
+    "links.shown_once": _m(
+        "이 링크는 지금 한 번만 표시됩니다. 받을 사람에게만 안전하게 전달하십시오.",
+        "此链接仅显示这一次，请通过安全方式只发给其持有人。",
+        "This link is shown only now. Send it privately to the person it is for.",
+    ),
+    "links.for": _m("대상", "对象", "For"),
+    "links.issued": _m("발급 시각", "发放时间", "Issued"),
+    "links.status": _m("상태", "状态", "Status"),
+    "js.new_link_for": _m("새 링크: {role}", "新链接：{role}", "New link: {role}"),
+    "js.link_active": _m("유효", "有效", "Active"),
+    "js.link_revoked": _m("폐기됨", "已撤销", "Revoked"),
+    "js.revoke": _m("폐기", "撤销", "Revoke"),
+    "js.no_links": _m("발급된 링크가 없습니다.", "尚未发放链接。", "No links issued yet."),
+    # ---- roster ----
+    "roster.title": _m("참석 구성", "参与名单", "Roster"),
+    "roster.venues": _m("회의장", "会场", "Venues"),
+    "roster.venue": _m("회의장", "会场", "Venue"),
+    "roster.city": _m("도시", "城市", "City"),
+    "roster.timezone": _m("시간대", "时区", "Time zone"),
+    "roster.parties": _m("참여기관", "参与方", "Parties"),
+    "roster.party": _m("참여기관", "参与方", "Party"),
+    "roster.country": _m("국가", "国家", "Country"),
+    "roster.signatories": _m("서명자", "签署人", "Signatories"),
+    "roster.name": _m("성명", "姓名", "Name"),
+    "roster.person_title": _m("직함", "职务", "Title"),
+    # ---- document and participant pages ----
+    "doc.title": _m("양해각서", "谅解备忘录", "Memorandum of understanding"),
+    "doc.frozen_note": _m(
+        "이 본문은 확정되었습니다. 서명 대상은 아래 SHA-256 값을 가진 원본 PDF입니다.",
+        "本文本已定稿。签署对象是具有以下 SHA-256 值的原始 PDF。",
+        "This text is frozen. What is signed is the original PDF with this SHA-256:",
+    ),
+    "doc.draft_note": _m(
+        "초안입니다. 서명식이 확정되기 전까지 본문이 바뀔 수 있습니다.",
+        "这是草案。仪式定稿之前，正文仍可能修改。",
+        "This is a draft: the text may still change until the ceremony is frozen.",
+    ),
+    "view.eyebrow": _m("서명식", "签约仪式", "Signing ceremony"),
+    "view.you_are": _m("나의 역할", "您的角色", "You are"),
+    "view.stage": _m("현재 단계", "当前阶段", "Current stage"),
+    "view.read_mou": _m("양해각서 읽기", "阅读备忘录", "Read the MOU"),
+}

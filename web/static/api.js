@@ -1,0 +1,45 @@
+// The JSON API from pages: same-origin fetch with the capability cookie; errors become ApiError.
+
+export class ApiError extends Error {
+  constructor(status, code, reason, fields = []) {
+    super(reason || `HTTP ${status}`);
+    this.status = status;
+    this.code = code;
+    this.reason = reason;
+    this.fields = fields;
+  }
+}
+
+/** Call the API; resolves to the parsed answer, rejects with ApiError (status 0: no answer). */
+export async function api(method, url, body) {
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch {
+    throw new ApiError(0, 'network', null);
+  }
+  let answer = null;
+  try {
+    answer = await response.json();
+  } catch {
+    answer = null;
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, answer?.error ?? 'error', answer?.reason ?? null, answer?.fields ?? []);
+  }
+  return answer;
+}
+
+/** What to tell a person about a failed call, in the page language where we have words for it. */
+export function errorText(err, tr) {
+  if (!(err instanceof ApiError)) return tr('js.unexpected');
+  if (err.status === 0) return tr('js.network');
+  const reason = err.reason || tr('js.http', { status: err.status });
+  if (err.status === 401 || err.status === 403) return `${reason} — ${tr('js.access')}`;
+  return reason;
+}

@@ -1,0 +1,240 @@
+// The host console: ceremony controls, capability links and the live timeline.
+
+import { api, errorText } from './api.js';
+import { applyState } from './ceremony.js';
+import { readData, translator } from './i18n.js';
+import { parseTime, zonedElement } from './time.js';
+import { startTimeline } from './timeline.js';
+import { hideAlert, showAlert, wireCopyButtons } from './ui.js';
+
+const page = readData('page-data');
+const tr = translator(page.messages);
+const base = `/api/ceremonies/${encodeURIComponent(page.ceremony)}`;
+const alertBox = document.getElementById('host-alert');
+const busyLine = document.getElementById('host-busy');
+const busyText = document.getElementById('host-busy-text');
+const buttons = [...document.querySelectorAll('[data-action]')];
+const LIVE = ['draft', 'frozen', 'open', 'signing'];
+
+let summary = page.state;
+let busy = false;
+page.invitations = page.invitations ?? [];
+
+// ---- state and controls ----
+
+function update(next) {
+  summary = next;
+  applyState(summary, page, tr);
+  const phase = summary.state;
+  const at = page.segments.findIndex((s) => s.id === summary.segment);
+  const following = page.segments[at + 1];
+  const allowed = {
+    freeze: phase === 'draft',
+    open: phase === 'frozen',
+    next: (phase === 'open' || phase === 'signing') && following !== undefined,
+    seal: phase === 'signing',
+    cancel: LIVE.includes(phase),
+  };
+  for (const button of buttons) button.disabled = busy || !allowed[button.dataset.action];
+  document.getElementById('next-title').textContent = following ? following.title : '';
+  document.getElementById('cancel-box').hidden = !allowed.cancel;
+  document.getElementById('edit-link').hidden = phase !== 'draft';
+  document.getElementById('controls-hint').textContent = tr(`js.hint.${phase}`);
+}
+
+async function run(action, call, busyMessage) {
+  if (busy) return;
+  busy = true;
+  hideAlert(alertBox);
+  busyText.textContent = busyMessage || tr('js.working');
+  busyLine.hidden = false;
+  update(summary);
+  try {
+    const next = await call();
+    busy = false;
+    update(next);
+    return true;
+  } catch (err) {
+    showAlert(alertBox, 'error', errorText(err, tr), err.fields ?? []);
+    alertBox.focus();
+    return false;
+  } finally {
+    busy = false;
+    busyLine.hidden = true;
+    update(summary);
+  }
+}
+
+const actions = {
+  freeze: () => api('POST', `${base}/freeze`),
+  open: () => api('POST', `${base}/open`),
+  next: () => api('POST', `${base}/stage`, { segment: 'next' }),
+  seal: () => api('POST', `${base}/seal`),
+};
+
+for (const button of buttons) {
+  const action = button.dataset.action;
+  if (!(action in actions)) continue;
+  button.addEventListener('click', () => run(action, actions[action], button.dataset.busy));
+}
+
+const cancelForm = document.getElementById('cancel-form');
+const cancelReason = document.getElementById('cancel-reason');
+cancelForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const reason = cancelReason.value.trim();
+  if (!reason) {
+    showAlert(alertBox, 'error', tr('js.cancel_needs_reason'));
+    cancelReason.focus();
+    return;
+  }
+  if (await run('cancel', () => api('POST', `${base}/cancel`, { reason }))) {
+    cancelReason.value = '';
+    document.getElementById('cancel-box').open = false;
+  }
+});
+
+// ---- capability links ----
+
+const roleSelect = document.getElementById('issue-role');
+const venueField = document.getElementById('issue-venue-field');
+const signatoryField = document.getElementById('issue-signatory-field');
+const issueForm = document.getElementById('issue-form');
+const linksBody = document.getElementById('links-body');
+const linkAlert = document.getElementById('links-alert');
+
+function syncRoleFields() {
+  venueField.hidden = roleSelect.value !== 'venue';
+  signatoryField.hidden = roleSelect.value !== 'signatory';
+}
+roleSelect.addEventListener('change', syncRoleFields);
+syncRoleFields();
+
+issueForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const button = document.getElementById('issue-button');
+  const body = { role: roleSelect.value, label: document.getElementById('issue-label').value.trim() };
+  if (body.role === 'venue') body.venue = document.getElementById('issue-venue').value;
+  if (body.role === 'signatory') body.signatory = document.getElementById('issue-signatory').value;
+  button.disabled = true;
+  hideAlert(linkAlert);
+  try {
+    const issued = await api('POST', `${base}/invitations`, body);
+    remember(issued);
+    showIssued(issued);
+    document.getElementById('issue-label').value = '';
+  } catch (err) {
+    showAlert(linkAlert, 'error', errorText(err, tr), err.fields ?? []);
+    linkAlert.focus();
+  } finally {
+    button.disabled = false;
+  }
+});
+
+function showIssued(issued) {
+  const box = document.getElementById('issued');
+  // Our own API's SVG, shown as an image: an <img> never runs script inside the SVG.
+  document.getElementById('issued-qr').src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(issued.qr_svg)}`;
+  document.getElementById('issued-url').value = issued.url;
+  document.getElementById('issued-title').textContent = tr('js.new_link_for', { role: tr(`role.${issued.role}`) });
+  box.hidden = false;
+  box.scrollIntoView({ block: 'nearest' });
+}
+
+function remember(invitation) {
+  const { url, token, qr_svg: qr, ...kept } = invitation;  // never keep the token around
+  const i = page.invitations.findIndex((x) => x.id === kept.id);
+  if (i >= 0) page.invitations[i] = { ...page.invitations[i], ...kept };
+  else page.invitations.push(kept);
+  renderLinks();
+}
+
+function subjectOf(invitation) {
+  if (invitation.venue) return page.venues.find((v) => v.id === invitation.venue)?.name ?? invitation.venue;
+  if (invitation.signatory) {
+    const s = page.signatories.find((x) => x.id === invitation.signatory);
+    return s ? `${s.name} — ${s.party}` : invitation.signatory;
+  }
+  return '';
+}
+
+function cell(content, className) {
+  const td = document.createElement('td');
+  if (className) td.className = className;
+  td.append(content);
+  return td;
+}
+
+function renderLinks() {
+  const rows = [...page.invitations].sort((a, b) => (a.issued_at < b.issued_at ? 1 : -1)).map((inv) => {
+    const tr_ = document.createElement('tr');
+    tr_.dataset.invitation = inv.id;
+    if (!inv.active) tr_.className = 'revoked';
+    const status = document.createElement('span');
+    status.className = `pill ${inv.active ? 'pill-ok' : 'pill-off'}`;
+    status.textContent = inv.active ? tr('js.link_active') : tr('js.link_revoked');
+    const action = document.createElement('span');
+    if (inv.active) {
+      const revoke = document.createElement('button');
+      revoke.type = 'button';
+      revoke.className = 'button small danger-ghost';
+      revoke.textContent = tr('js.revoke');
+      revoke.addEventListener('click', () => revokeLink(inv, revoke));
+      action.append(revoke);
+    }
+    tr_.append(
+      cell(tr(`role.${inv.role}`), 'strong'),
+      cell(subjectOf(inv)),
+      cell(inv.label || '—'),
+      cell(zonedElement(parseTime(inv.issued_at), page.zones.slice(0, 1), false), 'small'),
+      cell(status),
+      cell(action),
+    );
+    return tr_;
+  });
+  if (!rows.length) {
+    const empty = document.createElement('tr');
+    const td = cell(tr('js.no_links'), 'muted');
+    td.colSpan = 6;
+    empty.append(td);
+    rows.push(empty);
+  }
+  linksBody.replaceChildren(...rows);
+}
+
+async function revokeLink(invitation, button) {
+  button.disabled = true;
+  hideAlert(linkAlert);
+  try {
+    remember(await api('DELETE', `${base}/invitations/${encodeURIComponent(invitation.id)}`));
+  } catch (err) {
+    button.disabled = false;
+    showAlert(linkAlert, 'error', errorText(err, tr));
+    linkAlert.focus();
+  }
+}
+
+// ---- live timeline ----
+
+function onEvent(event, state) {
+  const d = event.data || {};
+  if (event.type === 'invitation.issued' && !page.invitations.some((i) => i.id === d.invitation)) {
+    remember({
+      id: d.invitation, role: d.role, venue: d.venue ?? null, signatory: d.signatory ?? null,
+      label: d.label ?? '', issued_at: event.at, revoked_at: null, active: true,
+    });
+  } else if (event.type === 'invitation.revoked') {
+    const known = page.invitations.find((i) => i.id === d.invitation);
+    if (known && known.active) remember({ ...known, active: false, revoked_at: event.at });
+  } else if (event.type === 'ceremony.cancelled') {
+    document.getElementById('cancel-reason-text').textContent = d.reason ?? '';
+    document.getElementById('cancelled-note').hidden = false;
+  }
+  if (!busy) update(state);
+  else summary = state;
+}
+
+wireCopyButtons(tr);
+renderLinks();
+update(summary);
+startTimeline(page, tr, onEvent);

@@ -1,0 +1,54 @@
+// The live timeline: server-sent events from /api/ceremonies/{id}/stream, newest first.
+// EventSource resumes by itself with Last-Event-ID, so a dropped connection loses nothing.
+
+import { describeActor, describeEvent } from './ceremony.js';
+import { parseTime, zonedElement } from './time.js';
+
+export function startTimeline(page, tr, onEvent) {
+  const list = document.getElementById('timeline');
+  const empty = document.getElementById('timeline-empty');
+  const status = document.getElementById('live-status');
+  const seen = new Set();
+
+  function setStatus(state) {
+    status.dataset.state = state;
+    status.textContent = tr(`js.live.${state}`);
+  }
+
+  const source = new EventSource(`/api/ceremonies/${encodeURIComponent(page.ceremony)}/stream`);
+  source.addEventListener('open', () => setStatus('live'));
+  source.addEventListener('error', () => {
+    setStatus(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
+  });
+  source.addEventListener('ceremony', (message) => {
+    const { event, state } = JSON.parse(message.data);
+    if (seen.has(event.seq)) return;
+    seen.add(event.seq);
+    onEvent?.(event, state);  // first, so that labels can use what the event taught (e.g. a new link)
+    list.prepend(entry(event));
+    empty.hidden = true;
+  });
+
+  function entry(event) {
+    const li = document.createElement('li');
+    li.className = `tl-entry tl-${event.type.replace('.', '-')}`;
+    li.dataset.seq = String(event.seq);
+    li.dataset.type = event.type;
+    const label = document.createElement('p');
+    label.className = 'tl-label';
+    label.textContent = describeEvent(event, page, tr);
+    const meta = document.createElement('p');
+    meta.className = 'tl-meta';
+    const actor = document.createElement('span');
+    actor.className = 'tl-actor';
+    actor.textContent = describeActor(event.actor, page, tr);
+    const seq = document.createElement('span');
+    seq.className = 'tl-seq';
+    seq.textContent = `#${event.seq}`;
+    meta.append(zonedElement(parseTime(event.at), page.zones), actor, seq);
+    li.append(label, meta);
+    return li;
+  }
+
+  return source;
+}
