@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
+from ceremony.events import Envelope, Role
 from ceremony.service import CeremonyService, Clock, utc_now
+from signaling.hub import Hub
+from signaling.server import HUB
+from signaling.server import routes as signal_routes
 
-from . import api, entry, pages, stream
+from . import api, entry, pages, stream, views
+from .auth import Principal
 from .keys import SERVICE, SETTINGS, TEMPLATES
 from .middleware import errors, remember_language, security_headers
 from .mou import template_environment
@@ -27,10 +34,15 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
         service = CeremonyService(settings.data_dir, clock=clock)
         app[SERVICE] = service
         await service.start()
+        hub = Hub(service, settings.signal, partial(_event_for_role, service))
+        app[HUB] = hub
+        await hub.start()
         yield
+        await hub.close()
         await service.close()
 
     async def end_streams(app: web.Application) -> None:
+        await app[HUB].close()
         app[SERVICE].stop_following()
 
     app.cleanup_ctx.append(service_ctx)
@@ -40,5 +52,14 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.add_routes(stream.routes)
     app.add_routes(entry.routes)
     app.add_routes(pages.routes)
+    app.add_routes(signal_routes)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app
+
+
+def _event_for_role(service: CeremonyService, envelope: Envelope, role: Role) -> dict[str, Any] | None:
+    """A ceremony update as a signaling message, shaped like the HTTP timeline for that role."""
+    shown = views.envelope_json(envelope, Principal(envelope.ceremony, role, None))
+    if shown is None:
+        return None
+    return {"type": "ceremony", "event": shown, "state": views.summary(service.get(envelope.ceremony))}

@@ -19,6 +19,9 @@ from ceremony.errors import CeremonyError
 from ceremony.events import Role
 from ceremony.service import CeremonyService
 from ceremony.sqlite_store import DB_NAME, SqliteStore
+from signaling.errors import SignalingError
+from signaling.hub import SignalSettings
+from signaling.ice import load_ice_config
 
 from .app import create_app
 from .bootstrap import ensure_demo
@@ -42,6 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--tls-key", type=Path)
     serve.add_argument("--public-url", help="base URL for links, e.g. https://ceremony.example.org")
     serve.add_argument("--no-demo", action="store_true", help="do not create the demo ceremony")
+    serve.add_argument("--ice-server", action="append", default=[], metavar="URL", help="stun:/turn: URL (repeatable)")
+    serve.add_argument("--ice-servers", type=Path, metavar="FILE", help="JSON list of RTCIceServer entries")
+    serve.add_argument(
+        "--turn-secret",
+        default=os.environ.get("CEREMONY_TURN_SECRET"),
+        help="coturn static-auth-secret for time-limited TURN credentials (or env CEREMONY_TURN_SECRET)",
+    )
+    serve.add_argument("--turn-ttl", type=int, default=6 * 3600, help="TURN credential lifetime, seconds")
+    serve.add_argument("--heartbeat-interval", type=float, default=10.0, help="signaling ping interval, seconds")
+    serve.add_argument("--heartbeat-timeout", type=float, default=30.0, help="drop a silent peer after, seconds")
+    serve.add_argument("--resume-window", type=float, default=60.0, help="keep a dropped session, seconds")
 
     invite = sub.add_parser("invite", help="print a new capability link for one role in one ceremony")
     invite.add_argument("ceremony")
@@ -70,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "operator-link":
             return asyncio.run(_operator_link(args))
         return _verify(args)
-    except CeremonyError as exc:
+    except (CeremonyError, SignalingError) as exc:
         print(f"ceremony: {exc}", file=sys.stderr)
         return 2
 
@@ -88,7 +102,13 @@ def _serve(args: argparse.Namespace) -> int:
         scheme = "https"
     local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104 - only naming it
     public = args.public_url or f"{scheme}://{local}:{args.port}"
-    settings = Settings(data_dir=args.data, public_url=public, create_demo=not args.no_demo)
+    signal_settings = SignalSettings(
+        ice=load_ice_config(args.ice_server, args.ice_servers, args.turn_secret, args.turn_ttl),
+        heartbeat_interval=args.heartbeat_interval,
+        heartbeat_timeout=args.heartbeat_timeout,
+        resume_window=args.resume_window,
+    )
+    settings = Settings(data_dir=args.data, public_url=public, create_demo=not args.no_demo, signal=signal_settings)
     asyncio.run(_run_server(settings, args.host, args.port, ssl_context))
     return 0
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from signaling.hub import SignalSettings
 
 MAX_BODY_BYTES = 1024 * 1024  # documented in docs/api.md; larger bodies get 413
 
@@ -13,3 +15,4 @@ class Settings:
     data_dir: Path
     public_url: str | None = None  # base for links, e.g. https://ceremony.example.org; else from the request
     create_demo: bool = True
+    signal: SignalSettings = field(default_factory=SignalSettings)

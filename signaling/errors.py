@@ -1,0 +1,38 @@
+"""Errors of the signaling layer; the WebSocket edge maps them to `error` messages or close codes.
+
+SignalingError
+├── ProtocolError     a message is malformed or not allowed (-> `error` message, code inside)
+└── SessionClosed     the connection must end (-> close with `close_code` and reason)
+"""
+
+from __future__ import annotations
+
+
+class SignalingError(Exception):
+    """Root of the signaling layer's errors."""
+
+
+class ProtocolError(SignalingError):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class SessionClosed(SignalingError):
+    def __init__(self, close_code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.close_code = close_code
+        self.reason = reason
+
+
+# Close codes (docs/signaling.md).
+ENDED_BY_HOST = 4000
+PROTOCOL_VIOLATION = 4400
+UNAUTHENTICATED = 4401
+FORBIDDEN = 4403
+NO_CEREMONY = 4404
+TIMEOUT = 4408
+REPLACED = 4409
+REVOKED = 4403
+RATE_LIMITED = 4429

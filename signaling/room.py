@@ -1,0 +1,306 @@
+"""One ceremony's signaling room, without I/O.
+
+The room knows who is present (members), who waits in the lobby, and each
+session's outgoing messages with their sequence numbers, which is what makes
+resume exact. Every operation takes `now` and returns Effects: messages to
+deliver and sockets to close. The asyncio hub (hub.py) carries them out.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from ceremony.events import Role
+from ceremony.model import LocalizedText
+
+from .errors import (
+    ENDED_BY_HOST,
+    FORBIDDEN,
+    REPLACED,
+    TIMEOUT,
+    ProtocolError,
+)
+from .protocol import Relay
+
+MEDIA_ROLES = frozenset({Role.HOST, Role.VENUE})
+OUTBOX_LIMIT = 512  # messages kept for a disconnected session; beyond that it cannot resume
+
+
+@dataclass
+class Member:
+    peer: str
+    session: str
+    role: Role
+    invitation: str
+    venue: str | None
+    name: LocalizedText
+    admitted: bool
+    connected: bool
+    last_heard: float
+    disconnected_at: float | None = None
+    next_seq: int = 1
+    outbox: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=OUTBOX_LIMIT))
+    overflowed: bool = False
+
+    @property
+    def media(self) -> bool:
+        return self.role in MEDIA_ROLES
+
+    def describe(self, viewer: str) -> dict[str, Any]:
+        # Perfect negotiation needs exactly one polite side per pair: the greater id is polite.
+        return {
+            "id": self.peer,
+            "role": self.role.value,
+            "venue": self.venue,
+            "name": self.name.as_dict(),
+            "polite": self.peer > viewer,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    peer: str
+    code: int
+    reason: str
+
+
+@dataclass
+class Effects:
+    """What the hub must do: deliver `send` (already sequenced), close `close`."""
+
+    send: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    close: list[Close] = field(default_factory=list)
+
+    def extend(self, other: Effects) -> None:
+        self.send.extend(other.send)
+        self.close.extend(other.close)
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    member: Member
+    resumed: bool
+    replay: list[dict[str, Any]]
+    effects: Effects
+
+
+def new_peer_id() -> str:
+    return "p-" + secrets.token_hex(6)
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class Room:
+    def __init__(self, ceremony: str, resume_window: float) -> None:
+        self.ceremony = ceremony
+        self.resume_window = resume_window
+        self.members: dict[str, Member] = {}
+        self._sessions: dict[str, str] = {}  # session -> peer
+        self._admitted: set[str] = set()  # invitation ids let in by a host, remembered across reconnects
+
+    # ---- delivery ----
+
+    def _to(self, member: Member, message: dict[str, Any], effects: Effects) -> None:
+        """Sequence a message into the member's outbox; deliver it now if connected."""
+        message = {**message, "seq": member.next_seq}
+        member.next_seq += 1
+        if len(member.outbox) == OUTBOX_LIMIT and not member.connected:
+            member.overflowed = True
+        member.outbox.append(message)
+        if member.connected:
+            effects.send.append((member.peer, message))
+
+    def _media_peers(self, *, exclude: str | None = None) -> list[Member]:
+        return [m for m in self.members.values() if m.media and m.admitted and m.peer != exclude]
+
+    def _hosts(self) -> list[Member]:
+        return [m for m in self.members.values() if m.role is Role.HOST]
+
+    # ---- joining and leaving ----
+
+    def join(
+        self,
+        *,
+        role: Role,
+        invitation: str,
+        venue: str | None,
+        name: LocalizedText,
+        resume_session: str | None,
+        last_seq: int,
+        now: float,
+    ) -> Joined:
+        effects = Effects()
+        existing = self.members.get(self._sessions.get(resume_session or "", ""))
+        if existing is not None and existing.invitation == invitation and not existing.overflowed:
+            if existing.connected:
+                effects.close.append(Close(existing.peer, REPLACED, "this session was resumed on another connection"))
+            existing.connected = True
+            existing.disconnected_at = None
+            existing.last_heard = now
+            replay = [m for m in existing.outbox if m["seq"] > last_seq]
+            if existing.media and existing.admitted:
+                for other in self._media_peers(exclude=existing.peer):
+                    self._to(other, {"type": "peer-back", "peer": existing.describe(other.peer)}, effects)
+            return Joined(existing, True, replay, effects)
+
+        member = Member(
+            peer=new_peer_id(),
+            session=new_session_id(),
+            role=role,
+            invitation=invitation,
+            venue=venue,
+            name=name,
+            admitted=role is Role.HOST or (role is Role.VENUE and invitation in self._admitted),
+            connected=True,
+            last_heard=now,
+        )
+        self.members[member.peer] = member
+        self._sessions[member.session] = member.peer
+        if member.media and member.admitted:
+            self._announce(member, effects)
+        elif member.role is Role.VENUE:
+            for host in self._hosts():
+                self._to(host, {"type": "knock", "peer": member.describe(host.peer)}, effects)
+        if member.role is Role.HOST:
+            for waiting in self.lobby():
+                self._to(member, {"type": "knock", "peer": waiting.describe(member.peer)}, effects)
+        return Joined(member, False, [], effects)
+
+    def _announce(self, member: Member, effects: Effects) -> None:
+        for other in self._media_peers(exclude=member.peer):
+            self._to(other, {"type": "peer-joined", "peer": member.describe(other.peer)}, effects)
+
+    def lobby(self) -> list[Member]:
+        return [m for m in self.members.values() if m.role is Role.VENUE and not m.admitted]
+
+    def peers_for(self, member: Member) -> list[dict[str, Any]]:
+        if not (member.media and member.admitted):
+            return []
+        return [m.describe(member.peer) for m in self._media_peers(exclude=member.peer)]
+
+    def disconnected(self, peer: str, now: float) -> None:
+        """The socket closed without `leave`: keep the session for the resume window."""
+        member = self.members.get(peer)
+        if member is not None and member.connected:
+            member.connected = False
+            member.disconnected_at = now
+
+    def leave(self, peer: str, reason: str) -> Effects:
+        effects = Effects()
+        member = self.members.pop(peer, None)
+        if member is None:
+            return effects
+        self._sessions.pop(member.session, None)
+        if member.media and member.admitted:
+            for other in self._media_peers():
+                self._to(other, {"type": "peer-left", "peer": member.peer, "reason": reason}, effects)
+        return effects
+
+    def tick(self, now: float, timeout: float) -> Effects:
+        """Drop silent connections and expire sessions whose resume window has passed."""
+        effects = Effects()
+        for member in list(self.members.values()):
+            if member.connected and now - member.last_heard > timeout:
+                effects.close.append(Close(member.peer, TIMEOUT, f"nothing heard for {timeout:.0f} s"))
+                self.disconnected(member.peer, now)
+            elif (
+                not member.connected
+                and member.disconnected_at is not None
+                and (now - member.disconnected_at > self.resume_window or member.overflowed)
+            ):
+                effects.extend(self.leave(member.peer, "gone"))
+        return effects
+
+    def heard(self, peer: str, now: float) -> None:
+        member = self.members.get(peer)
+        if member is not None:
+            member.last_heard = now
+
+    # ---- messages ----
+
+    def relay(self, sender: str, message: Relay) -> Effects:
+        source = self.members[sender]
+        if not source.media:
+            raise ProtocolError("forbidden", f"a {source.role.value} link cannot exchange media")
+        if not source.admitted:
+            raise ProtocolError("not_admitted", "wait until the host admits this venue")
+        target = self.members.get(message.to)
+        if target is None or not target.media or not target.admitted or target.peer == sender:
+            raise ProtocolError("no_such_peer", f"no media peer '{message.to}' in this ceremony")
+        effects = Effects()
+        self._to(target, {"type": message.kind, "from": sender, **message.payload}, effects)
+        return effects
+
+    def admit(self, host: str, peer: str) -> Effects:
+        self._require_host(host)
+        member = self.members.get(peer)
+        if member is None or member.role is not Role.VENUE:
+            raise ProtocolError("no_such_peer", f"no venue '{peer}' is waiting")
+        effects = Effects()
+        if member.admitted:
+            return effects
+        member.admitted = True
+        self._admitted.add(member.invitation)
+        self._to(member, {"type": "admitted", "peers": self.peers_for(member)}, effects)
+        self._announce(member, effects)
+        return effects
+
+    def reject(self, host: str, peer: str, reason: str) -> Effects:
+        self._require_host(host)
+        member = self.members.get(peer)
+        if member is None or member.role is not Role.VENUE:
+            raise ProtocolError("no_such_peer", f"no venue '{peer}' in this ceremony")
+        self._admitted.discard(member.invitation)
+        effects = self.leave(peer, "rejected")
+        effects.close.append(Close(peer, FORBIDDEN, reason or "the host did not admit this venue"))
+        return effects
+
+    def end(self, host: str, reason: str) -> Effects:
+        self._require_host(host)
+        effects = Effects()
+        for member in list(self.members.values()):
+            effects.close.append(Close(member.peer, ENDED_BY_HOST, reason or "the host ended the session"))
+            self.members.pop(member.peer)
+            self._sessions.pop(member.session, None)
+        self._admitted.clear()
+        return effects
+
+    def revoked(self, invitation: str) -> Effects:
+        """A link was revoked: its holders leave at once."""
+        effects = Effects()
+        for member in [m for m in self.members.values() if m.invitation == invitation]:
+            effects.extend(self.leave(member.peer, "revoked"))
+            effects.close.append(Close(member.peer, FORBIDDEN, "this link was revoked"))
+        self._admitted.discard(invitation)
+        return effects
+
+    def broadcast(self, message_for: dict[Role, dict[str, Any] | None]) -> Effects:
+        """Push one ceremony update, shaped per role (None: that role may not see it)."""
+        effects = Effects()
+        for member in self.members.values():
+            message = message_for.get(member.role)
+            if message is not None:
+                self._to(member, message, effects)
+        return effects
+
+    def send(self, peer: str, message: dict[str, Any]) -> Effects:
+        """A message to one member (ack, error, pong), sequenced like the rest."""
+        effects = Effects()
+        member = self.members.get(peer)
+        if member is not None:
+            self._to(member, message, effects)
+        return effects
+
+    def _require_host(self, peer: str) -> None:
+        member = self.members.get(peer)
+        if member is None or member.role is not Role.HOST:
+            raise ProtocolError("forbidden", "only the host can do this")
+
+    @property
+    def empty(self) -> bool:
+        return not self.members
