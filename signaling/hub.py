@@ -20,6 +20,7 @@ from aiohttp import web
 from ceremony.events import Envelope, InvitationRevoked, Role
 from ceremony.service import CeremonyService
 
+from .errors import REPLACED
 from .ice import IceConfig
 from .protocol import encode
 from .room import Effects, Room
@@ -80,6 +81,14 @@ class Hub:
     def attach(self, peer: str, ws: web.WebSocketResponse) -> None:
         self.sockets[peer] = ws
         self._last_ping[peer] = self.clock()
+
+    async def replace(self, peer: str) -> None:
+        """A session resumed elsewhere: close the socket that still held it."""
+        ws = self.sockets.pop(peer, None)
+        self._last_ping.pop(peer, None)
+        if ws is not None:
+            with contextlib.suppress(ConnectionError):
+                await ws.close(code=REPLACED, message=b"this session was resumed on another connection")
 
     def detach(self, peer: str, ws: web.WebSocketResponse) -> None:
         if self.sockets.get(peer) is ws:

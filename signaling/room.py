@@ -19,7 +19,6 @@ from ceremony.model import LocalizedText
 from .errors import (
     ENDED_BY_HOST,
     FORBIDDEN,
-    REPLACED,
     TIMEOUT,
     ProtocolError,
 )
@@ -83,7 +82,8 @@ class Effects:
 class Joined:
     member: Member
     resumed: bool
-    replay: list[dict[str, Any]]
+    last_seq: int  # what the client has already seen of this session
+    replaced: bool  # the session was still attached to another socket
     effects: Effects
 
 
@@ -137,16 +137,14 @@ class Room:
         effects = Effects()
         existing = self.members.get(self._sessions.get(resume_session or "", ""))
         if existing is not None and existing.invitation == invitation and not existing.overflowed:
-            if existing.connected:
-                effects.close.append(Close(existing.peer, REPLACED, "this session was resumed on another connection"))
-            existing.connected = True
-            existing.disconnected_at = None
+            replaced = existing.connected
+            # Not marked connected yet: the shell does that once it has caught the socket up.
+            existing.connected = False
             existing.last_heard = now
-            replay = [m for m in existing.outbox if m["seq"] > last_seq]
             if existing.media and existing.admitted:
                 for other in self._media_peers(exclude=existing.peer):
                     self._to(other, {"type": "peer-back", "peer": existing.describe(other.peer)}, effects)
-            return Joined(existing, True, replay, effects)
+            return Joined(existing, True, min(last_seq, existing.next_seq - 1), replaced, effects)
 
         member = Member(
             peer=new_peer_id(),
@@ -156,7 +154,7 @@ class Room:
             venue=venue,
             name=name,
             admitted=role is Role.HOST or (role is Role.VENUE and invitation in self._admitted),
-            connected=True,
+            connected=False,  # until the shell has sent the welcome (see server._catch_up)
             last_heard=now,
         )
         self.members[member.peer] = member
@@ -169,7 +167,7 @@ class Room:
         if member.role is Role.HOST:
             for waiting in self.lobby():
                 self._to(member, {"type": "knock", "peer": waiting.describe(member.peer)}, effects)
-        return Joined(member, False, [], effects)
+        return Joined(member, False, 0, False, effects)
 
     def _announce(self, member: Member, effects: Effects) -> None:
         for other in self._media_peers(exclude=member.peer):
@@ -186,9 +184,10 @@ class Room:
     def disconnected(self, peer: str, now: float) -> None:
         """The socket closed without `leave`: keep the session for the resume window."""
         member = self.members.get(peer)
-        if member is not None and member.connected:
+        if member is not None:
             member.connected = False
-            member.disconnected_at = now
+            if member.disconnected_at is None:
+                member.disconnected_at = now
 
     def leave(self, peer: str, reason: str) -> Effects:
         effects = Effects()

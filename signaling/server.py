@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -120,30 +121,23 @@ async def signal(request: web.Request) -> web.WebSocketResponse:
         now=now,
     )
     member = joined.member
-    await hub.apply(joined.effects)  # closes a replaced socket before this one takes the peer id
-    hub.attach(member.peer, ws)
-    await ws.send_str(
-        encode(
-            {
-                "type": "welcome",
-                "session": member.session,
-                "peer": member.peer,
-                "role": member.role.value,
-                "venue": member.venue,
-                "admitted": member.admitted,
-                "resumed": joined.resumed,
-                "ice_servers": hub.settings.ice.for_peer(member.peer, time.time()),
-                "peers": room.peers_for(member),
-                "ceremony": summary(state),
-                "heartbeat": {
-                    "interval": hub.settings.heartbeat_interval,
-                    "timeout": hub.settings.heartbeat_timeout,
-                },
-            }
-        )
-    )
-    for message in joined.replay:
-        await ws.send_str(encode(message))
+    if joined.replaced:
+        await hub.replace(member.peer)
+    welcome = {
+        "type": "welcome",
+        "session": member.session,
+        "peer": member.peer,
+        "role": member.role.value,
+        "venue": member.venue,
+        "admitted": member.admitted,
+        "resumed": joined.resumed,
+        "ice_servers": hub.settings.ice.for_peer(member.peer, time.time()),
+        "peers": room.peers_for(member),
+        "ceremony": summary(state),
+        "heartbeat": {"interval": hub.settings.heartbeat_interval, "timeout": hub.settings.heartbeat_timeout},
+    }
+    await _catch_up(hub, ws, member, welcome, joined.last_seq)
+    await hub.apply(joined.effects)
     connection = Connection(ws, room, member, TokenBucket(hub.settings.rate_per_second, hub.settings.rate_burst, now))
     try:
         await _serve(hub, connection)
@@ -165,6 +159,26 @@ def _check_ws_origin(request: web.Request) -> None:
     proto = request.headers.get("X-Forwarded-Proto", request.scheme)
     if origin not in (f"{request.scheme}://{request.host}", f"{proto}://{request.host}"):
         raise Forbidden("cross-site connection refused")
+
+
+async def _catch_up(hub: Hub, ws: web.WebSocketResponse, member: Member, welcome: dict[str, Any], seen: int) -> None:
+    """Welcome first, then everything after `seen` in order, then live delivery.
+
+    Messages for this member produced while we await the sends land in its
+    outbox; the loop sends them too, and attaches the socket for live delivery
+    only when nothing is pending, with no await in between, so nothing is
+    missed, repeated or overtaken.
+    """
+    await ws.send_str(encode(welcome))
+    while True:
+        pending = [m for m in member.outbox if m["seq"] > seen]
+        if not pending:
+            hub.attach(member.peer, ws)
+            member.connected, member.disconnected_at = True, None
+            return
+        for message in pending:
+            await ws.send_str(encode(message))
+            seen = message["seq"]
 
 
 async def _read_hello(ws: web.WebSocketResponse, hub: Hub) -> Hello | None:
