@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ceremony.events import Envelope, InvitationRevoked, Role
+from ceremony.events import CeremonyCancelled, Envelope, InvitationRevoked, Role
 from ceremony.service import CeremonyService
 
 from .errors import REPLACED
@@ -120,6 +120,8 @@ class Hub:
                     effects = room.broadcast({role: self._view(envelope, role) for role in Role})
                     if isinstance(envelope.event, InvitationRevoked):
                         effects.extend(room.revoked(envelope.event.invitation))
+                    elif isinstance(envelope.event, CeremonyCancelled):
+                        effects.extend(room.close_all("the ceremony was cancelled"))
                     await self.apply(effects)
         except asyncio.CancelledError:
             raise

@@ -261,9 +261,13 @@ class Room:
 
     def end(self, host: str, reason: str) -> Effects:
         self._require_host(host)
+        return self.close_all(reason or "the host ended the session")
+
+    def close_all(self, reason: str) -> Effects:
+        """Everyone out, sessions gone (the host ended the session, or the ceremony was cancelled)."""
         effects = Effects()
         for member in list(self.members.values()):
-            effects.close.append(Close(member.peer, ENDED_BY_HOST, reason or "the host ended the session"))
+            effects.close.append(Close(member.peer, ENDED_BY_HOST, reason))
             self.members.pop(member.peer)
             self._sessions.pop(member.session, None)
         self._admitted.clear()

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from ceremony.core import StartSegment
+from ceremony.core import Phase, StartSegment
 from ceremony.errors import CeremonyError
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition, LocalizedText
@@ -103,6 +103,9 @@ async def signal(request: web.Request) -> web.WebSocketResponse:
         return ws
     assert principal.invitation is not None and principal.ceremony is not None
     hub = request.app[HUB]
+    if hub.service.get(principal.ceremony).phase is Phase.CANCELLED:
+        await ws.close(code=FORBIDDEN, message=b"the ceremony was cancelled")
+        return ws
     hello = await _read_hello(ws, hub)
     if hello is None:
         return ws
