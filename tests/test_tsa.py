@@ -1,0 +1,103 @@
+"""The ceremony PKI and the built-in RFC 3161 TSA, checked by the real `openssl` binary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from signatures.errors import PkiError
+from signatures.pki import CeremonyPki, load_or_create, load_pair
+from signatures.tsa import POLICY, TimeStampAuthority, TimeStampResponse, token_gen_time
+
+NOW = dt.datetime(2020, 5, 29, 1, 20, 0, 123456, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> CeremonyPki:
+    return load_or_create(tmp_path / "pki", dt.datetime.now(dt.UTC))
+
+
+def openssl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def test_pki_files_are_private_and_reloaded_unchanged(tmp_path: Path, pki: CeremonyPki) -> None:
+    directory = tmp_path / "pki"
+    assert directory.stat().st_mode & 0o777 == 0o700
+    for stem in ("root", "tsa", "seal"):
+        assert (directory / f"{stem}.key").stat().st_mode & 0o777 == 0o600
+    again = load_or_create(directory, dt.datetime.now(dt.UTC))
+    assert again.root.certificate == pki.root.certificate
+    assert again.tsa.certificate == pki.tsa.certificate
+
+
+def test_tsa_certificate_has_critical_timestamping_eku(pki: CeremonyPki) -> None:
+    eku = pki.tsa.certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert eku.critical and list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
+    assert pki.tsa.certificate.issuer == pki.root.certificate.subject
+
+
+def test_a_key_that_does_not_match_its_certificate_is_refused(tmp_path: Path, pki: CeremonyPki) -> None:
+    with pytest.raises(PkiError, match="does not belong"):
+        load_pair(tmp_path / "pki" / "tsa.pem", tmp_path / "pki" / "seal.key")
+
+
+def test_openssl_query_reply_verify(tmp_path: Path, pki: CeremonyPki) -> None:
+    (tmp_path / "data.txt").write_text("2020-05-29 Gangwon-Nanjing MOU\n")
+    (tmp_path / "root.pem").write_bytes(pki.root_pem)
+    (tmp_path / "tsa.pem").write_bytes(pki.tsa.certificate_pem)
+    assert (
+        openssl("ts", "-query", "-data", "data.txt", "-sha256", "-cert", "-out", "req.tsq", cwd=tmp_path).returncode
+        == 0
+    )
+    reply = TimeStampAuthority(pki.tsa).respond((tmp_path / "req.tsq").read_bytes(), NOW)
+    (tmp_path / "resp.tsr").write_bytes(reply)
+    result = openssl(
+        "ts", "-verify", "-in", "resp.tsr", "-queryfile", "req.tsq", "-CAfile", "root.pem", "-untrusted", "tsa.pem",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert "Verification: OK" in result.stdout, result.stdout + result.stderr
+    text = openssl("ts", "-reply", "-in", "resp.tsr", "-text", cwd=tmp_path).stdout
+    assert f"Policy OID: {POLICY}" in text and "Time stamp: May 29 01:20:00.123 2020 GMT" in text
+
+    # The same token, checked against the data itself, fails for other data.
+    (tmp_path / "other.txt").write_text("2020-05-29 Gangwon-Nanjing MOU, amended\n")
+    result = openssl(
+        "ts", "-verify", "-in", "resp.tsr", "-data", "other.txt", "-CAfile", "root.pem", "-untrusted", "tsa.pem",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert "Verification: OK" not in result.stdout
+
+
+def test_token_over_a_digest_verifies_and_another_root_does_not(tmp_path: Path, pki: CeremonyPki) -> None:
+    digest = hashlib.sha256(b"consent statement").digest()
+    stamp = TimeStampAuthority(pki.tsa).stamp(digest, NOW)
+    assert token_gen_time(stamp.token) == NOW.replace(microsecond=123000)
+    (tmp_path / "token.der").write_bytes(stamp.token)
+    (tmp_path / "root.pem").write_bytes(pki.root_pem)
+    (tmp_path / "tsa.pem").write_bytes(pki.tsa.certificate_pem)
+    args = ["ts", "-verify", "-token_in", "-in", "token.der", "-digest", digest.hex(), "-untrusted", "tsa.pem"]
+    assert "Verification: OK" in openssl(*args, "-CAfile", "root.pem", cwd=tmp_path).stdout
+    stranger = load_or_create(tmp_path / "other-pki", dt.datetime.now(dt.UTC))
+    (tmp_path / "stranger.pem").write_bytes(stranger.root_pem)
+    assert "Verification: OK" not in openssl(*args, "-CAfile", "stranger.pem", cwd=tmp_path).stdout
+
+
+def test_refusals_are_rfc3161_rejections(tmp_path: Path, pki: CeremonyPki) -> None:
+    tsa = TimeStampAuthority(pki.tsa)
+    garbage = TimeStampResponse.load(tsa.respond(b"not der at all", NOW))
+    assert garbage["status"]["status"].native == "rejection"
+    assert garbage["status"]["fail_info"].native == {"bad_request"}
+    (tmp_path / "data.txt").write_text("x")
+    openssl("ts", "-query", "-data", "data.txt", "-sha1", "-out", "sha1.tsq", cwd=tmp_path)
+    sha1 = TimeStampResponse.load(tsa.respond((tmp_path / "sha1.tsq").read_bytes(), NOW))
+    assert sha1["status"]["fail_info"].native == {"bad_alg"}
+    openssl("ts", "-query", "-data", "data.txt", "-sha256", "-tspolicy", "1.2.3.4", "-out", "pol.tsq", cwd=tmp_path)
+    policy = TimeStampResponse.load(tsa.respond((tmp_path / "pol.tsq").read_bytes(), NOW))
+    assert policy["status"]["fail_info"].native == {"unaccepted_policy"}
