@@ -7,6 +7,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+import aiohttp
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -14,6 +15,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from signatures.errors import PkiError
 from signatures.pki import CeremonyPki, load_or_create, load_pair
 from signatures.tsa import POLICY, TimeStampAuthority, TimeStampResponse, token_gen_time
+
+from .conftest import Server
 
 NOW = dt.datetime(2020, 5, 29, 1, 20, 0, 123456, tzinfo=dt.UTC)
 
@@ -101,3 +104,26 @@ def test_refusals_are_rfc3161_rejections(tmp_path: Path, pki: CeremonyPki) -> No
     openssl("ts", "-query", "-data", "data.txt", "-sha256", "-tspolicy", "1.2.3.4", "-out", "pol.tsq", cwd=tmp_path)
     policy = TimeStampResponse.load(tsa.respond((tmp_path / "pol.tsq").read_bytes(), NOW))
     assert policy["status"]["fail_info"].native == {"unaccepted_policy"}
+
+
+async def test_post_tsa_on_a_running_server_verifies_with_openssl(tmp_path: Path, server: Server) -> None:
+    (tmp_path / "mou.pdf").write_bytes(b"%PDF-1.7 pretend")
+    openssl("ts", "-query", "-data", "mou.pdf", "-sha256", "-cert", "-out", "q.tsq", cwd=tmp_path)
+    async with aiohttp.ClientSession() as http:
+        r = await http.post(
+            f"{server.base}/tsa",
+            data=(tmp_path / "q.tsq").read_bytes(),
+            headers={"Content-Type": "application/timestamp-query"},
+        )
+        assert r.status == 200 and r.headers["Content-Type"] == "application/timestamp-reply"
+        (tmp_path / "r.tsr").write_bytes(await r.read())
+        (tmp_path / "ca.pem").write_bytes(await (await http.get(f"{server.base}/ca.pem")).read())
+        (tmp_path / "tsa.pem").write_bytes(await (await http.get(f"{server.base}/tsa.pem")).read())
+        wrong = await http.post(f"{server.base}/tsa", data=b"x", headers={"Content-Type": "text/plain"})
+        assert wrong.status == 400 and "timestamp-query" in (await wrong.json())["reason"]
+    result = openssl(
+        "ts", "-verify", "-in", "r.tsr", "-queryfile", "q.tsq", "-CAfile", "ca.pem", "-untrusted", "tsa.pem",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert "Verification: OK" in result.stdout, result.stdout + result.stderr
+    assert (server.data / "pki" / "tsa.key").stat().st_mode & 0o777 == 0o600

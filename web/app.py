@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
@@ -14,10 +15,12 @@ from ceremony.service import CeremonyService, Clock, utc_now
 from signaling.hub import Hub
 from signaling.server import HUB
 from signaling.server import routes as signal_routes
+from signatures.pki import load_or_create
+from signatures.tsa import TimeStampAuthority
 
-from . import api, entry, pages, stream, views
+from . import api, entry, pages, stream, trust, views
 from .auth import Principal
-from .keys import SERVICE, SETTINGS, TEMPLATES
+from .keys import PKI, SERVICE, SETTINGS, TEMPLATES, TSA
 from .middleware import errors, remember_language, security_headers
 from .mou import template_environment
 from .settings import MAX_BODY_BYTES, Settings
@@ -33,6 +36,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     async def service_ctx(app: web.Application) -> AsyncIterator[None]:
         service = CeremonyService(settings.data_dir, clock=clock)
         app[SERVICE] = service
+        pki = await asyncio.to_thread(load_or_create, settings.data_dir / "pki", clock())
+        app[PKI] = pki
+        app[TSA] = TimeStampAuthority(pki.tsa)
         await service.start()
         hub = Hub(service, settings.signal, partial(_event_for_role, service))
         app[HUB] = hub
@@ -53,6 +59,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.add_routes(entry.routes)
     app.add_routes(pages.routes)
     app.add_routes(signal_routes)
+    app.add_routes(trust.routes)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app
 

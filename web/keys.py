@@ -6,9 +6,13 @@ import jinja2
 from aiohttp import web
 
 from ceremony.service import CeremonyService
+from signatures.pki import CeremonyPki
+from signatures.tsa import TimeStampAuthority
 
 from .settings import Settings
 
 SERVICE = web.AppKey("service", CeremonyService)
 SETTINGS = web.AppKey("settings", Settings)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
+PKI = web.AppKey("pki", CeremonyPki)
+TSA = web.AppKey("tsa", TimeStampAuthority)

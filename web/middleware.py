@@ -47,7 +47,7 @@ def _wants_json(request: web.Request) -> bool:
     """Scripts get JSON errors; a person following a link gets a page."""
     return (
         request.path.startswith("/api/")
-        or request.path == "/healthz"
+        or request.path in ("/healthz", "/tsa")
         or request.content_type == "application/json"
         or "json" in request.headers.get("Accept", "")
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from signaling.hub import SignalSettings
@@ -16,3 +17,7 @@ class Settings:
     public_url: str | None = None  # base for links, e.g. https://ceremony.example.org; else from the request
     create_demo: bool = True
     signal: SignalSettings = field(default_factory=SignalSettings)
+
+
+def utc_clock() -> datetime:
+    return datetime.now(UTC)

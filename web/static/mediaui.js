@@ -1,0 +1,154 @@
+// What the venue screen and the host console share around live media: getting the
+// camera, video tiles for remote peers, device pickers, mute buttons, indicators.
+
+/** Camera and microphone (optionally particular devices); rejects if the browser refuses. */
+export async function openCamera({ video = true, audio = true } = {}) {
+  if (!navigator.mediaDevices?.getUserMedia) throw new Error('no media devices (an insecure page?)');
+  return navigator.mediaDevices.getUserMedia({
+    audio: audio === true ? { echoCancellation: true, noiseSuppression: true } : audio,
+    video: video === true ? { width: { ideal: 1280 }, height: { ideal: 720 } } : video,
+  });
+}
+
+/** A short, human reason for a getUserMedia failure, in the page language. */
+export function cameraProblem(err, tr) {
+  const name = err?.name ?? '';
+  if (name === 'NotAllowedError' || name === 'SecurityError') return tr('js.media.denied');
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') return tr('js.media.not_found');
+  if (name === 'NotReadableError') return tr('js.media.busy');
+  return tr('js.media.failed', { error: err?.message || name || '?' });
+}
+
+/** The name of a peer (`{ko, zh, en}`) in the page language. */
+export function peerName(peer, lang) {
+  return peer.name?.[lang] || peer.name?.en || peer.id;
+}
+
+/**
+ * Attach a stream to a <video> and play it; when the browser refuses sound without a gesture,
+ * play muted and call `onBlocked` (the page then offers a "turn sound on" button).
+ */
+export async function play(video, stream, { onBlocked } = {}) {
+  if (video.srcObject !== stream) video.srcObject = stream;
+  try {
+    await video.play();
+  } catch (err) {
+    if (err?.name !== 'NotAllowedError' || video.muted) return;
+    video.muted = true;
+    onBlocked?.(video);
+    try {
+      await video.play();
+    } catch {
+      // nothing more to try without a gesture
+    }
+  }
+}
+
+/**
+ * A tile for one remote media peer: its video (and sound), its name, its connection state.
+ * `data-video` is "on" while frames arrive, so a peer that sends nothing can be hidden or greyed.
+ */
+export function remoteTile(link, { lang, tr, label, onBlocked }) {
+  const figure = document.createElement('figure');
+  figure.className = `tile remote-tile role-${link.peer.role}`;
+  figure.dataset.peer = link.id;
+  figure.dataset.video = 'off';
+  const video = document.createElement('video');
+  video.autoplay = true;
+  video.playsInline = true;
+  const caption = document.createElement('figcaption');
+  const name = document.createElement('span');
+  name.className = 'tile-name';
+  name.textContent = label ?? peerName(link.peer, lang);
+  const state = document.createElement('span');
+  state.className = 'tile-state';
+  caption.append(name, state);
+  const waiting = document.createElement('p');
+  waiting.className = 'tile-waiting';
+  waiting.textContent = tr('js.rtc.no_video');
+  figure.append(video, waiting, caption);
+
+  const watched = new WeakSet();
+  function refresh() {
+    const s = link.state;
+    figure.dataset.state = s;
+    state.textContent = tr(`js.rtc.state.${s}`);
+    const track = link.remoteStream.getVideoTracks()[0];
+    if (track && !watched.has(track)) {
+      watched.add(track);
+      track.addEventListener('mute', refresh);
+      track.addEventListener('unmute', refresh);
+      track.addEventListener('ended', refresh);
+    }
+    figure.dataset.video = track && !track.muted && track.readyState === 'live' ? 'on' : 'off';
+    if (link.remoteStream.getTracks().length) play(video, link.remoteStream, { onBlocked });
+  }
+  link.addEventListener('state', refresh);
+  link.addEventListener('tracks', refresh);
+  refresh();
+  return { element: figure, video, refresh };
+}
+
+/** Fill a <select> with the devices of one kind, keeping the one in use selected. */
+export async function listDevices(select, kind, currentId, tr) {
+  let devices = [];
+  try {
+    devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === kind);
+  } catch {
+    devices = [];
+  }
+  const options = devices.map((d, i) => {
+    const option = document.createElement('option');
+    option.value = d.deviceId;
+    option.textContent = d.label || tr(kind === 'videoinput' ? 'js.media.camera_n' : 'js.media.mic_n', { n: i + 1 });
+    option.selected = d.deviceId === currentId;
+    return option;
+  });
+  if (!options.length) {
+    const none = document.createElement('option');
+    none.value = '';
+    none.textContent = tr('js.media.none');
+    options.push(none);
+  }
+  select.replaceChildren(...options);
+  select.disabled = devices.length === 0;
+}
+
+/** A toggle button for a local track kind: sets `track.enabled`, shows the state in its text and aria-pressed. */
+export function muteButton(button, { tr, onKey, offKey, getTracks, onChange }) {
+  function sync() {
+    const tracks = getTracks();
+    const on = tracks.length > 0 && tracks.every((t) => t.enabled);
+    button.disabled = tracks.length === 0;
+    button.setAttribute('aria-pressed', String(!on));
+    button.dataset.on = String(on);
+    button.textContent = tr(on ? onKey : offKey);
+  }
+  button.addEventListener('click', () => {
+    const tracks = getTracks();
+    const on = tracks.length > 0 && tracks.every((t) => t.enabled);
+    for (const t of tracks) t.enabled = !on;
+    sync();
+    onChange?.(!on);
+  });
+  sync();
+  return sync;
+}
+
+/** Show a connection indicator: data-state drives the colour, the text says it. */
+export function setIndicator(el, state, text) {
+  if (!el) return;
+  el.dataset.state = state;
+  const label = el.querySelector('[data-text]') ?? el;
+  label.textContent = text;
+}
+
+/** The overall media state of a set of links: connected if any is, else the most hopeful. */
+export function mediaSummary(links) {
+  const states = [...links].map((l) => l.state);
+  if (!states.length) return 'none';
+  for (const s of ['connected', 'connecting', 'new', 'disconnected', 'failed']) {
+    if (states.includes(s)) return s;
+  }
+  return 'closed';
+}

@@ -1,0 +1,52 @@
+"""Public trust endpoints: the ceremony root certificate and the RFC 3161 TSA.
+
+`POST /tsa` speaks plain RFC 3161 over HTTP, so standard tools work against it:
+    openssl ts -query -data FILE -sha256 -cert -out q.tsq
+    curl -s -H 'Content-Type: application/timestamp-query' --data-binary @q.tsq URL/tsa > r.tsr
+    openssl ts -verify -in r.tsr -queryfile q.tsq -CAfile ca.pem -untrusted tsa.pem
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from .errors import BadRequest
+from .keys import PKI, TSA
+from .settings import utc_clock
+
+routes = web.RouteTableDef()
+MAX_QUERY_BYTES = 8 * 1024  # a TimeStampReq is a few hundred bytes
+
+
+@routes.get("/ca.pem")
+async def ca_pem(request: web.Request) -> web.Response:
+    return web.Response(
+        body=request.app[PKI].root_pem,
+        content_type="application/x-pem-file",
+        headers={"Content-Disposition": 'attachment; filename="ca.pem"'},
+    )
+
+
+@routes.get("/tsa.pem")
+async def tsa_pem(request: web.Request) -> web.Response:
+    return web.Response(
+        body=request.app[PKI].tsa.certificate_pem,
+        content_type="application/x-pem-file",
+        headers={"Content-Disposition": 'attachment; filename="tsa.pem"'},
+    )
+
+
+@routes.post("/tsa")
+async def timestamp(request: web.Request) -> web.Response:
+    if request.content_type != "application/timestamp-query":
+        raise BadRequest("send a DER TimeStampReq with Content-Type: application/timestamp-query")
+    if request.content_length is not None and request.content_length > MAX_QUERY_BYTES:
+        raise BadRequest(f"a time-stamp query is at most {MAX_QUERY_BYTES} bytes")
+    query = await request.content.read(MAX_QUERY_BYTES + 1)
+    if len(query) > MAX_QUERY_BYTES:
+        raise BadRequest(f"a time-stamp query is at most {MAX_QUERY_BYTES} bytes")
+    # Signing is ~1 ms of CPU; a thread keeps the event loop free under load.
+    reply = await asyncio.to_thread(request.app[TSA].respond, query, utc_clock())
+    return web.Response(body=reply, content_type="application/timestamp-reply")
