@@ -6,17 +6,21 @@ import datetime as dt
 import hashlib
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from asn1crypto import tsp
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from signatures.errors import PkiError
+from signatures.errors import PkiError, TimestampError
 from signatures.pki import CeremonyPki, load_or_create, load_pair
+from signatures.timestamping import RemoteTimestamper
 from signatures.tsa import POLICY, TimeStampAuthority, TimeStampResponse, token_gen_time
 
-from .conftest import Server
+from .conftest import Server, free_port
 
 NOW = dt.datetime(2020, 5, 29, 1, 20, 0, 123456, tzinfo=dt.UTC)
 
@@ -127,3 +131,44 @@ async def test_post_tsa_on_a_running_server_verifies_with_openssl(tmp_path: Path
     )  # fmt: skip
     assert "Verification: OK" in result.stdout, result.stdout + result.stderr
     assert (server.data / "pki" / "tsa.key").stat().st_mode & 0o777 == 0o600
+
+
+async def test_remote_timestamper_against_our_tsa_and_failing_ones(
+    tmp_path: Path, pki: CeremonyPki, aiohttp_server: Any
+) -> None:
+    """A stand-in external TSA (outside the system, so a small aiohttp app) answering well or badly."""
+    tsa = TimeStampAuthority(pki.tsa)
+    behaviour = {"mode": "good"}
+
+    async def handle(request: web.Request) -> web.Response:
+        query = await request.read()
+        if behaviour["mode"] == "500":
+            return web.Response(status=500)
+        if behaviour["mode"] == "junk":
+            return web.Response(body=b"\x30\x03\x02\x01\x00", content_type="application/timestamp-reply")
+        if behaviour["mode"] == "replay":
+            other = tsp.TimeStampReq.load(query).copy()
+            other["nonce"] = 12345
+            return web.Response(body=tsa.respond(other.dump(), NOW), content_type="application/timestamp-reply")
+        return web.Response(body=tsa.respond(query, NOW), content_type="application/timestamp-reply")
+
+    app = web.Application()
+    app.router.add_post("/tsa", handle)
+    srv = await aiohttp_server(app)
+    async with aiohttp.ClientSession() as session:
+        remote = RemoteTimestamper(str(srv.make_url("/tsa")), session, timeout=5)
+        token = await remote.timestamp(b"consent")
+        assert token.gen_time == NOW.replace(microsecond=123000)
+        (tmp_path / "t.der").write_bytes(token.der)
+        (tmp_path / "root.pem").write_bytes(pki.root_pem)
+        (tmp_path / "tsa.pem").write_bytes(pki.tsa.certificate_pem)
+        digest = hashlib.sha256(b"consent").hexdigest()
+        verify = ["ts", "-verify", "-token_in", "-in", "t.der", "-digest", digest, "-CAfile", "root.pem"]
+        assert "Verification: OK" in openssl(*verify, "-untrusted", "tsa.pem", cwd=tmp_path).stdout
+        for mode, words in [("500", "HTTP 500"), ("junk", "not a valid"), ("replay", "nonce")]:
+            behaviour["mode"] = mode
+            with pytest.raises(TimestampError, match=words):
+                await remote.timestamp(b"consent")
+        closed = RemoteTimestamper(f"http://127.0.0.1:{free_port()}/tsa", session, timeout=5)
+        with pytest.raises(TimestampError, match="could not be reached"):
+            await closed.timestamp(b"consent")

@@ -1,0 +1,100 @@
+"""Getting RFC 3161 tokens: from the built-in TSA, or from an external TSA over HTTP.
+
+Build -> I/O -> check, as separate steps; only the I/O is async. A configured
+external TSA that fails makes the caller fail with TimestampError: there is
+never a silent fallback to the local clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+from asn1crypto import cms, tsp
+
+from .errors import TimestampError
+from .tsa import TimeStampAuthority, TimeStampResponse
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    der: bytes  # the TimeStampToken (CMS ContentInfo)
+    gen_time: dt.datetime
+
+
+class Timestamper(Protocol):
+    async def timestamp(self, data: bytes) -> Token:
+        """A token over SHA-256(data)."""
+
+
+class LocalTimestamper:
+    """The built-in TSA; its clock is the server's."""
+
+    def __init__(self, tsa: TimeStampAuthority, clock: Callable[[], dt.datetime]) -> None:
+        self._tsa, self._clock = tsa, clock
+
+    async def timestamp(self, data: bytes) -> Token:
+        stamp = self._tsa.stamp(hashlib.sha256(data).digest(), self._clock())
+        return Token(stamp.token, stamp.gen_time)
+
+
+def build_request(digest: bytes, nonce: int) -> bytes:
+    der: bytes = tsp.TimeStampReq(
+        {
+            "version": "v1",
+            "message_imprint": {"hash_algorithm": {"algorithm": "sha256"}, "hashed_message": digest},
+            "nonce": nonce,
+            "cert_req": True,
+        }
+    ).dump()
+    return der
+
+
+def check_reply(reply: bytes, digest: bytes, nonce: int) -> Token:
+    """The token of a granted reply that answers exactly our request, or TimestampError."""
+    try:
+        response = TimeStampResponse.load(reply)
+        status = response["status"]["status"].native
+        if status not in ("granted", "granted_with_mods"):
+            text = "; ".join(response["status"]["status_string"].native or [])
+            raise TimestampError(f"the TSA refused: {status} {text}".strip())
+        token = response["time_stamp_token"]
+        info = token["content"]["encap_content_info"]["content"].parsed
+        imprint = info["message_imprint"]
+        if imprint["hash_algorithm"]["algorithm"].native != "sha256" or imprint["hashed_message"].native != digest:
+            raise TimestampError("the TSA stamped something other than what was asked")
+        if info["nonce"].native != nonce:
+            raise TimestampError("the TSA's reply does not carry our nonce (a replayed or foreign reply)")
+        der: bytes = cms.ContentInfo.dump(token)
+        return Token(der, info["gen_time"].native)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise TimestampError(f"the TSA's reply is not a valid RFC 3161 response: {exc}") from exc
+
+
+class RemoteTimestamper:
+    """An external TSA at `url` (application/timestamp-query over HTTP POST)."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession, timeout: float = 10.0) -> None:
+        self._url, self._session, self._timeout = url, session, timeout
+
+    async def timestamp(self, data: bytes) -> Token:
+        digest = hashlib.sha256(data).digest()
+        nonce = secrets.randbits(63)
+        try:
+            async with self._session.post(
+                self._url,
+                data=build_request(digest, nonce),
+                headers={"Content-Type": "application/timestamp-query"},
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+            ) as response:
+                if response.status != 200:
+                    raise TimestampError(f"the TSA at {self._url} answered HTTP {response.status}")
+                reply = await response.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise TimestampError(f"the TSA at {self._url} could not be reached: {exc or type(exc).__name__}") from exc
+        return check_reply(reply, digest, nonce)
