@@ -35,6 +35,19 @@ from .events import (
     SegmentStarted,
 )
 from .model import CeremonyDefinition, SegmentKind
+from .signing import (
+    ApproveEnrollment,
+    Consent,
+    Enrollment,
+    RecordConsent,
+    RejectEnrollment,
+    RequestEnrollment,
+    decide_approve,
+    decide_consent,
+    decide_reject,
+    decide_request,
+    evolve_signing,
+)
 
 
 class Phase(enum.StrEnum):
@@ -100,9 +113,23 @@ class RevokeInvitation:
     invitation: str
 
 
-Command = ReviseDefinition | Freeze | OpenRooms | StartSegment | Seal | Cancel | IssueInvitation | RevokeInvitation
+Command = (
+    ReviseDefinition
+    | Freeze
+    | OpenRooms
+    | StartSegment
+    | Seal
+    | Cancel
+    | IssueInvitation
+    | RevokeInvitation
+    | RequestEnrollment
+    | ApproveEnrollment
+    | RejectEnrollment
+    | RecordConsent
+)
 
 _LIVE = frozenset({Phase.DRAFT, Phase.FROZEN, Phase.OPEN, Phase.SIGNING})
+_ROSTER_FIXED = frozenset({Phase.FROZEN, Phase.OPEN, Phase.SIGNING})
 
 # The transition table: in which phases each command may be decided at all.
 # Finer checks (which segment, which role) follow in the command's decider.
@@ -116,6 +143,10 @@ ALLOWED: Mapping[type[Command], frozenset[Phase]] = MappingProxyType(
         Cancel: _LIVE,
         IssueInvitation: _LIVE | {Phase.SEALED},
         RevokeInvitation: frozenset(Phase),
+        RequestEnrollment: _ROSTER_FIXED,
+        ApproveEnrollment: _ROSTER_FIXED,
+        RejectEnrollment: _ROSTER_FIXED,
+        RecordConsent: frozenset({Phase.SIGNING}),
     }
 )
 
@@ -160,6 +191,9 @@ class CeremonyState:
     segment: str | None = None
     cancel_reason: str | None = None
     invitations: Mapping[str, Invitation] = field(default_factory=lambda: MappingProxyType({}))
+    enrollments: Mapping[str, Enrollment] = field(default_factory=lambda: MappingProxyType({}))
+    consents: Mapping[str, Consent] = field(default_factory=lambda: MappingProxyType({}))
+    used_challenges: frozenset[str] = frozenset()
 
     def segment_index(self) -> int:
         """Position of the current segment, -1 before the first one."""
@@ -177,6 +211,10 @@ def decide(state: CeremonyState, command: Command) -> list[Event]:
     """The events `command` produces in `state`, or CommandRefused / InvalidCommand."""
     allowed = ALLOWED[type(command)]
     if state.phase not in allowed:
+        if isinstance(command, RecordConsent):
+            raise CommandRefused(
+                f"cannot sign: signing is possible only in the signing stage, and {_WHY_NOT[state.phase]}"
+            )
         raise CommandRefused(f"cannot {_verb(command)}: {_WHY_NOT[state.phase]}")
     match command:
         case ReviseDefinition(definition):
@@ -197,6 +235,14 @@ def decide(state: CeremonyState, command: Command) -> list[Event]:
             return [CeremonyCancelled(reason.strip())]
         case IssueInvitation():
             return [_issue(state, command)]
+        case RequestEnrollment():
+            return decide_request(state, command)
+        case ApproveEnrollment():
+            return decide_approve(state, command)
+        case RejectEnrollment():
+            return decide_reject(state, command)
+        case RecordConsent():
+            return decide_consent(state, command)
         case RevokeInvitation(invitation):
             found = state.invitations.get(invitation)
             if found is None:
@@ -217,6 +263,10 @@ def _verb(command: Command) -> str:
         Cancel: "cancel",
         IssueInvitation: "issue a link",
         RevokeInvitation: "revoke a link",
+        RequestEnrollment: "enroll a key",
+        ApproveEnrollment: "approve a key",
+        RejectEnrollment: "reject a key",
+        RecordConsent: "sign",
     }[type(command)]
 
 
@@ -319,4 +369,7 @@ def evolve(state: CeremonyState, envelope: Envelope) -> CeremonyState:
             return replace(base, invitations=MappingProxyType({**state.invitations, invitation_id: revoked}))
         case CeremonyDrafted():
             raise CommandRefused("ceremony.drafted can only be the first event")
+    signed = evolve_signing(base, event, envelope.at)
+    if signed is not None:
+        return signed
     raise CommandRefused(f"unknown event {event!r}")  # pragma: no cover - exhaustive match

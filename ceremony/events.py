@@ -78,6 +78,54 @@ class InvitationRevoked:
     invitation: str
 
 
+@dataclass(frozen=True, slots=True)
+class EnrollmentRequested:
+    """A signatory's browser presented a new key (with proof of possession)."""
+
+    enrollment: str
+    signatory: str
+    invitation: str
+    public_key: str  # base64 DER SubjectPublicKeyInfo, ECDSA P-256
+    fingerprint: str  # SHA-256 hex of the SPKI
+    device: str  # the browser's user agent
+    address: str  # the client's IP address
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentApproved:
+    enrollment: str
+    certificate: str  # base64 DER X.509 issued by the ceremony CA
+    serial: str  # hex
+    not_after: str  # ISO 8601 UTC
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentRejected:
+    enrollment: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRevoked:
+    serial: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecorded:
+    """A signed, timestamped decision (consent or decline) of one signatory."""
+
+    signatory: str
+    decision: str
+    statement: dict[str, Any]
+    signature: str  # base64 DER ECDSA-SHA256 over the statement's canonical bytes
+    certificate_serial: str
+    timestamp_token: str  # base64 DER RFC 3161 token over the statement's canonical bytes
+    timestamp: str  # the TSA's time, ISO 8601 UTC
+    address: str
+    device: str
+
+
 Event = (
     CeremonyDrafted
     | DefinitionRevised
@@ -88,6 +136,11 @@ Event = (
     | CeremonyCancelled
     | InvitationIssued
     | InvitationRevoked
+    | EnrollmentRequested
+    | EnrollmentApproved
+    | EnrollmentRejected
+    | CertificateRevoked
+    | ConsentRecorded
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -100,6 +153,11 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "ceremony.cancelled": CeremonyCancelled,
     "invitation.issued": InvitationIssued,
     "invitation.revoked": InvitationRevoked,
+    "enrollment.requested": EnrollmentRequested,
+    "enrollment.approved": EnrollmentApproved,
+    "enrollment.rejected": EnrollmentRejected,
+    "certificate.revoked": CertificateRevoked,
+    "consent.recorded": ConsentRecorded,
 }
 _TYPE_NAMES: dict[type[Event], str] = {cls: name for name, cls in EVENT_TYPES.items()}
 

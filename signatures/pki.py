@@ -104,7 +104,7 @@ def issue_leaf(
     content_commitment: bool = False,
 ) -> x509.Certificate:
     """An end-entity certificate under the root (signatories, TSA, seal)."""
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(root.certificate.subject)
@@ -127,15 +127,16 @@ def issue_leaf(
             ),
             critical=True,
         )
-        # OpenSSL's `ts -verify` insists that a TSA's timeStamping EKU is critical.
-        .add_extension(x509.ExtendedKeyUsage(eku), critical=eku_critical)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(root.key.public_key()),
             critical=False,
         )
-        .sign(root.key, hashes.SHA256())
     )
+    if eku:
+        # OpenSSL's `ts -verify` insists that a TSA's timeStamping EKU is critical.
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=eku_critical)
+    return builder.sign(root.key, hashes.SHA256())
 
 
 def _service_pair(

@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from ceremony.events import Envelope, Role
@@ -16,14 +17,16 @@ from signaling.hub import Hub
 from signaling.server import HUB
 from signaling.server import routes as signal_routes
 from signatures.pki import load_or_create
+from signatures.timestamping import LocalTimestamper, RemoteTimestamper, Timestamper
 from signatures.tsa import TimeStampAuthority
 
-from . import api, entry, pages, stream, trust, views
+from . import api, entry, pages, signing_api, stream, trust, views
 from .auth import Principal
-from .keys import PKI, SERVICE, SETTINGS, TEMPLATES, TSA
+from .keys import DESK, PKI, SERVICE, SETTINGS, TEMPLATES, TSA
 from .middleware import errors, remember_language, security_headers
 from .mou import template_environment
-from .settings import MAX_BODY_BYTES, Settings
+from .settings import MAX_BODY_BYTES, Settings, utc_clock
+from .signing import SigningDesk
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -39,6 +42,11 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
         pki = await asyncio.to_thread(load_or_create, settings.data_dir / "pki", clock())
         app[PKI] = pki
         app[TSA] = TimeStampAuthority(pki.tsa)
+        http = aiohttp.ClientSession()
+        timestamper: Timestamper = (
+            RemoteTimestamper(settings.tsa_url, http) if settings.tsa_url else LocalTimestamper(app[TSA], utc_clock)
+        )
+        app[DESK] = SigningDesk(service, pki, timestamper)
         await service.start()
         hub = Hub(service, settings.signal, partial(_event_for_role, service))
         app[HUB] = hub
@@ -46,6 +54,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
         yield
         await hub.close()
         await service.close()
+        await http.close()
 
     async def end_streams(app: web.Application) -> None:
         await app[HUB].close()
@@ -60,6 +69,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.add_routes(pages.routes)
     app.add_routes(signal_routes)
     app.add_routes(trust.routes)
+    app.add_routes(signing_api.routes)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app
 

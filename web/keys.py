@@ -10,9 +10,11 @@ from signatures.pki import CeremonyPki
 from signatures.tsa import TimeStampAuthority
 
 from .settings import Settings
+from .signing import SigningDesk
 
 SERVICE = web.AppKey("service", CeremonyService)
 SETTINGS = web.AppKey("settings", Settings)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 PKI = web.AppKey("pki", CeremonyPki)
 TSA = web.AppKey("tsa", TimeStampAuthority)
+DESK = web.AppKey("signing_desk", SigningDesk)

@@ -10,6 +10,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from ceremony.canonical import NotCanonicalizable
 from ceremony.errors import CeremonyError, CommandRefused, InvalidCommand, InvalidDefinition, UnknownCeremony
+from signatures.errors import SignatureError, TimestampError
 
 from .errors import BadRequest, Conflict, NotFound, WebError
 from .i18n import Translator, negotiate
@@ -70,6 +71,11 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except CeremonyError as exc:
         err = _as_web_error(exc)
         return _render_error(request, err.status, err.code, err.reason, err.fields)
+    except TimestampError as exc:
+        # The configured TSA failed: nothing was recorded, and we say so rather than use our own clock.
+        return _render_error(request, 503, "timestamp_unavailable", f"{exc}; nothing was recorded, try again", [])
+    except SignatureError as exc:
+        return _render_error(request, 400, "bad_signature_input", str(exc), [])
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

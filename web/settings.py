@@ -17,6 +17,7 @@ class Settings:
     public_url: str | None = None  # base for links, e.g. https://ceremony.example.org; else from the request
     create_demo: bool = True
     signal: SignalSettings = field(default_factory=SignalSettings)
+    tsa_url: str | None = None  # an external RFC 3161 TSA; None: the built-in one
 
 
 def utc_clock() -> datetime:

@@ -1,0 +1,100 @@
+"""Consent statements: the text a signatory is shown, and the statement their key signs.
+
+A statement is a JSON object, signed as its RFC 8785 canonical bytes. It binds
+the decision to the document hash, the text actually shown (by its hash) and
+its language, the ceremony, party, signatory and venue, a single-use server
+challenge, and the client's clock (the trusted time comes from the TSA).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from .canonical import canonicalize
+from .errors import InvalidCommand
+from .model import LANGUAGES, CeremonyDefinition, Signatory
+
+DECISIONS = ("consent", "decline")
+STATEMENT_FIELDS = {
+    "type",
+    "decision",
+    "ceremony",
+    "document_sha256",
+    "consent_text_sha256",
+    "language",
+    "party",
+    "signatory",
+    "venue",
+    "challenge",
+    "client_time",
+}
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+_TEXTS = {
+    "consent": {
+        "ko": (
+            "본인 {name}({title})은(는) {party}을(를) 대표하여, SHA-256 값이 {sha}인 "
+            "「{doc}」의 내용을 읽고 이해하였으며 이에 동의하고 서명합니다."
+        ),
+        "zh": "本人{name}（{title}）代表{party}，已阅读并理解SHA-256值为{sha}的《{doc}》，同意并签署。",
+        "en": (
+            "I, {name}, {title}, on behalf of {party}, have read and understood \u201c{doc}\u201d, "
+            "whose SHA-256 is {sha}, and I consent to it and sign it."
+        ),
+    },
+    "decline": {
+        "ko": "본인 {name}({title})은(는) {party}을(를) 대표하여, SHA-256 값이 {sha}인 「{doc}」에 서명하지 않습니다.",
+        "zh": "本人{name}（{title}）代表{party}，不签署SHA-256值为{sha}的《{doc}》。",
+        "en": "I, {name}, {title}, on behalf of {party}, decline to sign \u201c{doc}\u201d, whose SHA-256 is {sha}.",
+    },
+}
+
+
+def consent_text(definition: CeremonyDefinition, signatory: Signatory, lang: str, sha256: str, decision: str) -> str:
+    """The exact sentence shown to the signatory; its SHA-256 goes into the statement."""
+    party = definition.party(signatory.party)
+    return _TEXTS[decision][lang].format(
+        name=signatory.name.get(lang),
+        title=signatory.title.get(lang),
+        party=party.name.get(lang),
+        sha=sha256,
+        doc=definition.document.title.get(lang),
+    )
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_statement(value: object) -> dict[str, Any]:
+    """Shape checks only (types, lengths); what the values must *be* is checked by the core."""
+    if not isinstance(value, dict):
+        raise InvalidCommand("the statement must be a JSON object")
+    missing = STATEMENT_FIELDS - set(value)
+    extra = set(value) - STATEMENT_FIELDS
+    if missing or extra:
+        raise InvalidCommand(
+            "the statement must have exactly the fields "
+            + ", ".join(sorted(STATEMENT_FIELDS))
+            + (f" (missing: {', '.join(sorted(missing))})" if missing else "")
+            + (f" (unknown: {', '.join(sorted(extra))})" if extra else "")
+        )
+    for key in STATEMENT_FIELDS:
+        if not isinstance(value[key], str) or not value[key] or len(value[key]) > 200:
+            raise InvalidCommand(f"statement field '{key}' must be a non-empty string")
+    if value["type"] != "ceremony-consent/1":
+        raise InvalidCommand("statement type must be 'ceremony-consent/1'")
+    if value["decision"] not in DECISIONS:
+        raise InvalidCommand("statement decision must be 'consent' or 'decline'")
+    if value["language"] not in LANGUAGES:
+        raise InvalidCommand("statement language must be ko, zh or en")
+    for key in ("document_sha256", "consent_text_sha256"):
+        if not HEX64.match(value[key]):
+            raise InvalidCommand(f"statement field '{key}' must be 64 lowercase hex digits")
+    return dict(value)
+
+
+def statement_bytes(statement: dict[str, Any]) -> bytes:
+    return canonicalize(statement)

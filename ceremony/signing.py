@@ -1,0 +1,264 @@
+"""Enrollment and consent: the signing half of the state machine, without I/O.
+
+The shell does the cryptography (proof of possession, certificate issuance,
+signature verification, RFC 3161) before it asks; the core checks everything
+that depends on the ceremony's state and the log: the phase and stage, who
+may sign for whom, which certificate is current, that each value in a
+statement is the one this ceremony expects, and that no challenge is reused.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .consent import consent_text, text_sha256
+from .errors import CommandRefused, InvalidCommand
+from .events import (
+    CertificateRevoked,
+    ConsentRecorded,
+    EnrollmentApproved,
+    EnrollmentRejected,
+    EnrollmentRequested,
+    Event,
+)
+from .model import SegmentKind
+
+if TYPE_CHECKING:
+    from .core import CeremonyState
+
+
+class EnrollmentStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    id: str
+    signatory: str
+    public_key: str
+    fingerprint: str
+    device: str
+    address: str
+    requested_at: datetime
+    status: EnrollmentStatus = EnrollmentStatus.PENDING
+    certificate: str | None = None
+    serial: str | None = None
+    not_after: str | None = None
+    revoked: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    signatory: str
+    decision: str
+    statement: dict[str, Any]
+    signature: str
+    certificate_serial: str
+    timestamp_token: str
+    timestamp: str
+    recorded_at: datetime
+    address: str
+    device: str
+
+
+# ---- commands ----
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEnrollment:
+    enrollment: str
+    signatory: str
+    invitation: str
+    public_key: str
+    fingerprint: str
+    device: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApproveEnrollment:
+    enrollment: str
+    certificate: str
+    serial: str
+    not_after: str
+
+
+@dataclass(frozen=True, slots=True)
+class RejectEnrollment:
+    enrollment: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordConsent:
+    signatory: str
+    statement: dict[str, Any]
+    signature: str
+    certificate_serial: str
+    timestamp_token: str
+    timestamp: str
+    address: str
+    device: str
+
+
+def current_certificate(state: CeremonyState, signatory: str) -> Enrollment | None:
+    """The signatory's approved, unrevoked enrollment, if any."""
+    for enrollment in state.enrollments.values():
+        if (
+            enrollment.signatory == signatory
+            and enrollment.status is EnrollmentStatus.APPROVED
+            and not enrollment.revoked
+        ):
+            return enrollment
+    return None
+
+
+def decide_request(state: CeremonyState, c: RequestEnrollment) -> list[Event]:
+    if not state.definition.has_signatory(c.signatory):
+        raise InvalidCommand(f"no signatory '{c.signatory}' in this ceremony")
+    if c.signatory in state.consents:
+        raise CommandRefused("this signatory has already given their decision; nothing to enroll for")
+    if c.enrollment in state.enrollments:
+        raise InvalidCommand(f"enrollment id '{c.enrollment}' is already used")
+    return [
+        EnrollmentRequested(c.enrollment, c.signatory, c.invitation, c.public_key, c.fingerprint, c.device, c.address)
+    ]
+
+
+def _pending(state: CeremonyState, enrollment_id: str) -> Enrollment:
+    enrollment = state.enrollments.get(enrollment_id)
+    if enrollment is None:
+        raise InvalidCommand(f"no enrollment '{enrollment_id}' in this ceremony")
+    if enrollment.status is not EnrollmentStatus.PENDING:
+        raise CommandRefused(f"enrollment '{enrollment_id}' was already {enrollment.status.value}")
+    return enrollment
+
+
+def decide_approve(state: CeremonyState, c: ApproveEnrollment) -> list[Event]:
+    enrollment = _pending(state, c.enrollment)
+    if enrollment.signatory in state.consents:
+        raise CommandRefused("this signatory has already given their decision")
+    events: list[Event] = []
+    previous = current_certificate(state, enrollment.signatory)
+    if previous is not None and previous.serial is not None:
+        # A new device means a new key: the old certificate must not sign any more.
+        events.append(CertificateRevoked(previous.serial, f"superseded by enrollment {c.enrollment}"))
+    events.append(EnrollmentApproved(c.enrollment, c.certificate, c.serial, c.not_after))
+    return events
+
+
+def decide_reject(state: CeremonyState, c: RejectEnrollment) -> list[Event]:
+    _pending(state, c.enrollment)
+    if not c.reason.strip() or len(c.reason) > 500:
+        raise InvalidCommand("a rejection needs a reason of 1-500 characters")
+    return [EnrollmentRejected(c.enrollment, c.reason.strip())]
+
+
+def decide_consent(state: CeremonyState, c: RecordConsent) -> list[Event]:
+    segment = next((s for s in state.definition.run_of_show if s.id == state.segment), None)
+    if segment is None or segment.kind is not SegmentKind.SIGNING:
+        raise CommandRefused("signing is possible only while the ceremony is in its signing stage")
+    if not state.definition.has_signatory(c.signatory):
+        raise InvalidCommand(f"no signatory '{c.signatory}' in this ceremony")
+    if c.signatory in state.consents:
+        raise CommandRefused("this signatory has already given their decision")
+    certificate = current_certificate(state, c.signatory)
+    if certificate is None:
+        raise CommandRefused("this signatory has no approved key yet; the host must approve the enrollment first")
+    if certificate.serial != c.certificate_serial:
+        raise CommandRefused("the certificate used is not this signatory's current one (revoked or replaced)")
+    _check_statement(state, c)
+    s = c.statement
+    return [
+        ConsentRecorded(
+            c.signatory,
+            s["decision"],
+            s,
+            c.signature,
+            c.certificate_serial,
+            c.timestamp_token,
+            c.timestamp,
+            c.address,
+            c.device,
+        )
+    ]
+
+
+def _check_statement(state: CeremonyState, c: RecordConsent) -> None:
+    s = c.statement
+    signatory = state.definition.signatory(c.signatory)
+    expected = {
+        "ceremony": state.id,
+        "document_sha256": state.document_sha256,
+        "signatory": signatory.id,
+        "party": signatory.party,
+        "venue": signatory.venue,
+    }
+    for key, value in expected.items():
+        if s.get(key) != value:
+            raise InvalidCommand(f"the statement's {key} is {s.get(key)!r}, but this consent is for {value!r}")
+    assert state.document_sha256 is not None
+    text = consent_text(state.definition, signatory, s["language"], state.document_sha256, s["decision"])
+    if s["consent_text_sha256"] != text_sha256(text):
+        raise InvalidCommand("the consent text hash does not match the text this ceremony shows in that language")
+    if s["challenge"] in state.used_challenges:
+        raise InvalidCommand("the challenge was already used (a replayed statement)")
+
+
+def evolve_signing(state: CeremonyState, event: Event, at: datetime) -> CeremonyState | None:
+    """The new state for a signing event, or None if `event` is not one."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    match event:
+        case EnrollmentRequested():
+            enrollment = Enrollment(
+                event.enrollment, event.signatory, event.public_key, event.fingerprint, event.device, event.address, at
+            )
+            return replace(state, enrollments=MappingProxyType({**state.enrollments, enrollment.id: enrollment}))
+        case EnrollmentApproved():
+            approved = replace(
+                state.enrollments[event.enrollment],
+                status=EnrollmentStatus.APPROVED,
+                certificate=event.certificate,
+                serial=event.serial,
+                not_after=event.not_after,
+            )
+            return replace(state, enrollments=MappingProxyType({**state.enrollments, approved.id: approved}))
+        case EnrollmentRejected():
+            rejected = replace(
+                state.enrollments[event.enrollment], status=EnrollmentStatus.REJECTED, reason=event.reason
+            )
+            return replace(state, enrollments=MappingProxyType({**state.enrollments, rejected.id: rejected}))
+        case CertificateRevoked():
+            changed = {
+                e.id: replace(e, revoked=True, reason=event.reason)
+                for e in state.enrollments.values()
+                if e.serial == event.serial
+            }
+            return replace(state, enrollments=MappingProxyType({**state.enrollments, **changed}))
+        case ConsentRecorded():
+            consent = Consent(
+                event.signatory,
+                event.decision,
+                event.statement,
+                event.signature,
+                event.certificate_serial,
+                event.timestamp_token,
+                event.timestamp,
+                at,
+                event.address,
+                event.device,
+            )
+            return replace(
+                state,
+                consents=MappingProxyType({**state.consents, consent.signatory: consent}),
+                used_challenges=state.used_challenges | {str(event.statement["challenge"])},
+            )
+    return None

@@ -1,0 +1,129 @@
+"""Signing routes: challenges, enrollment, approval, consent (docs/api.md, "Signing")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ceremony.consent import consent_text, text_sha256
+from ceremony.events import Role
+from ceremony.model import LANGUAGES
+
+from .api import _object, read_json
+from .auth import ALL_ROLES, Principal, ceremony_state, require
+from .errors import BadRequest, Conflict
+from .keys import DESK
+from .signing import Client, consent_json, enrollment_json
+
+routes = web.RouteTableDef()
+BASE = "/api/ceremonies/{ceremony}"
+
+
+def _client(request: web.Request) -> Client:
+    # Recorded for the certificate of completion; behind a proxy, the proxy's view of the client.
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+    return Client(address=(forwarded or request.remote or "")[:64], device=request.headers.get("User-Agent", "")[:300])
+
+
+def _signatory(request: web.Request) -> Principal:
+    return require(request, [Role.SIGNATORY])
+
+
+@routes.post(BASE + "/challenges")
+async def new_challenge(request: web.Request) -> web.Response:
+    principal = _signatory(request)
+    body = _object(await read_json(request), {"purpose"})
+    challenge = request.app[DESK].challenge(ceremony_state(request), principal, str(body.get("purpose")))
+    return web.json_response({"challenge": challenge.value, "purpose": challenge.purpose}, status=201)
+
+
+@routes.get(BASE + "/consent-text")
+async def get_consent_text(request: web.Request) -> web.Response:
+    principal = require(request, ALL_ROLES, operator=True)
+    state = ceremony_state(request)
+    lang = request.query.get("lang", "en")
+    decision = request.query.get("decision", "consent")
+    signatory_id = request.query.get("signatory") or (principal.invitation.signatory if principal.invitation else None)
+    if lang not in LANGUAGES or decision not in ("consent", "decline"):
+        raise BadRequest("lang must be ko, zh or en and decision consent or decline")
+    if signatory_id is None or not state.definition.has_signatory(signatory_id):
+        raise BadRequest("name a signatory of this ceremony")
+    if state.document_sha256 is None:
+        raise Conflict("the ceremony is not frozen yet; there is nothing to consent to")
+    text = consent_text(
+        state.definition, state.definition.signatory(signatory_id), lang, state.document_sha256, decision
+    )
+    return web.json_response({"text": text, "sha256": text_sha256(text), "language": lang, "decision": decision})
+
+
+@routes.post(BASE + "/enrollments")
+async def enroll(request: web.Request) -> web.Response:
+    principal = _signatory(request)
+    state = ceremony_state(request)
+    body = _object(await read_json(request), {"public_key", "challenge", "signature"})
+    enrollment = await request.app[DESK].enroll(state, principal, body, _client(request))
+    fresh = ceremony_state(request)
+    return web.json_response(enrollment_json(fresh.enrollments[enrollment], fresh), status=201)
+
+
+@routes.get(BASE + "/enrollments")
+async def list_enrollments(request: web.Request) -> web.Response:
+    require(request, [Role.HOST], operator=True)
+    state = ceremony_state(request)
+    return web.json_response({"enrollments": [enrollment_json(e, state) for e in state.enrollments.values()]})
+
+
+@routes.post(BASE + "/enrollments/{enrollment}/approve")
+async def approve(request: web.Request) -> web.Response:
+    principal = require(request, [Role.HOST], operator=True)
+    state = ceremony_state(request)
+    enrollment = request.match_info["enrollment"]
+    await request.app[DESK].approve(state, enrollment, principal.actor)
+    fresh = ceremony_state(request)
+    return web.json_response(enrollment_json(fresh.enrollments[enrollment], fresh))
+
+
+@routes.post(BASE + "/enrollments/{enrollment}/reject")
+async def reject(request: web.Request) -> web.Response:
+    principal = require(request, [Role.HOST], operator=True)
+    state = ceremony_state(request)
+    body = _object(await read_json(request), {"reason"})
+    enrollment = request.match_info["enrollment"]
+    await request.app[DESK].reject(state, enrollment, str(body.get("reason") or ""), principal.actor)
+    fresh = ceremony_state(request)
+    return web.json_response(enrollment_json(fresh.enrollments[enrollment], fresh))
+
+
+@routes.get(BASE + "/me")
+async def me(request: web.Request) -> web.Response:
+    """A signatory's own standing: their enrollments, certificate and decision."""
+    principal = _signatory(request)
+    state = ceremony_state(request)
+    assert principal.invitation is not None and principal.invitation.signatory is not None
+    signatory = principal.invitation.signatory
+    mine = [e for e in state.enrollments.values() if e.signatory == signatory]
+    body: dict[str, Any] = {
+        "signatory": signatory,
+        "enrollments": [dict(enrollment_json(e, state), certificate=e.certificate) for e in mine],
+        "consent": consent_json(state.consents[signatory]) if signatory in state.consents else None,
+        "state": state.phase.value,
+        "segment": state.segment,
+    }
+    return web.json_response(body)
+
+
+@routes.post(BASE + "/consents")
+async def give_consent(request: web.Request) -> web.Response:
+    principal = _signatory(request)
+    state = ceremony_state(request)
+    body = _object(await read_json(request), {"statement", "signature"})
+    consent = await request.app[DESK].consent(state, principal, body, _client(request))
+    return web.json_response(consent_json(consent), status=201)
+
+
+@routes.get(BASE + "/consents")
+async def list_consents(request: web.Request) -> web.Response:
+    require(request, ALL_ROLES, operator=True)
+    state = ceremony_state(request)
+    return web.json_response({"consents": [consent_json(c) for c in state.consents.values()]})
