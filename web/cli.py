@@ -75,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     verify = logsub.add_parser("verify", help="walk every hash chain; name the first broken link")
     verify.add_argument("--data", type=Path, default=DEFAULT_DATA)
 
+    bot = sub.add_parser("venue-bot", help="join as a headless venue (aiortc): send media, report what arrives")
+    bot.add_argument("link", help="the venue's capability link (http://host/c/<id>/enter#<token>)")
+    bot.add_argument("--play", metavar="FILE", help="send this audio/video file (looped) instead of test signals")
+    bot.add_argument("--duration", type=float, metavar="SECONDS", help="leave after this long (default: stay)")
+    bot.add_argument("--relay-only", action="store_true", help="use TURN relay candidates only")
+    bot.add_argument("--verbose", action="store_true", help="log signaling and ICE progress on stderr")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -83,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_invite(args))
         if args.command == "operator-link":
             return asyncio.run(_operator_link(args))
+        if args.command == "venue-bot":
+            return _venue_bot(args)
         return _verify(args)
     except (CeremonyError, SignalingError) as exc:
         print(f"ceremony: {exc}", file=sys.stderr)
@@ -190,6 +199,14 @@ def _verify(args: argparse.Namespace) -> int:
         store.close()
     print(f"{len(ceremonies)} ceremonies checked, {failures} broken")
     return 1 if failures else 0
+
+
+def _venue_bot(args: argparse.Namespace) -> int:
+    from signaling.venue_bot import venue_bot_command  # aiortc loads only for this command
+
+    return venue_bot_command(
+        args.link, play=args.play, duration=args.duration, relay_only=args.relay_only, verbose=args.verbose
+    )
 
 
 if __name__ == "__main__":
