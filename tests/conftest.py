@@ -48,6 +48,7 @@ class Server:
     base: str
     data: Path
     output: list[str]
+    pump: threading.Thread | None = None
 
     @property
     def host_link(self) -> str:
@@ -79,6 +80,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        if self.pump is not None:
+            self.pump.join(5)  # the pipe reaches EOF once the process is gone
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         return self.process.returncode
 
 
@@ -101,13 +106,12 @@ def start_server(data: Path, *extra: str) -> Server:
             break
         output.append(line.rstrip("\n"))
         if line.startswith("Serving on"):
-            _drain(process, output)
-            return Server(process, f"http://127.0.0.1:{port}", data, output)
+            return Server(process, f"http://127.0.0.1:{port}", data, output, _drain(process, output))
     process.kill()
     raise AssertionError("server did not start:\n" + "\n".join(output))
 
 
-def _drain(process: subprocess.Popen[str], output: list[str]) -> None:
+def _drain(process: subprocess.Popen[str], output: list[str]) -> threading.Thread:
     """Keep reading the server's output (so a full pipe never blocks it) into `output`."""
 
     def pump() -> None:
@@ -115,7 +119,9 @@ def _drain(process: subprocess.Popen[str], output: list[str]) -> None:
         for line in process.stdout:
             output.append(line.rstrip("\n"))
 
-    threading.Thread(target=pump, daemon=True).start()
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread
 
 
 @pytest.fixture
