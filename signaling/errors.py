@@ -13,10 +13,11 @@ class SignalingError(Exception):
 
 
 class ProtocolError(SignalingError):
-    def __init__(self, code: str, reason: str) -> None:
+    def __init__(self, code: str, reason: str, ref: str | None = None) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.ref = ref  # the client's ref, when the message got far enough to have one
 
 
 class SessionClosed(SignalingError):

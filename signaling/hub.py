@@ -56,6 +56,7 @@ class Hub:
         self.sockets: dict[str, web.WebSocketResponse] = {}
         self._last_ping: dict[str, float] = {}
         self._feeds: dict[str, asyncio.Task[None]] = {}
+        self._admitted: dict[str, set[str]] = {}  # per ceremony, outlives its room
         self._ticker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -74,7 +75,8 @@ class Hub:
     def room(self, ceremony: str) -> Room:
         room = self.rooms.get(ceremony)
         if room is None:
-            room = self.rooms[ceremony] = Room(ceremony, self.settings.resume_window)
+            admitted = self._admitted.setdefault(ceremony, set())
+            room = self.rooms[ceremony] = Room(ceremony, self.settings.resume_window, admitted)
             self._feeds[ceremony] = asyncio.create_task(self._feed(room, self.service.get(ceremony).seq))
         return room
 

@@ -134,11 +134,16 @@ def parse(raw: str | bytes) -> ClientMessage:
     kind = value.get("type")
     if not isinstance(kind, str) or kind not in _FIELDS:
         raise _bad(f"unknown message type {str(kind)[:40]!r}")
-    unknown = set(value) - _FIELDS[kind] - {"type", "ref"}
-    if unknown:
-        raise _bad(f"unknown fields for {kind}: {', '.join(sorted(k[:40] for k in unknown))}")
-    ref = _text(value, "ref", limit=64, required=False) or None
-    return _build(kind, value, ref)
+    ref = value.get("ref") if isinstance(value.get("ref"), str) and len(value["ref"]) <= 64 else None
+    try:
+        unknown = set(value) - _FIELDS[kind] - {"type", "ref"}
+        if unknown:
+            raise _bad(f"unknown fields for {kind}: {', '.join(sorted(k[:40] for k in unknown))}")
+        ref = _text(value, "ref", limit=64, required=False) or None
+        return _build(kind, value, ref)
+    except ProtocolError as exc:
+        exc.ref = ref or None  # so the client can match the error to what it sent
+        raise
 
 
 def _build(kind: str, m: dict[str, Any], ref: str | None) -> ClientMessage:

@@ -43,6 +43,7 @@ class Member:
     next_seq: int = 1
     outbox: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=OUTBOX_LIMIT))
     overflowed: bool = False
+    left_announced: bool = False  # peers were told peer-left (a heartbeat drop); say it once
 
     @property
     def media(self) -> bool:
@@ -96,12 +97,14 @@ def new_session_id() -> str:
 
 
 class Room:
-    def __init__(self, ceremony: str, resume_window: float) -> None:
+    def __init__(self, ceremony: str, resume_window: float, admitted: set[str] | None = None) -> None:
         self.ceremony = ceremony
         self.resume_window = resume_window
         self.members: dict[str, Member] = {}
         self._sessions: dict[str, str] = {}  # session -> peer
-        self._admitted: set[str] = set()  # invitation ids let in by a host, remembered across reconnects
+        # Invitation ids let in by a host, remembered across reconnects; the hub keeps this set
+        # beyond the room's life, so an emptied and refilled room still knows them.
+        self._admitted: set[str] = admitted if admitted is not None else set()
 
     # ---- delivery ----
 
@@ -141,6 +144,7 @@ class Room:
             # Not marked connected yet: the shell does that once it has caught the socket up.
             existing.connected = False
             existing.last_heard = now
+            existing.left_announced = False
             if existing.media and existing.admitted:
                 for other in self._media_peers(exclude=existing.peer):
                     self._to(other, {"type": "peer-back", "peer": existing.describe(other.peer)}, effects)
@@ -195,10 +199,20 @@ class Room:
         if member is None:
             return effects
         self._sessions.pop(member.session, None)
-        if member.media and member.admitted:
-            for other in self._media_peers():
-                self._to(other, {"type": "peer-left", "peer": member.peer, "reason": reason}, effects)
+        self._announce_left(member, reason, effects)
         return effects
+
+    def _announce_left(self, member: Member, reason: str, effects: Effects) -> None:
+        if member.left_announced:
+            return
+        member.left_announced = True
+        if member.media and member.admitted:
+            for other in self._media_peers(exclude=member.peer):
+                self._to(other, {"type": "peer-left", "peer": member.peer, "reason": reason}, effects)
+        elif member.role is Role.VENUE:
+            # A venue that leaves the lobby: the host's knock list must lose it.
+            for host in self._hosts():
+                self._to(host, {"type": "peer-left", "peer": member.peer, "reason": reason}, effects)
 
     def tick(self, now: float, timeout: float) -> Effects:
         """Drop silent connections and expire sessions whose resume window has passed."""
@@ -207,6 +221,8 @@ class Room:
             if member.connected and now - member.last_heard > timeout:
                 effects.close.append(Close(member.peer, TIMEOUT, f"nothing heard for {timeout:.0f} s"))
                 self.disconnected(member.peer, now)
+                # Its peers stop waiting for it now; if it resumes in time they get peer-back.
+                self._announce_left(member, "timeout", effects)
             elif (
                 not member.connected
                 and member.disconnected_at is not None
@@ -261,7 +277,10 @@ class Room:
 
     def end(self, host: str, reason: str) -> Effects:
         self._require_host(host)
-        return self.close_all(reason or "the host ended the session")
+        effects = self.close_all(reason or "the host ended the session")
+        # The host's own socket last: closing it ends the task that is carrying out these effects.
+        effects.close.sort(key=lambda close: close.peer == host)
+        return effects
 
     def close_all(self, reason: str) -> Effects:
         """Everyone out, sessions gone (the host ended the session, or the ceremony was cancelled)."""

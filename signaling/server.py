@@ -90,7 +90,7 @@ async def signal(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, autoping=True, heartbeat=None)
     await ws.prepare(request)
     try:
-        principal = require(request, SIGNAL_ROLES)
+        principal = require(request, _wanted_roles(request))
         _check_ws_origin(request)
     except NotFound as exc:
         await ws.close(code=NO_CEREMONY, message=exc.reason.encode()[:120])
@@ -150,6 +150,17 @@ async def signal(request: web.Request) -> web.WebSocketResponse:
         if current is member and hub.sockets.get(member.peer) is None:
             room.disconnected(member.peer, hub.clock())
     return ws
+
+
+def _wanted_roles(request: web.Request) -> tuple[Role, ...]:
+    """`?role=venue` joins with that role's link when a browser holds several (host and venue)."""
+    wanted = request.query.get("role")
+    if wanted is None:
+        return SIGNAL_ROLES
+    matching = tuple(r for r in SIGNAL_ROLES if r.value == wanted)
+    if not matching:
+        raise Forbidden(f"'{wanted[:20]}' links cannot join the signaling room")
+    return matching
 
 
 def _check_ws_origin(request: web.Request) -> None:
@@ -218,7 +229,7 @@ async def _serve(hub: Hub, c: Connection) -> None:
         try:
             message = parse(frame.data)
         except ProtocolError as exc:
-            await _refuse(hub, c, exc, None)
+            await _refuse(hub, c, exc, exc.ref)
             continue
         if c.member.peer not in c.room.members:
             return  # ended, rejected or revoked meanwhile

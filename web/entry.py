@@ -22,7 +22,11 @@ routes = web.RouteTableDef()
 
 def page_for(ceremony: str, role: Role) -> str:
     """Where a role's link lands."""
-    return f"/c/{ceremony}/host" if role is Role.HOST else f"/c/{ceremony}/view"
+    if role is Role.HOST:
+        return f"/c/{ceremony}/host"
+    if role is Role.VENUE:
+        return f"/c/{ceremony}/venue"
+    return f"/c/{ceremony}/view"
 
 
 def _enter_page(request: web.Request) -> web.Response:

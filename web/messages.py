@@ -152,6 +152,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "event.invitation.revoked": _m(
         "링크 폐기: {role}{subject}", "撤销链接：{role}{subject}", "Link revoked: {role}{subject}"
     ),
+    "event.enrollment.requested": _m(
+        "서명 키 등록 요청: {name}", "签署密钥登记申请：{name}", "Signing key enrolment requested: {name}"
+    ),
+    "event.enrollment.approved": _m(
+        "서명 키 승인, 인증서 발급", "签署密钥已批准，证书已签发", "Signing key approved, certificate issued"
+    ),
+    "event.enrollment.rejected": _m(
+        "서명 키 거절: {reason}", "签署密钥被拒绝：{reason}", "Signing key rejected: {reason}"
+    ),
+    "event.certificate.revoked": _m(
+        "이전 인증서 폐기(새 기기)", "旧证书已撤销（新设备）", "Earlier certificate revoked (new device)"
+    ),
+    "event.consent.recorded": _m("서명 완료: {name}", "已签署：{name}", "Signed: {name}"),
+    "event.consent.declined": _m("서명 거부: {name}", "拒绝签署：{name}", "Declined to sign: {name}"),
     # ---- schedule and timeline ----
     "schedule.title": _m("일정", "日程", "Schedule"),
     "schedule.start": _m("시작", "开始时间", "Starts"),
@@ -474,4 +488,149 @@ MESSAGES: dict[str, dict[str, str]] = {
     "view.you_are": _m("나의 역할", "您的角色", "You are"),
     "view.stage": _m("현재 단계", "当前阶段", "Current stage"),
     "view.read_mou": _m("양해각서 읽기", "阅读备忘录", "Read the MOU"),
+    # ---- live media: venue screen and the host's Halls panel ----
+    "live.signal": _m("서버", "服务器", "Server"),
+    "live.video": _m("영상", "视频", "Video"),
+    "live.camera": _m("카메라", "摄像头", "Camera"),
+    "live.microphone": _m("마이크", "麦克风", "Microphone"),
+    "venue.eyebrow": _m("회의장 화면", "会场屏幕", "Hall screen"),
+    "venue.connection": _m("연결 상태", "连接状态", "Connection"),
+    "venue.screen": _m("상대 회의장 실시간 영상", "对方会场实时画面", "The other hall, live"),
+    "venue.waiting_other": _m("상대 회의장을 기다리는 중", "正在等待对方会场", "Waiting for the other hall"),
+    "venue.waiting_other_help": _m(
+        "상대 회의장이 연결되면 이곳에 실시간 영상이 나타납니다.",
+        "对方会场接入后，实时画面将显示在这里。",
+        "Its live picture appears here as soon as it connects.",
+    ),
+    "venue.lobby": _m(
+        "주최자의 입장 승인을 기다리는 중입니다",
+        "正在等待主办方允许本会场进入",
+        "Waiting for the host to admit this hall",
+    ),
+    "venue.lobby_help": _m(
+        "이 회의장이 준비되었음을 주최자에게 알렸습니다. 승인되면 자동으로 연결됩니다.",
+        "已通知主办方本会场已就绪。获准后将自动接通。",
+        "The host has been told this hall is here. The screen connects by itself once admitted.",
+    ),
+    "venue.reload": _m("다시 연결", "重新连接", "Connect again"),
+    "venue.self": _m("이 회의장", "本会场", "this hall"),
+    "venue.sha_label": _m("원본 PDF의 SHA-256:", "原始 PDF 的 SHA-256：", "SHA-256 of the original PDF:"),
+    "venue.pdf": _m("원본 PDF", "原始 PDF", "Original PDF"),
+    "venue.progress": _m("서명 진행 상황", "签署进度", "Signing progress"),
+    "venue.not_signed": _m("서명 전", "未签署", "Not signed yet"),
+    "venue.progress_help": _m(
+        "서명이 이루어지는 대로 이곳에 표시됩니다. • 표시는 이 회의장에서 서명하는 분입니다.",
+        "签署完成后将即时显示在此处。标有 • 的为在本会场签署的人员。",
+        "Signatures appear here as they are made; • marks those signing in this hall.",
+    ),
+    "venue.controls": _m("카메라와 마이크", "摄像头和麦克风", "Camera and microphone"),
+    "halls.title": _m("회의장 연결", "会场连线", "Halls"),
+    "halls.help": _m(
+        "입장을 승인한 회의장의 실시간 영상입니다. 회의장 링크를 연 회의장은 승인할 때까지 대기실에서 기다립니다.",
+        "以下为已获准进入的会场的实时画面。打开会场链接的会场须在等候区等待您批准。",
+        "Each admitted hall, live. A hall that opens its venue link waits in the lobby until you admit it.",
+    ),
+    "halls.lobby": _m("입장 대기 중", "等待进入", "Waiting to be admitted"),
+    "halls.empty": _m("아직 연결된 회의장이 없습니다.", "尚无会场接入。", "No hall has connected yet."),
+    "halls.you": _m("주최자(나)", "主办方（本人）", "You (host)"),
+    "halls.rejoin": _m("다시 참여", "重新加入", "Join again"),
+    "halls.end": _m("영상 연결 종료…", "结束视频连线…", "End session…"),
+    "halls.end_help": _m(
+        "모든 회의장과 참석자의 연결이 끊어지며, 회의장은 다시 승인을 받아야 합니다. 서명식 기록에는 영향이 없습니다.",
+        "所有会场和参与者的连接都将断开，会场须重新获准才能进入。仪式记录不受影响。",
+        "Every hall and participant is disconnected, and halls must be admitted again. "
+        "The ceremony record is not affected.",
+    ),
+    "halls.end_confirm": _m("연결 종료", "结束连线", "End the session"),
+    "js.signal.connecting": _m("연결 중…", "正在连接…", "Connecting…"),
+    "js.signal.live": _m("연결됨", "已连接", "Connected"),
+    "js.signal.reconnecting": _m("다시 연결 중…", "正在重新连接…", "Reconnecting…"),
+    "js.signal.closed": _m("연결 끊김", "已断开", "Disconnected"),
+    "js.rtc.state.new": _m("준비 중", "准备中", "Starting"),
+    "js.rtc.state.connecting": _m("연결 중", "连接中", "Connecting"),
+    "js.rtc.state.connected": _m("연결됨", "已连接", "Connected"),
+    "js.rtc.state.disconnected": _m("끊김, 복구 중", "中断，正在恢复", "Interrupted, recovering"),
+    "js.rtc.state.failed": _m("연결 실패, 다시 시도 중", "连接失败，正在重试", "Failed, retrying"),
+    "js.rtc.state.closed": _m("종료됨", "已结束", "Closed"),
+    "js.rtc.summary.none": _m("상대 없음", "暂无对方", "No one yet"),
+    "js.rtc.summary.new": _m("준비 중", "准备中", "Starting"),
+    "js.rtc.summary.connecting": _m("연결 중", "连接中", "Connecting"),
+    "js.rtc.summary.connected": _m("연결됨", "已连接", "Connected"),
+    "js.rtc.summary.disconnected": _m("복구 중", "正在恢复", "Recovering"),
+    "js.rtc.summary.failed": _m("다시 시도 중", "正在重试", "Retrying"),
+    "js.rtc.summary.closed": _m("종료됨", "已结束", "Closed"),
+    "js.rtc.no_video": _m("영상을 기다리는 중…", "正在等待画面…", "Waiting for video…"),
+    "js.media.denied": _m(
+        "카메라와 마이크 사용이 허용되지 않았습니다. 브라우저 주소창에서 권한을 허용해 주십시오.",
+        "未获准使用摄像头和麦克风。请在浏览器地址栏中允许访问。",
+        "Camera and microphone access was not allowed; allow it from the browser's address bar.",
+    ),
+    "js.media.not_found": _m(
+        "카메라나 마이크를 찾을 수 없습니다. 연결 상태를 확인해 주십시오.",
+        "未找到摄像头或麦克风，请检查设备连接。",
+        "No camera or microphone was found; check that they are plugged in.",
+    ),
+    "js.media.busy": _m(
+        "다른 프로그램이 카메라나 마이크를 사용하고 있습니다.",
+        "摄像头或麦克风正被其他程序占用。",
+        "Another program is using the camera or microphone.",
+    ),
+    "js.media.failed": _m(
+        "카메라를 켜지 못했습니다: {error}", "无法打开摄像头：{error}", "The camera could not be started: {error}"
+    ),
+    "js.media.camera_n": _m("카메라 {n}", "摄像头 {n}", "Camera {n}"),
+    "js.media.mic_n": _m("마이크 {n}", "麦克风 {n}", "Microphone {n}"),
+    "js.media.none": _m("장치 없음", "无设备", "No device"),
+    "js.media.mute_mic": _m("마이크 끄기", "关闭麦克风", "Mute microphone"),
+    "js.media.unmute_mic": _m("마이크 켜기", "打开麦克风", "Unmute microphone"),
+    "js.media.cam_off": _m("카메라 끄기", "关闭摄像头", "Turn camera off"),
+    "js.media.cam_on": _m("카메라 켜기", "打开摄像头", "Turn camera on"),
+    "js.media.sound_on": _m("소리 켜기", "打开声音", "Turn sound on"),
+    "js.venue.progress.consented": _m("동의함", "已同意", "Consented"),
+    "js.venue.progress.declined": _m("거부함", "已拒绝", "Declined"),
+    "js.venue.progress.signed": _m("서명 완료", "已签署", "Signed"),
+    "js.venue.no_segment": _m("곧 시작합니다", "即将开始", "Starting soon"),
+    "js.venue.ended": _m("주최자가 영상 연결을 종료했습니다.", "主办方已结束视频连线。", "The host ended the session."),
+    "js.venue.replaced": _m(
+        "이 회의장 링크가 다른 화면에서 열려, 이 화면은 연결을 멈추었습니다.",
+        "本会场链接已在另一屏幕上打开，此屏幕已停止连接。",
+        "This hall's link was opened on another screen, so this one stopped.",
+    ),
+    "js.venue.cancelled": _m("서명식이 취소되었습니다.", "仪式已取消。", "The ceremony was cancelled."),
+    "js.venue.refused": _m(
+        "주최자가 이 회의장의 입장을 승인하지 않았거나, 링크가 더 이상 유효하지 않습니다.",
+        "主办方未批准本会场进入，或链接已失效。",
+        "The host did not admit this hall, or the link is no longer valid.",
+    ),
+    "js.venue.closed": _m("연결이 끊어졌습니다.", "连接已断开。", "The connection was closed."),
+    "js.venue.fullscreen": _m("전체 화면", "全屏", "Full screen"),
+    "js.venue.exit_fullscreen": _m("전체 화면 끝내기", "退出全屏", "Exit full screen"),
+    "js.halls.receive_only": _m(
+        "카메라 없이 참여하여 회의장 영상만 받습니다.",
+        "将不使用摄像头加入，仅接收会场画面。",
+        "Joining without a camera: the halls are received only.",
+    ),
+    "js.halls.admit": _m("입장 승인", "允许进入", "Admit"),
+    "js.halls.reject": _m("거절", "拒绝", "Reject"),
+    "js.halls.refused": _m("요청이 거부되었습니다: {reason}", "请求被拒绝：{reason}", "Refused: {reason}"),
+    "js.halls.ended": _m(
+        "영상 연결을 종료했습니다. 다시 참여하면 회의장은 다시 승인을 받아야 합니다.",
+        "视频连线已结束。重新加入后，会场须再次获准进入。",
+        "The session was ended. After joining again, halls must be admitted again.",
+    ),
+    "js.halls.replaced": _m(
+        "이 주최자 링크가 다른 창에서 열려, 이 창의 연결을 멈추었습니다.",
+        "此主办方链接已在另一窗口打开，本窗口已停止连接。",
+        "This host link was opened in another window, so this one stopped.",
+    ),
+    "js.halls.closed": _m(
+        "회의장 연결이 끊어졌습니다: {reason}",
+        "会场连线已断开：{reason}",
+        "The connection to the halls was closed: {reason}",
+    ),
+    "js.halls.needs_link": _m(
+        "회의장 연결에 참여하려면 이 서명식의 주최자 링크를 열어 주십시오.",
+        "如需加入会场连线，请打开本仪式的主办方链接。",
+        "To join the halls, open this ceremony's host link.",
+    ),
 }

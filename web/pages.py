@@ -163,6 +163,8 @@ async def document(request: web.Request) -> web.Response:
     principal = require(request, ALL_ROLES, operator=True)
     state = ceremony_state(request)
     back = f"/c/{state.id}/host" if views.sees_links(principal) else f"/c/{state.id}/view"
+    if principal.role is Role.VENUE:
+        back = f"/c/{state.id}/venue"
     return _page(request, "document.html", state=state, definition=state.definition, principal=principal, back=back)
 
 
@@ -193,3 +195,28 @@ def _you(request: web.Request, state: CeremonyState, principal: Principal) -> st
         s = d.signatory(invitation.signatory)
         return f"{s.name.get(lang)}, {s.title.get(lang)}, {d.party(s.party).name.get(lang)}"
     return invitation.label if invitation is not None else ""
+
+
+@routes.get("/c/{ceremony}/venue")
+async def venue_screen(request: web.Request) -> web.Response:
+    """A hall's big screen: the other hall live, its own preview, the stage, the MOU, signing progress."""
+    principal = require(request, [Role.VENUE])
+    state = ceremony_state(request)
+    invitation = principal.invitation
+    assert invitation is not None  # a venue is always an invitation's holder
+    data = _script_data(request, state, principal)
+    data["venue"] = invitation.venue
+    return _page(
+        request,
+        "venue.html",
+        state=state,
+        d=state.definition,
+        data=data,
+        you=_you(request, state, principal),
+        here=_here(state.definition, invitation.venue),
+    )
+
+
+def _here(definition: CeremonyDefinition, venue: str | None) -> list[str]:
+    """The ids of the signatories who sign in this hall (listed first in its progress panel)."""
+    return [s.id for s in definition.signatories if s.venue == venue]

@@ -11,12 +11,32 @@ from typing import Any
 
 from ceremony.core import CeremonyState, Invitation
 from ceremony.definition import definition_to_json
-from ceremony.events import Envelope, InvitationIssued, InvitationRevoked, Role, format_time
+from ceremony.events import (
+    CertificateRevoked,
+    EnrollmentApproved,
+    EnrollmentRejected,
+    EnrollmentRequested,
+    Envelope,
+    InvitationIssued,
+    InvitationRevoked,
+    Role,
+    format_time,
+)
 from ceremony.model import LocalizedText
 
 from .auth import Principal
 
-HOST_ONLY_EVENTS = (InvitationIssued, InvitationRevoked)
+# Links and enrollments (keys, devices, addresses) are the host's business; everyone sees
+# signing progress (consent.recorded), without the signatory's address and device.
+HOST_ONLY_EVENTS = (
+    InvitationIssued,
+    InvitationRevoked,
+    EnrollmentRequested,
+    EnrollmentApproved,
+    EnrollmentRejected,
+    CertificateRevoked,
+)
+PRIVATE_FIELDS = ("address", "device")
 
 
 def _text(t: LocalizedText) -> dict[str, str]:
@@ -86,6 +106,9 @@ def envelope_json(envelope: Envelope, principal: Principal) -> dict[str, Any] | 
     value = envelope.to_json()
     data = value["data"]
     data.pop("token_sha256", None)
+    if not sees_links(principal):
+        for name in PRIVATE_FIELDS:
+            data.pop(name, None)
     if "definition" in data:
         # The timeline says that the definition changed; the definition itself is served elsewhere.
         definition = data.pop("definition")

@@ -53,6 +53,10 @@ function linkSubject(page, data) {
   return data.label || '';
 }
 
+function signatoryName(page, id) {
+  return page.signatories?.find((s) => s.id === id)?.name ?? id;
+}
+
 /** A sentence for one timeline event, in the page language. */
 export function describeEvent(event, page, tr) {
   const d = event.data || {};
@@ -76,6 +80,14 @@ export function describeEvent(event, page, tr) {
       const subject = known ? linkSubject(page, known) : '';
       return tr('event.invitation.revoked', { role: who, subject: subject ? ` (${subject})` : '' });
     }
+    case 'enrollment.requested':
+      return tr('event.enrollment.requested', { name: signatoryName(page, d.signatory) });
+    case 'enrollment.rejected':
+      return tr('event.enrollment.rejected', { reason: d.reason ?? '' });
+    case 'consent.recorded':
+      return tr(d.decision === 'decline' ? 'event.consent.declined' : 'event.consent.recorded', {
+        name: signatoryName(page, d.signatory),
+      });
     default: {
       const key = `event.${event.type}`;
       const text = tr(key);

@@ -1,7 +1,8 @@
-// The host console: ceremony controls, capability links and the live timeline.
+// The host console: ceremony controls, the halls live (halls.js), capability links and the live timeline.
 
 import { api, errorText } from './api.js';
 import { applyState } from './ceremony.js';
+import { startHalls } from './halls.js';
 import { readData, translator } from './i18n.js';
 import { parseTime, zonedElement } from './time.js';
 import { startTimeline } from './timeline.js';
@@ -238,3 +239,4 @@ wireCopyButtons(tr);
 renderLinks();
 update(summary);
 startTimeline(page, tr, onEvent);
+startHalls(page, tr);

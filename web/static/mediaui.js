@@ -19,6 +19,8 @@ export function cameraProblem(err, tr) {
   return tr('js.media.failed', { error: err?.message || name || '?' });
 }
 
+const STILL_SECONDS = 3;  // no new frame for this long: the picture is gone (or frozen)
+
 /** The name of a peer (`{ko, zh, en}`) in the page language. */
 export function peerName(peer, lang) {
   return peer.name?.[lang] || peer.name?.en || peer.id;
@@ -46,7 +48,9 @@ export async function play(video, stream, { onBlocked } = {}) {
 
 /**
  * A tile for one remote media peer: its video (and sound), its name, its connection state.
- * `data-video` is "on" while frames arrive, so a peer that sends nothing can be hidden or greyed.
+ * `data-video` is "on" while decoded frames keep arriving (from getStats(), which unlike a
+ * track's mute flag counts what really reaches the decoder), so a peer that sends nothing,
+ * or whose picture froze, can be hidden or greyed.
  */
 export function remoteTile(link, { lang, tr, label, onBlocked }) {
   const figure = document.createElement('figure');
@@ -68,21 +72,21 @@ export function remoteTile(link, { lang, tr, label, onBlocked }) {
   waiting.textContent = tr('js.rtc.no_video');
   figure.append(video, waiting, caption);
 
-  const watched = new WeakSet();
   function refresh() {
     const s = link.state;
     figure.dataset.state = s;
     state.textContent = tr(`js.rtc.state.${s}`);
-    const track = link.remoteStream.getVideoTracks()[0];
-    if (track && !watched.has(track)) {
-      watched.add(track);
-      track.addEventListener('mute', refresh);
-      track.addEventListener('unmute', refresh);
-      track.addEventListener('ended', refresh);
-    }
-    figure.dataset.video = track && !track.muted && track.readyState === 'live' ? 'on' : 'off';
     if (link.remoteStream.getTracks().length) play(video, link.remoteStream, { onBlocked });
+    if (s === 'closed') clearInterval(watch);
   }
+  let frames = 0;
+  let still = 0;
+  const watch = setInterval(async () => {
+    const now = await link.videoFramesDecoded();
+    still = now > frames ? 0 : still + 1;
+    frames = now;
+    figure.dataset.video = now > 0 && still < STILL_SECONDS ? 'on' : 'off';
+  }, 1000);
   link.addEventListener('state', refresh);
   link.addEventListener('tracks', refresh);
   refresh();
@@ -114,14 +118,14 @@ export async function listDevices(select, kind, currentId, tr) {
   select.disabled = devices.length === 0;
 }
 
-/** A toggle button for a local track kind: sets `track.enabled`, shows the state in its text and aria-pressed. */
+/** A toggle button for a local track kind: sets `track.enabled`; its text names what a click will do. */
 export function muteButton(button, { tr, onKey, offKey, getTracks, onChange }) {
   function sync() {
     const tracks = getTracks();
     const on = tracks.length > 0 && tracks.every((t) => t.enabled);
     button.disabled = tracks.length === 0;
-    button.setAttribute('aria-pressed', String(!on));
-    button.dataset.on = String(on);
+    if (tracks.length) button.dataset.on = String(on);
+    else delete button.dataset.on;  // nothing to mute: neither on nor off
     button.textContent = tr(on ? onKey : offKey);
   }
   button.addEventListener('click', () => {

@@ -8,24 +8,50 @@
 // media peer the room names (welcome, admitted, peer-joined), relays
 // offer/answer/candidate to the right link, restarts ICE when a path fails or
 // a peer comes back, and rebuilds everything when its own session was reset.
+//
+// Glare is handled, but avoided where it is cheap to: the newcomer offers, and
+// a peer that learns of a newcomer (peer-joined) waits a moment for its offer
+// and sends its own media in the answer. (When two Chromium pages did collide,
+// the polite one, having rolled back an offer it was still gathering for,
+// sometimes never gathered a candidate for its answer.) Whatever the cause,
+// a link that does not connect in time gets a new ICE session (the watchdog).
+
+const OFFER_GRACE_MS = 2500;  // a newcomer that has not offered by then will not: we offer
+const CONNECT_TIMEOUT_MS = 8000;  // negotiated but not connected after this long: restart ICE
+const MAX_CONNECT_TIMEOUT_MS = 60_000;
 
 /** One RTCPeerConnection to one remote media peer. */
 export class PeerLink extends EventTarget {
-  constructor(signal, peer, { iceServers = [], stream = null } = {}) {
+  /**
+   * `offer`: we are the newcomer, so we send our media and offer at once; otherwise we wait for
+   * the other side's offer (for OFFER_GRACE_MS) and put our media in the answer.
+   */
+  constructor(signal, peer, { iceServers = [], stream = null, offer = true } = {}) {
     super();
     this.signal = signal;
     this.peer = peer;
-    // The room tells each side how to behave towards the other; exactly one side of a pair is polite.
-    this.polite = Boolean(peer.polite);
+    // `peer.polite` says whether *that* peer is the polite one of the pair (docs/signaling.md: the
+    // greater id is polite); exactly one side is, so we are polite exactly when it is not.
+    this.polite = !peer.polite;
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.closed = false;
     this.restarts = 0;
+    // What went each way, for diagnosing a hall on the day (and for tests).
+    this.counts = {
+      offersSent: 0, answersSent: 0, candidatesSent: 0, offersReceived: 0, answersReceived: 0, candidatesReceived: 0,
+    };
     this.remoteStream = new MediaStream();
     this.pc = new RTCPeerConnection({ iceServers });
     this._chain = Promise.resolve();
+    this._stream = stream;
+    this._attached = false;
+    this._patience = CONNECT_TIMEOUT_MS * (this.polite ? 1 : 1.75);  // the polite side restarts first
+    this._watchdog = null;
+    this._grace = null;
     this._wire();
-    this._attach(stream);
+    if (offer) this._attach();
+    else this._grace = setTimeout(() => this._attach(), OFFER_GRACE_MS);
   }
 
   get id() {
@@ -36,14 +62,43 @@ export class PeerLink extends EventTarget {
     return this.closed ? 'closed' : this.pc.connectionState;
   }
 
-  _attach(stream) {
+  // Our media on new transceivers (which makes us offer), for each kind not attached yet.
+  _attach() {
+    clearTimeout(this._grace);
+    if (this._attached || this.closed) return;
+    this._attached = true;
+    const stream = this._stream;
     const tracks = stream ? stream.getTracks() : [];
     for (const kind of ['audio', 'video']) {
+      if (this._transceiver(kind)) continue;
       const track = tracks.find((t) => t.kind === kind);
       // With nothing to send, still ask for the other side's media.
       if (track) this.pc.addTrack(track, stream);
       else this.pc.addTransceiver(kind, { direction: 'recvonly' });
     }
+  }
+
+  // Answering the first offer before we attached: our media goes on the transceivers the offer
+  // made, so the answer carries it (no second round of negotiation).
+  async _attachToOffer() {
+    clearTimeout(this._grace);
+    if (this._attached) return;
+    const stream = this._stream;
+    for (const kind of ['audio', 'video']) {
+      const track = stream?.getTracks().find((t) => t.kind === kind);
+      const transceiver = this._transceiver(kind);
+      if (!track || !transceiver) continue;
+      await transceiver.sender.replaceTrack(track);
+      transceiver.sender.setStreams?.(stream);
+      transceiver.direction = 'sendrecv';
+    }
+    this._attach();  // kinds the offer lacked get transceivers of their own (a later round)
+  }
+
+  _transceiver(kind) {
+    return this.pc.getTransceivers().find(
+      (t) => !t.stopped && (t.sender.track?.kind === kind || t.receiver.track.kind === kind),
+    );
   }
 
   _wire() {
@@ -52,7 +107,8 @@ export class PeerLink extends EventTarget {
       try {
         this.makingOffer = true;
         await pc.setLocalDescription();
-        this._send({ type: 'offer', sdp: pc.localDescription.sdp });
+        // Usually an offer; an answer if a remote offer was applied meanwhile: send what it is.
+        this._send({ type: pc.localDescription.type, sdp: pc.localDescription.sdp });
       } catch (err) {
         this._problem('offer', err);
       } finally {
@@ -65,22 +121,55 @@ export class PeerLink extends EventTarget {
     pc.addEventListener('track', () => this._refreshRemote());
     pc.addEventListener('signalingstatechange', () => {
       if (pc.signalingState === 'stable') this._refreshRemote();
+      this._watch();
     });
     pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState === 'connected') this._patience = CONNECT_TIMEOUT_MS * (this.polite ? 1 : 1.75);
       if (pc.connectionState === 'failed') this.restartIce();
+      this._watch();
       this._changed();
     });
   }
 
+  // Negotiating or negotiated but not connected (an offer never answered, gathering that never
+  // finished, a path that never came up or did not come back): start over with a new ICE
+  // session, waiting longer each time.
+  _watch() {
+    clearTimeout(this._watchdog);
+    const pc = this.pc;
+    const started = pc.remoteDescription || pc.signalingState === 'have-local-offer';
+    if (this.closed || pc.connectionState === 'connected' || !started) return;
+    this._watchdog = setTimeout(async () => {
+      if (this.closed || pc.connectionState === 'connected') return;
+      this._patience = Math.min(MAX_CONNECT_TIMEOUT_MS, this._patience * 2);
+      if (pc.signalingState === 'have-local-offer') {
+        try {
+          await pc.setLocalDescription({ type: 'rollback' });  // the answer is not coming
+        } catch (err) {
+          this._problem('rollback', err);
+        }
+      }
+      if (pc.signalingState === 'stable') this.restartIce();
+      else this._watch();
+    }, this._patience);
+  }
+
   /** Handle a relayed offer, answer or candidate, one at a time, in the order they came. */
-  handle(message) {
-    this._chain = this._chain.then(() => this._handle(message)).catch((err) => this._problem(message.type, err));
+  handle(message, { reopen = true } = {}) {
+    this._chain = this._chain.then(() => this._handle(message)).catch((err) => {
+      this._problem(message.type, err);
+      // An offer this connection cannot take (say, the other side started over with new DTLS
+      // keys after losing its connection): the room answers it from a new connection instead.
+      if (reopen && message.type === 'offer' && !this.closed) this.dispatchEvent(new CustomEvent('broken', { detail: message }));
+    });
     return this._chain;
   }
 
   async _handle(message) {
     if (this.closed) return;
     const pc = this.pc;
+    const counter = { offer: 'offersReceived', answer: 'answersReceived', candidate: 'candidatesReceived' }[message.type];
+    this.counts[counter] += 1;
     if (message.type === 'candidate') {
       try {
         if (message.candidate) await pc.addIceCandidate(message.candidate);
@@ -95,8 +184,9 @@ export class PeerLink extends EventTarget {
     if (this.ignoreOffer) return;
     await pc.setRemoteDescription(description);  // rolls back our own offer first if we are polite
     if (description.type === 'offer') {
+      await this._attachToOffer();
       await pc.setLocalDescription();
-      this._send({ type: 'answer', sdp: pc.localDescription.sdp });
+      this._send({ type: pc.localDescription.type, sdp: pc.localDescription.sdp });
     }
   }
 
@@ -110,9 +200,9 @@ export class PeerLink extends EventTarget {
   /** Send `track` (or nothing) for its kind; starts sending where we only received so far. */
   async setTrack(kind, track, stream) {
     if (this.closed) return;
-    const transceiver = this.pc.getTransceivers().find(
-      (t) => !t.stopped && (t.sender.track?.kind === kind || t.receiver.track.kind === kind),
-    );
+    if (stream) this._stream = stream;
+    if (!this._attached) return;  // still waiting for the first offer: the answer will carry it
+    const transceiver = this._transceiver(kind);
     if (!transceiver) {
       if (track) this.pc.addTrack(track, stream);
       return;
@@ -122,6 +212,20 @@ export class PeerLink extends EventTarget {
     if (track && transceiver.direction === 'recvonly') transceiver.direction = 'sendrecv';  // renegotiates
   }
 
+  /** Video frames decoded so far from this peer (inbound-rtp `framesDecoded`, over every video m-line). */
+  async videoFramesDecoded() {
+    if (this.closed) return 0;
+    let frames = 0;
+    try {
+      (await this.pc.getStats()).forEach((report) => {
+        if (report.type === 'inbound-rtp' && report.kind === 'video') frames += report.framesDecoded || 0;
+      });
+    } catch {
+      return 0;
+    }
+    return frames;
+  }
+
   setIceServers(iceServers) {
     if (!this.closed) this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
   }
@@ -129,6 +233,8 @@ export class PeerLink extends EventTarget {
   close() {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this._grace);
+    clearTimeout(this._watchdog);
     this.pc.close();
     this._changed();
   }
@@ -150,7 +256,10 @@ export class PeerLink extends EventTarget {
   }
 
   _send(message) {
-    if (!this.closed) this.signal.send({ ...message, to: this.peer.id });
+    if (this.closed) return;
+    const counter = { offer: 'offersSent', answer: 'answersSent', candidate: 'candidatesSent' }[message.type];
+    this.counts[counter] += 1;
+    this.signal.send({ ...message, to: this.peer.id });
   }
 
   _changed() {
@@ -180,7 +289,7 @@ export class MediaRoom extends EventTarget {
     follow('welcome', this._welcome);
     follow('reset', this._reset);
     follow('admitted', (m) => this._ensure(m.peers));
-    follow('peer-joined', (m) => this._ensure([m.peer]));
+    follow('peer-joined', (m) => this._ensure([m.peer], { offer: false }));  // the newcomer offers
     follow('peer-left', (m) => this._drop(m.peer));
     follow('peer-back', this._back);
     for (const type of ['offer', 'answer', 'candidate']) follow(type, this._relayed);
@@ -226,14 +335,16 @@ export class MediaRoom extends EventTarget {
     this.iceServers = message.ice_servers ?? [];
     for (const link of this.links.values()) link.setIceServers(this.iceServers);
     if (!message.admitted) return undefined;
-    const present = new Set(message.peers.map((p) => p.id));
     if (message.resumed) {
-      // Links survive our own outage; a path that broke meanwhile needs a new ICE session.
+      // Links survive our own outage; a path that broke meanwhile needs a new ICE session. Who
+      // came or went meanwhile is in the replay that follows (peer-joined, their offers, peer-left).
+      const present = new Set(message.peers.map((p) => p.id));
       for (const link of this.links.values()) {
         if (present.has(link.id) && ['failed', 'disconnected'].includes(link.state)) link.restartIce();
       }
+      return undefined;
     }
-    return this._ensure(message.peers);
+    return this._ensure(message.peers);  // we are the newcomer: we offer
   }
 
   _reset() {
@@ -241,17 +352,29 @@ export class MediaRoom extends EventTarget {
     for (const id of [...this.links.keys()]) this._drop(id);
   }
 
-  async _ensure(peers) {
+  async _ensure(peers, { offer = true } = {}) {
     for (const peer of peers) {
       if (this.links.has(peer.id)) continue;
       const stream = await this._localStream();
       if (this.links.has(peer.id)) continue;
-      const link = new PeerLink(this.signal, peer, { iceServers: this.iceServers, stream });
-      this.links.set(peer.id, link);
-      link.addEventListener('state', () => this._emit('change', link));
-      link.addEventListener('tracks', () => this._emit('change', link));
-      this._emit('peer', link);
+      this._open(peer, stream, offer);
     }
+  }
+
+  _open(peer, stream, offer) {
+    const link = new PeerLink(this.signal, peer, { iceServers: this.iceServers, stream, offer });
+    this.links.set(peer.id, link);
+    link.addEventListener('state', () => this._emit('change', link));
+    link.addEventListener('tracks', () => this._emit('change', link));
+    link.addEventListener('broken', ({ detail: offer }) => this._queue(() => this._reopen(link, offer)));
+    this._emit('peer', link);
+    return link;
+  }
+
+  _reopen(link, offer) {
+    if (this.links.get(link.id) !== link) return;
+    this._drop(link.id);
+    this._open(link.peer, this._stream ?? null, false).handle(offer, { reopen: false });  // once: a bad offer stays bad
   }
 
   _drop(id) {

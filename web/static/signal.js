@@ -10,9 +10,9 @@
 const CLIENT = { name: 'ceremony-web', version: '1' };
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 15_000;
-// Close codes after which reconnecting cannot help: say why and stop.
+// Close codes after which reconnecting cannot help: say why and stop. (1000 is not among them:
+// the server sends it only after our own `leave`, and then we have stopped already.)
 const FINAL_CLOSES = new Map([
-  [1000, 'left'],
   [4000, 'ended'],
   [4400, 'refused'],
   [4401, 'refused'],
@@ -20,21 +20,25 @@ const FINAL_CLOSES = new Map([
   [4404, 'refused'],
   [4409, 'replaced'],
 ]);
+const GAP_MS = 1500;  // a hole in the sequence numbers not filled by then was lost: resume to get it
 // Relayed negotiation may wait for a resume; anything else sent while offline is stale by then.
 const QUEUEABLE = new Set(['offer', 'answer', 'candidate', 'stage', 'admit', 'reject', 'end']);
 
 export class SignalClient extends EventTarget {
   /** `ceremony`: the ceremony id; the role cookie the page was opened with authenticates. */
-  constructor(ceremony, { url } = {}) {
+  constructor(ceremony, { url, role } = {}) {
     super();
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    this.url = url ?? `${scheme}://${location.host}/api/ceremonies/${encodeURIComponent(ceremony)}/signal`;
+    // `role` picks which of this browser's links to join with (one may hold a host and a venue link).
+    const query = role ? `?role=${encodeURIComponent(role)}` : '';
+    this.url = url ?? `${scheme}://${location.host}/api/ceremonies/${encodeURIComponent(ceremony)}/signal${query}`;
     this.ws = null;
     this.session = null;
     this.peer = null;
     this.role = null;
     this.admitted = false;
-    this.lastSeq = 0;
+    this.lastSeq = 0;        // every message up to this one has been seen: what a resume asks after
+    this._ahead = new Set(); // seen, but after a hole in the sequence
     this.resumes = 0;        // how many times a dropped session was resumed
     this.state = 'idle';     // idle, connecting, live, reconnecting, closed
     this.closeCode = null;
@@ -43,6 +47,7 @@ export class SignalClient extends EventTarget {
     this._attempt = 0;
     this._retryTimer = null;
     this._watchdog = null;
+    this._gapTimer = null;
     this._lastHeard = 0;
     this._outbox = [];
     this._pending = new Map();  // ref -> {resolve, reject}
@@ -100,6 +105,7 @@ export class SignalClient extends EventTarget {
   close() {
     this._stopped = true;
     clearTimeout(this._retryTimer);
+    clearTimeout(this._gapTimer);
     clearInterval(this._watchdog);
     if (this.ws) this.ws.close();
     this._setState('closed');
@@ -139,14 +145,14 @@ export class SignalClient extends EventTarget {
       if (ws !== this.ws) return;
       this.ws = null;
       clearInterval(this._watchdog);
+      clearTimeout(this._gapTimer);
       this._closed(event.code, event.reason);
     });
   }
 
   _receive(message) {
     if (typeof message.seq === 'number') {
-      if (message.seq <= this.lastSeq) return;  // already seen before a resume
-      this.lastSeq = message.seq;
+      if (!this._firstTime(message.seq)) return;  // already seen (replayed after a resume)
     }
     switch (message.type) {
       case 'welcome':
@@ -174,6 +180,7 @@ export class SignalClient extends EventTarget {
     if (message.resumed) this.resumes += 1;
     if (fresh) {
       this.lastSeq = 0;
+      this._ahead.clear();
       this._outbox = [];  // addressed to a session that no longer exists
       for (const { reject } of this._pending.values()) reject({ code: 'reset', reason: 'session reset' });
       this._pending.clear();
@@ -191,6 +198,21 @@ export class SignalClient extends EventTarget {
     if (fresh && hadSession) this._emit('reset', message);
     // After the welcome (and its listeners) so queued negotiation follows what the room now knows.
     queueMicrotask(() => this._flush());
+  }
+
+  // Count each seq once, and ask a resume for everything after the first hole, so that nothing
+  // is lost even if the server ever delivered one session's messages out of order.
+  _firstTime(seq) {
+    if (seq <= this.lastSeq || this._ahead.has(seq)) return false;
+    this._ahead.add(seq);
+    while (this._ahead.has(this.lastSeq + 1)) {
+      this.lastSeq += 1;
+      this._ahead.delete(this.lastSeq);
+    }
+    clearTimeout(this._gapTimer);
+    // A gap that does not fill itself soon was lost on the way: a resume has it re-sent.
+    if (this._ahead.size) this._gapTimer = setTimeout(() => this.ws?.close(), GAP_MS);
+    return true;
   }
 
   _flush() {
@@ -225,10 +247,11 @@ export class SignalClient extends EventTarget {
     this.closeReason = reason || '';
     const final = FINAL_CLOSES.get(code);
     if (final || this._stopped) {
+      const why = final || 'left';  // not final: we closed it ourselves
       this._stopped = true;
-      for (const { reject } of this._pending.values()) reject({ code: final || 'closed', reason });
+      for (const { reject } of this._pending.values()) reject({ code: why, reason });
       this._pending.clear();
-      this._setState('closed', { code, reason, why: final || 'closed' });
+      this._setState('closed', { code, reason, why });
       return;
     }
     this._scheduleRetry();

@@ -1,0 +1,985 @@
+"""The signaling protocol (docs/signaling.md) over the live WebSocket endpoint, and its sans-IO room.
+
+Live tests run the real app (real SQLite log, real WeasyPrint freeze) under aiohttp's
+test client and speak the protocol as a venue screen or the host console would.
+The ceremony they use is built once per session (drafted, frozen, rooms opened, links
+issued) and each test works on its own copy of that data directory.
+Every wait below is a guard against a hang, never an assertion about speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import shutil
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import WSMsgType
+from aiohttp.client import ClientWebSocketResponse
+from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
+
+from ceremony.core import OpenRooms, RevokeInvitation
+from ceremony.demo import demo_definition
+from ceremony.events import Role
+from ceremony.model import LocalizedText
+from ceremony.service import CeremonyService
+from signaling.errors import ProtocolError
+from signaling.hub import SignalSettings
+from signaling.ice import IceConfig, IceConfigError, load_ice_config
+from signaling.room import OUTBOX_LIMIT, Joined, Room
+from signaling.server import HUB
+from web.app import create_app
+from web.auth import role_cookie
+from web.keys import SERVICE
+from web.mou import render_mou_pdf
+from web.settings import Settings
+
+ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+WAIT = 10.0  # seconds before a test gives up waiting for a message it expects
+SERVER_TYPES = {
+    "welcome",
+    "peer-joined",
+    "peer-left",
+    "peer-back",
+    "knock",
+    "admitted",
+    "offer",
+    "answer",
+    "candidate",
+    "ceremony",
+    "ack",
+    "error",
+    "ping",
+    "pong",
+}
+CANDIDATE = {
+    "candidate": "candidate:1 1 UDP 2122252543 192.0.2.10 54321 typ host",
+    "sdpMid": "0",
+    "sdpMLineIndex": 0,
+}
+SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+
+
+# ------------------------------------------------------------------ the ceremony, built once
+
+
+@dataclass(frozen=True)
+class Template:
+    """A data directory holding an open ceremony, a draft one, and links to both."""
+
+    data: Path
+    ceremony: str
+    other: str  # a second ceremony (a draft) on the same server
+    tokens: dict[str, str]  # who -> token
+    invitations: dict[str, str]  # who -> invitation id
+
+
+async def build_template(data: Path) -> Template:
+    service = CeremonyService(data)
+    await service.start()
+    try:
+        state = await service.create(demo_definition(), "operator")
+        other = await service.create(demo_definition(), "operator")
+        await service.freeze(state.id, "operator", lambda d, c: render_mou_pdf(d, ceremony_id=c))
+        await service.execute(state.id, OpenRooms(), "operator")
+        signatory = state.definition.signatories[0].id
+        issued = {
+            "host": await service.issue_link(state.id, Role.HOST, "t"),
+            "chuncheon": await service.issue_link(state.id, Role.VENUE, "t", venue="chuncheon"),
+            "nanjing": await service.issue_link(state.id, Role.VENUE, "t", venue="nanjing"),
+            "chuncheon-2": await service.issue_link(state.id, Role.VENUE, "t", venue="chuncheon"),
+            "observer": await service.issue_link(state.id, Role.OBSERVER, "t"),
+            "signatory": await service.issue_link(state.id, Role.SIGNATORY, "t", signatory=signatory),
+            "archivist": await service.issue_link(state.id, Role.ARCHIVIST, "t"),
+            "revoked": await service.issue_link(state.id, Role.VENUE, "t", venue="nanjing"),
+            "other-host": await service.issue_link(other.id, Role.HOST, "t"),
+        }
+        await service.execute(state.id, RevokeInvitation(issued["revoked"].invitation), "operator")
+    finally:
+        await service.close()
+    return Template(
+        data,
+        state.id,
+        other.id,
+        {who: link.token for who, link in issued.items()} | {"garbage": "x" * 43},
+        {who: link.invitation for who, link in issued.items()},
+    )
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return asyncio.run(build_template(tmp_path_factory.mktemp("signal-template") / "data"))
+
+
+# ------------------------------------------------------------------ a protocol client for tests
+
+
+class Socket:
+    """One participant's signaling socket: sends JSON, reads with a backlog, answers pings."""
+
+    def __init__(self, ws: ClientWebSocketResponse, *, answer_pings: bool = True) -> None:
+        self.ws = ws
+        self.answer_pings = answer_pings
+        self.backlog: list[dict[str, Any]] = []
+        self.seen: list[dict[str, Any]] = []  # everything received, in order, pings included
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.welcome: dict[str, Any] = {}
+
+    @property
+    def peer(self) -> str:
+        return str(self.welcome["peer"])
+
+    async def send(self, **message: Any) -> None:
+        await self.ws.send_str(json.dumps(message))
+
+    async def _read_one(self, wait: float) -> dict[str, Any] | None:
+        """The next message, or None once the socket is closed (close code recorded)."""
+        if self.close_code is not None:
+            return None
+        try:
+            msg = await self.ws.receive(wait)
+        except TimeoutError:
+            raise AssertionError(f"nothing more within the wait; got {self.seen}") from None
+        if msg.type == WSMsgType.TEXT:
+            value: dict[str, Any] = json.loads(msg.data)
+            self.seen.append(value)
+            if value.get("type") == "ping" and self.answer_pings:
+                await self.send(type="pong", nonce=value.get("nonce"))
+            return value
+        if msg.type == WSMsgType.CLOSE:
+            self.close_code, self.close_reason = int(msg.data), str(msg.extra or "")
+        else:
+            self.close_code = self.ws.close_code if self.ws.close_code is not None else -1
+        return None
+
+    async def expect(self, kind: str, wait: float = WAIT, about: str | None = None, **fields: Any) -> dict[str, Any]:
+        """The first message of `kind` whose fields match (from the backlog, else read on).
+
+        `about` matches the id of the message's `peer` object (knock, peer-joined, peer-back).
+        """
+
+        def matches(m: dict[str, Any]) -> bool:
+            if about is not None and not (isinstance(m.get("peer"), dict) and m["peer"].get("id") == about):
+                return False
+            return m.get("type") == kind and all(m.get(k) == v for k, v in fields.items())
+
+        for m in self.backlog:
+            if matches(m):
+                self.backlog.remove(m)
+                return m
+        deadline = time.monotonic() + wait
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {kind} {fields} within {wait} s; got {self.seen}")
+            m = await self._read_one(left)
+            if m is None:
+                raise AssertionError(f"closed {self.close_code} {self.close_reason!r} before {kind}; got {self.seen}")
+            if matches(m):
+                return m
+            if m.get("type") != "ping":
+                self.backlog.append(m)
+
+    async def closed(self, wait: float = WAIT) -> int:
+        """Read (keeping messages) until the server closes this socket; its close code."""
+        deadline = time.monotonic() + wait
+        while self.close_code is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"still open after {wait} s; got {self.seen}")
+            m = await self._read_one(left)
+            if m is not None and m.get("type") != "ping":
+                self.backlog.append(m)
+        return self.close_code
+
+    async def round_trip(self, nonce: str) -> None:
+        """ping -> pong: everything the server sent before is now in the backlog."""
+        await self.send(type="ping", nonce=nonce)
+        await self.expect("pong", nonce=nonce)
+
+
+@dataclass
+class World:
+    client: TestClient[Any, Any]
+    template: Template
+
+    @property
+    def service(self) -> CeremonyService:
+        service: CeremonyService = self.client.server.app[SERVICE]  # type: ignore[union-attr]
+        return service
+
+    @property
+    def ceremony(self) -> str:
+        return self.template.ceremony
+
+    def path(self, ceremony: str | None = None) -> str:
+        return f"/api/ceremonies/{ceremony or self.ceremony}/signal"
+
+    async def open(
+        self, who: str | None, *, ceremony: str | None = None, headers: dict[str, str] | None = None, **kw: Any
+    ) -> Socket:
+        """A socket, upgraded but not yet greeted."""
+        h = dict(headers or {})
+        if who is not None:
+            h["Authorization"] = f"Bearer {self.template.tokens[who]}"
+        ws = await self.client.ws_connect(self.path(ceremony), headers=h)
+        return Socket(ws, **kw)
+
+    async def join(self, who: str, *, ceremony: str | None = None, resume: dict[str, Any] | None = None) -> Socket:
+        """A socket that said hello and got its welcome."""
+        sock = await self.open(who, ceremony=ceremony)
+        hello: dict[str, Any] = {"client": {"name": "test", "version": "1"}}
+        if resume is not None:
+            hello["resume"] = resume
+        await sock.send(type="hello", **hello)
+        sock.welcome = await sock.expect("welcome")
+        return sock
+
+    async def pair(self) -> tuple[Socket, Socket]:
+        """The host, and the Chuncheon venue admitted by it."""
+        host = await self.join("host")
+        venue = await self.join("chuncheon")
+        await host.expect("knock", about=venue.peer)
+        await host.send(type="admit", peer=venue.peer, ref="admit-1")
+        await host.expect("ack", ref="admit-1")
+        await venue.expect("admitted")
+        await host.expect("peer-joined", about=venue.peer)
+        return host, venue
+
+
+WorldFactory = Callable[..., Awaitable[World]]
+
+
+@pytest.fixture
+def make_world(aiohttp_client: ClientFactory, tmp_path: Path, template: Template) -> WorldFactory:
+    copies = iter(range(100))
+
+    async def make(**signal: Any) -> World:
+        data = tmp_path / f"data-{next(copies)}"
+        shutil.copytree(template.data, data)
+        app = create_app(Settings(data_dir=data, create_demo=False, signal=SignalSettings(**signal)))
+        return World(await aiohttp_client(app), template)
+
+    return make
+
+
+@pytest.fixture
+async def world(make_world: WorldFactory) -> World:
+    return await make_world()
+
+
+@pytest.fixture(autouse=True)
+def no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Whatever a client sends, nothing in the server may fail with a logged error or traceback."""
+    caplog.set_level(logging.WARNING)
+    yield
+    failures = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not failures, [r.getMessage() for r in failures]
+
+
+# ------------------------------------------------------------------ welcome, lobby, relay
+
+
+async def test_welcome_describes_the_session(world: World) -> None:
+    host = await world.join("host")
+    w = host.welcome
+    assert set(w) == {
+        "type",
+        "session",
+        "peer",
+        "role",
+        "venue",
+        "admitted",
+        "resumed",
+        "ice_servers",
+        "peers",
+        "ceremony",
+        "heartbeat",
+    }
+    assert w["peer"].startswith("p-") and len(w["session"]) == 22
+    assert (w["role"], w["venue"], w["admitted"], w["resumed"]) == ("host", None, True, False)
+    assert w["ice_servers"] == []  # no configuration -> no servers, never a public default
+    assert w["peers"] == []
+    assert w["ceremony"]["id"] == world.ceremony and w["ceremony"]["state"] == "open"
+    assert w["heartbeat"] == {"interval": 10.0, "timeout": 30.0}
+
+    venue = await world.join("chuncheon")
+    assert (venue.welcome["role"], venue.welcome["venue"], venue.welcome["admitted"]) == ("venue", "chuncheon", False)
+    assert venue.welcome["peers"] == []  # the lobby sees nobody
+    assert venue.welcome["session"] != w["session"] and venue.peer != host.peer
+
+
+async def test_host_admits_a_knocking_venue_and_they_relay_with_opposite_politeness(world: World) -> None:
+    host = await world.join("host")
+    venue = await world.join("chuncheon")
+    knock = await host.expect("knock")
+    assert knock["seq"] == 1
+    assert knock["peer"]["id"] == venue.peer
+    assert knock["peer"]["role"] == "venue" and knock["peer"]["venue"] == "chuncheon"
+    assert knock["peer"]["name"]["ko"] and knock["peer"]["name"]["zh"] and knock["peer"]["name"]["en"]
+
+    await host.send(type="admit", peer=venue.peer, ref="let-in")
+    ack = await host.expect("ack")
+    assert ack["ref"] == "let-in"
+    joined = await host.expect("peer-joined")
+    assert joined["peer"]["id"] == venue.peer
+    admitted = await venue.expect("admitted")
+    assert [p["id"] for p in admitted["peers"]] == [host.peer]
+    # Perfect negotiation: exactly one side of the pair is polite, the one whose id sorts greater.
+    host_sees_venue_polite = joined["peer"]["polite"]
+    venue_sees_host_polite = admitted["peers"][0]["polite"]
+    assert host_sees_venue_polite != venue_sees_host_polite
+    assert host_sees_venue_polite == (venue.peer > host.peer)
+
+    await host.send(type="offer", to=venue.peer, sdp=SDP)
+    offer = await venue.expect("offer")
+    assert (offer["from"], offer["sdp"]) == (host.peer, SDP)
+    await venue.send(type="answer", to=host.peer, sdp=SDP + "a=answer\r\n")
+    answer = await host.expect("answer")
+    assert (answer["from"], answer["sdp"]) == (venue.peer, SDP + "a=answer\r\n")
+    await venue.send(type="candidate", to=host.peer, candidate=CANDIDATE)
+    candidate = await host.expect("candidate")
+    assert candidate["from"] == venue.peer
+    assert candidate["candidate"]["candidate"] == CANDIDATE["candidate"]
+    assert candidate["candidate"]["sdpMLineIndex"] == 0
+    await host.send(type="candidate", to=venue.peer, candidate=None)
+    end_of_candidates = await venue.expect("candidate")
+    assert end_of_candidates["from"] == host.peer and end_of_candidates["candidate"] is None
+    # Sequence numbers are per session and gapless.
+    venue_seqs = [m["seq"] for m in venue.seen if m["type"] not in ("welcome", "ping", "pong")]
+    assert venue_seqs == list(range(1, len(venue_seqs) + 1))
+
+
+async def test_an_admitted_venue_that_reconnects_goes_straight_back_in(world: World) -> None:
+    host, venue = await world.pair()
+    await venue.send(type="leave")
+    assert await venue.closed() == 1000
+    left = await host.expect("peer-left", peer=venue.peer)
+    assert left["reason"] == "left"
+    again = await world.join("chuncheon")
+    assert again.welcome["admitted"] is True and again.welcome["resumed"] is False
+    assert [p["id"] for p in again.welcome["peers"]] == [host.peer]
+    assert (await host.expect("peer-joined"))["peer"]["id"] == again.peer
+
+
+async def test_admission_outlives_an_empty_room(world: World) -> None:
+    host, venue = await world.pair()
+    for sock in (venue, host):
+        await sock.send(type="leave")
+        assert await sock.closed() == 1000
+    hub = world.client.server.app[HUB]  # type: ignore[union-attr]
+    await hub.tick()  # what the hub's ticker does every second
+    assert world.ceremony not in hub.rooms
+    again = await world.join("chuncheon")
+    assert again.welcome["admitted"] is True
+
+
+async def test_ping_is_answered_with_the_same_nonce(world: World) -> None:
+    observer = await world.join("observer")
+    await observer.send(type="ping", nonce="n-42")
+    pong = await observer.expect("pong")
+    assert pong == {"type": "pong", "nonce": "n-42"}
+
+
+# ------------------------------------------------------------------ stages
+
+
+async def test_host_changes_the_stage_and_every_member_hears_it(world: World) -> None:
+    host, venue = await world.pair()
+    observer = await world.join("observer")
+    signatory = await world.join("signatory")
+    await host.send(type="stage", segment="next", ref="go")
+    assert (await host.expect("ack"))["ref"] == "go"
+    for sock in (host, venue, observer, signatory):
+        update = await sock.expect("ceremony")
+        assert update["event"]["type"] == "segment.started"
+        assert update["event"]["data"] == {"segment": "opening"}
+        assert update["state"]["segment"] == "opening"
+        assert isinstance(update["seq"], int)
+    assert world.service.get(world.ceremony).segment == "opening"
+
+    await host.send(type="stage", segment="signing", ref="sign")
+    await host.expect("ack", ref="sign")
+    assert (await observer.expect("ceremony"))["state"]["state"] == "signing"
+
+
+async def test_a_stage_change_the_ceremony_refuses_is_an_error_and_changes_nothing(world: World) -> None:
+    host = await world.join("host")
+    await host.send(type="stage", segment="no-such-segment", ref="bad")
+    error = await host.expect("error")
+    assert (error["code"], error["ref"]) == ("refused", "bad")
+    assert "no-such-segment" in error["reason"]
+    assert world.service.get(world.ceremony).segment is None
+
+
+# ------------------------------------------------------------------ role checks
+
+
+@pytest.mark.parametrize("who", ["signatory", "observer"])
+async def test_signatories_and_observers_cannot_signal_nor_run_the_ceremony(world: World, who: str) -> None:
+    host, venue = await world.pair()
+    sock = await world.join(who)
+    assert sock.welcome["peers"] == [] and sock.welcome["admitted"] is False
+    await sock.send(type="offer", to=venue.peer, sdp=SDP, ref="o")
+    assert (await sock.expect("error", ref="o"))["code"] == "forbidden"
+    await sock.send(type="candidate", to=host.peer, candidate=CANDIDATE, ref="c")
+    assert (await sock.expect("error", ref="c"))["code"] == "forbidden"
+    await sock.send(type="stage", segment="next", ref="s")
+    assert (await sock.expect("error", ref="s"))["code"] == "forbidden"
+    for kind, fields in (("admit", {"peer": venue.peer}), ("reject", {"peer": venue.peer}), ("end", {})):
+        await sock.send(type=kind, ref=kind, **fields)
+        assert (await sock.expect("error", ref=kind))["code"] == "forbidden"
+    # Nothing happened: no stage change, the venue got no offer and is still connected.
+    assert world.service.get(world.ceremony).segment is None
+    await venue.round_trip("after")
+    await host.round_trip("after")
+    assert not [m for m in venue.backlog + host.backlog if m["type"] in ("offer", "candidate", "peer-left")]
+
+
+async def test_a_venue_in_the_lobby_cannot_signal(world: World) -> None:
+    host = await world.join("host")
+    venue = await world.join("chuncheon")
+    await host.expect("knock")
+    await venue.send(type="offer", to=host.peer, sdp=SDP, ref="early")
+    error = await venue.expect("error")
+    assert (error["code"], error["ref"]) == ("not_admitted", "early")
+    await venue.send(type="admit", peer=venue.peer, ref="self")
+    assert (await venue.expect("error", ref="self"))["code"] == "forbidden"
+    await host.round_trip("check")
+    assert not [m for m in host.backlog if m["type"] == "offer"]
+
+
+async def test_offers_to_unknown_peers_or_peers_of_another_ceremony_are_refused(world: World) -> None:
+    host, venue = await world.pair()
+    stranger = await world.join("other-host", ceremony=world.template.other)
+    assert stranger.welcome["ceremony"]["id"] == world.template.other
+    for to in ("p-000000000000", stranger.peer, host.peer):
+        await host.send(type="offer", to=to, sdp=SDP, ref=to)
+        error = await host.expect("error", ref=to)
+        assert error["code"] == "no_such_peer", error
+    await host.send(type="admit", peer=stranger.peer, ref="admit-stranger")
+    assert (await host.expect("error", ref="admit-stranger"))["code"] == "no_such_peer"
+    await stranger.round_trip("after")
+    assert stranger.backlog == []  # nothing crossed over from the other ceremony
+    # The pair is unaffected.
+    await host.send(type="offer", to=venue.peer, sdp=SDP)
+    assert (await venue.expect("offer"))["from"] == host.peer
+
+
+# ------------------------------------------------------------------ capabilities at the upgrade
+
+
+@pytest.mark.parametrize(
+    ("who", "ceremony", "code"),
+    [
+        (None, None, 4401),
+        ("garbage", None, 4403),
+        ("revoked", None, 4403),
+        ("archivist", None, 4403),
+        ("other-host", None, 4403),  # a valid link, but of another ceremony
+        ("host", "0000000000000000", 4404),
+        ("host", "not-a-ceremony", 4404),
+    ],
+)
+async def test_capability_failures_close_after_the_upgrade(
+    world: World, who: str | None, ceremony: str | None, code: int
+) -> None:
+    sock = await world.open(who, ceremony=ceremony)
+    assert await sock.closed() == code
+    assert sock.close_reason  # a reason a browser script can show
+
+
+async def test_revoking_a_connected_venues_link_closes_it(world: World) -> None:
+    host, venue = await world.pair()
+    await world.service.execute(world.ceremony, RevokeInvitation(world.template.invitations["chuncheon"]), "test")
+    assert await venue.closed() == 4403
+    assert "revoked" in venue.close_reason
+    left = await host.expect("peer-left", peer=venue.peer)
+    assert left["reason"] == "revoked"
+    again = await world.open("chuncheon")
+    assert await again.closed() == 4403
+
+
+async def test_host_rejects_a_venue(world: World) -> None:
+    host = await world.join("host")
+    venue = await world.join("nanjing")
+    await host.expect("knock")
+    await host.send(type="reject", peer=venue.peer, reason="wrong hall", ref="no")
+    await host.expect("ack", ref="no")
+    assert await venue.closed() == 4403
+    assert venue.close_reason == "wrong hall"
+
+
+async def test_cookie_auth_from_a_foreign_origin_is_refused(world: World) -> None:
+    cookie = {"Cookie": f"{role_cookie(world.ceremony, Role.VENUE)}={world.template.tokens['chuncheon']}"}
+    own = str(world.client.make_url("")).rstrip("/")
+    good = await world.open(None, headers={**cookie, "Origin": own})
+    await good.send(type="hello")
+    assert (await good.expect("welcome"))["role"] == "venue"
+    evil = await world.open(None, headers={**cookie, "Origin": "https://evil.example"})
+    assert await evil.closed() == 4403
+    # A bearer token is not ambient authority, so its Origin is not what protects it.
+    bot = await world.open("chuncheon", headers={"Origin": "https://evil.example"})
+    await bot.send(type="hello")
+    await bot.expect("welcome")
+
+
+# ------------------------------------------------------------------ protocol violations
+
+
+async def test_hello_must_come_first(world: World) -> None:
+    sock = await world.open("host")
+    await sock.send(type="ping", nonce="too-early")
+    assert await sock.closed() == 4400
+    assert not [m for m in sock.seen if m["type"] == "pong"]
+
+
+async def test_a_second_hello_is_a_bad_message(world: World) -> None:
+    host = await world.join("host")
+    await host.send(type="hello", ref="again")
+    assert (await host.expect("error", ref="again"))["code"] == "bad_message"
+
+
+async def test_no_hello_closes_with_4408(make_world: WorldFactory) -> None:
+    world = await make_world(hello_timeout=0.3)
+    sock = await world.open("host")
+    assert await sock.closed() == 4408
+
+
+async def test_a_frame_over_64_kib_closes_with_1009(world: World) -> None:
+    host, venue = await world.pair()
+    await venue.send(type="offer", to=host.peer, sdp="a" * (60 * 1024))  # under the limit: relayed
+    assert len((await host.expect("offer"))["sdp"]) == 60 * 1024
+    await venue.ws.send_str(json.dumps({"type": "offer", "to": host.peer, "sdp": "a" * (65 * 1024)}))
+    assert await venue.closed() == 1009
+    await host.round_trip("still-here")  # the other side is unaffected
+
+
+async def test_a_flood_closes_with_4429(world: World) -> None:
+    host, venue = await world.pair()
+    for i in range(400):  # the bucket holds 200; refills at 50/s
+        if venue.ws.closed:
+            break
+        await venue.send(type="candidate", to=host.peer, candidate=CANDIDATE, ref=str(i))
+    assert await venue.closed() == 4429
+    relayed = [m for m in [*host.backlog, await host.expect("candidate")] if m["type"] == "candidate"]
+    assert relayed  # messages within the budget were relayed
+    await host.round_trip("after-flood")
+    assert len([m for m in host.seen if m["type"] == "candidate"]) < 400
+
+
+async def test_twenty_malformed_messages_close_with_4400(world: World) -> None:
+    observer = await world.join("observer")
+    bad: list[str] = ["not json", "[]", "{}", '{"type": "nope"}', '{"type": "offer"}', '{"type": 7}']
+    for i in range(20):
+        await observer.ws.send_str(bad[i % len(bad)])
+    assert await observer.closed() == 4400
+    errors = [m for m in observer.backlog if m["type"] == "error"]
+    assert len(errors) in (19, 20) and {e["code"] for e in errors} == {"bad_message"}
+
+
+async def test_wrong_shapes_are_bad_messages_and_nothing_is_relayed(world: World) -> None:
+    host, venue = await world.pair()
+    cases: list[Any] = [
+        {"type": "offer", "to": venue.peer},
+        {"type": "offer", "to": venue.peer, "sdp": 5},
+        {"type": "offer", "to": "venue", "sdp": SDP},
+        {"type": "offer", "to": venue.peer, "sdp": SDP, "from": host.peer},
+        {"type": "candidate", "to": venue.peer},
+        {"type": "candidate", "to": venue.peer, "candidate": {"candidate": 1}},
+        {"type": "candidate", "to": venue.peer, "candidate": {**CANDIDATE, "sdpMLineIndex": True}},
+        {"type": "stage", "segment": ["next"]},
+        {"type": "admit", "peer": None},
+        {"type": "ping", "nonce": {"deep": 1}},
+        {"type": "leave", "extra": 1},
+        {"type": "hello"},
+        {"type": "offer", "to": venue.peer, "sdp": SDP, "ref": "r" * 65},
+    ]
+    for case in cases:
+        await host.ws.send_str(json.dumps(case))
+        error = await host.expect("error")
+        assert error["code"] == "bad_message", (case, error)
+        assert isinstance(error["reason"], str) and error["reason"]
+    await host.ws.send_bytes(b"\x00\x01")
+    assert (await host.expect("error"))["code"] == "bad_message"
+    await venue.round_trip("quiet")
+    assert not [m for m in venue.backlog if m["type"] == "offer"]
+    assert host.close_code is None and venue.close_code is None
+
+
+async def test_a_bad_message_error_echoes_its_ref(world: World) -> None:
+    host = await world.join("host")
+    await host.send(type="offer", to="p-000000000000", ref="missing-sdp")
+    error = await host.expect("error")
+    assert (error["code"], error.get("ref")) == ("bad_message", "missing-sdp")
+
+
+# ------------------------------------------------------------------ resume and presence
+
+
+async def test_a_dropped_venue_resumes_gets_what_it_missed_and_the_host_hears_it_is_back(world: World) -> None:
+    host, venue = await world.pair()
+    await host.send(type="offer", to=venue.peer, sdp=SDP)
+    await venue.expect("offer")
+    last_seq = max(m["seq"] for m in venue.seen if "seq" in m)
+    session, peer = venue.welcome["session"], venue.peer
+    await venue.ws.close()  # a network drop: no leave
+    await host.send(type="stage", segment="next", ref="while-away")
+    await host.expect("ack", ref="while-away")
+    await host.send(type="candidate", to=peer, candidate=CANDIDATE, ref="to-away")
+    await host.round_trip("queued")
+    assert not [m for m in host.backlog if m["type"] == "error"]  # the absent peer is still addressable
+
+    back = await world.join("chuncheon", resume={"session": session, "last_seq": last_seq})
+    assert back.welcome["resumed"] is True
+    assert (back.peer, back.welcome["session"]) == (peer, session)
+    missed = await back.expect("ceremony")
+    assert missed["seq"] == last_seq + 1
+    assert missed["event"]["data"] == {"segment": "opening"}
+    candidate = await back.expect("candidate")
+    assert (candidate["seq"], candidate["from"]) == (last_seq + 2, host.peer)
+    returned = await host.expect("peer-back")
+    assert returned["peer"]["id"] == peer
+    # And it goes on as before.
+    await back.send(type="answer", to=host.peer, sdp=SDP)
+    assert (await host.expect("answer"))["from"] == peer
+    assert not [m for m in host.seen if m["type"] == "peer-left"]
+
+
+async def test_resume_replays_only_after_last_seq(world: World) -> None:
+    host, venue = await world.pair()
+    for i in range(3):
+        await host.send(type="candidate", to=venue.peer, candidate={**CANDIDATE, "sdpMLineIndex": i})
+    for _ in range(3):
+        await venue.expect("candidate")
+    seqs = [m["seq"] for m in venue.seen if m["type"] == "candidate"]
+    await venue.ws.close()
+    back = await world.join("chuncheon", resume={"session": venue.welcome["session"], "last_seq": seqs[0]})
+    replayed = [await back.expect("candidate"), await back.expect("candidate")]
+    assert [m["seq"] for m in replayed] == seqs[1:]
+    assert [m["candidate"]["sdpMLineIndex"] for m in replayed] == [1, 2]
+
+
+async def test_a_session_cannot_be_resumed_with_another_link(world: World) -> None:
+    _, venue = await world.pair()
+    await venue.ws.close()
+    thief = await world.join("chuncheon-2", resume={"session": venue.welcome["session"], "last_seq": 0})
+    assert thief.welcome["resumed"] is False and thief.peer != venue.peer
+    assert thief.welcome["admitted"] is False  # admission belongs to the other link
+
+
+async def test_a_session_resumed_on_a_second_socket_closes_the_first_with_4409(world: World) -> None:
+    host, venue = await world.pair()
+    session = venue.welcome["session"]
+    second = await world.join("chuncheon", resume={"session": session, "last_seq": 0})
+    assert second.welcome["resumed"] is True
+    assert await venue.closed() == 4409
+    assert (await host.expect("peer-back"))["peer"]["id"] == venue.peer
+    # The session lives on the second socket: relays reach it.
+    await host.send(type="offer", to=second.peer, sdp=SDP)
+    assert (await second.expect("offer"))["from"] == host.peer
+
+
+async def test_after_the_resume_window_peers_get_peer_left_and_resume_starts_afresh(make_world: WorldFactory) -> None:
+    world = await make_world(resume_window=0.5)
+    host, venue = await world.pair()
+    await venue.ws.close()
+    left = await host.expect("peer-left", peer=venue.peer)
+    assert left["reason"] == "gone"
+    late = await world.join("chuncheon", resume={"session": venue.welcome["session"], "last_seq": 1})
+    assert late.welcome["resumed"] is False and late.peer != venue.peer
+    assert late.welcome["admitted"] is True  # admission is remembered for the link
+
+
+async def test_a_silent_client_is_dropped_with_4408_and_peers_hear_it(make_world: WorldFactory) -> None:
+    # The server's heartbeat ticker runs once a second, so the timeout leaves room for one tick.
+    world = await make_world(heartbeat_interval=0.5, heartbeat_timeout=2.5, resume_window=0.5)
+    host, venue = await world.pair()
+    assert venue.welcome["heartbeat"] == {"interval": 0.5, "timeout": 2.5}
+    venue.answer_pings = False
+    code, left = await asyncio.gather(venue.closed(), host.expect("peer-left", peer=venue.peer))
+    assert code == 4408 and left["reason"] == "timeout"
+    assert any(m["type"] == "ping" and m["nonce"] for m in venue.seen)  # it was asked, and stayed silent
+    assert host.close_code is None  # the host answers its pings and stays
+
+
+async def test_peers_hear_of_a_heartbeat_drop_without_waiting_out_the_resume_window(make_world: WorldFactory) -> None:
+    world = await make_world(heartbeat_interval=0.5, heartbeat_timeout=2.5, resume_window=60.0)
+    host, venue = await world.pair()
+    venue.answer_pings = False
+    code, left = await asyncio.gather(venue.closed(), host.expect("peer-left", peer=venue.peer, wait=8.0))
+    assert code == 4408 and left["peer"] == venue.peer
+
+
+async def test_end_by_the_host_closes_everyone_with_4000(world: World) -> None:
+    observer = await world.join("observer")
+    lobby = await world.join("nanjing")
+    host, venue = await world.pair()
+    await host.send(type="end", reason="thank you")
+    codes = await asyncio.gather(host.closed(), venue.closed(), observer.closed(), lobby.closed())
+    assert codes == [4000, 4000, 4000, 4000]
+    assert venue.close_reason == "thank you"
+    again = await world.join("chuncheon")
+    assert again.welcome["admitted"] is False  # a new session starts in the lobby again
+
+
+async def test_end_closes_members_that_joined_after_the_host(world: World) -> None:
+    host, venue = await world.pair()
+    observer = await world.join("observer")
+    await host.send(type="end", reason="thank you")
+    codes = await asyncio.gather(host.closed(3.0), venue.closed(3.0), observer.closed(3.0))
+    assert codes == [4000, 4000, 4000]
+
+
+# ------------------------------------------------------------------ TURN credentials
+
+
+def _hmac_sha1_b64(secret: str, message: str) -> str:
+    mac = crypto_hmac.HMAC(secret.encode(), hashes.SHA1())  # noqa: S303 - coturn's REST scheme is HMAC-SHA1
+    mac.update(message.encode())
+    return base64.b64encode(mac.finalize()).decode()
+
+
+def test_turn_credentials_follow_coturns_rest_scheme() -> None:
+    config = load_ice_config(
+        ["stun:turn.example.org:3478", "turn:turn.example.org:3478?transport=udp"],
+        None,
+        "coturn-shared-secret",
+        3600,
+    )
+    servers = config.for_peer("p-0123456789ab", 1_700_000_000.0)
+    assert servers[0] == {"urls": ["stun:turn.example.org:3478"]}  # STUN needs no credentials
+    turn = servers[1]
+    assert turn["urls"] == ["turn:turn.example.org:3478?transport=udp"]
+    assert turn["username"] == "1700003600:p-0123456789ab"
+    assert turn["credential"] == _hmac_sha1_b64("coturn-shared-secret", "1700003600:p-0123456789ab")
+
+
+def test_fixed_turn_credentials_are_kept_and_no_secret_means_none() -> None:
+    fixed = {"urls": ["turns:turn.example.org:443?transport=tcp"], "username": "u", "credential": "c"}
+    with_secret = IceConfig((fixed,), "secret", 3600)
+    assert with_secret.for_peer("p-0123456789ab", 0.0) == [fixed]
+    without = IceConfig(({"urls": ["turn:turn.example.org:3478"]},), None)
+    assert without.for_peer("p-0123456789ab", 0.0) == [{"urls": ["turn:turn.example.org:3478"]}]
+
+
+@pytest.mark.parametrize(
+    ("urls", "ttl"),
+    [(["https://turn.example.org"], 3600), (["turn:turn.example.org"], 10), ([""], 3600)],
+)
+def test_bad_ice_configuration_is_refused(urls: list[str], ttl: int) -> None:
+    with pytest.raises(IceConfigError):
+        load_ice_config(urls, None, "secret", ttl)
+
+
+async def test_welcome_carries_fresh_turn_credentials_for_the_peer(make_world: WorldFactory) -> None:
+    ice = load_ice_config(["turn:127.0.0.1:3478?transport=udp"], None, "hall-secret", 600)
+    world = await make_world(ice=ice)
+    before = int(time.time())
+    venue = await world.join("chuncheon")
+    after = int(time.time())
+    [server] = venue.welcome["ice_servers"]
+    expiry, peer = server["username"].split(":")
+    assert peer == venue.peer
+    assert before + 600 <= int(expiry) <= after + 600
+    assert server["credential"] == _hmac_sha1_b64("hall-secret", server["username"])
+
+
+# ------------------------------------------------------------------ the room, without I/O
+
+
+def _name(en: str) -> LocalizedText:
+    return LocalizedText(en, en, en)
+
+
+def _join(room: Room, role: Role, invitation: str, now: float = 0.0, **kw: Any) -> Joined:
+    """Join as the WebSocket shell does: the member counts as connected once caught up."""
+    joined = room.join(
+        role=role,
+        invitation=invitation,
+        venue=kw.pop("venue", "chuncheon" if role is Role.VENUE else None),
+        name=_name(invitation),
+        resume_session=kw.pop("resume_session", None),
+        last_seq=kw.pop("last_seq", 0),
+        now=now,
+    )
+    joined.member.connected, joined.member.disconnected_at = True, None  # what server._catch_up does
+    return joined
+
+
+def _replay(joined: Joined) -> list[dict[str, Any]]:
+    """What the shell sends after the welcome of a resumed session."""
+    return [m for m in joined.member.outbox if m["seq"] > joined.last_seq]
+
+
+def _relay(kind: str, to: str, **payload: Any) -> Any:
+    from signaling.protocol import Relay
+
+    return Relay(kind, to, payload)
+
+
+@pytest.fixture
+def room() -> Room:
+    return Room("0123456789abcdef", resume_window=60.0)
+
+
+def test_room_lobby_admit_and_presence(room: Room) -> None:
+    host = _join(room, Role.HOST, "inv-host")
+    assert host.member.admitted and host.effects.send == [] and not host.resumed
+    venue = _join(room, Role.VENUE, "inv-venue")
+    assert not venue.member.admitted
+    [(to, knock)] = venue.effects.send
+    assert to == host.member.peer and knock["type"] == "knock" and knock["seq"] == 1
+    assert knock["peer"]["id"] == venue.member.peer
+    assert room.lobby() == [venue.member]
+    assert room.peers_for(venue.member) == []
+
+    effects = room.admit(host.member.peer, venue.member.peer)
+    sent = dict(effects.send)
+    assert sent[venue.member.peer]["type"] == "admitted"
+    assert sent[venue.member.peer]["peers"][0]["id"] == host.member.peer
+    assert sent[host.member.peer] == {
+        "type": "peer-joined",
+        "peer": venue.member.describe(host.member.peer),
+        "seq": 2,
+    }
+    assert room.lobby() == []
+    assert room.admit(host.member.peer, venue.member.peer).send == []  # admitting twice does nothing
+    a, b = venue.member.describe(host.member.peer), host.member.describe(venue.member.peer)
+    assert a["polite"] != b["polite"]
+
+    observer = _join(room, Role.OBSERVER, "inv-observer")
+    assert observer.effects.send == []  # observers are not media peers: nobody is told
+    assert room.peers_for(observer.member) == []
+    # A host joining later hears of the venue already waiting.
+    nanjing = _join(room, Role.VENUE, "inv-nanjing", venue="nanjing")
+    late_host = _join(room, Role.HOST, "inv-host-2")
+    # (queued in its outbox: the shell sends it right after the welcome)
+    knocks = [m for m in late_host.member.outbox if m["type"] == "knock"]
+    assert [k["peer"]["id"] for k in knocks] == [nanjing.member.peer]
+
+
+def test_room_relay_checks_the_sender_and_the_target(room: Room) -> None:
+    host = _join(room, Role.HOST, "h").member
+    venue = _join(room, Role.VENUE, "v").member
+    lobby = _join(room, Role.VENUE, "w", venue="nanjing").member
+    observer = _join(room, Role.OBSERVER, "o").member
+    room.admit(host.peer, venue.peer)
+
+    effects = room.relay(venue.peer, _relay("offer", host.peer, sdp="x"))
+    [(to, message)] = effects.send
+    assert to == host.peer and message["type"] == "offer" and message["from"] == venue.peer
+    assert message["sdp"] == "x"
+
+    def code(sender: str, to: str) -> str:
+        with pytest.raises(ProtocolError) as info:
+            room.relay(sender, _relay("candidate", to, candidate=None))
+        return info.value.code
+
+    assert code(observer.peer, host.peer) == "forbidden"
+    assert code(lobby.peer, host.peer) == "not_admitted"
+    assert code(host.peer, lobby.peer) == "no_such_peer"  # not admitted yet: not a media peer
+    assert code(host.peer, observer.peer) == "no_such_peer"
+    assert code(host.peer, host.peer) == "no_such_peer"
+    assert code(host.peer, "p-000000000000") == "no_such_peer"
+    with pytest.raises(ProtocolError):
+        room.admit(venue.peer, lobby.peer)  # only the host admits
+    with pytest.raises(ProtocolError):
+        room.end(observer.peer, "")
+
+
+def test_room_resume_replays_the_outbox_and_announces_peer_back(room: Room) -> None:
+    host = _join(room, Role.HOST, "h", now=0.0).member
+    venue = _join(room, Role.VENUE, "v", now=0.0).member
+    room.admit(host.peer, venue.peer)  # venue: admitted = seq 1
+    room.disconnected(venue.peer, now=5.0)
+    offline = room.relay(host.peer, _relay("offer", venue.peer, sdp="while away"))
+    assert offline.send == []  # queued, not delivered
+    back = _join(room, Role.VENUE, "v", now=10.0, resume_session=venue.session, last_seq=1)
+    assert back.resumed and back.member is venue and not back.replaced
+    assert [m["seq"] for m in _replay(back)] == [2] and _replay(back)[0]["sdp"] == "while away"
+    [(to, peer_back)] = back.effects.send
+    assert to == host.peer and peer_back["type"] == "peer-back" and peer_back["peer"]["id"] == venue.peer
+    # Resuming a session that is still connected replaces the old socket.
+    again = _join(room, Role.VENUE, "v", now=11.0, resume_session=venue.session, last_seq=2)
+    assert again.resumed and again.replaced and _replay(again) == []
+    # A client claiming more than was ever sent gets everything from where the session really is.
+    greedy = _join(room, Role.VENUE, "v", now=11.5, resume_session=venue.session, last_seq=10**6)
+    assert greedy.last_seq == venue.next_seq - 1
+    # Another link cannot take the session over.
+    other = _join(room, Role.VENUE, "v2", now=12.0, resume_session=venue.session, last_seq=0)
+    assert not other.resumed and other.member.peer != venue.peer
+
+
+def test_room_tick_drops_the_silent_and_expires_the_gone(room: Room) -> None:
+    host = _join(room, Role.HOST, "h", now=0.0).member
+    venue = _join(room, Role.VENUE, "v", now=0.0).member
+    room.admit(host.peer, venue.peer)
+    room.heard(host.peer, now=25.0)
+    assert room.tick(now=30.0, timeout=30.0).close == []  # 30 s silent is not yet more than 30 s
+    effects = room.tick(now=31.0, timeout=30.0)
+    assert [(c.peer, c.code) for c in effects.close] == [(venue.peer, 4408)]
+    [(to, left)] = effects.send  # its peers hear of the drop at once ...
+    assert to == host.peer and left["type"] == "peer-left" and left["peer"] == venue.peer
+    assert left["reason"] == "timeout"
+    assert not venue.connected and venue.peer in room.members  # ... yet it may still resume
+    room.heard(host.peer, now=89.0)
+    assert room.tick(now=90.0, timeout=30.0).send == []  # 59 s after the drop: within the window
+    expired = room.tick(now=92.0, timeout=30.0)
+    assert venue.peer not in room.members
+    assert expired.send == []  # told once, at the drop
+
+
+def test_room_a_session_whose_outbox_overflowed_cannot_resume(room: Room) -> None:
+    host = _join(room, Role.HOST, "h", now=0.0).member
+    venue = _join(room, Role.VENUE, "v", now=0.0).member
+    room.admit(host.peer, venue.peer)
+    room.disconnected(venue.peer, now=1.0)
+    for _ in range(OUTBOX_LIMIT + 1):
+        room.relay(host.peer, _relay("candidate", venue.peer, candidate=None))
+    fresh = _join(room, Role.VENUE, "v", now=2.0, resume_session=venue.session, last_seq=1)
+    assert not fresh.resumed and fresh.member.admitted  # a new session; admission is remembered
+    expired = room.tick(now=2.0, timeout=30.0)
+    assert venue.peer not in room.members
+    assert ("peer-left", venue.peer) in [(m["type"], m.get("peer")) for _, m in expired.send]
+
+
+def test_room_reject_end_and_revoke(room: Room) -> None:
+    host = _join(room, Role.HOST, "h").member
+    venue = _join(room, Role.VENUE, "v").member
+    nanjing = _join(room, Role.VENUE, "n", venue="nanjing").member
+    observer = _join(room, Role.OBSERVER, "o").member
+    room.admit(host.peer, venue.peer)
+    room.admit(host.peer, nanjing.peer)
+
+    rejected = room.reject(host.peer, nanjing.peer, "")
+    assert [(c.peer, c.code) for c in rejected.close] == [(nanjing.peer, 4403)]
+    assert nanjing.peer not in room.members
+    assert not _join(room, Role.VENUE, "n", venue="nanjing").member.admitted  # admission withdrawn
+
+    revoked = room.revoked("v")
+    assert [(c.peer, c.code) for c in revoked.close] == [(venue.peer, 4403)]
+    assert ("peer-left", venue.peer) in [(m["type"], m.get("peer")) for _, m in revoked.send]
+
+    ended = room.end(host.peer, "done")
+    assert {c.code for c in ended.close} == {4000}
+    assert observer.peer in {c.peer for c in ended.close}
+    assert room.empty
+
+
+def test_room_broadcast_is_shaped_per_role(room: Room) -> None:
+    host = _join(room, Role.HOST, "h").member
+    observer = _join(room, Role.OBSERVER, "o").member
+    effects = room.broadcast({Role.HOST: {"type": "ceremony", "event": "for hosts"}, Role.OBSERVER: None})
+    assert [(to, m["event"]) for to, m in effects.send] == [(host.peer, "for hosts")]
+    assert observer.next_seq == 1

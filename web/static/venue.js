@@ -1,0 +1,232 @@
+// A hall's big screen: the other hall live and large, this hall's own camera small,
+// the ceremony's title and stage, the MOU, signing progress, device controls.
+
+import { applyState, segmentTitle } from './ceremony.js';
+import { readData, translator } from './i18n.js';
+import {
+  cameraProblem, listDevices, mediaSummary, muteButton, openCamera, play, remoteTile, setIndicator,
+} from './mediaui.js';
+import { MediaRoom } from './rtc.js';
+import { SignalClient } from './signal.js';
+import { showAlert } from './ui.js';
+
+const page = readData('page-data');
+const tr = translator(page.messages);
+const $ = (id) => document.getElementById(id);
+
+const remotes = $('remotes');
+const selfVideo = $('self-video');
+const mediaAlert = $('media-alert');
+const cameraSelect = $('camera-select');
+const micSelect = $('mic-select');
+const soundOn = $('sound-on');
+const tiles = new Map();  // peer id -> tile
+
+const signal = new SignalClient(page.ceremony, { role: 'venue' });
+let localStream = null;
+let firstMedia = null;  // this hall's camera: asked for at start; links wait for the answer
+const media = new MediaRoom(signal, { localStream: () => firstMedia });
+// For tests and for diagnosing a hall on the day: the connections by peer id.
+window.__ceremony = { signal, media, peers: media.links };
+
+// ---- the ceremony: title, stage, document, progress ----
+
+function showState(summary) {
+  applyState(summary, page, tr);
+  // The badge names the phase; this line names the run-of-show segment under way.
+  const waiting = ['draft', 'frozen', 'open'].includes(summary.state) ? tr('js.venue.no_segment') : '';
+  $('stage-now').textContent = summary.segment ? segmentTitle(page, summary.segment) : waiting;
+  $('stage-now').dataset.segment = summary.segment ?? '';
+  if (summary.title?.[page.lang]) $('ceremony-title').textContent = summary.title[page.lang];
+}
+
+// Where each signatory stands, from the events that name one: a recorded consent (or decline),
+// and the signature itself once signing events exist.
+function progressOf(event) {
+  if (event.type === 'consent.recorded') return event.data.decision === 'decline' ? 'declined' : 'consented';
+  if (event.type.startsWith('signature.')) return 'signed';
+  return null;
+}
+
+function showEvent(event) {
+  const who = event.data?.signatory;
+  const progress = who ? progressOf(event) : null;
+  if (!progress) return;
+  const row = document.querySelector(`#progress [data-signatory="${CSS.escape(who)}"]`);
+  if (!row) return;
+  row.dataset.progress = progress;
+  const pill = row.querySelector('[data-sign-state]');
+  pill.className = `pill ${progress === 'declined' ? 'pill-off' : 'pill-ok'}`;
+  pill.textContent = tr(`js.venue.progress.${progress}`);
+}
+
+signal.on('welcome', (m) => showState(m.ceremony));
+signal.on('ceremony', (m) => {
+  showState(m.state);
+  showEvent(m.event);
+  if (m.event.type === 'ceremony.cancelled') ended('cancelled', m.event.data?.reason ?? '');
+});
+
+// ---- the room: lobby, connection, remote halls ----
+
+function showConnection(status) {
+  const state = status.state === 'idle' ? 'connecting' : status.state;
+  setIndicator($('signal-state'), state, tr(`js.signal.${state}`));
+  $('lobby').hidden = !(signal.state === 'live' && !signal.admitted);
+  document.body.dataset.signal = state;
+}
+
+signal.on('status', (status) => {
+  showConnection(status);
+  if (status.state === 'closed' && status.why && status.why !== 'left') {
+    ended(status.why, status.reason, status.code);
+  }
+});
+signal.on('welcome', () => showConnection({ state: signal.state }));
+signal.on('admitted', () => showConnection({ state: signal.state }));
+
+function ended(why, reason, code) {
+  const titles = { ended: 'js.venue.ended', replaced: 'js.venue.replaced', cancelled: 'js.venue.cancelled' };
+  const key = titles[why] ?? (code === 4403 ? 'js.venue.refused' : 'js.venue.closed');
+  $('ended-title').textContent = tr(key);
+  $('ended-reason').textContent = reason || '';
+  $('ended').hidden = false;
+  $('lobby').hidden = true;
+}
+$('reload').addEventListener('click', () => location.reload());
+
+function showMedia() {
+  const state = mediaSummary(media.links.values());
+  setIndicator($('media-state'), state, tr(`js.rtc.summary.${state}`));
+  const venues = [...tiles.values()].filter((t) => t.element.classList.contains('role-venue'));
+  $('screen-empty').hidden = venues.length > 0 || !signal.admitted;
+  remotes.dataset.count = String(venues.length);
+}
+
+media.addEventListener('peer', ({ detail: link }) => {
+  const tile = remoteTile(link, { lang: page.lang, tr, onBlocked: soundBlocked });
+  tiles.set(link.id, tile);
+  // The other hall fills the screen; the host, if it sends video at all, is a small inset.
+  if (link.peer.role === 'venue') remotes.append(tile.element);
+  else $('screen').append(tile.element);
+  showMedia();
+});
+media.addEventListener('peer-gone', ({ detail: link }) => {
+  tiles.get(link.id)?.element.remove();
+  tiles.delete(link.id);
+  showMedia();
+});
+media.addEventListener('change', showMedia);
+signal.on('admitted', showMedia);
+signal.on('welcome', showMedia);
+
+function soundBlocked() {
+  soundOn.hidden = false;
+}
+soundOn.addEventListener('click', () => {
+  for (const tile of tiles.values()) {
+    tile.video.muted = false;
+    tile.video.play().catch(() => {});
+  }
+  soundOn.hidden = true;
+});
+
+// ---- this hall's camera and microphone ----
+
+async function acquire(constraints) {
+  try {
+    const stream = await openCamera(constraints);
+    useStream(stream);
+    return stream;
+  } catch (err) {
+    showAlert(mediaAlert, 'warning', cameraProblem(err, tr));
+    return null;
+  } finally {
+    refreshDevices();
+  }
+}
+
+function useStream(stream) {
+  localStream = stream;
+  $('self-view').dataset.video = stream.getVideoTracks().length ? 'on' : 'off';
+  play(selfVideo, stream);
+  syncMic();
+  syncCam();
+}
+
+const syncMic = muteButton($('mic-toggle'), {
+  tr, onKey: 'js.media.mute_mic', offKey: 'js.media.unmute_mic', getTracks: () => localStream?.getAudioTracks() ?? [],
+});
+const syncCam = muteButton($('cam-toggle'), {
+  tr,
+  onKey: 'js.media.cam_off',
+  offKey: 'js.media.cam_on',
+  getTracks: () => localStream?.getVideoTracks() ?? [],
+  onChange: (on) => { $('self-view').dataset.video = on ? 'on' : 'off'; },
+});
+
+function refreshDevices() {
+  const cam = localStream?.getVideoTracks()[0]?.getSettings().deviceId;
+  const mic = localStream?.getAudioTracks()[0]?.getSettings().deviceId;
+  listDevices(cameraSelect, 'videoinput', cam, tr);
+  listDevices(micSelect, 'audioinput', mic, tr);
+}
+navigator.mediaDevices?.addEventListener?.('devicechange', refreshDevices);
+
+async function switchDevice(kind, deviceId) {
+  if (!deviceId) return;
+  const constraints = kind === 'video'
+    ? { video: { deviceId: { exact: deviceId }, width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false }
+    : { audio: { deviceId: { exact: deviceId }, echoCancellation: true }, video: false };
+  let fresh;
+  try {
+    fresh = (await openCamera(constraints)).getTracks()[0];
+  } catch (err) {
+    showAlert(mediaAlert, 'warning', cameraProblem(err, tr));
+    refreshDevices();
+    return;
+  }
+  mediaAlert.hidden = true;
+  if (!localStream) {
+    // No camera at first: start sending now (the links renegotiate from receive-only).
+    const stream = new MediaStream([fresh]);
+    useStream(stream);
+    await media.setStream(stream);
+    refreshDevices();
+    return;
+  }
+  const old = kind === 'video' ? localStream.getVideoTracks()[0] : localStream.getAudioTracks()[0];
+  fresh.enabled = old ? old.enabled : true;  // a muted microphone stays muted on the new device
+  if (old) {
+    localStream.removeTrack(old);
+    old.stop();
+  }
+  localStream.addTrack(fresh);
+  await media.replaceTrack(kind, fresh);
+  if (kind === 'video') play(selfVideo, localStream);
+  syncMic();
+  syncCam();
+}
+cameraSelect.addEventListener('change', () => switchDevice('video', cameraSelect.value));
+micSelect.addEventListener('change', () => switchDevice('audio', micSelect.value));
+
+// ---- full screen ----
+
+const fullscreenButton = $('fullscreen');
+fullscreenButton.hidden = !document.fullscreenEnabled;
+fullscreenButton.addEventListener('click', () => {
+  if (document.fullscreenElement) document.exitFullscreen();
+  else $('venue').requestFullscreen().catch(() => {});
+});
+document.addEventListener('fullscreenchange', () => {
+  fullscreenButton.textContent = tr(document.fullscreenElement ? 'js.venue.exit_fullscreen' : 'js.venue.fullscreen');
+});
+
+// ---- start ----
+
+showState(page.state);
+firstMedia = acquire();
+showConnection({ state: 'connecting' });
+showMedia();
+signal.start();
+window.addEventListener('pagehide', () => signal.leave());
