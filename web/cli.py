@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--heartbeat-interval", type=float, default=10.0, help="signaling ping interval, seconds")
     serve.add_argument("--heartbeat-timeout", type=float, default=30.0, help="drop a silent peer after, seconds")
     serve.add_argument("--resume-window", type=float, default=60.0, help="keep a dropped session, seconds")
+    serve.add_argument(
+        "--tsa-url", help="an external RFC 3161 TSA for consents (default: the built-in one); failures are not masked"
+    )
 
     invite = sub.add_parser("invite", help="print a new capability link for one role in one ceremony")
     invite.add_argument("ceremony")
@@ -117,7 +120,13 @@ def _serve(args: argparse.Namespace) -> int:
         heartbeat_timeout=args.heartbeat_timeout,
         resume_window=args.resume_window,
     )
-    settings = Settings(data_dir=args.data, public_url=public, create_demo=not args.no_demo, signal=signal_settings)
+    settings = Settings(
+        data_dir=args.data,
+        public_url=public,
+        create_demo=not args.no_demo,
+        signal=signal_settings,
+        tsa_url=args.tsa_url,
+    )
     asyncio.run(_run_server(settings, args.host, args.port, ssl_context))
     return 0
 
