@@ -26,6 +26,8 @@ def page_for(ceremony: str, role: Role) -> str:
         return f"/c/{ceremony}/host"
     if role is Role.VENUE:
         return f"/c/{ceremony}/venue"
+    if role is Role.SIGNATORY:
+        return f"/c/{ceremony}/sign"
     return f"/c/{ceremony}/view"
 
 

@@ -220,3 +220,34 @@ async def venue_screen(request: web.Request) -> web.Response:
 def _here(definition: CeremonyDefinition, venue: str | None) -> list[str]:
     """The ids of the signatories who sign in this hall (listed first in its progress panel)."""
     return [s.id for s in definition.signatories if s.venue == venue]
+
+
+@routes.get("/c/{ceremony}/sign")
+async def signing_page(request: web.Request) -> web.Response:
+    """A signatory's own page: the frozen MOU, the consent text, their key, Sign or Decline."""
+    principal = require(request, [Role.SIGNATORY])
+    state = ceremony_state(request)
+    invitation = principal.invitation
+    assert invitation is not None and invitation.signatory is not None  # a signatory link names one
+    lang = negotiate(request)
+    d = state.definition
+    signatory = d.signatory(invitation.signatory)
+    data = _script_data(request, state, principal)
+    data["signatory"] = signatory.id
+    data["party"] = signatory.party
+    data["venue"] = signatory.venue
+    data["signing_segments"] = [s.id for s in d.run_of_show if s.kind is SegmentKind.SIGNING]
+    return _page(
+        request,
+        "sign.html",
+        state=state,
+        d=d,
+        definition=d,
+        data=data,
+        signatory={
+            "name": signatory.name.get(lang),
+            "title": signatory.title.get(lang),
+            "party": d.party(signatory.party).name.get(lang),
+            "venue": d.venue(signatory.venue).name.get(lang),
+        },
+    )

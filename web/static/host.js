@@ -1,7 +1,9 @@
-// The host console: ceremony controls, the halls live (halls.js), capability links and the live timeline.
+// The host console: ceremony controls, the halls live (halls.js), signatories' keys (enrollments.js),
+// capability links and the live timeline.
 
 import { api, errorText } from './api.js';
 import { applyState } from './ceremony.js';
+import { startEnrollments } from './enrollments.js';
 import { startHalls } from './halls.js';
 import { readData, translator } from './i18n.js';
 import { parseTime, zonedElement } from './time.js';
@@ -219,6 +221,7 @@ async function revokeLink(invitation, button) {
 
 function onEvent(event, state) {
   const d = event.data || {};
+  keys.onEvent(event);
   if (event.type === 'invitation.issued' && !page.invitations.some((i) => i.id === d.invitation)) {
     remember({
       id: d.invitation, role: d.role, venue: d.venue ?? null, signatory: d.signatory ?? null,
@@ -235,6 +238,7 @@ function onEvent(event, state) {
   else summary = state;
 }
 
+const keys = startEnrollments(page, tr);
 wireCopyButtons(tr);
 renderLinks();
 update(summary);

@@ -1,0 +1,181 @@
+// The host's "Signatories' keys" panel: enrollments to approve (after seeing the person on
+// camera) or reject, and each party's signing progress.
+
+import { api, errorText } from './api.js';
+import { parseTime, zonedElement } from './time.js';
+import { hideAlert, showAlert } from './ui.js';
+
+const REFRESH_MS = 5000;
+const WATCHED = ['enrollment.requested', 'enrollment.approved', 'enrollment.rejected', 'certificate.revoked',
+  'consent.recorded'];
+
+export function startEnrollments(page, tr) {
+  const base = `/api/ceremonies/${encodeURIComponent(page.ceremony)}`;
+  const body = document.getElementById('keys-body');
+  const progress = document.getElementById('sign-progress');
+  const alertBox = document.getElementById('keys-alert');
+  const venueName = (id) => page.venues.find((v) => v.id === id)?.name ?? id;
+  const partyOf = (id) => page.signatories.find((s) => s.id === id)?.party ?? '';
+  let loading = null;
+  let again = false;
+
+  function cell(content, className) {
+    const td = document.createElement('td');
+    if (className) td.className = className;
+    td.append(content);
+    return td;
+  }
+
+  function statusOf(e) {
+    return e.status === 'approved' && e.revoked ? 'revoked' : e.status;
+  }
+
+  function button(label, className, onClick) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = `button small ${className}`;
+    b.textContent = label;
+    b.addEventListener('click', () => onClick(b));
+    return b;
+  }
+
+  async function act(b, url, payload) {
+    b.disabled = true;
+    hideAlert(alertBox);
+    try {
+      await api('POST', url, payload);
+      await refresh();
+    } catch (err) {
+      b.disabled = false;
+      showAlert(alertBox, 'error', errorText(err, tr));
+      alertBox.focus();
+    }
+  }
+
+  function row(e) {
+    const tr_ = document.createElement('tr');
+    tr_.dataset.enrollment = e.id;
+    tr_.dataset.fingerprint = e.fingerprint;
+    const status = statusOf(e);
+    tr_.dataset.status = status;
+    const who = document.createElement('div');
+    const name = document.createElement('strong');
+    name.textContent = e.name?.[page.lang] ?? e.signatory;
+    const title = document.createElement('div');
+    title.className = 'small muted';
+    title.textContent = [e.title?.[page.lang], partyOf(e.signatory), venueName(e.venue)].filter(Boolean).join(' · ');
+    who.append(name, title);
+    const key = document.createElement('div');
+    const fp = document.createElement('code');
+    fp.className = 'fingerprint';
+    fp.title = e.fingerprint;
+    fp.textContent = e.fingerprint.slice(0, 16);
+    const device = document.createElement('div');
+    device.className = 'small muted device';
+    device.title = e.device || '';
+    device.textContent = e.device || '—';
+    key.append(fp, device);
+    const pill = document.createElement('span');
+    pill.className = `pill ${{ approved: 'pill-ok', pending: 'pill-wait' }[status] ?? 'pill-off'}`;
+    pill.textContent = tr(`js.keys.status.${status}`);
+    if (status === 'rejected' && e.reason) pill.title = e.reason;
+    const actions = document.createElement('div');
+    actions.className = 'button-row';
+    if (status === 'pending') {
+      const url = `${base}/enrollments/${encodeURIComponent(e.id)}`;
+      actions.append(
+        button(tr('js.keys.approve'), 'primary', (b) => act(b, `${url}/approve`)),
+        button(tr('js.keys.reject'), 'danger-ghost', (b) => {
+          const reason = window.prompt(tr('js.keys.reject_reason'));
+          if (reason === null) return;
+          act(b, `${url}/reject`, { reason: reason.trim() });
+        }),
+      );
+    }
+    tr_.append(
+      cell(who),
+      cell(key),
+      cell(zonedElement(parseTime(e.requested_at), page.zones.slice(0, 1), false), 'small'),
+      cell(status === 'pending' ? actions : pill),
+    );
+    if (status === 'rejected' && e.reason) {
+      const reason = document.createElement('div');
+      reason.className = 'small muted';
+      reason.textContent = e.reason;
+      tr_.lastChild.append(reason);
+    }
+    if (status === 'pending') actions.prepend(pill);
+    return tr_;
+  }
+
+  function renderEnrollments(enrollments) {
+    const rows = [...enrollments].reverse().map(row);  // newest first
+    if (!rows.length) {
+      const empty = document.createElement('tr');
+      const td = cell(tr('js.keys.none'), 'muted');
+      td.colSpan = 4;
+      empty.append(td);
+      rows.push(empty);
+    }
+    body.replaceChildren(...rows);
+  }
+
+  function renderProgress(consents) {
+    const decided = new Map(consents.map((c) => [c.signatory, c.decision]));
+    progress.replaceChildren(...page.signatories.map((s) => {
+      const li = document.createElement('li');
+      const decision = decided.get(s.id);
+      const state = decision === undefined ? 'pending' : decision === 'decline' ? 'declined' : 'signed';
+      li.dataset.signatory = s.id;
+      li.dataset.progress = state;
+      const who = document.createElement('span');
+      who.textContent = `${s.name} — ${s.party}`;
+      const pill = document.createElement('span');
+      pill.className = `pill ${{ signed: 'pill-ok', pending: 'pill-wait' }[state] ?? 'pill-off'}`;
+      pill.textContent = tr(`js.keys.progress.${state}`);
+      li.append(who, pill);
+      return li;
+    }));
+  }
+
+  async function load() {
+    const [enrollments, consents] = await Promise.all([
+      api('GET', `${base}/enrollments`), api('GET', `${base}/consents`),
+    ]);
+    renderEnrollments(enrollments.enrollments);
+    renderProgress(consents.consents);
+  }
+
+  /** Reload both lists; calls that arrive meanwhile make one more round, not a pile of them. */
+  async function refresh() {
+    if (loading) {
+      again = true;
+      return loading;
+    }
+    loading = (async () => {
+      do {
+        again = false;
+        try {
+          await load();
+        } catch {
+          // the next event or tick tries again
+        }
+      } while (again);
+    })();
+    try {
+      await loading;
+    } finally {
+      loading = null;
+    }
+  }
+
+  renderProgress([]);
+  refresh();
+  setInterval(refresh, REFRESH_MS);
+  return {
+    onEvent(event) {
+      if (WATCHED.includes(event.type)) refresh();
+    },
+    refresh,
+  };
+}

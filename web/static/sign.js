@@ -1,0 +1,330 @@
+// The signing page: a WebCrypto key that never leaves this browser, its enrollment, and the
+// signed, timestamped consent (or decline). The server only ever sees the public key and
+// signatures (docs/api.md, "Signing: enrollment and consent").
+
+import { api, errorText } from './api.js';
+import { applyState, segmentTitle } from './ceremony.js';
+import { readData, translator } from './i18n.js';
+import { parseTime, zonedElement } from './time.js';
+import { hideAlert, showAlert } from './ui.js';
+
+const page = readData('page-data');
+const tr = translator(page.messages);
+const $ = (id) => document.getElementById(id);
+const base = `/api/ceremonies/${encodeURIComponent(page.ceremony)}`;
+const alertBox = $('sign-alert');
+const box = $('consent-box');
+const signButton = $('sign-button');
+const declineButton = $('decline-button');
+
+const view = {
+  summary: page.state,
+  key: null,          // {pair, spki, fingerprint}
+  enrollment: null,   // this key's newest enrollment, as /me lists it
+  consent: null,      // the recorded decision, once there is one
+  texts: {},          // decision -> {text, sha256}: exactly what is shown
+  busy: false,
+};
+window.__signing = { fingerprint: null, enrollment: null, consent: null, ready: false };
+
+// ---- bytes ----
+
+const encoder = new TextEncoder();
+
+function toBase64(bytes) {
+  let s = '';
+  for (const b of new Uint8Array(bytes)) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+function toHex(bytes) {
+  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function sha256Hex(bytes) {
+  return toHex(await crypto.subtle.digest('SHA-256', bytes));
+}
+
+/**
+ * RFC 8785 bytes of an object whose values are all strings: members sorted by their names'
+ * UTF-16 code units (what Array.prototype.sort compares), strings as JSON.stringify writes them.
+ */
+function canonicalBytes(object) {
+  const members = Object.keys(object).sort().map((k) => {
+    if (typeof object[k] !== 'string') throw new TypeError(`${k} must be a string`);
+    return `${JSON.stringify(k)}:${JSON.stringify(object[k])}`;
+  });
+  return encoder.encode(`{${members.join(',')}}`);
+}
+
+/** An ECDSA P-256 / SHA-256 signature: WebCrypto's raw r||s (64 bytes), base64. */
+async function signBytes(bytes) {
+  const signature = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, view.key.pair.privateKey, bytes);
+  return toBase64(signature);
+}
+
+// ---- the key, kept in IndexedDB (the CryptoKeyPair itself; the private key is not extractable) ----
+
+const DB_NAME = 'ceremony-signing';
+const STORE = 'keys';
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(DB_NAME, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore(STORE);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function dbCall(mode, work) {
+  const db = await openDb();
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(STORE, mode);
+      const request = work(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(request.result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+const keyName = `${page.ceremony}/${page.signatory}`;
+
+async function loadOrMakeKey() {
+  let stored = await dbCall('readonly', (store) => store.get(keyName));
+  if (!stored || !stored.pair?.privateKey) {
+    const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+    const spki = await crypto.subtle.exportKey('spki', pair.publicKey);
+    stored = { pair, spki: toBase64(spki), fingerprint: await sha256Hex(spki), created: new Date().toISOString() };
+    await dbCall('readwrite', (store) => store.put(stored, keyName));
+  }
+  return stored;
+}
+
+// ---- what the page shows ----
+
+const inSigning = () => page.signing_segments.includes(view.summary.segment) && view.summary.state === 'signing';
+const approved = () => view.enrollment?.status === 'approved' && !view.enrollment.revoked;
+
+function enrollmentStatus() {
+  if (!view.enrollment) return 'none';
+  if (view.enrollment.status === 'approved' && view.enrollment.revoked) return 'revoked';
+  return view.enrollment.status;
+}
+
+function render() {
+  applyState(view.summary, page, tr);
+  const phase = tr(`state.${view.summary.state}`);
+  $('stage-now').textContent = view.summary.segment ? `${phase} — ${segmentTitle(page, view.summary.segment)}` : phase;
+
+  if (view.key) {
+    $('key-state').textContent = tr('js.sign.key_here');
+    $('key-fingerprint').textContent = view.key.fingerprint;
+  }
+  const status = enrollmentStatus();
+  const pill = $('enrollment-state');
+  pill.dataset.status = status;
+  pill.className = `pill ${{ approved: 'pill-ok', pending: 'pill-wait', none: 'pill-wait' }[status] ?? 'pill-off'}`;
+  pill.textContent = tr(`js.sign.enrollment.${status}`);
+  $('enrollment-reason').textContent = status === 'rejected' ? view.enrollment.reason || '' : '';
+  $('retry-enroll').hidden = !(status === 'rejected' || status === 'revoked') || !!view.consent;
+
+  const decided = !!view.consent;
+  const textReady = !!view.texts.consent;
+  box.disabled = decided || !textReady || view.busy;
+  signButton.disabled = decided || view.busy || !approved() || !inSigning() || !box.checked || !textReady;
+  declineButton.disabled = decided || view.busy || !approved() || !inSigning() || !view.texts.decline;
+  $('decline-box').hidden = decided || declineButton.disabled || $('decline-box').dataset.open !== 'true';
+  $('sign-hint').textContent = decided ? '' : tr(`js.sign.hint.${hint()}`);
+  $('sign-actions').hidden = decided;
+
+  window.__signing = {
+    fingerprint: view.key?.fingerprint ?? null,
+    enrollment: view.enrollment?.id ?? null,
+    status,
+    consent: view.consent,
+    ready: !!view.key && !!view.enrollment,
+  };
+}
+
+function hint() {
+  if (!view.summary.document_sha256) return 'not_frozen';
+  if (!view.key) return 'key';
+  if (!view.enrollment || view.enrollment.status === 'pending') return 'pending';
+  if (!approved()) return 'rejected';
+  if (!inSigning()) return 'wait_stage';
+  if (!box.checked) return 'tick';
+  return 'ready';
+}
+
+function showConfirmation(consent) {
+  view.consent = consent;
+  $('confirmation-title').textContent = tr(consent.decision === 'decline' ? 'js.sign.declined' : 'js.sign.signed');
+  $('tsa-time').replaceChildren(zonedElement(parseTime(consent.timestamp), page.zones, true));
+  $('confirmation-serial').textContent = consent.certificate_serial;
+  $('confirmation').hidden = false;
+  box.checked = consent.decision === 'consent';
+  render();
+}
+
+function fail(err) {
+  showAlert(alertBox, 'error', errorText(err, tr));
+  alertBox.focus();
+}
+
+// ---- enrollment ----
+
+async function refreshMe() {
+  const me = await api('GET', `${base}/me`);
+  const mine = me.enrollments.filter((e) => e.fingerprint === view.key.fingerprint);
+  const standing = mine.filter((e) => e.status === 'pending' || (e.status === 'approved' && !e.revoked));
+  view.enrollment = standing.at(-1) ?? mine.at(-1) ?? null;
+  if (me.segment !== undefined) view.summary = { ...view.summary, segment: me.segment, state: me.state };
+  if (me.consent && !view.consent) showConfirmation(me.consent);
+  render();
+  return mine;
+}
+
+async function enroll() {
+  const { challenge } = await api('POST', `${base}/challenges`, { purpose: 'enrollment' });
+  const message = canonicalBytes({
+    type: 'ceremony-enrollment/1',
+    ceremony: page.ceremony,
+    signatory: page.signatory,
+    challenge,
+    public_key: view.key.spki,
+  });
+  view.enrollment = await api('POST', `${base}/enrollments`, {
+    public_key: view.key.spki, challenge, signature: await signBytes(message),
+  });
+  render();
+}
+
+let polling = null;
+function pollWhilePending() {
+  if (polling) return;
+  polling = setInterval(async () => {
+    if (view.enrollment?.status !== 'pending') {
+      clearInterval(polling);
+      polling = null;
+      return;
+    }
+    try {
+      await refreshMe();
+    } catch {
+      // a dropped request: the next round tries again
+    }
+  }, 2000);
+}
+
+$('retry-enroll').addEventListener('click', async () => {
+  hideAlert(alertBox);
+  try {
+    await enroll();
+    pollWhilePending();
+  } catch (err) {
+    fail(err);
+  }
+});
+
+// ---- the decision ----
+
+async function decide(decision) {
+  if (view.busy) return;
+  view.busy = true;
+  hideAlert(alertBox);
+  render();
+  try {
+    const shown = view.texts[decision];
+    const { challenge } = await api('POST', `${base}/challenges`, { purpose: 'consent' });
+    const statement = {
+      type: 'ceremony-consent/1',
+      decision,
+      ceremony: page.ceremony,
+      document_sha256: view.summary.document_sha256,
+      consent_text_sha256: await sha256Hex(encoder.encode(shown.text)),
+      language: page.lang,
+      party: page.party,
+      signatory: page.signatory,
+      venue: page.venue,
+      challenge,
+      client_time: new Date().toISOString(),
+    };
+    const signature = await signBytes(canonicalBytes(statement));
+    const consent = await api('POST', `${base}/consents`, { statement, signature });
+    view.busy = false;
+    showConfirmation(consent);
+  } catch (err) {
+    fail(err);
+  } finally {
+    view.busy = false;
+    render();
+  }
+}
+
+box.addEventListener('change', render);
+signButton.addEventListener('click', () => decide('consent'));
+declineButton.addEventListener('click', () => {
+  $('decline-box').dataset.open = 'true';
+  $('decline-box').open = true;
+  render();
+});
+$('decline-confirm').addEventListener('click', () => decide('decline'));
+
+// ---- the ceremony, live ----
+
+function follow() {
+  const source = new EventSource(`${base}/stream`);
+  source.addEventListener('ceremony', (message) => {
+    const { event, state } = JSON.parse(message.data);
+    view.summary = state;
+    if (event.type === 'ceremony.cancelled') {
+      $('cancel-reason-text').textContent = event.data?.reason ?? '';
+      $('cancelled-note').hidden = false;
+    }
+    // Frozen while this page was open: the page shows the frozen document only after a reload.
+    if (event.type === 'ceremony.frozen' && !frozenAtLoad) location.reload();
+    if (event.type === 'consent.recorded' && event.data?.signatory === page.signatory && view.key && !view.consent) {
+      refreshMe().catch(() => {});
+    }
+    render();
+  });
+  return source;
+}
+
+async function loadTexts() {
+  const q = (decision) => `${base}/consent-text?lang=${encodeURIComponent(page.lang)}&decision=${decision}`;
+  const [consent, decline] = await Promise.all([api('GET', q('consent')), api('GET', q('decline'))]);
+  view.texts = { consent, decline };
+  const shown = $('consent-text');
+  shown.textContent = consent.text;
+  shown.removeAttribute('aria-busy');
+  $('decline-text').textContent = decline.text;
+}
+
+const frozenAtLoad = !!page.state.document_sha256;
+
+async function start() {
+  render();
+  follow();
+  if (!frozenAtLoad) return;  // nothing to consent to yet; the hint says so
+  try {
+    await loadTexts();
+    view.key = await loadOrMakeKey();
+    render();
+    // A key this page already enrolled keeps its enrollment; a rejected or revoked one asks again
+    // only when the signatory presses the button.
+    const mine = await refreshMe();
+    if (!mine.length && !view.consent) await enroll();
+    pollWhilePending();
+  } catch (err) {
+    fail(err);
+  }
+  render();
+}
+
+start();
