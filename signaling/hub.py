@@ -27,7 +27,7 @@ from .room import Effects, Room
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
-TICK_SECONDS = 1.0
+TICK_SECONDS = 1.0  # at most; shorter when the heartbeat interval is shorter
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +132,7 @@ class Hub:
 
     async def _tick_forever(self) -> None:
         while True:
-            await asyncio.sleep(TICK_SECONDS)
+            await asyncio.sleep(min(TICK_SECONDS, self.settings.heartbeat_interval / 2))
             try:
                 await self.tick()
             except Exception:

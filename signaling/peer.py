@@ -34,7 +34,6 @@ aiortc differs from a browser in ways that shape this module:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -265,8 +264,9 @@ class PeerLink:
         self._steps.put_nowait(None)
         if self._restart_timer is not None:
             self._restart_timer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._worker
+        # Wait for the worker without letting *our* cancellation be swallowed on the way:
+        # asyncio.wait returns when the worker ends, and a cancel of this task still propagates.
+        await asyncio.wait([self._worker])
         await self._discard(self.pc)
         for task in list(self._consumers):
             task.cancel()

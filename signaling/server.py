@@ -87,7 +87,9 @@ class Connection:
 
 @routes.get("/api/ceremonies/{ceremony}/signal")
 async def signal(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, autoping=True, heartbeat=None)
+    # No permessage-deflate: signaling frames are small, and deflate costs ~100 KiB of memory
+    # per connection and tens of microseconds per message (docs/benchmarks.md).
+    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, autoping=True, heartbeat=None, compress=False)
     await ws.prepare(request)
     try:
         principal = require(request, _wanted_roles(request))

@@ -1,0 +1,665 @@
+"""Signaling relay throughput and latency beside a bare aiohttp WebSocket relay, and memory per idle peer.
+
+What is measured, in one run, with the same client load against each server:
+
+- ours: `ceremony serve` in a subprocess, on a data directory holding `--ceremonies`
+  open ceremonies. Each ceremony has two participants, the host and an admitted venue,
+  connected through the real protocol (hello, welcome, knock, admit), relaying
+  `candidate` messages to each other (an ICE candidate line of the usual size).
+- floor, routed: a tiny aiohttp app (`--bare` mode of this file, in its own
+  subprocess): no capability, no validation, no sequence numbers; it parses each
+  frame's JSON, looks up `to` in the room, adds `from` and re-encodes - the least a
+  relay that addresses peers must do.
+- floor, forward: the same app forwarding each frame's text unparsed to the other
+  socket of the room: the cost of aiohttp's WebSocket alone.
+
+The load is open-loop and paced per connection: every participant sends `--rate`
+messages a second (default 40, under the server's 50/s sustained limit) in ticks of
+0.1 s, and never has more than `--window` messages unanswered, so a stalled server
+is not hit by a burst above its 200-message bucket when it catches up. Latency is
+one way, from the sender's `send_str` to the receiver's read of the relayed message,
+both in this process (one clock). Throughput is messages delivered per second of the
+measurement period; the server's CPU time over the same period (from /proc) gives
+its CPU cost per relayed message, a figure the client's own limits do not distort.
+
+Memory: a fresh server of each kind, RSS from /proc/<pid>/status after a warm-up
+(a few connections opened and closed), then again with `--idle` idle participants
+connected (said hello, admitted, answering the server's pings).
+
+Run: .venv/bin/python -m bench.signal_bench            (see --help)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import pstats
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import WSMsgType, web
+
+from ceremony.core import OpenRooms
+from ceremony.demo import demo_definition
+from ceremony.events import Role
+from ceremony.model import CeremonyDefinition
+from ceremony.service import CeremonyService
+
+ROOT = Path(__file__).resolve().parent.parent
+TICK = 0.1  # seconds between a sender's batches
+CONNECT_BATCH = 50  # ceremonies connected at once
+
+
+# ------------------------------------------------------------------ the floor: a bare relay
+
+
+ROOMS = web.AppKey("rooms", dict[str, dict[str, web.WebSocketResponse]])
+
+
+async def _bare_socket(request: web.Request, routed: bool) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(max_msg_size=64 * 1024)
+    await ws.prepare(request)
+    room_id, who = request.match_info["room"], request.match_info["who"]
+    room = request.app[ROOMS].setdefault(room_id, {})
+    room[who] = ws
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            if routed:
+                message = json.loads(msg.data)
+                target = room.get(message.pop("to", ""))
+                if target is not None:
+                    message["from"] = who
+                    await target.send_str(json.dumps(message, separators=(",", ":")))
+            else:
+                for other, peer_ws in room.items():
+                    if other != who:
+                        await peer_ws.send_str(msg.data)
+    finally:
+        if room.get(who) is ws:
+            del room[who]
+    return ws
+
+
+async def _routed(request: web.Request) -> web.WebSocketResponse:
+    return await _bare_socket(request, routed=True)
+
+
+async def _forward(request: web.Request) -> web.WebSocketResponse:
+    return await _bare_socket(request, routed=False)
+
+
+def bare_app() -> web.Application:
+    app = web.Application()
+    app[ROOMS] = {}
+    app.router.add_get("/routed/{room}/{who}", _routed)
+    app.router.add_get("/forward/{room}/{who}", _forward)
+    return app
+
+
+def run_bare(port: int) -> None:
+    web.run_app(bare_app(), host="127.0.0.1", port=port, print=lambda _: print("Serving on", port, flush=True))
+
+
+# ------------------------------------------------------------------ server subprocesses
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    kind: str  # "ours" | "bare"
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT if self.kind == "bare" else signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def start(kind: str, workdir: Path, data: Path | None, profile: Path | None = None) -> ServerProcess:
+    port = free_port()
+    log = workdir / f"{kind}-{port}.log"
+    if kind == "ours":
+        assert data is not None
+        prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
+        command = [*prefix, "-m", "web.cli", "serve", "--no-demo", "--data", str(data), "--port", str(port)]
+    else:
+        command = [sys.executable, "-m", "bench.signal_bench", "--bare", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if "Serving on" in log.read_text(errors="replace"):
+            return ServerProcess(kind, process, port, log)
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"{kind} server did not start:\n{log.read_text(errors='replace')}")
+
+
+# ------------------------------------------------------------------ ceremonies to relay in
+
+
+@dataclass(frozen=True)
+class Ceremony:
+    id: str
+    host: str  # tokens
+    venue: str
+
+
+async def prepare(data: Path, count: int) -> list[Ceremony]:
+    """`count` open ceremonies, each with a host and a Chuncheon venue link.
+
+    The original PDF is rendered once and its bytes reused: rendering is not what is measured.
+    """
+    from web.mou import render_mou_pdf
+
+    service = CeremonyService(data)
+    await service.start()
+    pdf: list[bytes] = []
+
+    def render(definition: CeremonyDefinition, ceremony: str) -> bytes:
+        if not pdf:
+            pdf.append(render_mou_pdf(definition, ceremony_id=ceremony))
+        return pdf[0]
+
+    result: list[Ceremony] = []
+    try:
+        for _ in range(count):
+            state = await service.create(demo_definition(), "bench")
+            await service.freeze(state.id, "bench", render)
+            await service.execute(state.id, OpenRooms(), "bench")
+            host = await service.issue_link(state.id, Role.HOST, "bench")
+            venue = await service.issue_link(state.id, Role.VENUE, "bench", venue="chuncheon")
+            result.append(Ceremony(state.id, host.token, venue.token))
+    finally:
+        await service.close()
+    return result
+
+
+# ------------------------------------------------------------------ the client load
+
+
+@dataclass
+class Stats:
+    measuring: bool = False
+    delivered: int = 0
+    latencies: list[float] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    target: int = 0  # when set, `reached` is set once that many messages were delivered
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Participant:
+    ws: aiohttp.ClientWebSocketResponse
+    peer: str
+    partner: str = ""
+    sent: dict[int, float] = field(default_factory=dict)  # message id -> perf_counter at send
+    next_id: int = 0
+    reader: asyncio.Task[None] | None = None
+
+    def candidate(self) -> str:
+        self.next_id += 1
+        self.sent[self.next_id] = time.perf_counter()
+        return candidate_frame(self.next_id, self.partner)
+
+
+def candidate_frame(message_id: int, to: str) -> str:
+    """A `candidate` message with a host candidate line as browsers send it; the foundation is our id."""
+    line = (
+        f"candidate:{message_id} 1 udp 2122260223 192.0.2.17 {50000 + message_id % 10000} typ host "
+        "generation 0 ufrag Ab3d network-id 1 network-cost 10"
+    )
+    candidate = {"candidate": line, "sdpMid": "0", "sdpMLineIndex": 0}
+    return json.dumps({"type": "candidate", "to": to, "candidate": candidate})
+
+
+async def read_relayed(me: Participant, sender: Participant, stats: Stats) -> None:
+    """Time every candidate from `sender`; answer pings; record anything that should not happen."""
+    async for msg in me.ws:
+        if msg.type != WSMsgType.TEXT:
+            continue
+        m = json.loads(msg.data)
+        kind = m.get("type")
+        if kind == "candidate":
+            message_id = int(m["candidate"]["candidate"].split(" ", 1)[0][10:])
+            t0 = sender.sent.pop(message_id, None)
+            if t0 is not None and stats.measuring:
+                stats.delivered += 1
+                stats.latencies.append(time.perf_counter() - t0)
+                if stats.target and stats.delivered >= stats.target:
+                    stats.reached.set()
+        elif kind == "ping":
+            await me.ws.send_str(json.dumps({"type": "pong", "nonce": m.get("nonce")}))
+        elif kind == "error":
+            stats.problems.append(f"error {m.get('code')}: {m.get('reason')}")
+    if me.ws.close_code not in (None, 1000):
+        stats.problems.append(f"closed {me.ws.close_code}")
+
+
+async def send_paced(me: Participant, rate: float, window: int, until: float) -> None:
+    per_tick = max(1, round(rate * TICK))
+    next_tick = time.perf_counter()
+    while next_tick < until:
+        for _ in range(per_tick):
+            if len(me.sent) >= window:
+                break
+            await me.ws.send_str(me.candidate())
+        next_tick = max(next_tick + TICK, time.perf_counter())  # never catch up in a burst
+        await asyncio.sleep(next_tick - time.perf_counter())
+
+
+Pair = tuple[Participant, Participant]
+
+
+async def _hello(
+    session: aiohttp.ClientSession, url: str, token: str, compress: int
+) -> tuple[aiohttp.ClientWebSocketResponse, Any]:
+    ws = await session.ws_connect(url, headers={"Authorization": f"Bearer {token}"}, compress=compress)
+    await ws.send_str(json.dumps({"type": "hello", "client": {"name": "signal-bench"}}))
+    welcome = json.loads((await ws.receive()).data)
+    assert welcome["type"] == "welcome", welcome
+    return ws, welcome
+
+
+async def _until(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    while True:
+        msg = await ws.receive()
+        if msg.type != WSMsgType.TEXT:
+            raise RuntimeError(f"socket ended while waiting for {kind}: {msg}")
+        m: dict[str, Any] = json.loads(msg.data)
+        if m["type"] == kind:
+            return m
+
+
+async def connect_ours(session: aiohttp.ClientSession, base: str, c: Ceremony, compress: int) -> Pair:
+    url = f"{base}/api/ceremonies/{c.id}/signal"
+    host_ws, host_welcome = await _hello(session, url, c.host, compress)
+    venue_ws, venue_welcome = await _hello(session, url, c.venue, compress)
+    if not venue_welcome["admitted"]:  # the first time; later the link's admission is remembered
+        await _until(host_ws, "knock")
+        await host_ws.send_str(json.dumps({"type": "admit", "peer": venue_welcome["peer"]}))
+        await _until(venue_ws, "admitted")
+    return Participant(host_ws, host_welcome["peer"]), Participant(venue_ws, venue_welcome["peer"])
+
+
+Connect = Callable[[aiohttp.ClientSession, str, Ceremony, int], Awaitable[Pair]]
+
+
+def bare_connector(route: str) -> Connect:
+    async def connect(session: aiohttp.ClientSession, base: str, c: Ceremony, compress: int) -> Pair:
+        a = await session.ws_connect(f"{base}/{route}/{c.id}/a", compress=compress)
+        b = await session.ws_connect(f"{base}/{route}/{c.id}/b", compress=compress)
+        return Participant(a, "a"), Participant(b, "b")
+
+    return connect
+
+
+async def connect_all(
+    connect: Connect, session: aiohttp.ClientSession, base: str, ceremonies: list[Ceremony], compress: int
+) -> list[Pair]:
+    pairs: list[Pair] = []
+    for i in range(0, len(ceremonies), CONNECT_BATCH):
+        batch = ceremonies[i : i + CONNECT_BATCH]
+        pairs.extend(await asyncio.gather(*(connect(session, base, c, compress) for c in batch)))
+    for a, b in pairs:
+        a.partner, b.partner = b.peer, a.peer
+    return pairs
+
+
+async def close_all(pairs: list[Pair], ours: bool) -> None:
+    async def close(p: Participant) -> None:
+        with contextlib.suppress(Exception):
+            if ours and not p.ws.closed:
+                await p.ws.send_str(json.dumps({"type": "leave"}))
+            await p.ws.close()
+        if p.reader is not None:
+            p.reader.cancel()
+            with contextlib.suppress(BaseException):
+                await p.reader
+
+    await asyncio.gather(*(close(p) for pair in pairs for p in pair))
+
+
+@dataclass
+class Result:
+    server: str
+    ceremonies: int
+    seconds: float
+    delivered: int
+    latencies: list[float]
+    cpu_seconds: float
+    problems: list[str]
+    client_cpu_seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.seconds
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    @property
+    def cpu_us_per_message(self) -> float:
+        return self.cpu_seconds / max(1, self.delivered) * 1e6
+
+
+async def relay_run(
+    server: ServerProcess,
+    label: str,
+    connect: Connect,
+    ceremonies: list[Ceremony],
+    args: argparse.Namespace,
+) -> Result:
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        pairs = await connect_all(connect, session, server.base, ceremonies, args.compress)
+        stats = Stats()
+        for a, b in pairs:
+            a.reader = asyncio.create_task(read_relayed(a, b, stats))
+            b.reader = asyncio.create_task(read_relayed(b, a, stats))
+        start = time.perf_counter()
+        until = start + args.warmup + args.seconds
+        senders = [asyncio.create_task(send_paced(p, args.rate, args.window, until)) for pair in pairs for p in pair]
+        await asyncio.sleep(args.warmup)
+        cpu0, own0, t0 = server.cpu_seconds(), time.process_time(), time.perf_counter()
+        stats.measuring = True
+        await asyncio.sleep(args.seconds)
+        stats.measuring = False
+        cpu1, own1, t1 = server.cpu_seconds(), time.process_time(), time.perf_counter()
+        await asyncio.gather(*senders)
+        await close_all(pairs, ours=server.kind == "ours")
+    return Result(
+        label, len(ceremonies), t1 - t0, stats.delivered, stats.latencies, cpu1 - cpu0, stats.problems, own1 - own0
+    )
+
+
+# ------------------------------------------------------------------ memory per idle peer
+
+
+async def idle_memory(
+    server: ServerProcess, label: str, connect: Connect, ceremonies: list[Ceremony], compress: int
+) -> tuple[int, int]:
+    """(RSS before, RSS with all the idle participants connected), in KiB.
+
+    Every participant sends its partner one candidate first, so that on either server each
+    socket has sent something (our server sends welcome, knock, admitted anyway): with
+    permessage-deflate, a socket's compressor exists from its first message on.
+    """
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        warm = await connect_all(connect, session, server.base, ceremonies[:5], compress)
+        await close_all(warm, ours=server.kind == "ours")
+        await asyncio.sleep(1.0)
+        before = server.rss_kib()
+        pairs = await connect_all(connect, session, server.base, ceremonies, compress)
+        stats = Stats()
+        for a, b in pairs:
+            a.reader = asyncio.create_task(read_relayed(a, b, stats))
+            b.reader = asyncio.create_task(read_relayed(b, a, stats))
+        stats.measuring, stats.target = True, 2 * len(pairs)
+        for a, b in pairs:
+            await a.ws.send_str(a.candidate())
+            await b.ws.send_str(b.candidate())
+        await asyncio.wait_for(stats.reached.wait(), 60)
+        await asyncio.sleep(2.0)  # idle: only the server's pings and our pongs from here on
+        after = server.rss_kib()
+        await close_all(pairs, ours=server.kind == "ours")
+        if stats.problems:
+            print(f"  {label}: {stats.problems[:3]}", flush=True)
+    return before, after
+
+
+# ------------------------------------------------------------------ parts, without I/O
+
+
+def parts(n: int) -> list[tuple[str, float]]:
+    """CPU microseconds per message of each step of a relay, sans I/O, beside the floor's JSON work."""
+    from ceremony.model import LocalizedText
+    from signaling.protocol import Relay, encode, parse
+    from signaling.room import Room
+    from signaling.server import TokenBucket
+
+    room = Room("0" * 16, 60.0)
+    name = LocalizedText("a", "b", "c")
+    joined = [
+        room.join(role=r, invitation=r.value, venue=v, name=name, resume_session=None, last_seq=0, now=0.0)
+        for r, v in ((Role.HOST, None), (Role.VENUE, "chuncheon"))
+    ]
+    host, venue = (j.member for j in joined)
+    for member in (host, venue):
+        member.connected = True  # as the WebSocket edge does once the welcome is out
+    room.admit(host.peer, venue.peer)
+    frame = candidate_frame(1, venue.peer)
+    message = parse(frame)
+    assert isinstance(message, Relay)
+    bucket = TokenBucket(1e9, 1e9, 0.0)
+    relayed = room.relay(host.peer, message).send[0][1]
+
+    def floor_json() -> None:
+        m = json.loads(frame)
+        m.pop("to")
+        m["from"] = host.peer
+        json.dumps(m, separators=(",", ":"))
+
+    def heard(now: float) -> None:
+        bucket.take(now)
+        room.heard(host.peer, now)
+
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("floor: json.loads + json.dumps", floor_json),
+        ("ours: TokenBucket.take + Room.heard", lambda: heard(1.0)),
+        ("ours: protocol.parse", lambda: parse(frame)),
+        ("ours: Room.relay (sequence, outbox)", lambda: room.relay(host.peer, message)),
+        ("ours: protocol.encode", lambda: encode(relayed)),
+    ]
+    result = []
+    for label, step in steps:
+        t0 = time.process_time()
+        for _ in range(n):
+            step()
+        result.append((label, (time.process_time() - t0) / n * 1e6))
+    return result
+
+
+# ------------------------------------------------------------------ main
+
+
+def machine() -> str:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"Python {platform.python_version()}, aiohttp {aiohttp.__version__}, {os.cpu_count()} CPUs ({cpu}), "
+        f"{platform.system().lower()} {platform.release()}"
+    )
+
+
+def print_results(results: list[Result]) -> None:
+    """Throughput as measured, and the server's capacity: messages per second of its own CPU time."""
+    header = (
+        f"{'server':<24}{'cer.':>5}{'msg/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'srv CPU':>9}{'cli CPU':>9}"
+        f"{'us/msg':>8}{'msg/CPU-s':>11}{'rate vs routed':>16}{'capacity vs routed':>20}"
+    )
+    print(header)
+    print("-" * len(header))
+    floors = {r.ceremonies: r for r in results if r.server == "floor: bare, routed"}
+    for r in results:
+        floor = floors.get(r.ceremonies)
+        rate_ratio = r.rate / floor.rate if floor else float("nan")
+        capacity_ratio = floor.cpu_us_per_message / r.cpu_us_per_message if floor else float("nan")
+        print(
+            f"{r.server:<24}{r.ceremonies:>5}{r.rate:>8.0f}{r.percentile(0.5):>9.2f}{r.percentile(0.99):>9.2f}"
+            f"{r.cpu_seconds / r.seconds * 100:>8.0f}%{r.client_cpu_seconds / r.seconds * 100:>8.0f}%"
+            f"{r.cpu_us_per_message:>8.1f}{1e6 / r.cpu_us_per_message:>11.0f}{rate_ratio:>15.2f}x"
+            f"{capacity_ratio:>19.2f}x"
+        )
+        for problem in sorted(set(r.problems))[:3]:
+            print(f"    ! {problem} (x{r.problems.count(problem)})")
+
+
+def load_average() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "unknown"
+
+
+async def bench(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="signal-bench-"))
+    try:
+        most = max(max(args.ceremonies), args.idle // 2)
+        print(f"preparing {most} open ceremonies ...", flush=True)
+        ceremonies = await prepare(work / "data", most)
+        print(machine())
+        print(f"load average at the start: {load_average()}")
+        print(
+            f"load: 2 participants per ceremony, each sending {args.rate:g} candidate msgs/s "
+            f"(window {args.window}); {args.warmup:g} s warm-up + {args.seconds:g} s measured; "
+            f"{args.rounds} round(s)\n",
+            flush=True,
+        )
+        kinds: list[tuple[str, str, Connect]] = [
+            ("ours", "ours: ceremony serve", connect_ours),
+            ("bare", "floor: bare, routed", bare_connector("routed")),
+            ("bare", "floor: bare, forward", bare_connector("forward")),
+        ]
+        servers = {
+            "ours": start("ours", work, work / "data", args.profile),
+            "bare": start("bare", work, None),
+        }
+        results: list[Result] = []
+        try:
+            for n in args.ceremonies:
+                for round_ in range(args.rounds):
+                    order = kinds if round_ % 2 == 0 else list(reversed(kinds))
+                    for kind, label, connect in order:
+                        result = await relay_run(servers[kind], label, connect, ceremonies[:n], args)
+                        results.append(result)
+                        print(
+                            f"  {label:<24} n={n:<4} {result.rate:8.0f} msg/s  p50 {result.percentile(0.5):7.2f} ms"
+                            f"  p99 {result.percentile(0.99):7.2f} ms  CPU {result.cpu_us_per_message:6.1f} us/msg",
+                            flush=True,
+                        )
+        finally:
+            for server in servers.values():
+                server.stop()
+        print(f"\nload average at the end: {load_average()}")
+        print_results(_merge(results))
+        if args.profile:
+            print(f"\ncProfile of our server ({args.profile}), by internal time:")
+            pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(25)
+        if args.parts:
+            print(f"\nper message, without I/O (CPU time over {args.parts} calls):")
+            for label, us in parts(args.parts):
+                print(f"  {label:<40}{us:8.2f} us")
+        if args.idle:
+            print(f"\nmemory with {args.idle} idle participants ({args.idle // 2} ceremonies, host + venue each):")
+            for kind, label, connect in kinds[:2]:
+                server = start(kind, work, work / "data" if kind == "ours" else None)
+                try:
+                    before, after = await idle_memory(
+                        server, label, connect, ceremonies[: args.idle // 2], args.compress
+                    )
+                finally:
+                    server.stop()
+                per_peer = (after - before) / args.idle
+                print(
+                    f"  {label:<24} RSS {before / 1024:7.1f} MiB -> {after / 1024:7.1f} MiB: {per_peer:6.1f} KiB/peer"
+                )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _merge(results: list[Result]) -> list[Result]:
+    """Rounds of one (server, ceremonies) pooled into one row."""
+    merged: dict[tuple[str, int], Result] = {}
+    for r in results:
+        key = (r.server, r.ceremonies)
+        if key not in merged:
+            merged[key] = Result(r.server, r.ceremonies, 0.0, 0, [], 0.0, [])
+        m = merged[key]
+        m.seconds += r.seconds
+        m.delivered += r.delivered
+        m.latencies.extend(r.latencies)
+        m.cpu_seconds += r.cpu_seconds
+        m.client_cpu_seconds += r.client_cpu_seconds
+        m.problems.extend(r.problems)
+    return list(merged.values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--bare", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the floor's subprocess
+    parser.add_argument("--ceremonies", type=int, nargs="+", default=[1, 100, 500])
+    parser.add_argument("--rate", type=float, default=40.0, help="messages/s each participant sends (limit: 50)")
+    parser.add_argument("--window", type=int, default=8, help="unanswered messages a participant may have")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per run")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--idle", type=int, default=1000, help="idle participants for the memory figure (0: skip)")
+    parser.add_argument("--parts", type=int, default=20000, help="calls per step for the per-part figures (0: skip)")
+    parser.add_argument("--profile", type=Path, help="run our server under cProfile, write the stats here")
+    parser.add_argument(
+        "--compress",
+        type=int,
+        default=15,
+        help="permessage-deflate window bits the clients offer (15, as browsers do; 0: none)",
+    )
+    args = parser.parse_args()
+    if args.bare is not None:
+        run_bare(args.bare)
+        return
+    asyncio.run(bench(args))
+
+
+if __name__ == "__main__":
+    main()
