@@ -209,7 +209,10 @@ def load_or_create(
             continue
         cert_path, key_path = directory / f"{stem}.pem", directory / f"{stem}.key"
         if cert_path.exists() and key_path.exists():
-            pairs[stem] = load_pair(cert_path, key_path)
+            pair = load_pair(cert_path, key_path)
+            if stem != "root" and pair.certificate.issuer != pairs["root"].certificate.subject:
+                raise PkiError(f"{cert_path} was issued by another CA than the one in use; move it aside to renew it")
+            pairs[stem] = pair
             continue
         if stem == "root":
             pair = make_root(organisation, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from signatures.pki import CeremonyPki, load_or_create, load_pair
 from signatures.timestamping import RemoteTimestamper
 from signatures.tsa import POLICY, TimeStampAuthority, TimeStampResponse, token_gen_time
 
-from .conftest import Server, free_port
+from .conftest import ROOT, Server, free_port, start_server
 
 NOW = dt.datetime(2020, 5, 29, 1, 20, 0, 123456, tzinfo=dt.UTC)
 
@@ -172,3 +173,24 @@ async def test_remote_timestamper_against_our_tsa_and_failing_ones(
         closed = RemoteTimestamper(f"http://127.0.0.1:{free_port()}/tsa", session, timeout=5)
         with pytest.raises(TimestampError, match="could not be reached"):
             await closed.timestamp(b"consent")
+
+
+async def test_serve_with_the_operators_own_ca(tmp_path: Path) -> None:
+    own = load_or_create(tmp_path / "own", dt.datetime.now(dt.UTC), organisation="Gangwon Provincial Office")
+    flags = ["--ca-cert", str(tmp_path / "own" / "root.pem"), "--ca-key", str(tmp_path / "own" / "root.key")]
+    srv = start_server(tmp_path / "data", *flags)
+    try:
+        async with aiohttp.ClientSession() as http:
+            served = await (await http.get(f"{srv.base}/ca.pem")).read()
+            tsa_pem = await (await http.get(f"{srv.base}/tsa.pem")).read()
+        assert served == own.root_pem  # the operator's CA, not a generated one
+        tsa = x509.load_pem_x509_certificate(tsa_pem)
+        assert tsa.issuer == own.root.certificate.subject  # the TSA was issued under it
+    finally:
+        srv.stop()
+    mismatched = subprocess.run(
+        [sys.executable, "-m", "web.cli", "serve", "--data", str(tmp_path / "other"),
+         "--ca-cert", str(tmp_path / "own" / "root.pem"), "--ca-key", str(tmp_path / "own" / "tsa.key")],
+        capture_output=True, text=True, timeout=60, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert mismatched.returncode == 2 and "does not belong" in mismatched.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from ceremony.service import CeremonyService, Clock, utc_now
 from signaling.hub import Hub
 from signaling.server import HUB
 from signaling.server import routes as signal_routes
-from signatures.pki import load_or_create
+from signatures.pki import CeremonyPki, load_or_create, load_pair
 from signatures.timestamping import LocalTimestamper, RemoteTimestamper, Timestamper
 from signatures.tsa import TimeStampAuthority
 
@@ -39,7 +40,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     async def service_ctx(app: web.Application) -> AsyncIterator[None]:
         service = CeremonyService(settings.data_dir, clock=clock)
         app[SERVICE] = service
-        pki = await asyncio.to_thread(load_or_create, settings.data_dir / "pki", clock())
+        pki = await asyncio.to_thread(_load_pki, settings, clock())
         app[PKI] = pki
         app[TSA] = TimeStampAuthority(pki.tsa)
         http = aiohttp.ClientSession()
@@ -80,3 +81,10 @@ def _event_for_role(service: CeremonyService, envelope: Envelope, role: Role) ->
     if shown is None:
         return None
     return {"type": "ceremony", "event": shown, "state": views.summary(service.get(envelope.ceremony))}
+
+
+def _load_pki(settings: Settings, now: datetime) -> CeremonyPki:
+    """The data directory's PKI, with the operator's own CA and/or TSA where given."""
+    root = load_pair(*settings.ca_files) if settings.ca_files else None
+    tsa = load_pair(*settings.tsa_files) if settings.tsa_files else None
+    return load_or_create(settings.data_dir / "pki", now, root=root, tsa=tsa)

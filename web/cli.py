@@ -22,6 +22,7 @@ from ceremony.sqlite_store import DB_NAME, SqliteStore
 from signaling.errors import SignalingError
 from signaling.hub import SignalSettings
 from signaling.ice import load_ice_config
+from signatures.errors import SignatureError
 
 from .app import create_app
 from .bootstrap import ensure_demo
@@ -59,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--tsa-url", help="an external RFC 3161 TSA for consents (default: the built-in one); failures are not masked"
     )
+    serve.add_argument("--ca-cert", type=Path, help="use this CA certificate (PEM) instead of generating one")
+    serve.add_argument("--ca-key", type=Path, help="its ECDSA P-256 private key (PEM)")
+    serve.add_argument("--tsa-cert", type=Path, help="use this TSA certificate (PEM; timeStamping EKU, critical)")
+    serve.add_argument("--tsa-key", type=Path, help="its ECDSA P-256 private key (PEM)")
 
     invite = sub.add_parser("invite", help="print a new capability link for one role in one ceremony")
     invite.add_argument("ceremony")
@@ -96,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "venue-bot":
             return _venue_bot(args)
         return _verify(args)
-    except (CeremonyError, SignalingError) as exc:
+    except (CeremonyError, SignalingError, SignatureError) as exc:
         print(f"ceremony: {exc}", file=sys.stderr)
         return 2
 
@@ -114,6 +119,10 @@ def _serve(args: argparse.Namespace) -> int:
         scheme = "https"
     local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104 - only naming it
     public = args.public_url or f"{scheme}://{local}:{args.port}"
+    for cert, key in ((args.ca_cert, args.ca_key), (args.tsa_cert, args.tsa_key)):
+        if (cert is None) != (key is None):
+            print("ceremony: --ca-cert/--ca-key and --tsa-cert/--tsa-key go in pairs", file=sys.stderr)
+            return 2
     signal_settings = SignalSettings(
         ice=load_ice_config(args.ice_server, args.ice_servers, args.turn_secret, args.turn_ttl),
         heartbeat_interval=args.heartbeat_interval,
@@ -126,6 +135,8 @@ def _serve(args: argparse.Namespace) -> int:
         create_demo=not args.no_demo,
         signal=signal_settings,
         tsa_url=args.tsa_url,
+        ca_files=(args.ca_cert, args.ca_key) if args.ca_cert else None,
+        tsa_files=(args.tsa_cert, args.tsa_key) if args.tsa_cert else None,
     )
     asyncio.run(_run_server(settings, args.host, args.port, ssl_context))
     return 0

@@ -18,6 +18,9 @@ class Settings:
     create_demo: bool = True
     signal: SignalSettings = field(default_factory=SignalSettings)
     tsa_url: str | None = None  # an external RFC 3161 TSA; None: the built-in one
+    # The operator's own CA and/or TSA (certificate, key) PEM files, instead of generated ones.
+    ca_files: tuple[Path, Path] | None = None
+    tsa_files: tuple[Path, Path] | None = None
 
 
 def utc_clock() -> datetime:
