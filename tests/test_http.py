@@ -214,6 +214,7 @@ async def _next_sse(resp: Any) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- role x route
 
+EVERY_ROLE = {"operator", "host", "observer", "archivist", "venue", "signatory"}
 ROUTES: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     # method, path (under the ceremony), body, who may
     ("GET", "", None, {"operator", "host", "observer", "archivist", "venue", "signatory"}),
@@ -230,6 +231,16 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", "/seal", None, {"operator", "host"}),
     ("POST", "/cancel", {"reason": "x"}, {"operator", "host"}),
     ("GET", "/preview.pdf", None, {"operator", "host"}),
+    # signing (tests/test_signing.py covers what the allowed roles can do with them)
+    ("GET", "/consent-text?lang=ko&signatory=gangwon-governor", None, EVERY_ROLE),
+    ("GET", "/consents", None, EVERY_ROLE),
+    ("GET", "/enrollments", None, {"operator", "host"}),
+    ("GET", "/me", None, {"signatory"}),
+    ("POST", "/challenges", {"purpose": "consent"}, {"signatory"}),
+    ("POST", "/enrollments", {"public_key": "x", "challenge": "y", "signature": "z"}, {"signatory"}),
+    ("POST", "/enrollments/enr-000000000000/approve", None, {"operator", "host"}),
+    ("POST", "/enrollments/enr-000000000000/reject", {"reason": "x"}, {"operator", "host"}),
+    ("POST", "/consents", {"statement": {}, "signature": "z"}, {"signatory"}),
 ]
 PRINCIPALS = [
     "operator",
