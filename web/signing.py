@@ -95,12 +95,13 @@ class SigningDesk:
         message = possession_message(state.id, invitation.signatory, challenge, public_key_text)
         if not verify(key, message, raw_to_der(b64decode(_field(body, "signature"), "signature"))):
             raise InvalidCommand("the proof of possession does not verify with this public key")
+        # Spent before the append, so two requests racing with one challenge cannot both enroll.
+        self.challenges.spend(challenge)
         enrollment = "enr-" + secrets.token_hex(6)
         command = RequestEnrollment(
             enrollment, invitation.signatory, invitation.id, b64(spki), fingerprint(spki), client.device, client.address
         )
         await self.service.execute(state.id, command, principal.actor)
-        self.challenges.spend(challenge)
         return enrollment
 
     async def approve(self, state: CeremonyState, enrollment_id: str, actor: str) -> None:

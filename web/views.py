@@ -58,15 +58,15 @@ def summary(state: CeremonyState) -> dict[str, Any]:
 
 
 def detail(state: CeremonyState, principal: Principal, head: bytes) -> dict[str, Any]:
-    d = state.definition
+    d = definition_to_json(state.definition)
     body = summary(state)
     body.update(
         {
-            "schedule": {"start": d.schedule.start.isoformat(), "duration_minutes": d.schedule.duration_minutes},
-            "venues": definition_to_json(d)["venues"],
-            "parties": definition_to_json(d)["parties"],
-            "signatories": definition_to_json(d)["signatories"],
-            "run_of_show": definition_to_json(d)["run_of_show"],
+            "schedule": d["schedule"],
+            "venues": d["venues"],
+            "parties": d["parties"],
+            "signatories": d["signatories"],
+            "run_of_show": d["run_of_show"],
             "document_size": state.document_size,
             "cancel_reason": state.cancel_reason,
             "log": {"length": state.seq, "head": head.hex()},
