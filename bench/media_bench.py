@@ -27,11 +27,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
-import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +43,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
 
+from bench.common import free_port, machine
 from ceremony.core import OpenRooms
 from ceremony.demo import demo_definition
 from ceremony.events import Role
@@ -79,9 +77,7 @@ class Server:
 
 
 def start_server(data: Path, log: Path) -> Server:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "web.cli", "serve", "--no-demo", "--data", str(data), "--port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -92,17 +88,6 @@ def start_server(data: Path, log: Path) -> Server:
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"the server did not start:\n{log.read_text(errors='replace')}")
-
-
-def machine() -> str:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    system = f"{platform.system().lower()} {platform.release()}"
-    return f"Python {platform.python_version()}, {os.cpu_count()} CPUs ({cpu}), {system}"
 
 
 def load_average() -> str:

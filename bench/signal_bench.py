@@ -36,11 +36,9 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import pstats
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +51,7 @@ from typing import Any
 import aiohttp
 from aiohttp import WSMsgType, web
 
+from bench.common import free_port, machine
 from ceremony.core import OpenRooms
 from ceremony.demo import demo_definition
 from ceremony.events import Role
@@ -117,13 +116,6 @@ def run_bare(port: int) -> None:
 
 
 # ------------------------------------------------------------------ server subprocesses
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -511,19 +503,6 @@ def parts(n: int) -> list[tuple[str, float]]:
 # ------------------------------------------------------------------ main
 
 
-def machine() -> str:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"Python {platform.python_version()}, aiohttp {aiohttp.__version__}, {os.cpu_count()} CPUs ({cpu}), "
-        f"{platform.system().lower()} {platform.release()}"
-    )
-
-
 def print_results(results: list[Result]) -> None:
     """Throughput as measured, and the server's capacity: messages per second of its own CPU time."""
     header = (
@@ -559,7 +538,7 @@ async def bench(args: argparse.Namespace) -> None:
         most = max(max(args.ceremonies), args.idle // 2)
         print(f"preparing {most} open ceremonies ...", flush=True)
         ceremonies = await prepare(work / "data", most)
-        print(machine())
+        print(machine(f"aiohttp {aiohttp.__version__}"))
         print(f"load average at the start: {load_average()}")
         print(
             f"load: 2 participants per ceremony, each sending {args.rate:g} candidate msgs/s "

@@ -4,7 +4,7 @@
 // insecure page) the links only receive.
 
 import {
-  cameraProblem, muteButton, openCamera, peerName, play, remoteTile, setIndicator,
+  cameraProblem, muteButtons, openCamera, peerName, play, remoteTile, setIndicator,
 } from './mediaui.js';
 import { MediaRoom } from './rtc.js';
 import { SignalClient } from './signal.js';
@@ -45,19 +45,9 @@ export function startHalls(page, tr) {
     return cameraAsked;
   }
 
-  const syncMic = muteButton($('host-mic'), {
-    tr, onKey: 'js.media.mute_mic', offKey: 'js.media.unmute_mic', getTracks: () => localStream?.getAudioTracks() ?? [],
-  });
-  const syncCam = muteButton($('host-cam'), {
-    tr,
-    onKey: 'js.media.cam_off',
-    offKey: 'js.media.cam_on',
-    getTracks: () => localStream?.getVideoTracks() ?? [],
-    onChange: (on) => { $('host-self').dataset.video = on ? 'on' : 'off'; },
-  });
+  const syncMedia = muteButtons($('host-mic'), $('host-cam'), $('host-self'), () => localStream, tr);
   function syncControls() {
-    syncMic();
-    syncCam();
+    syncMedia();
     // Without a camera of our own there is nothing to mute.
     $('host-mic').hidden = !localStream;
     $('host-cam').hidden = !localStream;

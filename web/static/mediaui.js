@@ -139,6 +139,24 @@ export function muteButton(button, { tr, onKey, offKey, getTracks, onChange }) {
   return sync;
 }
 
+/**
+ * The microphone and camera buttons over whatever stream `getStream()` returns; `selfView`'s
+ * data-video follows the camera. Returns one function that brings both up to date.
+ */
+export function muteButtons(micButton, camButton, selfView, getStream, tr) {
+  const mic = muteButton(micButton, {
+    tr, onKey: 'js.media.mute_mic', offKey: 'js.media.unmute_mic', getTracks: () => getStream()?.getAudioTracks() ?? [],
+  });
+  const cam = muteButton(camButton, {
+    tr,
+    onKey: 'js.media.cam_off',
+    offKey: 'js.media.cam_on',
+    getTracks: () => getStream()?.getVideoTracks() ?? [],
+    onChange: (on) => { selfView.dataset.video = on ? 'on' : 'off'; },
+  });
+  return () => { mic(); cam(); };
+}
+
 /** Show a connection indicator: data-state drives the colour, the text says it. */
 export function setIndicator(el, state, text) {
   if (!el) return;

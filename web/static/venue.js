@@ -4,7 +4,7 @@
 import { applyState, segmentTitle } from './ceremony.js';
 import { readData, translator } from './i18n.js';
 import {
-  cameraProblem, listDevices, mediaSummary, muteButton, openCamera, play, remoteTile, setIndicator,
+  cameraProblem, listDevices, mediaSummary, muteButtons, openCamera, play, remoteTile, setIndicator,
 } from './mediaui.js';
 import { MediaRoom } from './rtc.js';
 import { SignalClient } from './signal.js';
@@ -150,20 +150,10 @@ function useStream(stream) {
   localStream = stream;
   $('self-view').dataset.video = stream.getVideoTracks().length ? 'on' : 'off';
   play(selfVideo, stream);
-  syncMic();
-  syncCam();
+  syncMedia();
 }
 
-const syncMic = muteButton($('mic-toggle'), {
-  tr, onKey: 'js.media.mute_mic', offKey: 'js.media.unmute_mic', getTracks: () => localStream?.getAudioTracks() ?? [],
-});
-const syncCam = muteButton($('cam-toggle'), {
-  tr,
-  onKey: 'js.media.cam_off',
-  offKey: 'js.media.cam_on',
-  getTracks: () => localStream?.getVideoTracks() ?? [],
-  onChange: (on) => { $('self-view').dataset.video = on ? 'on' : 'off'; },
-});
+const syncMedia = muteButtons($('mic-toggle'), $('cam-toggle'), $('self-view'), () => localStream, tr);
 
 function refreshDevices() {
   const cam = localStream?.getVideoTracks()[0]?.getSettings().deviceId;
@@ -204,8 +194,7 @@ async function switchDevice(kind, deviceId) {
   localStream.addTrack(fresh);
   await media.replaceTrack(kind, fresh);
   if (kind === 'video') play(selfVideo, localStream);
-  syncMic();
-  syncCam();
+  syncMedia();
 }
 cameraSelect.addEventListener('change', () => switchDevice('video', cameraSelect.value));
 micSelect.addEventListener('change', () => switchDevice('audio', micSelect.value));
