@@ -41,7 +41,8 @@ class SignalSettings:
     rate_burst: float = 200.0
 
 
-EventView = Callable[[Envelope, Role], dict[str, Any] | None]
+# One ceremony event as the `ceremony` message each role may see (None: that role may not).
+EventView = Callable[[Envelope], dict[Role, dict[str, Any] | None]]
 
 
 class Hub:
@@ -119,7 +120,7 @@ class Hub:
         try:
             async with self.service.follow(room.ceremony, after) as follower:
                 while (envelope := await follower.next()) is not None:
-                    effects = room.broadcast({role: self._view(envelope, role) for role in Role})
+                    effects = room.broadcast(self._view(envelope))
                     if isinstance(envelope.event, InvitationRevoked):
                         effects.extend(room.revoked(envelope.event.invitation))
                     elif isinstance(envelope.event, CeremonyCancelled):

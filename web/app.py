@@ -75,12 +75,14 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     return app
 
 
-def _event_for_role(service: CeremonyService, envelope: Envelope, role: Role) -> dict[str, Any] | None:
-    """A ceremony update as a signaling message, shaped like the HTTP timeline for that role."""
-    shown = views.envelope_json(envelope, Principal(envelope.ceremony, role, None))
-    if shown is None:
-        return None
-    return {"type": "ceremony", "event": shown, "state": views.summary(service.get(envelope.ceremony))}
+def _event_for_role(service: CeremonyService, envelope: Envelope) -> dict[Role, dict[str, Any] | None]:
+    """A ceremony update as each role's signaling message, shaped like the HTTP timeline for it."""
+    state = views.summary(service.get(envelope.ceremony))  # once per event, shared by every role
+    messages: dict[Role, dict[str, Any] | None] = {}
+    for role in Role:
+        shown = views.envelope_json(envelope, Principal(envelope.ceremony, role, None))
+        messages[role] = None if shown is None else {"type": "ceremony", "event": shown, "state": state}
+    return messages
 
 
 def _load_pki(settings: Settings, now: datetime) -> CeremonyPki:
