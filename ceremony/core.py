@@ -26,6 +26,7 @@ from .events import (
     CeremonyFrozen,
     CeremonySealed,
     DefinitionRevised,
+    DocumentSigned,
     Envelope,
     Event,
     InvitationIssued,
@@ -35,6 +36,7 @@ from .events import (
     SegmentStarted,
 )
 from .model import CeremonyDefinition, SegmentKind
+from .sealing import PdfSignature, Seal, SignDocument, decide_seal, decide_sign_document, evolve_document_signed
 from .signing import (
     ApproveEnrollment,
     Consent,
@@ -89,11 +91,6 @@ class StartSegment:
 
 
 @dataclass(frozen=True, slots=True)
-class Seal:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
 class Cancel:
     reason: str
 
@@ -126,6 +123,7 @@ Command = (
     | ApproveEnrollment
     | RejectEnrollment
     | RecordConsent
+    | SignDocument
 )
 
 _LIVE = frozenset({Phase.DRAFT, Phase.FROZEN, Phase.OPEN, Phase.SIGNING})
@@ -147,6 +145,7 @@ ALLOWED: Mapping[type[Command], frozenset[Phase]] = MappingProxyType(
         ApproveEnrollment: _ROSTER_FIXED,
         RejectEnrollment: _ROSTER_FIXED,
         RecordConsent: frozenset({Phase.SIGNING}),
+        SignDocument: frozenset({Phase.SIGNING}),
     }
 )
 
@@ -194,6 +193,9 @@ class CeremonyState:
     enrollments: Mapping[str, Enrollment] = field(default_factory=lambda: MappingProxyType({}))
     consents: Mapping[str, Consent] = field(default_factory=lambda: MappingProxyType({}))
     used_challenges: frozenset[str] = frozenset()
+    pdf_signatures: Mapping[str, PdfSignature] = field(default_factory=lambda: MappingProxyType({}))
+    sealed: CeremonySealed | None = None
+    sealed_at: datetime | None = None
 
     def segment_index(self) -> int:
         """Position of the current segment, -1 before the first one."""
@@ -228,7 +230,9 @@ def decide(state: CeremonyState, command: Command) -> list[Event]:
         case StartSegment(target):
             return [_start_segment(state, target)]
         case Seal():
-            return [CeremonySealed()]
+            return decide_seal(state, command)
+        case SignDocument():
+            return decide_sign_document(state, command)
         case Cancel(reason):
             if not reason.strip() or len(reason) > 500:
                 raise InvalidCommand("a cancellation needs a reason of 1-500 characters")
@@ -267,6 +271,7 @@ def _verb(command: Command) -> str:
         ApproveEnrollment: "approve a key",
         RejectEnrollment: "reject a key",
         RecordConsent: "sign",
+        SignDocument: "sign the MOU",
     }[type(command)]
 
 
@@ -350,7 +355,9 @@ def evolve(state: CeremonyState, envelope: Envelope) -> CeremonyState:
             phase = Phase.SIGNING if kind is SegmentKind.SIGNING else base.phase
             return replace(base, segment=segment, phase=phase)
         case CeremonySealed():
-            return replace(base, phase=Phase.SEALED)
+            return replace(base, phase=Phase.SEALED, sealed=event, sealed_at=envelope.at)
+        case DocumentSigned():
+            return evolve_document_signed(base, event)
         case CeremonyCancelled(reason):
             return replace(base, phase=Phase.CANCELLED, cancel_reason=reason)
         case InvitationIssued():

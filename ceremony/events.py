@@ -55,7 +55,15 @@ class SegmentStarted:
 
 @dataclass(frozen=True, slots=True)
 class CeremonySealed:
-    pass
+    """Final. Names the record built just before it (docs/record.md), so log and record point at each other."""
+
+    signed: tuple[str, ...] = ()  # signatories with a consent and a PAdES signature, in signing order
+    declined: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()  # no decision, or a consent whose PDF signature never came
+    signed_sha256: str = ""  # the final PDF (with the document timestamp)
+    signed_size: int = 0
+    evidence_sha256: str = ""
+    record_sha256: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +134,19 @@ class ConsentRecorded:
     device: str
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentSigned:
+    """A signatory's PAdES signature was added to the MOU as an incremental update."""
+
+    signatory: str
+    field: str  # the PDF signature field's name
+    base_sha256: str  # the revision it signed (the original or the previous signature's)
+    sha256: str  # the PDF after this signature
+    size: int
+    certificate_serial: str
+    timestamp: str  # the signature timestamp's TSA time, ISO 8601 UTC
+
+
 Event = (
     CeremonyDrafted
     | DefinitionRevised
@@ -141,6 +162,7 @@ Event = (
     | EnrollmentRejected
     | CertificateRevoked
     | ConsentRecorded
+    | DocumentSigned
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -158,6 +180,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "enrollment.rejected": EnrollmentRejected,
     "certificate.revoked": CertificateRevoked,
     "consent.recorded": ConsentRecorded,
+    "document.signed": DocumentSigned,
 }
 _TYPE_NAMES: dict[type[Event], str] = {cls: name for name, cls in EVENT_TYPES.items()}
 
@@ -174,6 +197,8 @@ def event_to_json(event: Event) -> dict[str, Any]:
             value = definition_to_json(value)
         elif isinstance(value, enum.Enum):
             value = value.value
+        elif isinstance(value, tuple):
+            value = list(value)
         if value is not None:
             data[f.name] = value
     return data
@@ -193,6 +218,8 @@ def event_from_json(type_: str, data: dict[str, Any]) -> Event:
                 value = parse_definition(value)
             elif f.name == "role":
                 value = Role(value)
+            elif isinstance(value, list):
+                value = tuple(value)  # events are immutable; JSON arrays come back as tuples
             kwargs[f.name] = value
         return cls(**kwargs)
     except (TypeError, ValueError, InvalidDefinition) as exc:

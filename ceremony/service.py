@@ -160,6 +160,15 @@ class CeremonyService:
     async def document(self, sha256: str) -> bytes:
         return await self._in_store(lambda: self.documents.read(sha256))
 
+    async def store_document(self, data: bytes) -> str:
+        """Keep a PDF revision durably (before the event naming it is appended); its SHA-256."""
+        return await self._in_store(lambda: self.documents.put(data))
+
+    async def stored_events(self, ceremony: str) -> list[StoredEvent]:
+        """The log rows as stored, with their hashes: what a record carries for offline checking."""
+        self.get(ceremony)
+        return await self._in_store(partial(self._read_rows, ceremony, 0))
+
     def operator_token_valid(self, token_sha256: str) -> bool:
         # Kept in memory so the check never touches SQLite from the event loop.
         return token_sha256 in self._operator_tokens

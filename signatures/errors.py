@@ -18,3 +18,11 @@ class PkiError(SignatureError):
 
 class TimestampError(SignatureError):
     pass
+
+
+class PdfSigningError(SignatureError):
+    """A PAdES signature or document timestamp could not be made."""
+
+
+class NotARecord(SignatureError):
+    """The bytes given to the verifier are not a ceremony record at all (not a zip, or parts missing)."""

@@ -31,6 +31,9 @@ class Timestamper(Protocol):
     async def timestamp(self, data: bytes) -> Token:
         """A token over SHA-256(data)."""
 
+    async def timestamp_digest(self, digest: bytes) -> Token:
+        """A token over a SHA-256 digest computed by the caller (a PDF signature's value, say)."""
+
 
 class LocalTimestamper:
     """The built-in TSA; its clock is the server's."""
@@ -39,7 +42,10 @@ class LocalTimestamper:
         self._tsa, self._clock = tsa, clock
 
     async def timestamp(self, data: bytes) -> Token:
-        stamp = self._tsa.stamp(hashlib.sha256(data).digest(), self._clock())
+        return await self.timestamp_digest(hashlib.sha256(data).digest())
+
+    async def timestamp_digest(self, digest: bytes) -> Token:
+        stamp = self._tsa.stamp(digest, self._clock())
         return Token(stamp.token, stamp.gen_time)
 
 
@@ -83,7 +89,9 @@ class RemoteTimestamper:
         self._url, self._session, self._timeout = url, session, timeout
 
     async def timestamp(self, data: bytes) -> Token:
-        digest = hashlib.sha256(data).digest()
+        return await self.timestamp_digest(hashlib.sha256(data).digest())
+
+    async def timestamp_digest(self, digest: bytes) -> Token:
         nonce = secrets.randbits(63)
         try:
             async with self._session.post(

@@ -124,7 +124,12 @@ async def test_full_lifecycle_with_frozen_pdf(world: World, demo_json: dict[str,
     assert (await r.json())["state"] == "signing"
     r = await w.client.post(f"{base}/stage", json={"segment": "opening"}, headers=w.as_("host"))
     assert r.status == 409 and "forward" in (await r.json())["reason"]
-    assert (await (await w.client.post(f"{base}/seal", headers=w.as_("host"))).json())["state"] == "sealed"
+    # Nobody signed: sealing must be asked for with the parties recorded as absent.
+    r = await w.client.post(f"{base}/seal", headers=w.as_("host"))
+    answer = await r.json()
+    assert r.status == 409 and answer["error"] == "absent_parties" and len(answer["fields"]) == 6
+    r = await w.client.post(f"{base}/seal", json={"absent_ok": True}, headers=w.as_("host"))
+    assert (await r.json())["state"] == "sealed"
     r = await w.client.post(f"{base}/cancel", json={"reason": "too late"}, headers=w.as_("host"))
     assert r.status == 409 and "sealed" in (await r.json())["reason"]
 
@@ -241,6 +246,9 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", "/enrollments/enr-000000000000/approve", None, {"operator", "host"}),
     ("POST", "/enrollments/enr-000000000000/reject", {"reason": "x"}, {"operator", "host"}),
     ("POST", "/consents", {"statement": {}, "signature": "z"}, {"signatory"}),
+    ("GET", "/pdf-signatures", None, EVERY_ROLE),
+    ("POST", "/pdf-signatures", {}, {"signatory"}),
+    ("POST", "/pdf-signatures/some-session", {"signature": "z"}, {"signatory"}),
 ]
 PRINCIPALS = [
     "operator",

@@ -23,9 +23,12 @@ from signatures.tsa import TimeStampAuthority
 
 from . import api, entry, pages, signing_api, stream, trust, views
 from .auth import Principal
-from .keys import DESK, PKI, SERVICE, SETTINGS, TEMPLATES, TSA
+from .keys import DESK, PADES, PKI, RECORDS, SEALER, SERVICE, SETTINGS, TEMPLATES, TSA
 from .middleware import errors, remember_language, security_headers
 from .mou import template_environment
+from .pades_desk import PadesDesk, Turns
+from .records import RecordStore
+from .sealing import Sealer
 from .settings import MAX_BODY_BYTES, Settings, utc_clock
 from .signing import SigningDesk
 
@@ -36,6 +39,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app = web.Application(middlewares=[remember_language, errors], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[TEMPLATES] = template_environment()
+    app[RECORDS] = RecordStore(settings.data_dir)
 
     async def service_ctx(app: web.Application) -> AsyncIterator[None]:
         service = CeremonyService(settings.data_dir, clock=clock)
@@ -48,6 +52,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
             RemoteTimestamper(settings.tsa_url, http) if settings.tsa_url else LocalTimestamper(app[TSA], utc_clock)
         )
         app[DESK] = SigningDesk(service, pki, timestamper)
+        turns = Turns()
+        app[PADES] = PadesDesk(service, pki, timestamper, turns)
+        app[SEALER] = Sealer(service, pki, timestamper, turns, app[RECORDS])
         await service.start()
         hub = Hub(service, settings.signal, partial(_event_for_role, service))
         app[HUB] = hub

@@ -1,4 +1,4 @@
-"""The `ceremony` command: serve, invite, operator-link, log verify."""
+"""The `ceremony` command: serve, demo, verify, invite, operator-link, log verify, venue-bot."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import signal
 import ssl
 import sys
+import tempfile
 from pathlib import Path
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from signaling.errors import SignalingError
 from signaling.hub import SignalSettings
 from signaling.ice import load_ice_config
 from signatures.errors import SignatureError
+from signatures.verify import verify_record
 
 from .app import create_app
 from .bootstrap import ensure_demo
@@ -83,6 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     verify = logsub.add_parser("verify", help="walk every hash chain; name the first broken link")
     verify.add_argument("--data", type=Path, default=DEFAULT_DATA)
 
+    record = sub.add_parser("verify", help="check a sealed record (.zip) offline: every signature, token, hash, chain")
+    record.add_argument("record", type=Path, help="the record zip downloaded from the archive")
+    record.add_argument(
+        "--trust", type=Path, metavar="CA_PEM", help="the root CA to trust (default: the record's own ca.pem)"
+    )
+
+    demo = sub.add_parser("demo", help="run the Gangwon-Nanjing demo ceremony end to end, headless; verify its record")
+    demo.add_argument("--data", type=Path, help="data directory (default: a new temporary directory)")
+
     bot = sub.add_parser("venue-bot", help="join as a headless venue (aiortc): send media, report what arrives")
     bot.add_argument("link", help="the venue's capability link (http://host/c/<id>/enter#<token>)")
     bot.add_argument("--play", metavar="FILE", help="send this audio/video file (looped) instead of test signals")
@@ -100,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_operator_link(args))
         if args.command == "venue-bot":
             return _venue_bot(args)
-        return _verify(args)
+        if args.command == "verify":
+            return _verify_record(args)
+        if args.command == "demo":
+            return _demo(args)
+        return _verify_log(args)
     except (CeremonyError, SignalingError, SignatureError) as exc:
         print(f"ceremony: {exc}", file=sys.stderr)
         return 2
@@ -202,7 +217,7 @@ async def _operator_link(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify(args: argparse.Namespace) -> int:
+def _verify_log(args: argparse.Namespace) -> int:
     _require_data(args.data)
     store = SqliteStore(args.data)
     failures = 0
@@ -219,6 +234,35 @@ def _verify(args: argparse.Namespace) -> int:
         store.close()
     print(f"{len(ceremonies)} ceremonies checked, {failures} broken")
     return 1 if failures else 0
+
+
+def _verify_record(args: argparse.Namespace) -> int:
+    """One line per check; exit 0 only when every check passes (2: not a record, or unreadable input)."""
+    try:
+        data = args.record.read_bytes()
+        trust = args.trust.read_bytes() if args.trust is not None else None
+    except OSError as exc:
+        raise SignatureError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    report = verify_record(data, trust)
+    for line in report.lines():
+        print(line)
+    failed = sum(not check.ok for check in report.checks)
+    verdict = "VALID" if report.ok else f"NOT VALID: {failed} of {len(report.checks)} checks failed"
+    print(f"{args.record}: {verdict}")
+    return 0 if report.ok else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .rehearsal import run_demo  # aiortc loads only for this command
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    data = args.data if args.data is not None else Path(tempfile.mkdtemp(prefix="ceremony-demo-"))
+    data.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(run_demo(data, sys.stdout))
+    print(f"Record: {result.record}")
+    print(f"Verify it again any time: ceremony verify {result.record} --trust {data / 'pki' / 'root.pem'}")
+    print(f"{'VALID' if result.report.ok else 'NOT VALID'} ({result.seconds:.1f} s)")
+    return 0 if result.report.ok else 1
 
 
 def _venue_bot(args: argparse.Namespace) -> int:

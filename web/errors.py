@@ -2,10 +2,13 @@
 
     WebError
     ├── BadRequest        400 (malformed JSON, bad fields: `fields` lists them)
+    │   └── NotARecord    400 (bytes sent to the verifier that are not a ceremony record)
     ├── Unauthenticated   401 (no capability presented)
     ├── Forbidden         403 (wrong, revoked or insufficient capability)
     ├── NotFound          404
-    └── Conflict          409 (the ceremony's state does not allow it)
+    ├── Conflict          409 (the ceremony's state does not allow it)
+    ├── TooLarge          413
+    └── Busy              503 (a shared resource is taken for now; retry)
 
 ceremony.errors are mapped onto these in middleware.py, and nowhere else.
 """
@@ -28,6 +31,10 @@ class BadRequest(WebError):
     code = "bad_request"
 
 
+class NotARecord(BadRequest):
+    code = "not_a_record"
+
+
 class Unauthenticated(WebError):
     status = 401
     code = "unauthenticated"
@@ -46,3 +53,17 @@ class NotFound(WebError):
 class Conflict(WebError):
     status = 409
     code = "conflict"
+
+
+class Busy(WebError):
+    status = 503
+    code = "busy"
+
+
+class AbsentParties(Conflict):
+    code = "absent_parties"
+
+
+class TooLarge(WebError):
+    status = 413
+    code = "too_large"

@@ -9,6 +9,9 @@ from ceremony.service import CeremonyService
 from signatures.pki import CeremonyPki
 from signatures.tsa import TimeStampAuthority
 
+from .pades_desk import PadesDesk
+from .records import RecordStore
+from .sealing import Sealer
 from .settings import Settings
 from .signing import SigningDesk
 
@@ -18,3 +21,6 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 PKI = web.AppKey("pki", CeremonyPki)
 TSA = web.AppKey("tsa", TimeStampAuthority)
 DESK = web.AppKey("signing_desk", SigningDesk)
+RECORDS = web.AppKey("records", RecordStore)
+PADES = web.AppKey("pades_desk", PadesDesk)
+SEALER = web.AppKey("sealer", Sealer)

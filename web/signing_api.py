@@ -9,11 +9,14 @@ from aiohttp import web
 from ceremony.consent import consent_text, text_sha256
 from ceremony.events import Role
 from ceremony.model import LANGUAGES
+from ceremony.sealing import PdfSignature
+from signatures.keys import b64
 
 from .api import _object, read_json
 from .auth import ALL_ROLES, Principal, ceremony_state, require
 from .errors import BadRequest, Conflict
-from .keys import DESK
+from .keys import DESK, PADES
+from .pades_desk import LEASE_SECONDS
 from .signing import Client, consent_json, enrollment_json
 
 routes = web.RouteTableDef()
@@ -107,6 +110,9 @@ async def me(request: web.Request) -> web.Response:
         "signatory": signatory,
         "enrollments": [dict(enrollment_json(e, state), certificate=e.certificate) for e in mine],
         "consent": consent_json(state.consents[signatory]) if signatory in state.consents else None,
+        "pdf_signature": pdf_signature_json(state.pdf_signatures[signatory])
+        if signatory in state.pdf_signatures
+        else None,
         "state": state.phase.value,
         "segment": state.segment,
     }
@@ -127,3 +133,52 @@ async def list_consents(request: web.Request) -> web.Response:
     require(request, ALL_ROLES, operator=True)
     state = ceremony_state(request)
     return web.json_response({"consents": [consent_json(c) for c in state.consents.values()]})
+
+
+@routes.post(BASE + "/pdf-signatures")
+async def prepare_pdf_signature(request: web.Request) -> web.Response:
+    """Wait for this ceremony's signing turn, then return the signed attributes the browser key must sign."""
+    principal = _signatory(request)
+    state = ceremony_state(request)
+    assert principal.invitation is not None and principal.invitation.signatory is not None
+    session, prepared = await request.app[PADES].prepare(
+        state.id, principal.invitation.signatory, principal.invitation.id
+    )
+    body = {
+        "session": session,
+        "to_sign": b64(prepared.to_sign),
+        "field": prepared.field_name,
+        "revision_sha256": prepared.base_sha256,
+        "expires_in": LEASE_SECONDS,
+    }
+    return web.json_response(body, status=201)
+
+
+@routes.post(BASE + "/pdf-signatures/{session}")
+async def finish_pdf_signature(request: web.Request) -> web.Response:
+    principal = _signatory(request)
+    state = ceremony_state(request)
+    assert principal.invitation is not None
+    body = _object(await read_json(request), {"signature"})
+    signature = body.get("signature")
+    if not isinstance(signature, str) or not signature:
+        raise BadRequest("'signature' must be the base64 raw r||s ECDSA signature of to_sign")
+    done = await request.app[PADES].finish(state.id, principal.invitation.id, request.match_info["session"], signature)
+    return web.json_response(pdf_signature_json(done), status=201)
+
+
+@routes.get(BASE + "/pdf-signatures")
+async def list_pdf_signatures(request: web.Request) -> web.Response:
+    require(request, ALL_ROLES, operator=True)
+    state = ceremony_state(request)
+    return web.json_response({"signatures": [pdf_signature_json(p) for p in state.pdf_signatures.values()]})
+
+
+def pdf_signature_json(signature: PdfSignature) -> dict[str, Any]:
+    return {
+        "signatory": signature.signatory,
+        "field": signature.field,
+        "sha256": signature.sha256,
+        "size": signature.size,
+        "timestamp": signature.timestamp,
+    }

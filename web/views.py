@@ -70,6 +70,8 @@ def detail(state: CeremonyState, principal: Principal, head: bytes) -> dict[str,
             "document_size": state.document_size,
             "cancel_reason": state.cancel_reason,
             "log": {"length": state.seq, "head": head.hex()},
+            "signed_by": list(state.pdf_signatures),
+            "seal": _seal_json(state),
             "you": {"role": principal.role.value if principal.role else "operator", "actor": principal.actor},
         }
     )
@@ -79,6 +81,21 @@ def detail(state: CeremonyState, principal: Principal, head: bytes) -> dict[str,
     if sees_links(principal):
         body["invitations"] = [invitation_json(i) for i in state.invitations.values()]
     return body
+
+
+def _seal_json(state: CeremonyState) -> dict[str, Any] | None:
+    sealed = state.sealed
+    if sealed is None or state.sealed_at is None:
+        return None
+    return {
+        "sealed_at": format_time(state.sealed_at),
+        "signed": list(sealed.signed),
+        "declined": list(sealed.declined),
+        "absent": list(sealed.absent),
+        "signed_pdf_sha256": sealed.signed_sha256,
+        "evidence_sha256": sealed.evidence_sha256,
+        "record_sha256": sealed.record_sha256,
+    }
 
 
 def sees_links(principal: Principal) -> bool:

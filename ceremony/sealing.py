@@ -1,0 +1,136 @@
+"""PDF signatures and the seal: the last part of the state machine, without I/O.
+
+The shell makes each PAdES signature and, at the end, the record; the core
+decides whether they may happen. Signatures form a chain of PDF revisions: each
+one must be made over the revision the log says is current, which is what
+keeps a later signer from silently dropping an earlier signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from .errors import CommandRefused, InvalidCommand
+from .events import CeremonySealed, DocumentSigned, Event
+
+if TYPE_CHECKING:
+    from .core import CeremonyState
+
+
+@dataclass(frozen=True, slots=True)
+class PdfSignature:
+    signatory: str
+    field: str
+    sha256: str
+    size: int
+    certificate_serial: str
+    timestamp: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignDocument:
+    signatory: str
+    field: str
+    base_sha256: str
+    sha256: str
+    size: int
+    certificate_serial: str
+    timestamp: str
+
+
+@dataclass(frozen=True, slots=True)
+class Seal:
+    """Seal the ceremony. With `absent_ok`, parties who have not signed are recorded as absent.
+
+    The shell fills in the record's hashes and the log length the record covers; the
+    core refuses if the log moved on meanwhile, so the record always ends where the
+    seal begins.
+    """
+
+    absent_ok: bool = False
+    log_length: int = 0
+    signed_sha256: str = ""
+    signed_size: int = 0
+    evidence_sha256: str = ""
+    record_sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Roll:
+    """Who signed, declined or is absent at this point."""
+
+    signed: tuple[str, ...]
+    declined: tuple[str, ...]
+    absent: tuple[str, ...]
+
+
+def current_pdf(state: CeremonyState) -> tuple[str, int]:
+    """SHA-256 and size of the newest revision of the MOU: the original or the last signature."""
+    if state.pdf_signatures:
+        last = list(state.pdf_signatures.values())[-1]
+        return last.sha256, last.size
+    if state.document_sha256 is None or state.document_size is None:
+        raise CommandRefused("the ceremony is not frozen; there is no document to sign")
+    return state.document_sha256, state.document_size
+
+
+def roll(state: CeremonyState) -> Roll:
+    signed = tuple(state.pdf_signatures)
+    declined = tuple(s.id for s in state.definition.signatories if _decision(state, s.id) == "decline")
+    absent = tuple(s.id for s in state.definition.signatories if s.id not in signed and s.id not in declined)
+    return Roll(signed, declined, absent)
+
+
+def _decision(state: CeremonyState, signatory: str) -> str | None:
+    consent = state.consents.get(signatory)
+    return consent.decision if consent is not None else None
+
+
+def decide_sign_document(state: CeremonyState, c: SignDocument) -> list[Event]:
+    if not state.definition.has_signatory(c.signatory):
+        raise InvalidCommand(f"no signatory '{c.signatory}' in this ceremony")
+    consent = state.consents.get(c.signatory)
+    if consent is None or consent.decision != "consent":
+        raise CommandRefused("only a signatory who has consented signs the MOU")
+    if c.signatory in state.pdf_signatures:
+        raise CommandRefused("this signatory has already signed the MOU")
+    if c.certificate_serial != consent.certificate_serial:
+        raise CommandRefused("the PDF must be signed with the certificate the consent was given with")
+    base, _ = current_pdf(state)
+    if c.base_sha256 != base:
+        raise CommandRefused("the signature was made over an older revision of the MOU; sign the current one")
+    if any(p.field == c.field for p in state.pdf_signatures.values()) or not c.field:
+        raise InvalidCommand(f"signature field '{c.field}' is empty or already used")
+    if len(c.sha256) != 64 or c.size <= 0:
+        raise InvalidCommand("a signed revision needs its SHA-256 and size")
+    return [DocumentSigned(c.signatory, c.field, c.base_sha256, c.sha256, c.size, c.certificate_serial, c.timestamp)]
+
+
+def decide_seal(state: CeremonyState, c: Seal) -> list[Event]:
+    now = roll(state)
+    if now.absent and not c.absent_ok:
+        raise CommandRefused(
+            f"not everyone has signed ({', '.join(now.absent)}); seal with absent_ok to record them as absent"
+        )
+    if c.log_length and c.log_length != state.seq:
+        raise CommandRefused("the log moved on while the record was being built; seal again")
+    return [
+        CeremonySealed(
+            now.signed,
+            now.declined,
+            now.absent,
+            c.signed_sha256,
+            c.signed_size,
+            c.evidence_sha256,
+            c.record_sha256,
+        )
+    ]
+
+
+def evolve_document_signed(state: CeremonyState, event: DocumentSigned) -> CeremonyState:
+    signature = PdfSignature(
+        event.signatory, event.field, event.sha256, event.size, event.certificate_serial, event.timestamp
+    )
+    return replace(state, pdf_signatures=MappingProxyType({**state.pdf_signatures, event.signatory: signature}))

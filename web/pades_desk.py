@@ -1,0 +1,159 @@
+"""Signing the MOU PDF with the signatory's browser key, one signatory at a time.
+
+A PAdES signature covers the whole revision it is made over, so two signers
+cannot prepare over the same revision: the second to finish would have signed
+a file that no longer exists. Each ceremony therefore has a *turn*: `prepare`
+waits for it (a queue of waiting requests, served in order) and holds it until
+`finish` or until the lease runs out (the browser went away), when the next
+signer goes. Sealing takes the same turn, so no signature is half-made when
+the record is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import UTC
+
+from cryptography import x509
+
+from ceremony.core import CeremonyState
+from ceremony.errors import CommandRefused, InvalidCommand
+from ceremony.events import format_time
+from ceremony.sealing import PdfSignature, SignDocument, current_pdf
+from ceremony.service import CeremonyService
+from ceremony.signing import Consent
+from signatures import pades
+from signatures.errors import PdfSigningError
+from signatures.keys import b64decode, raw_to_der
+from signatures.pki import CeremonyPki
+from signatures.timestamping import Timestamper
+
+from .errors import Busy
+
+WAIT_SECONDS = 60.0  # a signer waits this long for the turn before being told to retry
+LEASE_SECONDS = 30.0  # a browser signs in milliseconds; this only covers one that vanished
+
+
+@dataclass(slots=True)
+class _Pending:
+    ceremony: str
+    signatory: str
+    invitation: str
+    prepared: pades.PreparedSignature
+    certificate_serial: str
+    expiry: asyncio.TimerHandle
+    deadline: float
+    busy: bool = False
+
+
+class Turns:
+    """One asyncio.Lock per ceremony, shared by PDF signing and sealing."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, ceremony: str) -> asyncio.Lock:
+        return self._locks.setdefault(ceremony, asyncio.Lock())
+
+    async def acquire(self, ceremony: str, wait: float = WAIT_SECONDS) -> asyncio.Lock:
+        lock = self.lock(ceremony)
+        try:
+            await asyncio.wait_for(lock.acquire(), wait)
+        except TimeoutError:
+            raise Busy("other signatures are being applied to this MOU; try again in a moment") from None
+        return lock
+
+
+class PadesDesk:
+    def __init__(self, service: CeremonyService, pki: CeremonyPki, timestamper: Timestamper, turns: Turns) -> None:
+        self.service, self.pki, self.timestamper, self.turns = service, pki, timestamper, turns
+        self._pending: dict[str, _Pending] = {}
+
+    async def prepare(self, ceremony: str, signatory: str, invitation: str) -> tuple[str, pades.PreparedSignature]:
+        """Wait for the turn, then prepare a signature over the newest revision: (session id, prepared)."""
+        self._check_may_sign(self.service.get(ceremony), signatory)
+        lock = await self.turns.acquire(ceremony)
+        try:
+            state = self.service.get(ceremony)  # fresh: the previous signer has just finished
+            consent = self._check_may_sign(state, signatory)
+            definition = state.definition
+            person = definition.signatory(signatory)
+            enrollment = next(e for e in state.enrollments.values() if e.serial == consent.certificate_serial)
+            assert enrollment.certificate is not None
+            certificate = x509.load_der_x509_certificate(b64decode(enrollment.certificate, "certificate", limit=8192))
+            sha, _ = current_pdf(state)
+            pdf = await self.service.document(sha)
+            venue = definition.venue(person.venue)
+            prepared = await pades.prepare(
+                pdf,
+                certificate,
+                [self.pki.root.certificate],
+                field_name=f"Signature-{len(state.pdf_signatures) + 1}-{signatory}",
+                name=f"{person.name.en} ({definition.party(person.party).name.en})",
+                location=f"{venue.name.en}, {venue.city.en}",
+                reason=f"Consent to the MOU of ceremony {ceremony} (document SHA-256 {state.document_sha256})",
+            )
+        except BaseException:
+            lock.release()
+            raise
+        session = secrets.token_urlsafe(18)
+        loop = asyncio.get_running_loop()
+        expiry = loop.call_later(LEASE_SECONDS, self._expire, session)
+        self._pending[session] = _Pending(
+            ceremony, signatory, invitation, prepared, consent.certificate_serial, expiry, loop.time() + LEASE_SECONDS
+        )
+        return session, prepared
+
+    async def finish(self, ceremony: str, invitation: str, session: str, raw_signature: str) -> PdfSignature:
+        pending = self._pending.get(session)
+        if pending is None or pending.ceremony != ceremony or pending.invitation != invitation or pending.busy:
+            raise InvalidCommand("no such signing session: it expired or was used; prepare the signature again")
+        signature = raw_to_der(b64decode(raw_signature, "signature"))
+        pending.busy = True  # a second finish of the same session is refused, and the lease waits for us
+        try:
+            signed = await pades.finish(pending.prepared, signature, self.timestamper)
+        except PdfSigningError as exc:
+            # A wrong value leaves the session open: the same browser may try again within the lease.
+            pending.busy = False
+            if asyncio.get_running_loop().time() >= pending.deadline:
+                self._end(session)
+            raise InvalidCommand(str(exc)) from exc
+        except BaseException:
+            self._end(session)  # the TSA failed, say: nothing was signed, the next signer goes
+            raise
+        try:
+            await self.service.store_document(signed.data)
+            command = SignDocument(
+                pending.signatory,
+                pending.prepared.field_name,
+                pending.prepared.base_sha256,
+                signed.sha256,
+                signed.size,
+                pending.certificate_serial,
+                format_time(signed.timestamp.astimezone(UTC)),
+            )
+            await self.service.execute(ceremony, command, f"signatory:{invitation}")
+        finally:
+            self._end(session)
+        return self.service.get(ceremony).pdf_signatures[pending.signatory]
+
+    def _check_may_sign(self, state: CeremonyState, signatory: str) -> Consent:
+        consent = state.consents.get(signatory)
+        if consent is None or consent.decision != "consent":
+            raise CommandRefused("the MOU is signed after giving consent; give consent first")
+        if signatory in state.pdf_signatures:
+            raise CommandRefused("you have already signed the MOU")
+        return consent
+
+    def _expire(self, session: str) -> None:
+        pending = self._pending.get(session)
+        if pending is not None and not pending.busy:
+            self._end(session)
+
+    def _end(self, session: str) -> None:
+        """Close a session and hand the turn on."""
+        pending = self._pending.pop(session)
+        pending.expiry.cancel()
+        self.turns.lock(pending.ceremony).release()

@@ -1,0 +1,187 @@
+"""`ceremony demo`: the seeded Gangwon-Nanjing ceremony, end to end, headless.
+
+A real server on a loopback port, a host bot that admits the two halls, two
+aiortc venue bots exchanging media, six scripted signatories with their own
+P-256 keys going through enrollment, the host's approval, consent and the
+PAdES signature; then the seal, the record downloaded through an archivist
+link, and the offline verifier's report. Everything goes through the public
+HTTP and signaling APIs, as browsers would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+from aiohttp import web
+
+from ceremony.definition import definition_to_json
+from ceremony.demo import demo_definition
+from signaling.venue_bot import BotOptions, HostBot, MediaBot, VenueBot
+from signatures.verify import Report, verify_record
+
+from .app import create_app
+from .keys import PKI, SERVICE
+from .scripted import Api, ScriptedSignatory
+from .settings import Settings
+
+STEPS = 8
+MEDIA_WAIT = 45.0
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    ceremony: str
+    record: Path
+    report: Report
+    seconds: float
+
+
+class Progress:
+    def __init__(self, out: TextIO) -> None:
+        self.out, self.started = out, time.monotonic()
+
+    def step(self, n: int, text: str) -> None:
+        self.say(f"[{n}/{STEPS}] {text}")
+
+    def say(self, text: str) -> None:
+        print(f"{time.monotonic() - self.started:6.1f}s  {text}", file=self.out, flush=True)
+
+
+async def run_demo(data_dir: Path, out: TextIO, *, declines: tuple[str, ...] = ()) -> DemoResult:
+    progress = Progress(out)
+    app = create_app(Settings(data_dir=data_dir, create_demo=False))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    base = f"http://127.0.0.1:{port}"
+    progress.step(1, f"server listening at {base}, data in {data_dir}")
+    try:
+        async with aiohttp.ClientSession() as http:
+            return await _ceremony(app, http, base, data_dir, progress, declines)
+    finally:
+        await runner.cleanup()
+
+
+async def _ceremony(
+    app: web.Application,
+    http: aiohttp.ClientSession,
+    base: str,
+    data_dir: Path,
+    progress: Progress,
+    declines: tuple[str, ...],
+) -> DemoResult:
+    started = time.monotonic()
+    operator = Api(http, base, "", await app[SERVICE].issue_operator_link())
+    definition = demo_definition()
+    created = await _post(operator, f"{base}/api/ceremonies", definition_to_json(definition))
+    host = Api(http, base, created["id"], (await _link(operator, created["id"], "host"))["token"])
+    progress.step(2, f"ceremony {host.ceremony}: {definition.title.en}")
+    frozen = await host.call("POST", "/freeze")
+    progress.step(3, f"frozen: the original MOU (PDF/A-3b) has SHA-256 {frozen['document_sha256']}")
+    venue_links = {v.id: (await _link(host, host.ceremony, "venue", venue=v.id))["url"] for v in definition.venues}
+    signatory_tokens = {
+        s.id: (await _link(host, host.ceremony, "signatory", signatory=s.id))["token"] for s in definition.signatories
+    }
+    archivist = (await _link(host, host.ceremony, "archivist"))["token"]
+    await host.call("POST", "/open")
+    host_link = f"{base}/c/{host.ceremony}/enter#{host.token}"
+    bots: list[MediaBot] = [HostBot(host_link)] + [
+        VenueBot(url, BotOptions(name=f"venue-{venue}")) for venue, url in venue_links.items()
+    ]
+    try:
+        for bot in bots:
+            await bot.start()
+        frames = await _media_flowing(bots[1:], list(venue_links))
+        progress.step(4, "rooms open; the halls see each other: " + ", ".join(frames))
+        while (await host.call("GET", ""))["segment"] != "signing":
+            await host.call("POST", "/stage", {"segment": "next"})
+        signers = [ScriptedSignatory(Api(http, base, host.ceremony, t), s) for s, t in signatory_tokens.items()]
+        await _enroll_all(host, signers, progress)
+        await _sign_all(signers, declines, progress)
+        while (await host.call("GET", ""))["segment"] != definition.run_of_show[-1].id:
+            await host.call("POST", "/stage", {"segment": "next"})
+        sealed = await host.call("POST", "/seal", {"absent_ok": bool(declines)})
+        progress.step(7, f"sealed ({sealed['state']}): document timestamp, evidence, seal, certificate of completion")
+    finally:
+        for bot in bots:
+            with contextlib.suppress(Exception):
+                await bot.stop()
+    reader = Api(http, base, host.ceremony, archivist)
+    async with http.get(reader.url("/record"), headers={"Authorization": f"Bearer {archivist}"}) as response:
+        if response.status != 200:
+            raise RuntimeError(f"downloading the record: HTTP {response.status}: {await response.text()}")
+        data = await response.read()
+    record = data_dir / f"ceremony-{host.ceremony}-record.zip"
+    record.write_bytes(data)
+    trust = app[PKI].root_pem
+    report = await asyncio.to_thread(verify_record, data, trust)
+    progress.step(8, f"record written: {record} ({len(data) // 1024} KiB); offline verification:")
+    for line in report.lines():
+        progress.say("    " + line)
+    return DemoResult(host.ceremony, record, report, time.monotonic() - started)
+
+
+async def _post(api: Api, url: str, body: Any) -> dict[str, Any]:
+    async with api.session.post(url, json=body, headers={"Authorization": f"Bearer {api.token}"}) as response:
+        answer: dict[str, Any] = await response.json(content_type=None)
+        if response.status not in (200, 201):
+            raise RuntimeError(f"POST {url}: HTTP {response.status}: {answer.get('reason')}")
+        return answer
+
+
+async def _link(api: Api, ceremony: str, role: str, **extra: str) -> dict[str, Any]:
+    url = f"{api.base}/api/ceremonies/{ceremony}/invitations"
+    return await _post(api, url, {"role": role, "label": f"demo {role}", **extra})
+
+
+async def _media_flowing(venues: list[MediaBot], names: list[str]) -> list[str]:
+    """Wait until each venue decodes video from the other; a line per venue."""
+    deadline = time.monotonic() + MEDIA_WAIT
+    while True:
+        seen = [max((p.video_frames for p in bot.report().peers if p.role == "venue"), default=0) for bot in venues]
+        if all(seen):
+            return [f"{name} decoded {n} frames" for name, n in zip(names, seen, strict=True)]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no media between the halls after {MEDIA_WAIT:.0f} s: {seen}")
+        await asyncio.sleep(0.2)
+
+
+async def _enroll_all(host: Api, signers: list[ScriptedSignatory], progress: Progress) -> None:
+    await asyncio.gather(*(s.enroll() for s in signers))
+    pending = (await host.call("GET", "/enrollments"))["enrollments"]
+    for n, enrollment in enumerate(pending, 1):
+        await host.call("POST", f"/enrollments/{enrollment['id']}/approve")
+        progress.say(f"    host approved {enrollment['signatory']}'s key {enrollment['fingerprint'][:16]}… ({n}/6)")
+    await asyncio.gather(*(s.wait_for_certificate() for s in signers))
+    progress.step(5, f"signing stage: {len(signers)} keys enrolled and certified by the ceremony CA")
+
+
+async def _sign_all(signers: list[ScriptedSignatory], declines: tuple[str, ...], progress: Progress) -> None:
+    done = 0
+
+    async def one(signer: ScriptedSignatory, say: Callable[[str], None]) -> None:
+        nonlocal done
+        if signer.signatory in declines:
+            await signer.decide("decline")
+            say(f"    {signer.signatory} declined (signed and timestamped)")
+            return
+        consent = await signer.decide("consent")
+        signature = await signer.sign_pdf()
+        done += 1
+        say(
+            f"    {signer.signatory}: consent stamped {consent['timestamp']}, "
+            f"PAdES signature {signature['field']} ({done} in the PDF)"
+        )
+
+    # All at once, as in the hall: the server queues the PDF signatures one at a time.
+    await asyncio.gather(*(one(s, progress.say) for s in signers))
+    progress.step(6, f"{done} PAdES signatures in the MOU, each with its RFC 3161 timestamp")
