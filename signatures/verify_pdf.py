@@ -73,7 +73,7 @@ async def _signature(embedded: EmbeddedPdfSignature, context: ValidationContext,
         problems.append("the signature value does not verify")
     if not status.trusted:
         problems.append("the signer's certificate does not chain to the trusted root")
-    if status.coverage is not SignatureCoverageLevel.ENTIRE_REVISION:
+    if status.coverage not in (SignatureCoverageLevel.ENTIRE_REVISION, SignatureCoverageLevel.ENTIRE_FILE):
         problems.append(f"it covers {status.coverage}, not its whole revision")
     if status.modification_level not in ALLOWED_CHANGES:
         problems.append(f"later revisions made changes not allowed after signing ({status.modification_level})")

@@ -57,10 +57,10 @@ class Turns:
     def lock(self, ceremony: str) -> asyncio.Lock:
         return self._locks.setdefault(ceremony, asyncio.Lock())
 
-    async def acquire(self, ceremony: str, wait: float = WAIT_SECONDS) -> asyncio.Lock:
+    async def acquire(self, ceremony: str, wait: float | None = None) -> asyncio.Lock:
         lock = self.lock(ceremony)
         try:
-            await asyncio.wait_for(lock.acquire(), wait)
+            await asyncio.wait_for(lock.acquire(), WAIT_SECONDS if wait is None else wait)
         except TimeoutError:
             raise Busy("other signatures are being applied to this MOU; try again in a moment") from None
         return lock

@@ -1,0 +1,201 @@
+"""PAdES signatures by the signatories' own keys, over HTTP, one at a time, checked by poppler and pyHanko.
+
+A Python P-256 key (web/scripted.py) stands in for WebCrypto here, so that bad
+inputs can be tried precisely; tests/test_archive_browser.py signs with real
+browser keys. The PDF is the real frozen original (rendered once per session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from ceremony.core import Freeze, OpenRooms, StartSegment
+from ceremony.demo import demo_definition
+from ceremony.events import Role
+from signatures.verify_pdf import check_pdf
+from web import pades_desk
+from web.app import create_app
+from web.keys import PKI, SERVICE
+from web.mou import render_mou_pdf
+from web.scripted import Api, ScriptedSignatory, ScriptError
+from web.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def original_pdf() -> bytes:
+    return render_mou_pdf(demo_definition(), ceremony_id="0123456789abcdef")
+
+
+@dataclass
+class Room:
+    client: TestClient[Any, Any]
+    ceremony: str
+    host: Api
+    signers: list[ScriptedSignatory]
+
+    @property
+    def app(self) -> Any:
+        return self.client.server.app  # type: ignore[union-attr]
+
+    @property
+    def state(self) -> Any:
+        return self.app[SERVICE].get(self.ceremony)
+
+    async def pdf(self) -> bytes:
+        sha = list(self.state.pdf_signatures.values())[-1].sha256
+        data: bytes = await self.app[SERVICE].document(sha)
+        return data
+
+
+@pytest.fixture
+async def room(aiohttp_client: Any, tmp_path: Path, original_pdf: bytes) -> AsyncIterator[Room]:
+    app = create_app(Settings(data_dir=tmp_path / "data", create_demo=False))
+    client = await aiohttp_client(app)
+    service = app[SERVICE]
+    state = await service.create(demo_definition(), "operator")
+    sha = await service.store_document(original_pdf)
+    await service.execute(state.id, Freeze(sha, len(original_pdf)), "test")
+    await service.execute(state.id, OpenRooms(), "test")
+    await service.execute(state.id, StartSegment("signing"), "test")
+    base = str(client.make_url("")).rstrip("/")
+    host = Api(client.session, base, state.id, (await service.issue_link(state.id, Role.HOST, "t")).token)
+    signers = []
+    for signatory in state.definition.signatories[:4]:
+        link = await service.issue_link(state.id, Role.SIGNATORY, "t", signatory=signatory.id)
+        signers.append(ScriptedSignatory(Api(client.session, base, state.id, link.token), signatory.id))
+    yield Room(client, state.id, host, signers)
+
+
+async def ready(room: Room, signer: ScriptedSignatory, decision: str = "consent") -> None:
+    """Enrolled, approved by the host, decided."""
+    enrollment = await signer.enroll()
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    await signer.decide(decision)
+
+
+def pdfsig(pdf: Path, root_pem: bytes, workdir: Path) -> str:
+    """poppler's verdict with the ceremony root trusted in a fresh NSS database."""
+    nss = workdir / "nss"
+    nss.mkdir()
+    (workdir / "ca.pem").write_bytes(root_pem)
+    for command in (
+        ["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"],
+        ["certutil", "-A", "-d", f"sql:{nss}", "-n", "root", "-t", "CT,C,C", "-i", str(workdir / "ca.pem")],
+    ):
+        subprocess.run(command, check=True, capture_output=True)
+    done = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", str(pdf)], capture_output=True, text=True, check=False)
+    return done.stdout
+
+
+async def test_each_signatory_signs_the_newer_revision_and_earlier_signatures_stay_valid(
+    room: Room, tmp_path: Path
+) -> None:
+    first, second = room.signers[:2]
+    for signer in (first, second):
+        await ready(room, signer)
+        signed = await signer.sign_pdf()
+        assert signed["signatory"] == signer.signatory and len(signed["sha256"]) == 64
+    signatures = list(room.state.pdf_signatures.values())
+    assert [s.signatory for s in signatures] == [first.signatory, second.signatory]
+    pdf = await room.pdf()
+    original = room.state.document_size
+    assert pdf[:original] == (await room.app[SERVICE].document(room.state.document_sha256))  # incremental only
+
+    # Both signatures verify in the final file, the first one after the second was added.
+    root = room.app[PKI].root.certificate
+    results = await check_pdf(pdf, root)
+    assert [r.ok for r in results] == [True, True], [r.detail for r in results]
+    assert all(r.timestamp is not None for r in results)
+    assert results[0].timestamp <= results[1].timestamp  # type: ignore[operator]
+
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(pdf)
+    report = pdfsig(path, room.app[PKI].root_pem, tmp_path)
+    assert report.count("Signature is Valid.") == 2, report
+    assert report.count("Certificate is Trusted.") == 2, report
+    assert first.signatory in report and second.signatory in report
+
+    # The signatory's /me shows the PDF signature (a reloaded page resumes from it).
+    me = await first.api.call("GET", "/me")
+    assert me["pdf_signature"]["field"] == signatures[0].field
+
+
+async def test_concurrent_signers_wait_their_turn_and_none_is_lost(room: Room) -> None:
+    await asyncio.gather(*(ready(room, s) for s in room.signers))
+    answers = await asyncio.gather(*(s.sign_pdf() for s in room.signers))
+    assert sorted(a["signatory"] for a in answers) == sorted(s.signatory for s in room.signers)
+    chain = list(room.state.pdf_signatures.values())
+    assert len(chain) == 4
+    results = await check_pdf(await room.pdf(), room.app[PKI].root.certificate)
+    assert [r.ok for r in results] == [True] * 4, [r.detail for r in results]
+    # Each revision is the one the log recorded, in the log's order.
+    assert [r.revision_sha256 for r in results] == [s.sha256 for s in chain]
+
+
+async def test_refusals_change_nothing(room: Room) -> None:
+    signer, other, decliner = room.signers[:3]
+    enrollment = await signer.enroll()
+    with pytest.raises(ScriptError, match=r"HTTP 409: .*consent first"):
+        await signer.sign_pdf()
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    await signer.decide("consent")
+    await ready(room, decliner, "decline")
+    with pytest.raises(ScriptError, match="HTTP 409"):
+        await decliner.sign_pdf()
+
+    prepared = await signer.api.call("POST", "/pdf-signatures", {})
+    session = prepared["session"]
+    to_sign = base64.b64decode(prepared["to_sign"])
+    # Signed by a key that is not the certified one: refused, and the PDF gets no broken signature.
+    with pytest.raises(ScriptError, match=r"HTTP 400: .*does not verify"):
+        await signer.api.call("POST", f"/pdf-signatures/{session}", {"signature": other.sign(to_sign)})
+    with pytest.raises(ScriptError, match="HTTP 400"):
+        await signer.api.call("POST", f"/pdf-signatures/{session}", {"signature": "not base64!"})
+    # Another signatory's link cannot finish this session.
+    await ready(room, other)
+    seq = room.state.seq
+    with pytest.raises(ScriptError, match=r"HTTP 400: .*no such signing session"):
+        await other.api.call("POST", f"/pdf-signatures/{session}", {"signature": other.sign(to_sign)})
+    assert room.state.seq == seq and not room.state.pdf_signatures
+    # The right key, within the lease, still finishes the same session; it cannot be used twice.
+    await signer.api.call("POST", f"/pdf-signatures/{session}", {"signature": signer.sign(to_sign)})
+    with pytest.raises(ScriptError, match=r"HTTP 400: .*no such signing session"):
+        await signer.api.call("POST", f"/pdf-signatures/{session}", {"signature": signer.sign(to_sign)})
+    with pytest.raises(ScriptError, match=r"HTTP 409: .*already signed"):
+        await signer.sign_pdf()
+    assert list(room.state.pdf_signatures) == [signer.signatory]
+
+
+async def test_a_vanished_browser_loses_its_turn_after_the_lease(room: Room, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pades_desk, "LEASE_SECONDS", 0.5)
+    gone, next_one = room.signers[:2]
+    await ready(room, gone)
+    await ready(room, next_one)
+    stale = await gone.api.call("POST", "/pdf-signatures", {})  # and then the tab closes
+    signed = await next_one.sign_pdf()  # waits for the lease to run out, then signs
+    assert signed["signatory"] == next_one.signatory
+    to_sign = base64.b64decode(stale["to_sign"])
+    with pytest.raises(ScriptError, match=r"HTTP 400: .*expired"):
+        await gone.api.call("POST", f"/pdf-signatures/{stale['session']}", {"signature": gone.sign(to_sign)})
+    assert (await gone.sign_pdf())["signatory"] == gone.signatory  # over the newer revision
+    results = await check_pdf(await room.pdf(), room.app[PKI].root.certificate)
+    assert [r.ok for r in results] == [True, True]
+
+
+async def test_a_signer_kept_waiting_is_told_to_retry(room: Room, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pades_desk, "WAIT_SECONDS", 0.3)
+    holder, waiter = room.signers[:2]
+    await ready(room, holder)
+    await ready(room, waiter)
+    await holder.api.call("POST", "/pdf-signatures", {})
+    with pytest.raises(ScriptError, match=r"HTTP 503: .*try again"):
+        await waiter.sign_pdf()
