@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -102,7 +103,7 @@ def _open(data: bytes) -> dict[str, bytes]:
             if sum(i.file_size for i in archive.infolist()) > 512 * 1024 * 1024:
                 raise NotARecord("the zip would unpack to more than 512 MiB; a ceremony record is far smaller")
             files = {i.filename: archive.read(i) for i in archive.infolist() if not i.is_dir()}
-    except (zipfile.BadZipFile, EOFError) as exc:
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise NotARecord(f"this is not a zip file ({exc}); a record is the .zip downloaded from the archive") from None
     except (zipfile.LargeZipFile, NotImplementedError, RuntimeError) as exc:
         raise NotARecord(f"the zip cannot be read: {exc}") from None

@@ -12,6 +12,7 @@ can hold, say, the host and an observer link of the same ceremony.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from .keys import SERVICE
 
 OPERATOR_COOKIE = "cap-operator"
 ALL_ROLES = frozenset(Role)
+_ROLE_COOKIE = re.compile(r"^cap-(?P<ceremony>[0-9a-f]{16})-(?P<role>[a-z]+)$")  # what role_cookie() names
 
 
 def role_cookie(ceremony: str, role: Role) -> str:
@@ -170,6 +172,28 @@ def set_cap_cookie(response: web.StreamResponse, request: web.Request, name: str
         path="/",
         max_age=60 * 60 * 24 * 30,
     )
+
+
+def held_ceremonies(request: web.Request, roles: Iterable[Role]) -> set[str] | None:
+    """The ceremonies this browser's cookies prove one of `roles` in; None for the operator (all of them).
+
+    The same checks as require(), cookie by cookie, across ceremonies: a revoked,
+    mistyped or other-role cookie is skipped silently, as a list has no single
+    reason to give.
+    """
+    service = request.app[SERVICE]
+    if any(operator_valid(service, token) for token, _ in _candidates(request, [OPERATOR_COOKIE])):
+        return None
+    wanted = frozenset(roles)
+    held: set[str] = set()
+    for name, token in request.cookies.items():
+        match = _ROLE_COOKIE.match(name)
+        if match is None or match["role"] not in wanted:
+            continue
+        invitation = resolve_link(service, match["ceremony"], token)
+        if invitation is not None and invitation.role in wanted:
+            held.add(match["ceremony"])
+    return held
 
 
 def resolve_link(service: CeremonyService, ceremony: str, token: str) -> Invitation | None:

@@ -28,6 +28,8 @@ def page_for(ceremony: str, role: Role) -> str:
         return f"/c/{ceremony}/venue"
     if role is Role.SIGNATORY:
         return f"/c/{ceremony}/sign"
+    if role is Role.ARCHIVIST:
+        return f"/c/{ceremony}/archive"
     return f"/c/{ceremony}/view"
 
 

@@ -165,6 +165,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "이전 인증서 폐기(새 기기)", "旧证书已撤销（新设备）", "Earlier certificate revoked (new device)"
     ),
     "event.consent.recorded": _m("서명 완료: {name}", "已签署：{name}", "Signed: {name}"),
+    "event.document.signed": _m(
+        "MOU PDF 전자서명: {name}", "已在备忘录PDF上电子签名：{name}", "Signed the MOU PDF: {name}"
+    ),
     "event.consent.declined": _m("서명 거부: {name}", "拒绝签署：{name}", "Declined to sign: {name}"),
     # ---- schedule and timeline ----
     "schedule.title": _m("일정", "日程", "Schedule"),
@@ -373,6 +376,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "원본 PDF를 만드는 중… (몇 초 걸립니다)",
         "正在生成原始 PDF…（需要几秒钟）",
         "Rendering the original PDF… (a few seconds)",
+    ),
+    "host.sealing": _m(
+        "봉인하는 중… 문서 시점 확인, 증거 파일, 완료 확인서를 만듭니다 (몇 초 걸립니다)",
+        "正在封存……正在生成文档时间戳、证据文件和完成证明（需要几秒钟）",
+        "Sealing… adding the document timestamp, the evidence and the certificate of completion (a few seconds)",
+    ),
+    "host.record": _m("봉인된 기록", "封存记录", "Sealed record"),
+    "js.seal_absent_confirm": _m(
+        "아직 서명하지 않은 서명자가 있습니다: {names}. "
+        "이들을 불참으로 기록하고 봉인하시겠습니까? 봉인은 되돌릴 수 없습니다.",
+        "以下签署人尚未签署：{names}。是否将其记录为缺席并封存？封存后无法撤销。",
+        "These signatories have not signed: {names}. Seal anyway, recording them as absent? Sealing is final.",
     ),
     "host.open": _m("회의장 열기", "开放会场", "Open rooms"),
     "host.next": _m("다음 단계", "下一环节", "Next segment"),
@@ -656,6 +671,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "Time certified by the time-stamping authority:",
     ),
     "sign.serial": _m("인증서 일련번호", "证书序列号", "Certificate serial"),
+    "sign.pdf_title": _m("MOU PDF 전자서명", "备忘录PDF电子签名", "Your signature in the MOU PDF"),
+    "sign.pdf_retry": _m("다시 시도", "重试", "Try again"),
     "sign.status": _m("이 기기의 상태", "本设备状态", "This device"),
     "sign.key": _m("서명 키", "签名密钥", "Signing key"),
     "sign.key_making": _m("키를 만드는 중…", "正在生成密钥…", "Making a key…"),
@@ -700,6 +717,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "동의 확인란을 선택한 뒤 서명하십시오.", "请勾选同意框后签署。", "Tick the box to agree, then sign."
     ),
     "js.sign.hint.ready": _m("서명할 수 있습니다.", "可以签署。", "Ready to sign."),
+    "js.sign.pdf.working": _m(
+        "이 기기의 키로 MOU PDF에 서명하는 중… 다른 서명자가 서명 중이면 차례를 기다립니다.",
+        "正在用本设备的密钥签署备忘录PDF……如有其他签署人正在签署，将按顺序等待。",
+        "Signing the MOU PDF with this device's key… if another signatory is signing, this waits its turn.",
+    ),
+    "js.sign.pdf.done": _m(
+        "서명이 MOU PDF에 들어갔습니다 ({field}). 서명 시각:",
+        "您的签名已加入备忘录PDF（{field}）。签名时间：",
+        "Your signature is in the MOU PDF ({field}). Signed at:",
+    ),
+    "js.sign.pdf.failed": _m(
+        "PDF 서명을 마치지 못했습니다. 다시 시도하십시오.",
+        "未能完成PDF签名，请重试。",
+        "The PDF signature could not be completed. Try again.",
+    ),
     "js.sign.signed": _m("서명이 기록되었습니다", "签署已记录", "Your signature is recorded"),
     "js.sign.declined": _m("서명 거부가 기록되었습니다", "拒绝签署已记录", "Your refusal is recorded"),
     # ---- host: signatories' keys ----
@@ -725,4 +757,232 @@ MESSAGES: dict[str, dict[str, str]] = {
     "js.keys.progress.pending": _m("대기", "待签署", "Pending"),
     "js.keys.progress.signed": _m("서명함", "已签署", "Signed"),
     "js.keys.progress.declined": _m("거부함", "已拒绝", "Declined"),
+    # ---- archive: records and verification ----
+    "landing.verify": _m(
+        "봉인된 서명식 기록은 링크 없이 누구나 검증할 수 있습니다.",
+        "已封存的仪式档案，任何人无需链接即可验证。",
+        "Anyone can verify a sealed ceremony's record, without a link.",
+    ),
+    "nav.archive": _m("기록 보관함", "档案库", "Records"),
+    "nav.verify": _m("기록 검증", "验证档案", "Verify a record"),
+    "nav.archive_menu": _m("기록 보관", "档案", "Records and verification"),
+    "archive.title": _m("서명식 기록", "仪式档案", "Ceremony records"),
+    "archive.lead": _m(
+        "봉인된 서명식마다 기록 파일(zip)이 하나씩 있습니다. 서명된 양해각서와 증거 자료, 그리고 누구나 표준 "
+        "도구로 확인할 수 있는 명령이 들어 있습니다. 내려받아 보관하십시오. 이 서버에서나 오프라인으로 언제든 "
+        "검증할 수 있습니다.",
+        "每个已封存的仪式都有一个档案文件（zip），内含已签署的备忘录、证据材料，以及任何人都能用标准工具核验的命令。"
+        "请下载保存；可随时在本服务器上或离线验证。",
+        "Each sealed ceremony has one record, a zip file: the signed MOU, the evidence, and the commands that "
+        "check it with standard tools. Download it and keep it; you can verify it here or offline at any time.",
+    ),
+    "archive.col.ceremony": _m("서명식", "仪式", "Ceremony"),
+    "archive.col.state": _m("상태", "状态", "State"),
+    "archive.col.start": _m("시작 시각", "开始时间", "Starts"),
+    "archive.col.record": _m("기록", "档案", "Record"),
+    "archive.col.actions": _m("작업", "操作", "Actions"),
+    "archive.download": _m("기록 내려받기", "下载档案", "Download the record"),
+    "archive.details": _m("자세히", "详情", "Details"),
+    "archive.sealed_at": _m("봉인 시각", "封存时间", "Sealed"),
+    "archive.frozen_at": _m("확정 시각", "定稿时间", "Frozen"),
+    "archive.counts": _m(
+        "서명 {signed} · 거부 {declined} · 불참 {absent}",
+        "已签署 {signed} · 拒绝 {declined} · 缺席 {absent}",
+        "{signed} signed · {declined} declined · {absent} absent",
+    ),
+    "archive.not_sealed": _m(
+        "아직 봉인되지 않았습니다. 기록은 주최자가 봉인할 때 만들어집니다.",
+        "尚未封存。档案在主办方封存仪式时生成。",
+        "Not sealed yet: the record is written when the host seals the ceremony.",
+    ),
+    "archive.watching": _m(
+        "봉인되면 이 페이지가 저절로 새로 고쳐집니다.",
+        "封存后本页面将自动刷新。",
+        "This page reloads by itself once the ceremony is sealed.",
+    ),
+    "archive.cancelled": _m(
+        "취소된 서명식이므로 기록이 없습니다.", "仪式已取消，因此没有档案。", "Cancelled, so there is no record."
+    ),
+    "archive.missing": _m(
+        "봉인되었지만 이 서버에서 기록 파일을 찾을 수 없습니다. 서버 운영자에게 문의하십시오.",
+        "仪式已封存，但本服务器上找不到档案文件。请联系服务器运营人员。",
+        "Sealed, but the record file is missing from this server; please ask the server operator.",
+    ),
+    "archive.empty": _m(
+        "이 서버에는 아직 서명식이 없습니다.", "本服务器上还没有仪式。", "There are no ceremonies on this server yet."
+    ),
+    "archive.eyebrow": _m("서명식 기록", "仪式档案", "Ceremony record"),
+    "archive.record_title": _m("기록 파일", "档案文件", "The record"),
+    "archive.file_name": _m("파일 이름", "文件名", "File name"),
+    "archive.size": _m("크기", "大小", "Size"),
+    "archive.sha256": _m("SHA-256 해시", "SHA-256 哈希值", "SHA-256 hash"),
+    "archive.keep_hash": _m(
+        "이 SHA-256 값을 기록 파일과 따로 적어 두십시오. 나중에 파일이 바뀌지 않았음을 보여 줍니다.",
+        "请将此 SHA-256 值与档案文件分开记录，日后可据此证明文件未被改动。",
+        "Note this SHA-256 somewhere apart from the file: later it shows that the file has not changed.",
+    ),
+    "archive.verify_this": _m("이 기록 검증하기", "验证此档案", "Verify this record"),
+    "archive.verify_here": _m(
+        "이 서버에서 기록 검증하기 →", "在本服务器上验证档案 →", "Verify a record on this server →"
+    ),
+    "archive.offline_title": _m("오프라인 검증", "离线验证", "Verifying offline"),
+    "archive.offline": _m(
+        "이 서버 없이도 기록만으로 검증할 수 있습니다:",
+        "无需本服务器，仅凭档案即可验证：",
+        "Without this server, from the record alone:",
+    ),
+    "archive.contents": _m("기록에 들어 있는 파일", "档案内容", "What the record contains"),
+    "archive.col.file": _m("파일", "文件", "File"),
+    "archive.col.size": _m("크기", "大小", "Size"),
+    "archive.col.what": _m("내용", "说明", "What it is"),
+    "archive.file.signed_pdf": _m(
+        "원본 양해각서, 서명자마다의 PAdES 서명, 봉인 때 더한 문서 타임스탬프",
+        "原始备忘录、每位签署人的 PAdES 签名，以及封存时加盖的文档时间戳",
+        "The original MOU, each signatory's PAdES signature, and the document timestamp added at seal",
+    ),
+    "archive.file.evidence": _m(
+        "증거 자료(RFC 8785 정규 JSON): 서명자, 인증서, 동의 진술, 이벤트 기록의 해시",
+        "证据（RFC 8785 规范 JSON）：签署人、证书、同意声明、事件日志哈希",
+        "The evidence (RFC 8785 canonical JSON): signatories, certificates, consents, the log's hash",
+    ),
+    "archive.file.evidence_tsr": _m(
+        "evidence.json에 대한 RFC 3161 타임스탬프",
+        "针对 evidence.json 的 RFC 3161 时间戳",
+        "RFC 3161 timestamp over evidence.json",
+    ),
+    "archive.file.evidence_p7s": _m(
+        "서버의 봉인 인증서로 만든 evidence.json의 분리 서명(CMS)",
+        "服务器以封印证书对 evidence.json 所作的分离式签名（CMS）",
+        "Detached CMS signature over evidence.json by the server's seal certificate",
+    ),
+    "archive.file.events": _m(
+        "봉인 때까지의 이벤트 기록(해시 체인)",
+        "截至封存的事件日志（哈希链）",
+        "The event log up to the seal (hash-chained)",
+    ),
+    "archive.file.completion": _m(
+        "완료 확인서 (한국어·중국어·영어)",
+        "完成证明（韩文、中文、英文）",
+        "The certificate of completion (ko / zh / en)",
+    ),
+    "archive.file.ca": _m("서명식 루트 인증서", "仪式根证书", "The ceremony's root CA certificate"),
+    "archive.file.tsa": _m(
+        "시점 확인 기관(TSA) 인증서", "时间戳机构（TSA）证书", "The time-stamping authority's certificate"
+    ),
+    "archive.file.seal": _m("봉인 인증서", "封印证书", "The seal certificate"),
+    "archive.file.verify": _m(
+        "각 부분을 표준 도구로 확인하는 명령", "用标准工具逐项核验的命令", "The standard commands that check each part"
+    ),
+    "archive.hashes": _m("기록에 적힌 해시와 지문", "档案记载的哈希值与指纹", "Hashes and fingerprints in the record"),
+    "archive.hashes_help": _m(
+        "evidence.json에 적힌 값입니다. 검증하면 각 값이 실제 파일과 맞는지 확인합니다.",
+        "以下数值取自 evidence.json；验证时会逐一核对是否与实际文件相符。",
+        "As written in evidence.json; verifying checks each one against the files.",
+    ),
+    "archive.hash.original": _m("원본 PDF", "原始 PDF", "Original PDF"),
+    "archive.hash.signed": _m("서명된 PDF", "已签署 PDF", "Signed PDF"),
+    "archive.hash.log": _m("이벤트 기록의 마지막 해시", "事件日志末条哈希", "Event log head"),
+    "archive.hash.log_value": _m("이벤트 {n}개", "共 {n} 条事件", "{n} events"),
+    "archive.hash.root_ca": _m("루트 인증서", "根证书", "Root CA"),
+    "archive.hash.seal": _m("봉인 인증서", "封印证书", "Seal certificate"),
+    "archive.hash.tsa": _m("TSA 인증서", "TSA 证书", "TSA certificate"),
+    "archive.signatories": _m("서명자", "签署人", "Signatories"),
+    "archive.col.signatory": _m("서명자", "签署人", "Signatory"),
+    "archive.col.venue": _m("회의장", "会场", "Venue"),
+    "archive.col.status": _m("결과", "结果", "Outcome"),
+    "archive.col.time": _m("TSA 확인 시각", "TSA 认证时间", "Time (TSA)"),
+    "archive.col.certificate": _m("인증서 지문", "证书指纹", "Certificate"),
+    "archive.status.signed": _m("서명함", "已签署", "Signed"),
+    "archive.status.declined": _m("거부함", "已拒绝", "Declined"),
+    "archive.status.absent": _m("불참", "缺席", "Absent"),
+    "archive.unreadable": _m(
+        "기록 파일에서 evidence.json을 읽을 수 없습니다. 검증하면 무엇이 잘못되었는지 알 수 있습니다.",
+        "无法从档案文件中读取 evidence.json。验证后可查明问题所在。",
+        "evidence.json could not be read from the record; verify it to see what is wrong.",
+    ),
+    "verify.title": _m("기록 검증", "验证档案", "Verify a record"),
+    "verify.lead": _m(
+        "봉인된 서명식 기록(zip)의 모든 서명과 타임스탬프, 봉인, 이벤트 기록을 확인합니다. 링크가 필요 없으며 "
+        "올린 파일은 저장되지 않습니다.",
+        "核验已封存仪式档案（zip）中的全部签名、时间戳、封印和事件日志。无需链接，上传的文件不会被保存。",
+        "Checks every signature and timestamp, the seal and the event log of a sealed ceremony record (zip). "
+        "No link is needed, and the file is not kept.",
+    ),
+    "verify.choose": _m("기록 파일 선택", "选择档案文件", "Choose the record file"),
+    "verify.drop": _m(
+        "또는 record.zip 파일을 여기에 끌어다 놓으십시오", "或将 record.zip 拖放到这里", "or drop record.zip here"
+    ),
+    "verify.limit": _m("최대 {size}", "最大 {size}", "Up to {size}"),
+    "verify.report": _m("검증 결과", "验证结果", "Report"),
+    "verify.root_ca": _m(
+        "이 기록의 루트 인증서 지문 (SHA-256)",
+        "此档案根证书的指纹（SHA-256）",
+        "Root CA fingerprint of this record (SHA-256)",
+    ),
+    "verify.compare": _m(
+        "이 값을 다른 경로로 알고 있는 지문과 대조하십시오. 같을 때에만 그 서명식의 기록입니다.",
+        "请将此值与您从其他途径得知的指纹比对；两者一致，才能确认是该仪式的档案。",
+        "Compare it with a fingerprint you know from elsewhere: only if they match is this that ceremony's record.",
+    ),
+    "verify.col.result": _m("결과", "结果", "Result"),
+    "verify.col.check": _m("검사 항목", "检查项", "Check"),
+    "verify.col.subject": _m("대상", "对象", "Subject"),
+    "verify.col.detail": _m("내용", "详情", "Detail"),
+    "verify.trust_title": _m("루트 인증서 지문을 대조하십시오", "请核对根证书指纹", "Compare the root CA fingerprint"),
+    "verify.trust_body": _m(
+        "검증에는 기록 안의 ca.pem이 쓰입니다. 그래서 ‘통과’는 그 루트 인증서를 믿는다면 기록이 온전하다는 "
+        "뜻입니다. 결과에 나온 루트 인증서 지문을 다른 경로로 알고 있는 값(서명식 때 받은 값, 또는 기록을 "
+        "내려받을 때 기록 보관 화면에 표시된 값)과 대조하십시오.",
+        "验证使用档案内附的 ca.pem，因此“通过”的含义是：若信任该根证书，则档案完整无损。请将结果中的根证书指纹"
+        "与您从其他途径得知的值（仪式时取得的值，或下载档案时档案页面显示的值）进行比对。",
+        "The check uses the ca.pem inside the record, so PASS means “intact, if you trust that root CA”. "
+        "Compare the root CA fingerprint in the report with one you know from elsewhere: given to you at the "
+        "ceremony, or shown on the archive page when you downloaded the record.",
+    ),
+    "verify.offline_more": _m(
+        "또는 zip 안의 VERIFY.txt에 적힌 openssl 명령을 쓰십시오.",
+        "也可使用 zip 内 VERIFY.txt 所列的 openssl 命令。",
+        "Or use the openssl commands listed in VERIFY.txt inside the zip.",
+    ),
+    "js.verify.uploading": _m(
+        "올리는 중… {percent}% ({done} / {total})",
+        "正在上传… {percent}%（{done} / {total}）",
+        "Uploading… {percent}% ({done} of {total})",
+    ),
+    "js.verify.checking": _m(
+        "검증하는 중… (몇 초 걸릴 수 있습니다)",
+        "正在验证…（可能需要几秒钟）",
+        "Checking… (this can take a few seconds)",
+    ),
+    "js.verify.too_large": _m(
+        "{name} 파일은 {size}로 이 서버의 한도 {limit}를 넘습니다. 오프라인으로 검증하십시오.",
+        "文件 {name} 为 {size}，超过本服务器 {limit} 的上限，请离线验证。",
+        "{name} is {size}, over this server's {limit} limit; verify it offline.",
+    ),
+    "js.verify.one_file": _m("파일은 하나만 놓아 주십시오.", "请只拖放一个文件。", "Drop one file only."),
+    "js.verify.failed": _m(
+        "이 파일은 검증할 수 없습니다: {reason}", "无法验证此文件：{reason}", "This file cannot be checked: {reason}"
+    ),
+    "js.verify.all_passed": _m(
+        "검사 {n}개를 모두 통과했습니다.", "全部 {n} 项检查均已通过。", "All {n} checks passed."
+    ),
+    "js.verify.some_failed": _m(
+        "검사 {total}개 중 {failed}개가 실패했습니다. 이 기록은 그대로 믿을 수 없습니다. "
+        "실패한 항목을 먼저 보여 드립니다.",
+        "{total} 项检查中有 {failed} 项未通过，此档案不可直接信赖。未通过的项目列在最前。",
+        "{failed} of {total} checks failed: the record cannot be relied on as it is. Failures are listed first.",
+    ),
+    "js.verify.no_checks": _m(
+        "검사할 수 있는 항목이 없었습니다.", "没有可检查的项目。", "There was nothing the verifier could check."
+    ),
+    "js.verify.pass": _m("통과", "通过", "PASS"),
+    "js.verify.fail": _m("실패", "未通过", "FAIL"),
+    "js.verify.ceremony": _m(
+        "기록에 적힌 서명식: {title} ({id})",
+        "档案所载仪式：{title}（{id}）",
+        "Ceremony named in the record: {title} ({id})",
+    ),
+    "js.verify.no_fingerprint": _m(
+        "기록에 읽을 수 있는 ca.pem이 없습니다.", "档案中没有可读取的 ca.pem。", "The record has no readable ca.pem."
+    ),
 }

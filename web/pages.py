@@ -165,6 +165,8 @@ async def document(request: web.Request) -> web.Response:
     back = f"/c/{state.id}/host" if views.sees_links(principal) else f"/c/{state.id}/view"
     if principal.role is Role.VENUE:
         back = f"/c/{state.id}/venue"
+    if principal.role is Role.ARCHIVIST:
+        back = f"/c/{state.id}/archive"
     return _page(request, "document.html", state=state, definition=state.definition, principal=principal, back=back)
 
 

@@ -88,6 +88,8 @@ export function describeEvent(event, page, tr) {
       return tr(d.decision === 'decline' ? 'event.consent.declined' : 'event.consent.recorded', {
         name: signatoryName(page, d.signatory),
       });
+    case 'document.signed':
+      return tr('event.document.signed', { name: signatoryName(page, d.signatory) });
     default: {
       const key = `event.${event.type}`;
       const text = tr(key);

@@ -43,6 +43,7 @@ function update(next) {
   document.getElementById('cancel-box').hidden = !allowed.cancel;
   document.getElementById('edit-link').hidden = phase !== 'draft';
   document.getElementById('controls-hint').textContent = tr(`js.hint.${phase}`);
+  document.getElementById('record-link').hidden = phase !== 'sealed';
 }
 
 async function run(action, call, busyMessage) {
@@ -72,8 +73,20 @@ const actions = {
   freeze: () => api('POST', `${base}/freeze`),
   open: () => api('POST', `${base}/open`),
   next: () => api('POST', `${base}/stage`, { segment: 'next' }),
-  seal: () => api('POST', `${base}/seal`),
+  seal: sealCeremony,
 };
+
+/** Seal; if some signatories have not signed, ask before recording them as absent. */
+async function sealCeremony() {
+  try {
+    return await api('POST', `${base}/seal`, { absent_ok: false });
+  } catch (err) {
+    if (err.code !== 'absent_parties') throw err;
+    const names = err.fields.map((f) => page.signatories.find((s) => s.id === f.field)?.name ?? f.field);
+    if (!window.confirm(tr('js.seal_absent_confirm', { names: names.join(', ') }))) return summary;
+    return api('POST', `${base}/seal`, { absent_ok: true });
+  }
+}
 
 for (const button of buttons) {
   const action = button.dataset.action;

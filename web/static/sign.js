@@ -22,6 +22,8 @@ const view = {
   key: null,          // {pair, spki, fingerprint}
   enrollment: null,   // this key's newest enrollment, as /me lists it
   consent: null,      // the recorded decision, once there is one
+  pdf: null,          // this signatory's PAdES signature in the MOU, once there is one
+  pdfBusy: false,
   texts: {},          // decision -> {text, sha256}: exactly what is shown
   busy: false,
 };
@@ -147,6 +149,7 @@ function render() {
     enrollment: view.enrollment?.id ?? null,
     status,
     consent: view.consent,
+    pdf: view.pdf,
     ready: !!view.key && !!view.enrollment,
   };
 }
@@ -171,6 +174,45 @@ function showConfirmation(consent) {
   render();
 }
 
+// ---- the PAdES signature: right after consent, this key signs the MOU PDF itself ----
+
+function fromBase64(text) {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+function showPdf(state, detail) {
+  const line = $('pdf-state');
+  line.dataset.state = state;
+  line.textContent = tr(`js.sign.pdf.${state}`, detail ?? {});
+  $('pdf-time').replaceChildren(view.pdf ? zonedElement(parseTime(view.pdf.timestamp), page.zones, true) : '');
+  $('pdf-retry').hidden = state !== 'failed';
+  $('pdf-box').hidden = false;
+}
+
+async function signPdf() {
+  if (view.pdfBusy || view.pdf || view.consent?.decision !== 'consent') return;
+  view.pdfBusy = true;
+  showPdf('working');
+  try {
+    // The server queues signatories (each signs the revision the previous one made); this waits its turn.
+    const prepared = await api('POST', `${base}/pdf-signatures`, {});
+    const signature = await signBytes(fromBase64(prepared.to_sign));
+    view.pdf = await api('POST', `${base}/pdf-signatures/${encodeURIComponent(prepared.session)}`, { signature });
+    showPdf('done', { field: view.pdf.field });
+  } catch (err) {
+    showPdf('failed');
+    fail(err);
+  } finally {
+    view.pdfBusy = false;
+    window.__signing = { ...window.__signing, pdf: view.pdf };
+  }
+}
+
+$('pdf-retry').addEventListener('click', () => {
+  hideAlert(alertBox);
+  signPdf();
+});
+
 function fail(err) {
   showAlert(alertBox, 'error', errorText(err, tr));
   alertBox.focus();
@@ -185,7 +227,13 @@ async function refreshMe() {
   view.enrollment = standing.at(-1) ?? mine.at(-1) ?? null;
   if (me.segment !== undefined) view.summary = { ...view.summary, segment: me.segment, state: me.state };
   if (me.consent && !view.consent) showConfirmation(me.consent);
+  if (me.pdf_signature && !view.pdf) {
+    view.pdf = me.pdf_signature;
+    showPdf('done', { field: view.pdf.field });
+  }
   render();
+  // Consented (perhaps before a reload) but not yet in the PDF: finish the job with this key.
+  if (me.consent?.decision === 'consent' && !me.pdf_signature) signPdf();
   return mine;
 }
 
@@ -258,6 +306,7 @@ async function decide(decision) {
     const consent = await api('POST', `${base}/consents`, { statement, signature });
     view.busy = false;
     showConfirmation(consent);
+    if (decision === 'consent') signPdf();  // no second click: the consent is what authorises it
   } catch (err) {
     fail(err);
   } finally {

@@ -1,0 +1,174 @@
+// The verify page: send a record zip to POST /api/verify, showing the upload's progress, then the report.
+// XMLHttpRequest, not fetch: fetch reports no upload progress, and a record can be tens of MiB.
+
+import { readData, translator } from './i18n.js';
+import { hideAlert, showAlert } from './ui.js';
+
+const page = readData('page-data');
+const tr = translator(page.messages);
+const $ = (id) => document.getElementById(id);
+
+const input = $('record-file');
+const zone = $('drop-zone');
+const alertBox = $('verify-alert');
+
+/** 1536 -> "1.5 KiB", as the server writes sizes. */
+function sizeText(size) {
+  if (size < 1024) return `${size} B`;
+  let value = size;
+  for (const unit of ['KiB', 'MiB', 'GiB']) {
+    value /= 1024;
+    if (value < 1024 || unit === 'GiB') return `${value.toFixed(1).replace(/\.0$/, '')} ${unit}`;
+  }
+  return `${size} B`;
+}
+
+function setBusy(busy) {
+  input.disabled = busy;
+  zone.classList.toggle('busy', busy);
+  $('upload').hidden = !busy;
+}
+
+function showProgress(done, total) {
+  const percent = total ? Math.floor((done / total) * 100) : 0;
+  const bar = $('upload-progress');
+  bar.max = 100;
+  bar.value = percent;
+  $('upload-text').textContent = tr('js.verify.uploading', {
+    percent, done: sizeText(done), total: sizeText(total),
+  });
+}
+
+function showChecking() {
+  // The bytes are sent; the server is verifying, which has no progress to report.
+  $('upload-progress').removeAttribute('value');
+  $('upload-text').textContent = tr('js.verify.checking');
+}
+
+/** POST the file; resolves to {status, body} (body null if not JSON); status 0 if no answer came. */
+function send(file) {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/verify');
+    xhr.setRequestHeader('Content-Type', 'application/zip');
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.responseType = 'json';
+    xhr.upload.addEventListener('progress', (event) => {
+      showProgress(event.loaded, event.lengthComputable ? event.total : file.size);
+    });
+    xhr.upload.addEventListener('load', showChecking);
+    xhr.addEventListener('load', () => resolve({ status: xhr.status, body: xhr.response }));
+    xhr.addEventListener('error', () => resolve({ status: 0, body: null }));
+    xhr.addEventListener('abort', () => resolve({ status: 0, body: null }));
+    xhr.send(file);
+  });
+}
+
+function failureText(status, body) {
+  if (status === 0) return tr('js.network');
+  return tr('js.verify.failed', { reason: body?.reason || tr('js.http', { status }) });
+}
+
+async function verify(file) {
+  hideAlert(alertBox);
+  $('report').hidden = true;
+  if (file.size > page.limit) {
+    const values = { name: file.name, size: sizeText(file.size), limit: sizeText(page.limit) };
+    showAlert(alertBox, 'error', tr('js.verify.too_large', values));
+    return;
+  }
+  $('upload-name').textContent = file.name;
+  $('upload-size').textContent = sizeText(file.size);
+  showProgress(0, file.size);
+  setBusy(true);
+  let answer;
+  try {
+    answer = await send(file);
+  } finally {
+    setBusy(false);
+    input.value = '';  // choosing the same file again should verify it again
+  }
+  if (answer.status !== 200 || !answer.body) {
+    showAlert(alertBox, 'error', failureText(answer.status, answer.body));
+    return;
+  }
+  showReport(answer.body);
+}
+
+function badge(ok) {
+  const span = document.createElement('span');
+  span.className = `verdict verdict-${ok ? 'pass' : 'fail'}`;
+  span.textContent = tr(ok ? 'js.verify.pass' : 'js.verify.fail');
+  return span;
+}
+
+function checkRow(check) {
+  const row = document.createElement('tr');
+  row.className = check.ok ? 'check-pass' : 'check-fail';
+  const name = document.createElement('code');
+  name.textContent = check.name;
+  for (const [content, english] of [[badge(check.ok), false], [name, false], [check.subject, true], [check.detail, true]]) {
+    const td = document.createElement('td');
+    if (english) td.lang = 'en';  // the verifier reports in English, whatever the page language
+    td.append(content);
+    row.append(td);
+  }
+  return row;
+}
+
+function showSummary(report) {
+  const total = report.checks.length;
+  const failed = report.checks.filter((c) => !c.ok).length;
+  const box = $('report-summary');
+  if (report.ok) {
+    showAlert(box, 'success', tr('js.verify.all_passed', { n: total }));
+  } else if (total === 0) {
+    showAlert(box, 'error', tr('js.verify.no_checks'));
+  } else {
+    showAlert(box, 'error', tr('js.verify.some_failed', { failed, total }));
+  }
+}
+
+function showReport(report) {
+  showSummary(report);
+  const named = $('report-ceremony');
+  named.hidden = !report.ceremony;
+  if (report.ceremony) {
+    const title = report.ceremony.title?.[page.lang] || report.ceremony.title?.en || '';
+    named.textContent = tr('js.verify.ceremony', { title, id: report.ceremony.id });
+  }
+  $('report-fingerprint').textContent = report.root_ca_fingerprint || '';
+  const none = $('report-no-fingerprint');
+  none.hidden = !!report.root_ca_fingerprint;
+  none.textContent = tr('js.verify.no_fingerprint');
+  // Failures first, each group in the verifier's order: what needs attention is at the top.
+  const ordered = [...report.checks.filter((c) => !c.ok), ...report.checks.filter((c) => c.ok)];
+  $('report-checks').tBodies[0].replaceChildren(...ordered.map(checkRow));
+  $('report').hidden = false;
+  $('report').scrollIntoView({ behavior: 'smooth', block: 'start' });
+}
+
+function pick(files) {
+  if (!files || files.length === 0) return;
+  if (files.length > 1) {
+    showAlert(alertBox, 'error', tr('js.verify.one_file'));
+    return;
+  }
+  verify(files[0]);
+}
+
+input.addEventListener('change', () => pick(input.files));
+for (const type of ['dragenter', 'dragover']) {
+  zone.addEventListener(type, (event) => {
+    event.preventDefault();
+    if (!input.disabled) zone.classList.add('dragging');
+  });
+}
+zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+zone.addEventListener('drop', (event) => {
+  event.preventDefault();
+  zone.classList.remove('dragging');
+  if (!input.disabled) pick(event.dataTransfer?.files);
+});
+// A file dropped beside the zone would otherwise replace the page with the zip.
+for (const type of ['dragover', 'drop']) window.addEventListener(type, (event) => event.preventDefault());
