@@ -16,10 +16,11 @@ import io
 import json
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -37,6 +38,7 @@ from .errors import NotARecord
 from .verify_pdf import PdfSignatureResult, check_pdf
 
 REQUIRED = ("evidence.json", "evidence.tsr", "evidence.p7s", "events.jsonl", "ca.pem", "completion.pdf", "VERIFY.txt")
+T = TypeVar("T")
 TOLERANCE = dt.timedelta(seconds=1)  # our TSA's stated accuracy
 
 
@@ -189,7 +191,7 @@ def _pdf(
         + ("are the frozen original" if prefix == original["sha256"] else f"hash to {prefix}, not the frozen original"),
     )
     try:
-        results = asyncio.run(check_pdf(pdf, root))
+        results = _run(check_pdf(pdf, root))
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         report.add("pdf.signatures", SIGNED_PDF, False, f"the PDF cannot be read: {exc}")
         return []
@@ -198,6 +200,18 @@ def _pdf(
         report.add(name, result.field, result.ok, result.detail)
     _pdf_matches_evidence(report, results, evidence)
     return results
+
+
+def _run(job: Coroutine[Any, Any, T]) -> T:
+    """Run pyHanko's async validation to completion, also when called from inside an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(job)
+    # asyncio.run cannot nest: inside a caller's loop the validation runs in a thread of its
+    # own, and the caller waits for it as for any synchronous call.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, job).result()
 
 
 def _pdf_matches_evidence(report: Report, results: list[PdfSignatureResult], evidence: dict[str, Any]) -> None:

@@ -65,6 +65,10 @@ class Server:
     def token(self, link: str) -> str:
         return link.split("#", 1)[1]
 
+    def root_pem(self) -> bytes:
+        """The ceremony root CA the server made on first start (what an archivist would be given)."""
+        return (self.data / "pki" / "root.pem").read_bytes()
+
     def _printed(self, pattern: str) -> str:
         for line in self.output:
             m = re.search(pattern, line)

@@ -283,12 +283,27 @@ def record_view(state: CeremonyState, facts: RecordFacts, lang: str) -> RecordVi
         sha256=facts.sha256,
         sealed_at=_when(ceremony.get("sealed_at"), d),
         frozen_at=_when(ceremony.get("frozen_at"), d),
-        files=[{"name": n, "size": s, "key": FILE_KEYS.get(n)} for n, s in facts.files],
+        files=[{"name": n, "size": s, "key": _file_key(n)} for n, s in facts.files],
         hashes=_hashes(evidence),
         signatories=_signatory_rows(evidence, d, lang),
         counts=facts.counts(),
         readable=bool(evidence),
     )
+
+
+# The per-decision files, named after their signatory: (prefix, suffix) -> message key.
+PART_KEYS = {
+    ("consents/", ".statement.json"): "archive.file.statement",
+    ("consents/", ".sig"): "archive.file.statement_sig",
+    ("consents/", ".tsr"): "archive.file.statement_tsr",
+    ("certificates/", ".pem"): "archive.file.certificate",
+}
+
+
+def _file_key(name: str) -> str | None:
+    if name in FILE_KEYS:
+        return FILE_KEYS[name]
+    return next((key for (pre, suf), key in PART_KEYS.items() if name.startswith(pre) and name.endswith(suf)), None)
 
 
 def _hashes(evidence: dict[str, Any]) -> list[dict[str, Any]]:

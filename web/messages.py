@@ -835,6 +835,26 @@ MESSAGES: dict[str, dict[str, str]] = {
     "archive.col.file": _m("파일", "文件", "File"),
     "archive.col.size": _m("크기", "大小", "Size"),
     "archive.col.what": _m("내용", "说明", "What it is"),
+    "archive.file.statement": _m(
+        "서명자가 서명한 결정 문안 (RFC 8785 바이트)",
+        "签署人所签的决定声明（RFC 8785 字节）",
+        "The decision statement the signatory signed (RFC 8785 bytes)",
+    ),
+    "archive.file.statement_sig": _m(
+        "그 문안에 대한 서명자의 ECDSA 서명 (DER)",
+        "签署人对该声明的 ECDSA 签名（DER）",
+        "The signatory's ECDSA signature over it (DER)",
+    ),
+    "archive.file.statement_tsr": _m(
+        "그 문안에 대한 RFC 3161 시점 확인 토큰",
+        "该声明的 RFC 3161 时间戳令牌",
+        "The RFC 3161 timestamp token over it",
+    ),
+    "archive.file.certificate": _m(
+        "서명자의 인증서 (결정에 사용된 것)",
+        "签署人的证书（作出决定时所用）",
+        "The signatory's certificate (the one the decision was made with)",
+    ),
     "archive.file.signed_pdf": _m(
         "원본 양해각서, 서명자마다의 PAdES 서명, 봉인 때 더한 문서 타임스탬프",
         "原始备忘录、每位签署人的 PAdES 签名，以及封存时加盖的文档时间戳",
