@@ -9,10 +9,13 @@ PORT      ?= 8080
 DEBS      := chromium poppler-utils libnss3-tools fonts-noto-cjk coturn sqlite3 openssl libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test setup system-packages lint bench clean
+.PHONY: run demo test setup system-packages lint bench clean
 
 run: setup
 	$(VENV)/bin/ceremony serve --host $(HOST) --port $(PORT) --data $(DATA)
+
+demo: setup
+	$(VENV)/bin/ceremony demo
 
 test: setup lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider

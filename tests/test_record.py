@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -28,6 +29,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ceremony.canonical import canonicalize
 from signatures.keys import issue_signatory_certificate
 from signatures.pki import make_root
+from web.app import create_app
+from web.settings import Settings
 
 from .conftest import ROOT
 
@@ -78,6 +81,10 @@ def test_the_demo_runs_end_to_end_and_shows_its_progress(demo: Demo) -> None:
     assert "chuncheon decoded" in demo.output and "nanjing decoded" in demo.output  # the halls saw each other
     assert demo.output.count("PAdES signature Signature-") == 6
     assert "FAIL" not in demo.output and demo.output.rstrip().splitlines()[-1].startswith("VALID")
+    # The server's copy names people, their addresses and devices: private to the service account.
+    (stored,) = (demo.trust.parent.parent / "records").glob("*/record.zip")
+    assert stored.read_bytes() == demo.record.read_bytes()
+    assert stored.stat().st_mode & 0o777 == 0o600 and stored.parent.stat().st_mode & 0o777 == 0o700
 
 
 def test_ceremony_verify_passes_every_check(demo: Demo) -> None:
@@ -277,3 +284,24 @@ def test_what_is_not_a_record_gets_a_clear_error(tmp_path: Path, content: bytes 
     assert done.returncode == 2 and reason in done.stderr and "Traceback" not in done.stderr, done.stderr
     missing = verify(tmp_path / "nowhere.zip")
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+async def test_the_verify_api_checks_a_real_record(
+    demo: Demo, aiohttp_client: Any, tmp_path: Path
+) -> None:
+    client = await aiohttp_client(create_app(Settings(data_dir=tmp_path / "data", create_demo=False)))
+    headers = {"Content-Type": "application/zip"}
+    r = await client.post("/api/verify", data=demo.record.read_bytes(), headers=headers)
+    answer = await r.json()
+    assert r.status == 200 and answer["ok"] is True, answer
+    evidence = json.loads(demo.files["evidence.json"])
+    assert answer["root_ca_fingerprint"] == evidence["root_ca"]["fingerprint_sha256"]
+    assert len(answer["checks"]) > 40 and all(c["ok"] for c in answer["checks"])
+
+    files = dict(demo.files)
+    drop_last_signature(files)
+    r = await client.post("/api/verify", data=rezip(files), headers=headers)
+    answer = await r.json()
+    assert r.status == 200 and answer["ok"] is False
+    failed = {c["name"] for c in answer["checks"] if not c["ok"]}
+    assert {"pdf.hash", "pdf.signatures"} <= failed

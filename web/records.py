@@ -28,9 +28,11 @@ class RecordStore:
 
     def write(self, ceremony: str, data: bytes) -> Path:
         target = self.path(ceremony)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        # 0700/0600 like the documents: a record names people, their addresses and devices.
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target.parent.mkdir(exist_ok=True, mode=0o700)
         temporary = target.with_suffix(".partial")
-        with open(temporary, "wb") as handle:
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
