@@ -67,7 +67,7 @@ def check_signed_data(der: bytes, detached: bytes | None = None) -> Signed:
         attrs = signer_info["signed_attrs"]
         digest = next((a["values"][0].native for a in attrs if a["type"].native == "message_digest"), None)
         signature = signer_info["signature"].native
-        signed_attrs = attrs.dump(force=True)
+        signed_attrs = attrs.dump()  # the bytes as received (force=True would re-encode them)
     except (ValueError, TypeError, KeyError) as exc:
         raise CmsError(f"unreadable CMS: {exc}") from exc
     if algorithm not in _DIGESTS:

@@ -111,7 +111,10 @@ async def prepare(
         # No timestamper here: the timestamp is an unsigned attribute, fetched at finish.
         signer = PdfSigner(meta, signer=placeholder)
         digest, tbs, output = await signer.async_digest_doc_for_signing(writer, bytes_reserved=SIGNATURE_BYTES)
-        attributes = await placeholder.signed_attrs(digest.document_digest, "sha256", use_pades=True)
+        built = await placeholder.signed_attrs(digest.document_digest, "sha256", use_pades=True)
+        # asn1crypto re-encodes values built from Python objects on every dump (~9 ms here, and
+        # pyHanko dumps them twice more at finish); a value loaded from DER keeps its bytes.
+        attributes = cms.CMSAttributes.load(built.dump())
     except (PdfError, ValueError, KeyError) as exc:
         raise PdfSigningError(f"the PDF could not be prepared for signing: {exc}") from exc
     state = {

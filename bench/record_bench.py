@@ -1,0 +1,579 @@
+"""A six-party record: the PAdES step, the seal, verification and size, each beside bare pyHanko.
+
+One server (the real app on a loopback port, `web.AppRunner`) and, per round, one
+demo ceremony (six signatories) driven over the HTTP API as browsers drive it:
+create, freeze, open, enroll and approve, consent, then the six PAdES signatures
+one after another, then the seal. Measured in the same round, on the same PDF
+with the same keys, certificates and TSA:
+
+- PAdES step, per signature: through the server (POST /pdf-signatures, the
+  client's ECDSA signature over the signed attributes, POST
+  /pdf-signatures/{session}); our `signatures.pades` prepare/finish in
+  process (no HTTP, no store); and the floor, bare pyHanko signing with its own
+  `SimpleSigner` holding the key, the same PAdES settings and a pyHanko
+  `TimeStamper` calling the same TSA code. The three take turns signature by
+  signature, in rotating order, each on its own chain of revisions.
+- Seal: POST /seal (document timestamp, evidence, token, CMS seal, certificate
+  of completion, zip, fsync, the log append); `Sealer.build` in process; its
+  parts timed alone; the floor, bare pyHanko document timestamp on the same PDF.
+- Verify: `verify_record` on the record; its PDF half (`check_pdf`); the floor,
+  pyHanko's own validation of the same PDF's six signatures and document timestamp.
+- Size: the record zip and its parts.
+- The longest the event loop (server and client share it) went unserved during
+  a PAdES step and during POST /seal.
+
+    .venv/bin/python -m bench.record_bench --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import io
+import json
+import math
+import os
+import tempfile
+import time
+import zipfile
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+from aiohttp import web
+from asn1crypto import algos, cms, keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, timestamps
+from pyhanko.sign.signers import SimpleSigner
+from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner, PdfTimeStamper
+from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from bench.common import free_port, machine
+from ceremony.core import CeremonyState
+from ceremony.definition import definition_to_json
+from ceremony.demo import demo_definition
+from ceremony.evidence import SIGNED_PDF
+from ceremony.model import CeremonyDefinition
+from ceremony.sealing import current_pdf
+from signatures import pades
+from signatures.cms import sign_detached
+from signatures.pki import CeremonyPki
+from signatures.timestamping import LocalTimestamper
+from signatures.tsa import TimeStampAuthority
+from signatures.verify import verify_record
+from signatures.verify_pdf import check_pdf
+from web.app import create_app
+from web.completion import render_completion_pdf
+from web.keys import PKI, RECORDS, SEALER, SERVICE, TSA
+from web.records import RecordStore
+from web.scripted import Api, ScriptedSignatory
+from web.settings import Settings, utc_clock
+
+T = TypeVar("T")
+ECDSA = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"})
+RESERVED = pades.SIGNATURE_BYTES
+
+
+@dataclass(slots=True)
+class Samples:
+    """Seconds by scenario name, pooled over rounds; sizes from the last round."""
+
+    times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    cpu: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # CPU of the timing thread
+    by_position: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (bytes, deflated in the zip)
+    record: int = 0
+    six: tuple[int, int, int] = (0, 0, 0)  # the PDF after six signatures: server, ours in process, bare pyHanko
+    checks: int = 0
+
+    def add(self, name: str, seconds: float, cpu: float | None = None) -> None:
+        self.times[name].append(seconds)
+        if cpu is not None:
+            self.cpu[name].append(cpu)
+
+
+class Stopwatch:
+    """Wall time, and the CPU time of the thread it runs in (what other processes on the machine inflate less)."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.thread_time()
+
+    def stop(self, samples: Samples, name: str) -> float:
+        wall = time.perf_counter() - self.wall
+        samples.add(name, wall, time.thread_time() - self.cpu)
+        return wall
+
+
+async def timed(samples: Samples, name: str, work: Awaitable[T]) -> T:
+    watch = Stopwatch()
+    result = await work
+    watch.stop(samples, name)
+    return result
+
+
+def timed_sync(samples: Samples, name: str, work: Callable[[], T]) -> T:
+    watch = Stopwatch()
+    result = work()
+    watch.stop(samples, name)
+    return result
+
+
+class LoopStall:
+    """The longest a 5 ms ticker on the event loop came late: how long the loop could run nothing else.
+
+    The bench client shares the loop with the server, but its own work between
+    requests (one ECDSA signature, JSON) takes well under a millisecond.
+    """
+
+    TICK = 0.005
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(self.TICK)
+            self.worst = max(self.worst, loop.time() - started - self.TICK)
+
+    async def __aenter__(self) -> LoopStall:
+        self._task = asyncio.create_task(self._tick())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """One signatory as the in-process runs need them: key, certificate and the desk's field texts."""
+
+    key: ec.EllipticCurvePrivateKey
+    certificate: x509.Certificate
+    field_name: str
+    name: str
+    location: str
+    reason: str
+
+
+class TsaStamper(timestamps.TimeStamper):
+    """The floor's timestamper: pyHanko's own interface straight onto the built-in TSA code."""
+
+    def __init__(self, tsa: TimeStampAuthority) -> None:
+        super().__init__(include_nonce=False)  # type: ignore[no-untyped-call]
+        self.tsa = tsa
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
+        return cms.ContentInfo.load(self.tsa.stamp(message_digest, utc_clock()).token)
+
+
+def asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+
+
+# ---- the ceremony over HTTP ----
+
+
+async def post(api: Api, url: str, body: Any) -> dict[str, Any]:
+    async with api.session.post(url, json=body, headers={"Authorization": f"Bearer {api.token}"}) as response:
+        answer: dict[str, Any] = await response.json(content_type=None)
+        assert response.status in (200, 201), f"POST {url}: HTTP {response.status}: {answer}"
+        return answer
+
+
+async def link(api: Api, ceremony: str, role: str, **extra: str) -> str:
+    url = f"{api.base}/api/ceremonies/{ceremony}/invitations"
+    return str((await post(api, url, {"role": role, "label": f"bench {role}", **extra}))["token"])
+
+
+async def stage_to(host: Api, segment: str) -> None:
+    while (await host.call("GET", ""))["segment"] != segment:
+        await host.call("POST", "/stage", {"segment": "next"})
+
+
+async def ready_to_sign(operator: Api, definition: CeremonyDefinition) -> tuple[Api, list[ScriptedSignatory]]:
+    """A frozen, open ceremony in its signing segment, every signatory certified and consenting."""
+    created = await post(operator, f"{operator.base}/api/ceremonies", definition_to_json(definition))
+    ceremony = created["id"]
+    host = Api(operator.session, operator.base, ceremony, await link(operator, ceremony, "host"))
+    await host.call("POST", "/freeze")
+    tokens = {s.id: await link(host, ceremony, "signatory", signatory=s.id) for s in definition.signatories}
+    await host.call("POST", "/open")
+    await stage_to(host, "signing")
+    scripted = [ScriptedSignatory(Api(host.session, host.base, ceremony, t), s) for s, t in tokens.items()]
+    await asyncio.gather(*(s.enroll() for s in scripted))
+    for enrollment in (await host.call("GET", "/enrollments"))["enrollments"]:
+        await host.call("POST", f"/enrollments/{enrollment['id']}/approve")
+    for signatory in scripted:
+        await signatory.wait_for_certificate(poll=0.01)
+        await signatory.decide("consent")
+    return host, scripted
+
+
+def signers_of(state: CeremonyState, scripted: list[ScriptedSignatory]) -> list[Signer]:
+    """The same keys, certificates and field texts as web/pades_desk.py uses, in signing order."""
+    definition = state.definition
+    certificates = {
+        e.signatory: x509.load_der_x509_certificate(base64.b64decode(e.certificate))
+        for e in state.enrollments.values()
+        if e.certificate is not None
+    }
+    result = []
+    for n, signatory in enumerate(scripted, 1):
+        person = definition.signatory(signatory.signatory)
+        venue = definition.venue(person.venue)
+        result.append(
+            Signer(
+                signatory.key,
+                certificates[signatory.signatory],
+                f"Signature-{n}-{signatory.signatory}",
+                f"{person.name.en} ({definition.party(person.party).name.en})",
+                f"{venue.name.en}, {venue.city.en}",
+                f"Consent to the MOU of ceremony {state.id} (document SHA-256 {state.document_sha256})",
+            )
+        )
+    return result
+
+
+async def server_step(samples: Samples, position: int, signatory: ScriptedSignatory) -> None:
+    """ScriptedSignatory.sign_pdf, with its two requests timed apart."""
+    watch = Stopwatch()
+    prepared = await timed(samples, "server prepare", signatory.api.call("POST", "/pdf-signatures", {}))
+    value = signatory.sign(base64.b64decode(prepared["to_sign"]))
+    suffix = f"/pdf-signatures/{prepared['session']}"
+    await timed(samples, "server finish", signatory.api.call("POST", suffix, {"signature": value}))
+    samples.by_position[position].append(watch.stop(samples, "server pades"))
+
+
+# ---- the same signatures in process ----
+
+
+async def ours_step(samples: Samples, pdf: bytes, signer: Signer, pki: CeremonyPki, tsa: TimeStampAuthority) -> bytes:
+    """signatures.pades as web/pades_desk.py calls it, without HTTP, turn or store."""
+    watch = Stopwatch()
+    prepared = await timed(
+        samples,
+        "ours prepare",
+        pades.prepare(
+            pdf,
+            signer.certificate,
+            [pki.root.certificate],
+            field_name=signer.field_name,
+            name=signer.name,
+            location=signer.location,
+            reason=signer.reason,
+        ),
+    )
+    value = signer.key.sign(prepared.to_sign, ec.ECDSA(hashes.SHA256()))
+    signed = await timed(samples, "ours finish", pades.finish(prepared, value, LocalTimestamper(tsa, utc_clock)))
+    watch.stop(samples, "ours pades")
+    return signed.data
+
+
+async def bare_step(samples: Samples, pdf: bytes, signer: Signer, pki: CeremonyPki, tsa: TimeStampAuthority) -> bytes:
+    """The floor: pyHanko signing in one call, its SimpleSigner holding the key, the same PAdES settings."""
+    watch = Stopwatch()
+    registry = SimpleCertificateStore.from_certs([asn1(pki.root.certificate)])  # type: ignore[no-untyped-call]
+    der_key = signer.key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    simple = SimpleSigner(
+        asn1(signer.certificate), keys.PrivateKeyInfo.load(der_key), registry, signature_mechanism=ECDSA
+    )
+    meta = PdfSignatureMetadata(
+        field_name=signer.field_name,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        name=signer.name,
+        location=signer.location,
+        reason=signer.reason,
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    output = io.BytesIO()
+    await PdfSigner(meta, signer=simple, timestamper=TsaStamper(tsa)).async_sign_pdf(
+        writer, bytes_reserved=RESERVED, output=output
+    )
+    watch.stop(samples, "bare pades")
+    return output.getvalue()
+
+
+async def sign_all(
+    samples: Samples,
+    original: bytes,
+    scripted: list[ScriptedSignatory],
+    signers: list[Signer],
+    pki: CeremonyPki,
+    tsa: TimeStampAuthority,
+) -> tuple[bytes, bytes]:
+    """Signature by signature, the server's, ours in process and the floor's, in rotating order."""
+    ours = bare = original
+    for n, (signatory, signer) in enumerate(zip(scripted, signers, strict=True)):
+        for turn in range(3):
+            match (n + turn) % 3:
+                case 0:
+                    async with LoopStall() as stall:
+                        await server_step(samples, n + 1, signatory)
+                    samples.add("stall pades", stall.worst)
+                case 1:
+                    ours = await ours_step(samples, ours, signer, pki, tsa)
+                case _:
+                    bare = await bare_step(samples, bare, signer, pki, tsa)
+    return ours, bare
+
+
+async def bare_document_timestamp(pdf: bytes, tsa: TimeStampAuthority) -> bytes:
+    output = io.BytesIO()
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    await PdfTimeStamper(TsaStamper(tsa), field_name=pades.TIMESTAMP_FIELD).async_timestamp_pdf(
+        writer, "sha256", output=output, bytes_reserved=RESERVED
+    )
+    return output.getvalue()
+
+
+async def bare_validate(pdf: bytes, root: x509.Certificate) -> int:
+    """pyHanko alone, as check_pdf calls it (a validation context per signature); how many were valid."""
+    trust = asn1(root)
+    valid = 0
+    for embedded in PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures:
+        context = ValidationContext(trust_roots=[trust], allow_fetching=False, revocation_mode="soft-fail")
+        if embedded.sig_object.get("/Type") == "/DocTimeStamp":
+            stamp = await async_validate_pdf_timestamp(embedded, validation_context=context)
+            valid += bool(stamp.intact and stamp.valid and stamp.trusted)
+        else:
+            status = await async_validate_pdf_signature(
+                embedded, signer_validation_context=context, ts_validation_context=context
+            )
+            valid += bool(status.intact and status.valid and status.trusted)
+    return valid
+
+
+def deflate(files: dict[str, bytes]) -> bytes:
+    """The record's files zipped again as web/sealing.py zips them (deflate, level 6)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def in_thread_timed(samples: Samples, name: str, work: Callable[[], T]) -> Awaitable[T]:
+    """Run `work` in a worker thread and time it there (not the hop), as the server runs its renderers."""
+    return asyncio.to_thread(timed_sync, samples, name, work)
+
+
+# ---- one round ----
+
+
+async def rotated(n: int, *works: Callable[[], Awaitable[Any]]) -> None:
+    """Run `works` one after another, starting with the n-th, so no scenario always follows the same one."""
+    for i in range(len(works)):
+        await works[(n + i) % len(works)]()
+
+
+async def one_round(app: web.Application, operator: Api, samples: Samples, workdir: Path, n: int) -> None:
+    service, pki, tsa = app[SERVICE], app[PKI], app[TSA]
+    host, scripted = await ready_to_sign(operator, demo_definition())
+    ceremony = host.ceremony
+    state = service.get(ceremony)
+    assert state.document_sha256 is not None
+    original = await service.document(state.document_sha256)
+    signers = signers_of(state, scripted)
+
+    # 1. The PAdES step: server, ours in process, bare pyHanko; same PDF, keys, certificates, TSA.
+    ours, bare = await sign_all(samples, original, scripted, signers, pki, tsa)
+    await stage_to(host, state.definition.run_of_show[-1].id)
+    state = service.get(ceremony)
+    signed = await service.document(current_pdf(state)[0])
+    assert len(state.pdf_signatures) == 6
+    samples.six = (len(signed), len(ours), len(bare))
+
+    # 2. The seal: its parts and the floor in process, then Sealer.build, then POST /seal itself.
+    sealer = app[SEALER]
+    certificates = [pki.root.certificate, pki.tsa.certificate, *(s.certificate for s in signers)]
+    timestamper = LocalTimestamper(tsa, utc_clock)
+    await rotated(
+        n,
+        lambda: timed(samples, "bare doc timestamp", bare_document_timestamp(signed, tsa)),
+        lambda: timed(samples, "ours doc timestamp", pades.add_document_timestamp(signed, certificates, timestamper)),
+    )
+    await timed(samples, "sealer.build", sealer.build(state))
+    async with LoopStall() as stall:
+        await timed(samples, "server seal", host.call("POST", "/seal", {"absent_ok": False}))
+    samples.add("stall seal", stall.worst)
+    record = app[RECORDS].read(ceremony)
+    assert record is not None
+    with zipfile.ZipFile(io.BytesIO(record)) as archive:
+        files = {i.filename: archive.read(i) for i in archive.infolist()}
+        deflated = {i.filename: i.compress_size for i in archive.infolist()}
+    evidence_bytes = files["evidence.json"]
+    evidence = json.loads(evidence_bytes)
+    await in_thread_timed(samples, "completion", lambda: render_completion_pdf(evidence))
+    await timed(samples, "evidence token", timestamper.timestamp(evidence_bytes))
+    timed_sync(samples, "cms seal", lambda: sign_detached(evidence_bytes, pki.seal))
+    scratch = RecordStore(workdir / "scratch")
+    timed_sync(samples, "zip", lambda: deflate(files))
+    await in_thread_timed(samples, "write fsync", lambda: scratch.write(ceremony, record))
+
+    # 3. Verification of the record just sealed.
+    trust, pdf, root = pki.root_pem, files[SIGNED_PDF], pki.root.certificate
+    reports = []
+
+    async def whole() -> None:
+        reports.append(await in_thread_timed(samples, "verify_record", lambda: verify_record(record, trust)))
+
+    async def pdf_half() -> None:
+        results = await timed(samples, "check_pdf", check_pdf(pdf, root))
+        assert len(results) == 7 and all(r.ok for r in results)
+
+    async def floor() -> None:
+        assert await timed(samples, "bare validate", bare_validate(pdf, root)) == 7
+
+    await rotated(n, floor, pdf_half, whole)
+    (report,) = reports
+    assert report.ok, "\n".join(report.lines())
+
+    # 4. Sizes.
+    samples.record, samples.checks = len(record), len(report.checks)
+    size = evidence["documents"]["original"]["size"]
+    samples.sizes = {"(original MOU, frozen PDF/A-3b)": (size, 0)}
+    for name in sorted(files, key=lambda n: -len(files[n])):
+        # The per-signatory files summed: consents/<who>.{statement.json,sig,tsr}, certificates/<who>.pem
+        group = f"{name.split('/')[0]}/* ({sum(n.startswith(name.split('/')[0]) for n in files)} files)"
+        key = group if "/" in name else name
+        before, zipped = samples.sizes.get(key, (0, 0))
+        samples.sizes[key] = (before + len(files[name]), zipped + deflated[name])
+
+
+async def run(rounds: int, warmup: int, workdir: Path) -> Samples:
+    app = create_app(Settings(data_dir=workdir / "server", create_demo=False))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            operator = Api(http, f"http://127.0.0.1:{port}", "", await app[SERVICE].issue_operator_link())
+            for n in range(warmup):  # fonts, imports, caches
+                await one_round(app, operator, Samples(), workdir, n)
+            samples = Samples()
+            for n in range(rounds):
+                await one_round(app, operator, samples, workdir, n)
+            return samples
+    finally:
+        await runner.cleanup()
+
+
+# ---- the report ----
+
+
+def p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
+
+
+ROWS: list[tuple[str, str, str]] = [
+    # (section, key, label); the first row of a section is its floor
+    ("PAdES step, per signature", "bare pades", "floor: bare pyHanko, SimpleSigner + TimeStamper"),
+    ("PAdES step, per signature", "ours pades", "ours in process: prepare + sign + finish"),
+    ("PAdES step, per signature", "ours prepare", "  part: pades.prepare"),
+    ("PAdES step, per signature", "ours finish", "  part: pades.finish (verify, token, CMS)"),
+    ("PAdES step, per signature", "server pades", "server: POST, sign, POST"),
+    ("PAdES step, per signature", "server prepare", "  part: POST /pdf-signatures"),
+    ("PAdES step, per signature", "server finish", "  part: POST /pdf-signatures/{session}"),
+    ("Seal, six signatures", "bare doc timestamp", "floor: bare pyHanko document timestamp"),
+    ("Seal, six signatures", "ours doc timestamp", "part: pades.add_document_timestamp (DSS)"),
+    ("Seal, six signatures", "completion", "part: render_completion_pdf"),
+    ("Seal, six signatures", "evidence token", "part: RFC 3161 token over evidence.json"),
+    ("Seal, six signatures", "cms seal", "part: CMS seal (sign_detached)"),
+    ("Seal, six signatures", "zip", "part: zip the record (deflate)"),
+    ("Seal, six signatures", "write fsync", "part: RecordStore.write (fsync)"),
+    ("Seal, six signatures", "sealer.build", "Sealer.build in process (no write, no log)"),
+    ("Seal, six signatures", "server seal", "server: POST /seal"),
+    ("Verify", "bare validate", "floor: pyHanko validation, 6 sig + doc TS"),
+    ("Verify", "check_pdf", "part: check_pdf (the record's PDF half)"),
+    ("Verify", "verify_record", "verify_record (the whole record)"),
+]
+
+
+def report(samples: Samples, rounds: int, warmup: int) -> list[str]:
+    lines = [
+        machine(
+            f"pyHanko {metadata.version('pyHanko')}",
+            f"WeasyPrint {metadata.version('weasyprint')}",
+            f"cryptography {metadata.version('cryptography')}",
+            f"aiohttp {metadata.version('aiohttp')}",
+        ),
+        f"six-party demo ceremony; {rounds} rounds after {warmup} warm-up; each round one ceremony, interleaved",
+        "CPU: the timing thread's own CPU time (for server rows the event loop's: worker threads such as the",
+        "completion render inside POST /seal and the event store's fsync are not in it)",
+    ]
+    floor = 0.0
+    section = ""
+    for name, key, label in ROWS:
+        if name != section:
+            section = name
+            header = f"{'p50 ms':>9} {'p90 ms':>9} {'p50/floor':>10} {'CPU p50':>9} {'CPU/floor':>10}"
+            lines += ["", f"{name:<48} {'n':>4} {header}"]
+            floor, floor_cpu = p(samples.times[key], 0.5), p(samples.cpu[key], 0.5)
+        values, cpu = samples.times[key], samples.cpu[key]
+        ratio, cpu_ratio = p(values, 0.5) / floor, p(cpu, 0.5) / floor_cpu
+        lines.append(
+            f"{label:<48} {len(values):>4} {p(values, 0.5):>9.1f} {p(values, 0.9):>9.1f} {ratio:>9.2f}x"
+            f" {p(cpu, 0.5):>9.1f} {cpu_ratio:>9.2f}x"
+        )
+    pades = [p(samples.times[k], 0.5) / p(samples.times["bare pades"], 0.5) for k in ("ours pades", "server pades")]
+    lines += ["", f"PAdES step, ours / floor (p50): in process {pades[0]:.2f}x, through the server {pades[1]:.2f}x"]
+    positions = "  ".join(f"#{n} {p(v, 0.5):.0f}" for n, v in sorted(samples.by_position.items()))
+    lines += [f"server PAdES step by signing position, p50 ms: {positions}"]
+    for key, what in (("stall pades", "a server PAdES step"), ("stall seal", "POST /seal")):
+        worst = samples.times[key]
+        lines.append(
+            f"longest event-loop stall during {what}, p50 / max of {len(worst)}: "
+            f"{p(worst, 0.5):.0f} / {p(worst, 1):.0f} ms"
+        )
+    lines += ["", f"{'record.zip and its parts (last round)':<48} {'bytes':>9} {'in zip':>9}"]
+    lines.append(f"{'record.zip':<48} {samples.record:>9}")
+    for name, (size, deflated) in samples.sizes.items():
+        lines.append(f"{name:<48} {size:>9} {deflated or '':>9}".rstrip())
+    parts = [sizes for name, sizes in samples.sizes.items() if not name.startswith("(")]
+    lines.append(f"{'(all files)':<48} {sum(s for s, _ in parts):>9} {sum(z for _, z in parts):>9}")
+    server, ours, bare = samples.six
+    lines.append(f"PDF after six signatures: server {server}, ours in process {ours}, bare pyHanko {bare} bytes")
+    lines.append(f"verify_record: {samples.checks} checks, all passed")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5, help="measured ceremonies (six signatures each)")
+    parser.add_argument("--warmup", type=int, default=1, help="ceremonies run first and not counted (at least 1)")
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        samples = asyncio.run(run(args.rounds, max(1, args.warmup), Path(tmp)))
+    lines = report(samples, args.rounds, max(1, args.warmup))
+    lines.insert(1, f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
