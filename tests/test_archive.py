@@ -23,9 +23,10 @@ from playwright.async_api import expect
 
 from ceremony.demo import DEMO_DEFINITION
 from tests.conftest import Server, start_server
-from web.archive import FILE_KEYS, MAX_RECORD_BYTES, MAX_UPLOADS_IN_HAND, STATUSES, _Verifier
 from web.errors import Busy
 from web.messages import MESSAGES
+from web.record_view import FILE_KEYS, STATUSES
+from web.verify_api import MAX_RECORD_BYTES, MAX_UPLOADS_IN_HAND, _Verifier
 
 LANGS = ("ko", "zh", "en")
 

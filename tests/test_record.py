@@ -286,9 +286,7 @@ def test_what_is_not_a_record_gets_a_clear_error(tmp_path: Path, content: bytes 
     assert missing.returncode == 2 and "cannot read" in missing.stderr
 
 
-async def test_the_verify_api_checks_a_real_record(
-    demo: Demo, aiohttp_client: Any, tmp_path: Path
-) -> None:
+async def test_the_verify_api_checks_a_real_record(demo: Demo, aiohttp_client: Any, tmp_path: Path) -> None:
     client = await aiohttp_client(create_app(Settings(data_dir=tmp_path / "data", create_demo=False)))
     headers = {"Content-Type": "application/zip"}
     r = await client.post("/api/verify", data=demo.record.read_bytes(), headers=headers)

@@ -21,7 +21,7 @@ from signatures.pki import CeremonyPki, load_or_create, load_pair
 from signatures.timestamping import LocalTimestamper, RemoteTimestamper, Timestamper
 from signatures.tsa import TimeStampAuthority
 
-from . import api, archive, entry, pages, signing_api, stream, trust, views
+from . import api, archive, entry, pages, signing_api, stream, trust, verify_api, views
 from .auth import Principal
 from .keys import DESK, PADES, PKI, RECORDS, SEALER, SERVICE, SETTINGS, TEMPLATES, TSA
 from .middleware import errors, remember_language, security_headers
@@ -79,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.add_routes(trust.routes)
     app.add_routes(signing_api.routes)
     app.add_routes(archive.routes)
+    app.add_routes(verify_api.routes)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app
 

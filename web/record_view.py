@@ -1,0 +1,250 @@
+"""What a stored record zip says about itself, shaped for the archive pages (no I/O, no aiohttp).
+
+Everything here reads the zip and its evidence.json defensively: it is what the
+record *claims*, shown to people; checking the claims is signatures/verify.py's job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import zipfile
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ceremony.core import CeremonyState
+from ceremony.model import CeremonyDefinition
+
+from .i18n import ZonedTime, display_zones, zoned_times
+
+log = logging.getLogger(__name__)
+
+EVIDENCE = "evidence.json"
+MAX_EVIDENCE_BYTES = 16 * 1024 * 1024
+# What a damaged or hostile zip can raise while being read (zlib.error: a corrupt deflate stream).
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError, zlib.error)
+# What each file of a record is (docs/record.md), as message keys.
+FILE_KEYS = {
+    "mou-signed.pdf": "archive.file.signed_pdf",
+    "evidence.json": "archive.file.evidence",
+    "evidence.tsr": "archive.file.evidence_tsr",
+    "evidence.p7s": "archive.file.evidence_p7s",
+    "events.jsonl": "archive.file.events",
+    "completion.pdf": "archive.file.completion",
+    "ca.pem": "archive.file.ca",
+    "tsa.pem": "archive.file.tsa",
+    "seal.pem": "archive.file.seal",
+    "VERIFY.txt": "archive.file.verify",
+}
+STATUSES = ("signed", "declined", "absent")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFacts:
+    """A record zip as stored, and what its evidence.json says ({} if it cannot be read)."""
+
+    size: int
+    sha256: str
+    files: tuple[tuple[str, int], ...]
+    evidence: dict[str, Any]
+
+    @property
+    def sealed_at(self) -> str | None:
+        value = as_object(self.evidence.get("ceremony")).get("sealed_at")
+        return value if isinstance(value, str) else None
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for signatory in as_list(self.evidence.get("signatories")):
+            status = as_object(signatory).get("status")
+            if status in counts:
+                counts[status] += 1
+        return counts
+
+
+def record_facts(data: bytes) -> RecordFacts:
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            files = tuple((i.filename, i.file_size) for i in archive.infolist() if not i.is_dir())
+            evidence = read_evidence(archive)
+    except ZIP_ERRORS:
+        # Our own record, so this means a damaged disk: show what we can, and let the verifier say what is wrong.
+        log.error("stored record %s is not a readable zip", sha256)
+        files, evidence = (), {}
+    return RecordFacts(len(data), sha256, files, evidence)
+
+
+def zip_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes | None:
+    """A file of the zip, or None: absent, unreadable, or declared larger than `limit`.
+
+    zipfile stops at the declared size, so checking it first keeps a zip bomb from filling memory.
+    """
+    try:
+        info = archive.getinfo(name)
+        return archive.read(info) if info.file_size <= limit else None
+    except (KeyError, *ZIP_ERRORS):
+        return None
+
+
+def read_evidence(archive: zipfile.ZipFile) -> dict[str, Any]:
+    raw = zip_member(archive, EVIDENCE, MAX_EVIDENCE_BYTES)
+    try:
+        value = json.loads(raw) if raw is not None else None
+    except ValueError:  # not JSON, or not UTF-8
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def as_object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def record_filename(ceremony: str) -> str:
+    return f"ceremony-{ceremony}-record.zip"
+
+
+def record_url(ceremony: str) -> str:
+    return f"/api/ceremonies/{ceremony}/record"
+
+
+def size_text(size: int) -> str:
+    """1536 -> "1.5 KiB": the same units as the limits in docs/api.md."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f}".removesuffix(".0") + f" {unit}"
+
+
+def zoned_when(text: Any, definition: CeremonyDefinition) -> list[ZonedTime] | None:
+    """An ISO time from evidence.json in the ceremony's zones (KST, CST, UTC), or None if it is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return zoned_times(at, display_zones(definition))
+
+
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    """What the one-ceremony archive page shows of its record, in the page language."""
+
+    file: str
+    size: int
+    sha256: str
+    sealed_at: list[ZonedTime] | None
+    frozen_at: list[ZonedTime] | None
+    files: list[dict[str, Any]]
+    hashes: list[dict[str, Any]]
+    signatories: list[dict[str, Any]]
+    counts: dict[str, int]
+    readable: bool  # False: evidence.json could not be read, so only the zip's own facts are shown
+
+
+def record_view(state: CeremonyState, facts: RecordFacts, lang: str) -> RecordView:
+    evidence, d = facts.evidence, state.definition
+    ceremony = as_object(evidence.get("ceremony"))
+    return RecordView(
+        file=record_filename(state.id),
+        size=facts.size,
+        sha256=facts.sha256,
+        sealed_at=zoned_when(ceremony.get("sealed_at"), d),
+        frozen_at=zoned_when(ceremony.get("frozen_at"), d),
+        files=[{"name": n, "size": s, "key": _file_key(n)} for n, s in facts.files],
+        hashes=_hashes(evidence),
+        signatories=_signatory_rows(evidence, d, lang),
+        counts=facts.counts(),
+        readable=bool(evidence),
+    )
+
+
+# The per-decision files, named after their signatory: (prefix, suffix) -> message key.
+PART_KEYS = {
+    ("consents/", ".statement.json"): "archive.file.statement",
+    ("consents/", ".sig"): "archive.file.statement_sig",
+    ("consents/", ".tsr"): "archive.file.statement_tsr",
+    ("certificates/", ".pem"): "archive.file.certificate",
+}
+
+
+def _file_key(name: str) -> str | None:
+    if name in FILE_KEYS:
+        return FILE_KEYS[name]
+    return next((key for (pre, suf), key in PART_KEYS.items() if name.startswith(pre) and name.endswith(suf)), None)
+
+
+def _hashes(evidence: dict[str, Any]) -> list[dict[str, Any]]:
+    """(label key, SHA-256, what else to say) for each hash evidence.json names."""
+    documents = as_object(evidence.get("documents"))
+    rows = []
+    for key, part in (("archive.hash.original", "original"), ("archive.hash.signed", "signed")):
+        doc = as_object(documents.get(part))
+        rows.append(_hash_row(key, doc.get("sha256"), note=_size_note(doc.get("size"))))
+    chain = as_object(evidence.get("log"))
+    rows.append(_hash_row("archive.hash.log", chain.get("head"), events=chain.get("length")))
+    for key, name in (
+        ("archive.hash.root_ca", "root_ca"),
+        ("archive.hash.seal", "seal_certificate"),
+        ("archive.hash.tsa", "tsa_certificate"),
+    ):
+        cert = as_object(evidence.get(name))
+        rows.append(_hash_row(key, cert.get("fingerprint_sha256"), note=cert.get("subject")))
+    return [row for row in rows if isinstance(row["sha256"], str)]
+
+
+def _hash_row(key: str, sha256: Any, *, note: Any = None, events: Any = None) -> dict[str, Any]:
+    return {
+        "key": key,
+        "sha256": sha256,
+        "note": note if isinstance(note, str) else None,
+        "events": events if isinstance(events, int) else None,
+    }
+
+
+def _size_note(size: Any) -> str | None:
+    return size_text(size) if isinstance(size, int) else None
+
+
+def _signatory_rows(evidence: dict[str, Any], definition: CeremonyDefinition, lang: str) -> list[dict[str, Any]]:
+    parties = {p.get("id"): p for p in map(as_object, as_list(evidence.get("parties")))}
+    venues = {v.get("id"): v for v in map(as_object, as_list(evidence.get("venues")))}
+    times = {c.get("signatory"): c.get("timestamp") for c in map(as_object, as_list(evidence.get("consents")))}
+    rows = []
+    for s in map(as_object, as_list(evidence.get("signatories"))):
+        certificate = as_object(s.get("certificate"))
+        rows.append(
+            {
+                "name": _text(s.get("name"), lang),
+                "title": _text(s.get("title"), lang),
+                "party": _text(as_object(parties.get(s.get("party"))).get("name"), lang) or s.get("party"),
+                "venue": _text(as_object(venues.get(s.get("venue"))).get("name"), lang) or s.get("venue"),
+                "status": s.get("status") if s.get("status") in STATUSES else None,
+                "at": zoned_when(times.get(s.get("id")), definition),
+                "fingerprint": certificate.get("fingerprint_sha256"),
+            }
+        )
+    return rows
+
+
+def _text(value: Any, lang: str) -> str:
+    """A {ko, zh, en} text from evidence.json in the page language (or as it is, if it is a plain string)."""
+    if isinstance(value, dict):
+        text = value.get(lang) or value.get("en") or ""
+        return text if isinstance(text, str) else ""
+    return value if isinstance(value, str) else ""
