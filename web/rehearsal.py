@@ -24,7 +24,8 @@ from aiohttp import web
 from ceremony.definition import definition_to_json
 from ceremony.demo import demo_definition
 from signaling.venue_bot import BotOptions, HostBot, MediaBot, VenueBot
-from signatures.verify import Report, verify_record
+from signatures.report import Report
+from signatures.verify import verify_record
 
 from .app import create_app
 from .keys import PKI, SERVICE
