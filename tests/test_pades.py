@@ -128,6 +128,14 @@ async def test_each_signatory_signs_the_newer_revision_and_earlier_signatures_st
     me = await first.api.call("GET", "/me")
     assert me["pdf_signature"]["field"] == signatures[0].field
 
+    # A hall's screen opened now shows both as signed, the others as waiting.
+    venue = await room.app[SERVICE].issue_link(room.ceremony, Role.VENUE, "t", venue="chuncheon")
+    page = await room.client.get(f"/c/{room.ceremony}/venue", headers={"Authorization": f"Bearer {venue.token}"})
+    html = await page.text()
+    for signer in room.signers:
+        expected = "signed" if signer in (first, second) else "waiting"
+        assert f'data-signatory="{signer.signatory}" data-progress="{expected}"' in html
+
 
 async def test_concurrent_signers_wait_their_turn_and_none_is_lost(room: Room) -> None:
     await asyncio.gather(*(ready(room, s) for s in room.signers))

@@ -216,7 +216,18 @@ async def venue_screen(request: web.Request) -> web.Response:
         data=data,
         you=_you(request, state, principal),
         here=_here(state.definition, invitation.venue),
+        progress={s.id: _progress(state, s.id) for s in state.definition.signatories},
     )
+
+
+def _progress(state: CeremonyState, signatory: str) -> str:
+    """Where a signatory stands when the page loads (venue.js moves it on from the live events)."""
+    if signatory in state.pdf_signatures:
+        return "signed"
+    consent = state.consents.get(signatory)
+    if consent is None:
+        return "waiting"
+    return "declined" if consent.decision == "decline" else "consented"
 
 
 def _here(definition: CeremonyDefinition, venue: str | None) -> list[str]:

@@ -41,10 +41,10 @@ function showState(summary) {
 }
 
 // Where each signatory stands, from the events that name one: a recorded consent (or decline),
-// and the signature itself once signing events exist.
+// then their PAdES signature in the MOU PDF.
 function progressOf(event) {
   if (event.type === 'consent.recorded') return event.data.decision === 'decline' ? 'declined' : 'consented';
-  if (event.type.startsWith('signature.')) return 'signed';
+  if (event.type === 'document.signed') return 'signed';
   return null;
 }
 
