@@ -441,7 +441,7 @@ async def one_round(app: web.Application, operator: Api, samples: Samples, workd
         reports.append(await in_thread_timed(samples, "verify_record", lambda: verify_record(record, trust)))
 
     async def pdf_half() -> None:
-        results = await timed(samples, "check_pdf", check_pdf(pdf, root))
+        results = await timed(samples, "check_pdf", check_pdf(pdf, [root]))
         assert len(results) == 7 and all(r.ok for r in results)
 
     async def floor() -> None:

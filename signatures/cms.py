@@ -7,8 +7,10 @@ commands that check the same things independently.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from asn1crypto import cms, tsp
@@ -42,6 +44,7 @@ def sign_detached(data: bytes, pair: KeyPair) -> bytes:
 class Signed:
     signer: x509.Certificate
     content: bytes  # the encapsulated content, or the detached content that was checked
+    certificates: tuple[x509.Certificate, ...] = ()  # all the CMS carries (a TSA's intermediates, say)
 
 
 _DIGESTS = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
@@ -82,7 +85,7 @@ def check_signed_data(der: bytes, detached: bytes | None = None) -> Signed:
         public_key.verify(signature, b"\x31" + signed_attrs[1:], ec.ECDSA(_DIGESTS[algorithm]))
     except InvalidSignature:
         raise CmsError("the CMS signature does not verify") from None
-    return Signed(signer, content)
+    return Signed(signer, content, tuple(certificates))
 
 
 def _content_bytes(encapsulated: object) -> bytes:
@@ -97,10 +100,45 @@ def check_issued_by(certificate: x509.Certificate, root: x509.Certificate, at: d
     try:
         certificate.verify_directly_issued_by(root)
     except (InvalidSignature, ValueError, TypeError) as exc:
-        raise CmsError(f"'{certificate.subject.rfc4514_string()}' was not issued by the trusted root") from exc
+        raise CmsError(
+            f"'{certificate.subject.rfc4514_string()}' was not issued by '{root.subject.rfc4514_string()}'"
+        ) from exc
     for cert in (certificate, root):
         if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
             raise CmsError(f"'{cert.subject.rfc4514_string()}' was not valid at {at.isoformat()}")
+
+
+MAX_DEPTH = 4
+
+
+def check_chain(
+    leaf: x509.Certificate, anchors: Sequence[x509.Certificate], others: Sequence[x509.Certificate], at: dt.datetime
+) -> x509.Certificate:
+    """Walk from `leaf` through CA certificates in `others` to one of `anchors`; the anchor reached.
+
+    Our own certificates are issued by the root directly; an external TSA's usually come
+    through an intermediate, which its tokens carry.
+    """
+    current = leaf
+    for _ in range(MAX_DEPTH):
+        for anchor in anchors:
+            if current.issuer == anchor.subject:
+                with contextlib.suppress(CmsError):
+                    check_issued_by(current, anchor, at)
+                    return anchor
+        parent = next((c for c in others if c.subject == current.issuer and c != current and _is_ca(c)), None)
+        if parent is None:
+            break
+        check_issued_by(current, parent, at)
+        current = parent
+    raise CmsError(f"'{leaf.subject.rfc4514_string()}' does not chain to a trusted root")
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +147,8 @@ class TokenInfo:
     tsa: x509.Certificate
 
 
-def check_token(token: bytes, data: bytes, root: x509.Certificate) -> TokenInfo:
-    """An RFC 3161 token over SHA-256(`data`) by a TSA under `root`."""
+def check_token(token: bytes, data: bytes, anchors: Sequence[x509.Certificate]) -> TokenInfo:
+    """An RFC 3161 token over SHA-256(`data`) by a TSA that chains to one of `anchors`."""
     signed = check_signed_data(token)
     try:
         info = tsp.TSTInfo.load(signed.content)
@@ -128,5 +166,5 @@ def check_token(token: bytes, data: bytes, root: x509.Certificate) -> TokenInfo:
         raise CmsError("the token's signer is not a time-stamping authority") from None
     if ExtendedKeyUsageOID.TIME_STAMPING not in usage.value:
         raise CmsError("the token's signer is not a time-stamping authority")
-    check_issued_by(signed.signer, root, gen_time)
+    check_chain(signed.signer, anchors, signed.certificates, gen_time)
     return TokenInfo(gen_time, signed.signer)

@@ -63,6 +63,7 @@ class SignedPdf:
     data: bytes
     sha256: str
     timestamp: dt.datetime  # the TSA's time in the signature (or document) timestamp
+    token: bytes  # that timestamp token (DER), whose signer is the TSA that stamped
 
     @property
     def size(self) -> int:
@@ -155,7 +156,7 @@ async def finish(prepared: PreparedSignature, der_signature: bytes, timestamper:
     )
     data = output.getvalue()
     assert source.last is not None  # async_sign_prescribed_attributes stamps exactly once
-    return SignedPdf(data, hashlib.sha256(data).hexdigest(), source.last.gen_time)
+    return SignedPdf(data, hashlib.sha256(data).hexdigest(), source.last.gen_time, source.last.der)
 
 
 async def add_document_timestamp(
@@ -175,4 +176,4 @@ async def add_document_timestamp(
         raise PdfSigningError(f"the document timestamp could not be added: {exc}") from exc
     data = output.getvalue()
     assert source.last is not None
-    return SignedPdf(data, hashlib.sha256(data).hexdigest(), source.last.gen_time)
+    return SignedPdf(data, hashlib.sha256(data).hexdigest(), source.last.gen_time, source.last.der)

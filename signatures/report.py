@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from .cms import CmsError
@@ -45,6 +46,14 @@ class Report:
             return self.add(name, subject, True, check())
         except (CmsError, Mismatch, ValueError, KeyError, TypeError, InvalidSignature) as exc:
             return self.add(name, subject, False, str(exc) or type(exc).__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """The anchors: the ceremony root for everything, plus an external TSA's own CA(s) for tokens."""
+
+    root: x509.Certificate
+    tsa: tuple[x509.Certificate, ...]  # the root first, then any external TSA anchors
 
 
 class Mismatch(Exception):

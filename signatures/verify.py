@@ -27,7 +27,7 @@ from ceremony.evidence import RECORD_TYPE, SIGNED_PDF
 
 from .cms import check_issued_by, check_signed_data, check_token
 from .errors import NotARecord
-from .report import TOLERANCE, Mismatch, Report
+from .report import TOLERANCE, Mismatch, Report, Trust
 from .verify_consents import check_consents
 from .verify_log import check_log, check_order
 from .verify_pdf import PdfSignatureResult, check_pdf
@@ -36,22 +36,26 @@ REQUIRED = ("evidence.json", "evidence.tsr", "evidence.p7s", "events.jsonl", "ca
 T = TypeVar("T")
 
 
-def verify_record(data: bytes, trust_pem: bytes | None = None) -> Report:
-    """Check a record zip; NotARecord when `data` is not a record at all."""
+def verify_record(data: bytes, trust_pem: bytes | None = None, tsa_trust_pem: bytes | None = None) -> Report:
+    """Check a record zip; NotARecord when `data` is not a record at all.
+
+    `tsa_trust_pem`: the CA certificate(s) of an external TSA the ceremony used (default: the
+    record's tsa-ca.pem, if it has one); our own TSA is under the ceremony root.
+    """
     files = _open(data)
     report = Report()
-    root = _trust(report, files, trust_pem)
-    if root is None:
+    trust = _trust(report, files, trust_pem, tsa_trust_pem)
+    if trust is None:
         return report
     evidence = _evidence(report, files)
     if evidence is None:
         return report
     _files_present(report, files)
-    _seal(report, files, evidence, root)
-    pdf_times = _pdf(report, files, evidence, root)
-    consent_times = check_consents(report, files, evidence, root)
+    _seal(report, files, evidence, trust)
+    pdf_times = _pdf(report, files, evidence, trust)
+    consent_times = check_consents(report, files, evidence, trust)
     log_times = check_log(report, files, evidence)
-    check_order(report, evidence, log_times, consent_times, pdf_times, files, root)
+    check_order(report, evidence, log_times, consent_times, pdf_times, files, trust)
     return report
 
 
@@ -71,7 +75,9 @@ def _open(data: bytes) -> dict[str, bytes]:
     return files
 
 
-def _trust(report: Report, files: dict[str, bytes], trust_pem: bytes | None) -> x509.Certificate | None:
+def _trust(
+    report: Report, files: dict[str, bytes], trust_pem: bytes | None, tsa_trust_pem: bytes | None
+) -> Trust | None:
     source = "the given trust anchor" if trust_pem is not None else "ca.pem in the record"
     try:
         root = x509.load_pem_x509_certificate(trust_pem if trust_pem is not None else files["ca.pem"])
@@ -81,7 +87,18 @@ def _trust(report: Report, files: dict[str, bytes], trust_pem: bytes | None) -> 
     report.root_fingerprint = hashlib.sha256(root.public_bytes(Encoding.DER)).hexdigest()
     note = "" if trust_pem is not None else " (the record's own; compare this fingerprint with one known independently)"
     report.add("trust.root", source, True, f"{root.subject.rfc4514_string()}, SHA-256 {report.root_fingerprint}{note}")
-    return root
+    tsa_pem = tsa_trust_pem if tsa_trust_pem is not None else files.get("tsa-ca.pem")
+    if tsa_pem is None:
+        return Trust(root, (root,))
+    where = "the given TSA anchor" if tsa_trust_pem is not None else "tsa-ca.pem in the record"
+    try:
+        anchors = tuple(x509.load_pem_x509_certificates(tsa_pem))
+    except ValueError as exc:
+        report.add("trust.tsa", where, False, f"no readable TSA certificate: {exc}")
+        return Trust(root, (root,))
+    names = "; ".join(a.subject.rfc4514_string() for a in anchors)
+    report.add("trust.tsa", where, True, f"timestamps may also chain to the external TSA's CA: {names}")
+    return Trust(root, (root, *anchors))
 
 
 def _evidence(report: Report, files: dict[str, bytes]) -> dict[str, Any] | None:
@@ -105,28 +122,26 @@ def _files_present(report: Report, files: dict[str, bytes]) -> None:
     report.add("record.files", "record.zip", not missing, detail)
 
 
-def _seal(report: Report, files: dict[str, bytes], evidence: dict[str, Any], root: x509.Certificate) -> None:
+def _seal(report: Report, files: dict[str, bytes], evidence: dict[str, Any], trust: Trust) -> None:
     body = files["evidence.json"]
 
     def sealed() -> str:
         signed = check_signed_data(files["evidence.p7s"], detached=body)
-        check_issued_by(signed.signer, root, signed.signer.not_valid_before_utc + TOLERANCE)
+        check_issued_by(signed.signer, trust.root, signed.signer.not_valid_before_utc + TOLERANCE)
         fingerprint = hashlib.sha256(signed.signer.public_bytes(Encoding.DER)).hexdigest()
         if fingerprint != evidence["seal_certificate"]["fingerprint_sha256"]:
             raise Mismatch("sealed by a certificate other than the one evidence.json names")
         return f"sealed by {signed.signer.subject.rfc4514_string()}"
 
     def stamped() -> str:
-        info = check_token(files["evidence.tsr"], body, root)
+        info = check_token(files["evidence.tsr"], body, trust.tsa)
         return f"RFC 3161 token over evidence.json, time {info.gen_time.isoformat()}"
 
     report.run("evidence.seal", "evidence.p7s", sealed)
     report.run("evidence.timestamp", "evidence.tsr", stamped)
 
 
-def _pdf(
-    report: Report, files: dict[str, bytes], evidence: dict[str, Any], root: x509.Certificate
-) -> list[PdfSignatureResult]:
+def _pdf(report: Report, files: dict[str, bytes], evidence: dict[str, Any], trust: Trust) -> list[PdfSignatureResult]:
     pdf = files[SIGNED_PDF]
     documents = evidence["documents"]
     actual = hashlib.sha256(pdf).hexdigest()
@@ -147,7 +162,7 @@ def _pdf(
         + ("are the frozen original" if prefix == original["sha256"] else f"hash to {prefix}, not the frozen original"),
     )
     try:
-        results = _run(check_pdf(pdf, root))
+        results = _run(check_pdf(pdf, trust.tsa))
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         report.add("pdf.signatures", SIGNED_PDF, False, f"the PDF cannot be read: {exc}")
         return []

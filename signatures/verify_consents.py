@@ -17,11 +17,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ceremony.canonical import canonicalize
 
 from .cms import CmsError, check_issued_by, check_token
-from .report import Mismatch, Report
+from .report import Mismatch, Report, Trust
 
 
 def check_consents(
-    report: Report, files: dict[str, bytes], evidence: dict[str, Any], root: x509.Certificate
+    report: Report, files: dict[str, bytes], evidence: dict[str, Any], trust: Trust
 ) -> dict[str, dt.datetime]:
     """Each decision's certificate, signature and token; returns the token times by signatory."""
     times: dict[str, dt.datetime] = {}
@@ -30,12 +30,12 @@ def check_consents(
         who = consent["signatory"]
         statement = canonicalize(consent["statement"])
         entry = signatories.get(who, {})
-        certificate = _certificate(report, who, entry, consent, root)
+        certificate = _certificate(report, who, entry, consent, trust.root)
         if certificate is not None:
             report.run("consent.signature", who, partial(_signature, certificate, statement, consent))
 
         def token(s: bytes = statement, v: dict[str, Any] = consent, w: str = who) -> str:
-            info = check_token(base64.b64decode(v["timestamp_token"]), s, root)
+            info = check_token(base64.b64decode(v["timestamp_token"]), s, trust.tsa)
             times[w] = info.gen_time
             return f"RFC 3161 token over the statement, time {info.gen_time.isoformat()}"
 

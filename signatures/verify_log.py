@@ -6,13 +6,11 @@ import datetime as dt
 import json
 from typing import Any
 
-from cryptography import x509
-
 from ceremony.chain import verify_chain
 from ceremony.evidence import parse_events_jsonl
 
 from .cms import CmsError, check_token
-from .report import TOLERANCE, Report
+from .report import TOLERANCE, Report, Trust
 from .verify_pdf import PdfSignatureResult
 
 
@@ -74,7 +72,7 @@ def check_order(
     consent_times: dict[str, dt.datetime],
     pdf: list[PdfSignatureResult],
     files: dict[str, bytes],
-    root: x509.Certificate,
+    trust: Trust,
 ) -> None:
     """frozen <= each decision <= its PDF signature, signatures in order, <= document timestamp <= evidence token."""
     problems: list[str] = []
@@ -95,7 +93,7 @@ def check_order(
             problems.append(f"{result.field} is timestamped before the signature preceding it")
         previous = result.timestamp
     try:
-        sealed = check_token(files["evidence.tsr"], files["evidence.json"], root).gen_time
+        sealed = check_token(files["evidence.tsr"], files["evidence.json"], trust.tsa).gen_time
         if previous is not None and sealed + TOLERANCE < previous:
             problems.append("evidence.json was timestamped before the PDF's last timestamp")
     except (CmsError, KeyError):

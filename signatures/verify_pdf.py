@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from asn1crypto import x509 as asn1_x509
@@ -38,13 +39,16 @@ class PdfSignatureResult:
     is_document_timestamp: bool
 
 
-async def check_pdf(pdf: bytes, root: x509.Certificate) -> list[PdfSignatureResult]:
-    """One result per signature in file order; raises PdfError for a file pyHanko cannot read at all."""
-    trust = asn1_x509.Certificate.load(root.public_bytes(Encoding.DER))
+async def check_pdf(pdf: bytes, anchors: Sequence[x509.Certificate]) -> list[PdfSignatureResult]:
+    """One result per signature in file order; raises PdfError for a file pyHanko cannot read at all.
+
+    `anchors`: the ceremony root first (signers), then any external TSA's CA (timestamps).
+    """
+    trust = [asn1_x509.Certificate.load(a.public_bytes(Encoding.DER)) for a in anchors]
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     results = []
     for embedded in reader.embedded_signatures:
-        context = ValidationContext(trust_roots=[trust], allow_fetching=False, revocation_mode="soft-fail")
+        context = ValidationContext(trust_roots=trust, allow_fetching=False, revocation_mode="soft-fail")
         start, length = embedded.byte_range[-2], embedded.byte_range[-1]
         revision = hashlib.sha256(pdf[: start + length]).hexdigest()
         is_timestamp = embedded.sig_object.get("/Type") == "/DocTimeStamp"

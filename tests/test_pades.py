@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
+import io
+import json
 import subprocess
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from ceremony.core import Freeze, OpenRooms, StartSegment
 from ceremony.demo import demo_definition
 from ceremony.events import Role
+from signatures.pki import load_or_create
+from signatures.tsa import TimeStampAuthority
+from signatures.verify import verify_record
 from signatures.verify_pdf import check_pdf
 from web import pades_desk
 from web.app import create_app
-from web.keys import PKI, SERVICE
+from web.keys import PKI, RECORDS, SERVICE
 from web.mou import render_mou_pdf
 from web.scripted import Api, ScriptedSignatory, ScriptError
 from web.settings import Settings
@@ -58,7 +66,12 @@ class Room:
 
 @pytest.fixture
 async def room(aiohttp_client: Any, tmp_path: Path, original_pdf: bytes) -> AsyncIterator[Room]:
-    app = create_app(Settings(data_dir=tmp_path / "data", create_demo=False))
+    yield await make_room(aiohttp_client, tmp_path, original_pdf)
+
+
+async def make_room(aiohttp_client: Any, tmp_path: Path, original_pdf: bytes, **settings: Any) -> Room:
+    """A ceremony in its signing stage, its original stored, four signatories with links (and keys)."""
+    app = create_app(Settings(data_dir=tmp_path / "data", create_demo=False, **settings))
     client = await aiohttp_client(app)
     service = app[SERVICE]
     state = await service.create(demo_definition(), "operator")
@@ -72,7 +85,7 @@ async def room(aiohttp_client: Any, tmp_path: Path, original_pdf: bytes) -> Asyn
     for signatory in state.definition.signatories[:4]:
         link = await service.issue_link(state.id, Role.SIGNATORY, "t", signatory=signatory.id)
         signers.append(ScriptedSignatory(Api(client.session, base, state.id, link.token), signatory.id))
-    yield Room(client, state.id, host, signers)
+    return Room(client, state.id, host, signers)
 
 
 async def ready(room: Room, signer: ScriptedSignatory, decision: str = "consent") -> None:
@@ -112,7 +125,7 @@ async def test_each_signatory_signs_the_newer_revision_and_earlier_signatures_st
 
     # Both signatures verify in the final file, the first one after the second was added.
     root = room.app[PKI].root.certificate
-    results = await check_pdf(pdf, root)
+    results = await check_pdf(pdf, [root])
     assert [r.ok for r in results] == [True, True], [r.detail for r in results]
     assert all(r.timestamp is not None for r in results)
     assert results[0].timestamp <= results[1].timestamp  # type: ignore[operator]
@@ -143,7 +156,7 @@ async def test_concurrent_signers_wait_their_turn_and_none_is_lost(room: Room) -
     assert sorted(a["signatory"] for a in answers) == sorted(s.signatory for s in room.signers)
     chain = list(room.state.pdf_signatures.values())
     assert len(chain) == 4
-    results = await check_pdf(await room.pdf(), room.app[PKI].root.certificate)
+    results = await check_pdf(await room.pdf(), [room.app[PKI].root.certificate])
     assert [r.ok for r in results] == [True] * 4, [r.detail for r in results]
     # Each revision is the one the log recorded, in the log's order.
     assert [r.revision_sha256 for r in results] == [s.sha256 for s in chain]
@@ -195,7 +208,7 @@ async def test_a_vanished_browser_loses_its_turn_after_the_lease(room: Room, mon
     with pytest.raises(ScriptError, match=r"HTTP 400: .*expired"):
         await gone.api.call("POST", f"/pdf-signatures/{stale['session']}", {"signature": gone.sign(to_sign)})
     assert (await gone.sign_pdf())["signatory"] == gone.signatory  # over the newer revision
-    results = await check_pdf(await room.pdf(), room.app[PKI].root.certificate)
+    results = await check_pdf(await room.pdf(), [room.app[PKI].root.certificate])
     assert [r.ok for r in results] == [True, True]
 
 
@@ -207,3 +220,53 @@ async def test_a_signer_kept_waiting_is_told_to_retry(room: Room, monkeypatch: p
     await holder.api.call("POST", "/pdf-signatures", {})
     with pytest.raises(ScriptError, match=r"HTTP 503: .*try again"):
         await waiter.sign_pdf()
+
+
+async def test_a_record_stamped_by_an_external_tsa_verifies_with_that_tsas_ca(
+    aiohttp_client: Any, aiohttp_server: Any, tmp_path: Path, original_pdf: bytes
+) -> None:
+    # The external TSA is outside the system, so a stand-in: another PKI's TSA behind a small app.
+    outside = load_or_create(tmp_path / "outside", dt.datetime.now(dt.UTC), organisation="Outside Time Authority")
+    authority = TimeStampAuthority(outside.tsa)
+
+    async def stamp(request: web.Request) -> web.Response:
+        reply = authority.respond(await request.read(), dt.datetime.now(dt.UTC))
+        return web.Response(body=reply, content_type="application/timestamp-reply")
+
+    external = web.Application()
+    external.router.add_post("/tsa", stamp)
+    tsa = await aiohttp_server(external)
+    ca_file = tmp_path / "outside" / "root.pem"
+    room = await make_room(
+        aiohttp_client, tmp_path, original_pdf, tsa_url=str(tsa.make_url("/tsa")), tsa_ca_files=(ca_file,)
+    )
+    signer = room.signers[0]
+    await ready(room, signer)
+    await signer.sign_pdf()
+    await room.host.call("POST", "/seal", {"absent_ok": True})
+    data = room.app[RECORDS].read(room.ceremony)
+    root = room.app[PKI].root_pem
+
+    report = verify_record(data, root)
+    assert report.ok, "\n".join(report.lines())
+    assert any(c.name == "trust.tsa" and "Outside Time Authority" in c.detail for c in report.checks)
+    with zipfile.ZipFile(io.BytesIO(data)) as record:
+        evidence = json.loads(record.read("evidence.json"))
+        assert record.read("tsa-ca.pem") == ca_file.read_bytes()
+        assert "-CAfile anchors.pem" in record.read("VERIFY.txt").decode()
+        record.extractall(tmp_path / "record")
+    assert "Outside Time Authority" in evidence["tsa_certificate"]["subject"]
+    where = tmp_path / "record"
+    (where / "anchors.pem").write_bytes(root + ca_file.read_bytes())
+    who = signer.signatory
+    done = subprocess.run(
+        ["openssl", "ts", "-verify", "-in", f"consents/{who}.tsr", "-token_in", "-data",
+         f"consents/{who}.statement.json", "-CAfile", "anchors.pem"],
+        cwd=where, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert "Verification: OK" in done.stdout, done.stderr
+
+    # Trusting some other TSA's CA instead, every token fails, and says so.
+    wrong = verify_record(data, root, tsa_trust_pem=root)
+    failed = {c.name for c in wrong.checks if not c.ok}
+    assert {"consent.timestamp", "evidence.timestamp", "pdf.signature"} <= failed

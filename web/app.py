@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import partial
@@ -11,12 +12,14 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from cryptography import x509
 
 from ceremony.events import Envelope, Role
 from ceremony.service import CeremonyService, Clock, utc_now
 from signaling.hub import Hub
 from signaling.server import HUB
 from signaling.server import routes as signal_routes
+from signatures.errors import PkiError
 from signatures.pki import CeremonyPki, load_or_create, load_pair
 from signatures.timestamping import LocalTimestamper, RemoteTimestamper, Timestamper
 from signatures.tsa import TimeStampAuthority
@@ -33,6 +36,7 @@ from .settings import MAX_BODY_BYTES, Settings, utc_clock
 from .signing import SigningDesk
 
 STATIC_DIR = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application:
@@ -54,7 +58,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
         app[DESK] = SigningDesk(service, pki, timestamper)
         turns = Turns()
         app[PADES] = PadesDesk(service, pki, timestamper, turns)
-        app[SEALER] = Sealer(service, pki, timestamper, turns, app[RECORDS])
+        app[SEALER] = Sealer(service, pki, timestamper, turns, app[RECORDS], _tsa_anchors(settings))
         await service.start()
         hub = Hub(service, settings.signal, partial(_event_for_role, service))
         app[HUB] = hub
@@ -92,6 +96,19 @@ def _event_for_role(service: CeremonyService, envelope: Envelope) -> dict[Role, 
         shown = views.envelope_json(envelope, Principal(envelope.ceremony, role, None))
         messages[role] = None if shown is None else {"type": "ceremony", "event": shown, "state": state}
     return messages
+
+
+def _tsa_anchors(settings: Settings) -> tuple[x509.Certificate, ...]:
+    """The external TSA's CA certificates (--tsa-ca), checked at start rather than at the first seal."""
+    anchors: list[x509.Certificate] = []
+    for path in settings.tsa_ca_files:
+        try:
+            anchors.extend(x509.load_pem_x509_certificates(path.read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise PkiError(f"--tsa-ca {path}: not a readable PEM certificate file ({exc})") from None
+    if settings.tsa_url and not anchors:
+        log.warning("--tsa-url without --tsa-ca: records will verify only with the TSA's CA given as --tsa-trust")
+    return tuple(anchors)
 
 
 def _load_pki(settings: Settings, now: datetime) -> CeremonyPki:

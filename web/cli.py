@@ -60,7 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--heartbeat-timeout", type=float, default=30.0, help="drop a silent peer after, seconds")
     serve.add_argument("--resume-window", type=float, default=60.0, help="keep a dropped session, seconds")
     serve.add_argument(
-        "--tsa-url", help="an external RFC 3161 TSA for consents (default: the built-in one); failures are not masked"
+        "--tsa-url",
+        help="an external RFC 3161 TSA for every timestamp (default: the built-in one); failures are not masked",
+    )
+    serve.add_argument(
+        "--tsa-ca",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="the external TSA's CA certificate(s), put in each record so its tokens verify offline (repeatable)",
     )
     serve.add_argument("--ca-cert", type=Path, help="use this CA certificate (PEM) instead of generating one")
     serve.add_argument("--ca-key", type=Path, help="its ECDSA P-256 private key (PEM)")
@@ -89,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     record.add_argument("record", type=Path, help="the record zip downloaded from the archive")
     record.add_argument(
         "--trust", type=Path, metavar="CA_PEM", help="the root CA to trust (default: the record's own ca.pem)"
+    )
+    record.add_argument(
+        "--tsa-trust",
+        type=Path,
+        metavar="PEM",
+        help="an external TSA's CA certificate(s), if the ceremony used one (default: the record's tsa-ca.pem)",
     )
 
     demo = sub.add_parser("demo", help="run the Gangwon-Nanjing demo ceremony end to end, headless; verify its record")
@@ -152,6 +167,7 @@ def _serve(args: argparse.Namespace) -> int:
         tsa_url=args.tsa_url,
         ca_files=(args.ca_cert, args.ca_key) if args.ca_cert else None,
         tsa_files=(args.tsa_cert, args.tsa_key) if args.tsa_cert else None,
+        tsa_ca_files=tuple(args.tsa_ca),
     )
     asyncio.run(_run_server(settings, args.host, args.port, ssl_context))
     return 0
@@ -241,9 +257,10 @@ def _verify_record(args: argparse.Namespace) -> int:
     try:
         data = args.record.read_bytes()
         trust = args.trust.read_bytes() if args.trust is not None else None
+        tsa_trust = args.tsa_trust.read_bytes() if args.tsa_trust is not None else None
     except OSError as exc:
         raise SignatureError(f"cannot read {exc.filename}: {exc.strerror}") from None
-    report = verify_record(data, trust)
+    report = verify_record(data, trust, tsa_trust)
     for line in report.lines():
         print(line)
     failed = sum(not check.ok for check in report.checks)

@@ -28,7 +28,7 @@ from ceremony.evidence import SIGNED_PDF, CertificateInfo, SealInputs, build_evi
 from ceremony.sealing import Seal, current_pdf
 from ceremony.service import CeremonyService
 from signatures import pades
-from signatures.cms import sign_detached
+from signatures.cms import check_signed_data, sign_detached
 from signatures.pki import CeremonyPki
 from signatures.timestamping import Timestamper
 
@@ -61,9 +61,11 @@ class Sealer:
         timestamper: Timestamper,
         turns: Turns,
         records: RecordStore,
+        tsa_anchors: tuple[x509.Certificate, ...] = (),
     ) -> None:
         self.service, self.pki, self.timestamper = service, pki, timestamper
         self.turns, self.records = turns, records
+        self.tsa_anchors = tsa_anchors  # an external TSA's CA(s); our own TSA is under the root
 
     async def seal(self, ceremony: str, actor: str, *, absent_ok: bool) -> CeremonyState:
         decide(self.service.get(ceremony), Seal(absent_ok))  # refuse now, before any work
@@ -95,8 +97,9 @@ class Sealer:
         """The record of `state` (the log as it is now), with a fresh document timestamp."""
         sha, _ = current_pdf(state)
         pdf = await self.service.document(sha)
-        certificates = [self.pki.root.certificate, self.pki.tsa.certificate, *self._signatory_certificates(state)]
+        certificates = [self.pki.root.certificate, *self.tsa_anchors, *self._signatory_certificates(state)]
         signed = await pades.add_document_timestamp(pdf, certificates, self.timestamper)
+        tsa = check_signed_data(signed.token).signer  # the TSA that stamped: ours, or the external one
         await self.service.store_document(signed.data)
         rows = await self.service.stored_events(state.id)
         inputs = SealInputs(
@@ -104,7 +107,7 @@ class Sealer:
             signed.size,
             _info(self.pki.root.certificate),
             _info(self.pki.seal.certificate),
-            _info(self.pki.tsa.certificate),
+            _info(tsa),
             signed.timestamp,
             {serial: _info(cert).fingerprint_sha256 for serial, cert in self._by_serial(state).items()},
         )
@@ -120,11 +123,18 @@ class Sealer:
             "events.jsonl": events_jsonl(rows),
             "completion.pdf": completion,
             "ca.pem": self.pki.root.certificate_pem,
-            "tsa.pem": self.pki.tsa.certificate_pem,
+            "tsa.pem": tsa.public_bytes(Encoding.PEM),
             "seal.pem": self.pki.seal.certificate_pem,
+            **(
+                {"tsa-ca.pem": b"".join(a.public_bytes(Encoding.PEM) for a in self.tsa_anchors)}
+                if self.tsa_anchors
+                else {}
+            ),
             **_consent_files(evidence),
-            "VERIFY.txt": _verify_text(evidence).encode("utf-8"),
+            "VERIFY.txt": _verify_text(evidence, external_tsa=bool(self.tsa_anchors)).encode("utf-8"),
         }
+        if self.tsa_anchors:
+            files["tsa-ca.pem"] = b"".join(a.public_bytes(Encoding.PEM) for a in self.tsa_anchors)
         archive = await asyncio.to_thread(_zip, files)  # ~85 ms of deflate: not on the loop that relays signaling
         return Record(archive, hashlib.sha256(evidence_bytes).hexdigest(), signed.sha256, signed.size)
 
@@ -154,7 +164,7 @@ def _consent_files(evidence: dict[str, Any]) -> dict[str, bytes]:
     return files
 
 
-def _verify_text(evidence: dict[str, Any]) -> str:
+def _verify_text(evidence: dict[str, Any], *, external_tsa: bool) -> str:
     template = template_environment().get_template("record/VERIFY.txt")
     return template.render(
         ceremony_id=evidence["ceremony"]["id"],
@@ -165,6 +175,9 @@ def _verify_text(evidence: dict[str, Any]) -> str:
         log_length=evidence["log"]["length"],
         log_head=evidence["log"]["head"],
         consents=[c["signatory"] for c in evidence["consents"]],
+        # Tokens of an external TSA chain to its own CA, which the record carries as tsa-ca.pem.
+        anchors="anchors.pem" if external_tsa else "ca.pem",
+        external_tsa=external_tsa,
     )
 
 

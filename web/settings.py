@@ -21,6 +21,9 @@ class Settings:
     # The operator's own CA and/or TSA (certificate, key) PEM files, instead of generated ones.
     ca_files: tuple[Path, Path] | None = None
     tsa_files: tuple[Path, Path] | None = None
+    # The CA certificate(s) of the external TSA (--tsa-url), put into each record as tsa-ca.pem
+    # so that its tokens can be checked offline.
+    tsa_ca_files: tuple[Path, ...] = ()
 
 
 def utc_clock() -> datetime:
