@@ -22,7 +22,7 @@ import pytest
 from playwright.async_api import expect
 
 from ceremony.demo import DEMO_DEFINITION
-from tests.conftest import Server, start_server
+from tests.conftest import Server, start_server, zip_bytes
 from web.errors import Busy
 from web.messages import MESSAGES
 from web.record_view import FILE_KEYS, STATUSES
@@ -271,14 +271,6 @@ async def test_archivist_link_lands_on_the_archive_page(api: Api) -> None:
 # ---------------------------------------------------------------- the verifier refuses what is not a record
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 async def _verify(api: Api, data: Any, content_type: str = "application/zip") -> tuple[int, dict[str, Any]]:
     async with api.http.post(f"{api.site.base}/api/verify", data=data, headers={"Content-Type": content_type}) as r:
         return r.status, await r.json()
@@ -290,7 +282,7 @@ async def _verify(api: Api, data: Any, content_type: str = "application/zip") ->
         (b"", "the body is empty"),
         (b"this is not a zip at all", "not a zip file"),
         (b"PK\x03\x04" + b"\x00" * 200, "not a zip file"),
-        (_zip({"readme.txt": b"hello"}), "no evidence.json"),
+        (zip_bytes({"readme.txt": b"hello"}), "no evidence.json"),
     ],
     ids=["empty", "garbage", "zip-header-only", "zip-without-evidence"],
 )
@@ -312,8 +304,8 @@ async def test_verify_never_fails_with_500(api: Api) -> None:
         archive.writestr("evidence.json", b'{"ceremony": {"id": "x"}}' * 50)
         archive.writestr("ca.pem", b"-----BEGIN CERTIFICATE-----\n" * 50)
     fakes = [
-        _zip({"evidence.json": b"{}", "ca.pem": b"not a certificate", "mou-signed.pdf": b"%PDF-1.7"}),
-        _zip({"evidence.json": b"[1, 2]", "ca.pem": b"\xff" * 10}),
+        zip_bytes({"evidence.json": b"{}", "ca.pem": b"not a certificate", "mou-signed.pdf": b"%PDF-1.7"}),
+        zip_bytes({"evidence.json": b"[1, 2]", "ca.pem": b"\xff" * 10}),
         _corrupted(deflated.getvalue(), b"evidence.json"),
         _corrupted(deflated.getvalue(), b"ca.pem"),
     ]
@@ -417,7 +409,7 @@ async def test_verify_page_uploads_and_shows_the_reason_or_the_report(
     }
     await page.route("**/api/verify", lambda route: route.fulfill(json=report))
     record = tmp_path / "record.zip"
-    record.write_bytes(_zip({"evidence.json": b"{}"}))
+    record.write_bytes(zip_bytes({"evidence.json": b"{}"}))
     await page.locator("#record-file").set_input_files(str(record))
     rows = page.locator("#report-checks tbody tr")
     await expect(rows).to_have_count(2)

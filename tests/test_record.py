@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import io
 import json
 import re
 import subprocess
@@ -32,7 +31,7 @@ from signatures.pki import make_root
 from web.app import create_app
 from web.settings import Settings
 
-from .conftest import ROOT
+from .conftest import ROOT, zip_bytes
 
 CEREMONY = [sys.executable, "-m", "web.cli"]
 
@@ -160,14 +159,6 @@ def test_verify_txt_names_the_commands_and_the_root(demo: Demo) -> None:
 # ------------------------------------------------------------------ tampering
 
 
-def rezip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 def flip(data: bytes, at: int) -> bytes:
     return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
 
@@ -252,7 +243,7 @@ def test_every_tamper_fails_verification_and_names_the_check(demo: Demo, tmp_pat
     files = dict(demo.files)
     change(files)
     record = tmp_path / "tampered.zip"
-    record.write_bytes(rezip(files))
+    record.write_bytes(zip_bytes(files))
     done = verify(record, "--trust", str(demo.trust))
     assert done.returncode == 1, done.stdout + done.stderr
     failed = {line.split()[1] for line in done.stdout.splitlines() if line.startswith("FAIL")}
@@ -279,7 +270,7 @@ def test_another_trust_anchor_fails_every_chain(demo: Demo, tmp_path: Path) -> N
 )
 def test_what_is_not_a_record_gets_a_clear_error(tmp_path: Path, content: bytes | None, reason: str) -> None:
     path = tmp_path / "upload.zip"
-    path.write_bytes(content if content is not None else rezip({"hello.txt": b"hi"}))
+    path.write_bytes(content if content is not None else zip_bytes({"hello.txt": b"hi"}))
     done = verify(path)
     assert done.returncode == 2 and reason in done.stderr and "Traceback" not in done.stderr, done.stderr
     missing = verify(tmp_path / "nowhere.zip")
@@ -298,7 +289,7 @@ async def test_the_verify_api_checks_a_real_record(demo: Demo, aiohttp_client: A
 
     files = dict(demo.files)
     drop_last_signature(files)
-    r = await client.post("/api/verify", data=rezip(files), headers=headers)
+    r = await client.post("/api/verify", data=zip_bytes(files), headers=headers)
     answer = await r.json()
     assert r.status == 200 and answer["ok"] is False
     failed = {c["name"] for c in answer["checks"] if not c["ok"]}
