@@ -85,6 +85,12 @@ async def test_two_browsers_sign_the_pdf_and_the_archivist_downloads_the_record(
         asked.append(dialog.message)
         await dialog.accept()
 
+    for signatory in chosen:  # the console shows each consent and, beside it, the PDF signature
+        row = console.locator(f'#sign-progress [data-signatory="{signatory}"]')
+        await expect(row).to_have_attribute("data-pdf", "yes")
+    await expect(
+        console.locator(f'#sign-progress [data-signatory="{detail["signatories"][1]["id"]}"]')
+    ).to_have_attribute("data-progress", "pending")
     console.on("dialog", accept)
     await console.locator('[data-action="seal"]').click()
     await expect(console.locator("#record-link")).to_be_visible(timeout=60_000)

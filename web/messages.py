@@ -754,6 +754,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "js.keys.reject": _m("거절", "拒绝", "Reject"),
     "js.keys.reject_reason": _m("거절 사유를 입력하십시오.", "请输入拒绝理由。", "Why is this key rejected?"),
     "js.keys.none": _m("아직 키 승인 요청이 없습니다.", "尚无密钥批准申请。", "No keys to approve yet."),
+    "js.keys.progress.in_pdf": _m("PDF 서명 완료", "已签入PDF", "In the PDF"),
+    "js.keys.progress.pdf_pending": _m("PDF 서명 대기", "等待PDF签名", "PDF signature pending"),
     "js.keys.progress.pending": _m("대기", "待签署", "Pending"),
     "js.keys.progress.signed": _m("서명함", "已签署", "Signed"),
     "js.keys.progress.declined": _m("거부함", "已拒绝", "Declined"),

@@ -7,7 +7,7 @@ import { hideAlert, showAlert } from './ui.js';
 
 const REFRESH_MS = 5000;
 const WATCHED = ['enrollment.requested', 'enrollment.approved', 'enrollment.rejected', 'certificate.revoked',
-  'consent.recorded'];
+  'consent.recorded', 'document.signed'];
 
 export function startEnrollments(page, tr) {
   const base = `/api/ceremonies/${encodeURIComponent(page.ceremony)}`;
@@ -120,8 +120,9 @@ export function startEnrollments(page, tr) {
     body.replaceChildren(...rows);
   }
 
-  function renderProgress(consents) {
+  function renderProgress(consents, signatures) {
     const decided = new Map(consents.map((c) => [c.signatory, c.decision]));
+    const inPdf = new Set(signatures.map((p) => p.signatory));
     progress.replaceChildren(...page.signatories.map((s) => {
       const li = document.createElement('li');
       const decision = decided.get(s.id);
@@ -134,16 +135,24 @@ export function startEnrollments(page, tr) {
       pill.className = `pill ${{ signed: 'pill-ok', pending: 'pill-wait' }[state] ?? 'pill-off'}`;
       pill.textContent = tr(`js.keys.progress.${state}`);
       li.append(who, pill);
+      if (state === 'signed') {
+        // Consent first, then the PAdES signature by the same key: the seal waits for both.
+        li.dataset.pdf = inPdf.has(s.id) ? 'yes' : 'no';
+        const pdf = document.createElement('span');
+        pdf.className = `pill ${inPdf.has(s.id) ? 'pill-ok' : 'pill-wait'}`;
+        pdf.textContent = tr(inPdf.has(s.id) ? 'js.keys.progress.in_pdf' : 'js.keys.progress.pdf_pending');
+        li.append(pdf);
+      }
       return li;
     }));
   }
 
   async function load() {
-    const [enrollments, consents] = await Promise.all([
-      api('GET', `${base}/enrollments`), api('GET', `${base}/consents`),
+    const [enrollments, consents, signatures] = await Promise.all([
+      api('GET', `${base}/enrollments`), api('GET', `${base}/consents`), api('GET', `${base}/pdf-signatures`),
     ]);
     renderEnrollments(enrollments.enrollments);
-    renderProgress(consents.consents);
+    renderProgress(consents.consents, signatures.signatures);
   }
 
   /** Reload both lists; calls that arrive meanwhile make one more round, not a pile of them. */
@@ -169,7 +178,7 @@ export function startEnrollments(page, tr) {
     }
   }
 
-  renderProgress([]);
+  renderProgress([], []);
   refresh();
   setInterval(refresh, REFRESH_MS);
   return {
