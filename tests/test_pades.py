@@ -194,6 +194,13 @@ async def test_refusals_change_nothing(room: Room) -> None:
     with pytest.raises(ScriptError, match=r"HTTP 409: .*already signed"):
         await signer.sign_pdf()
     assert list(room.state.pdf_signatures) == [signer.signatory]
+    # Once sealed, nobody signs any more (the one who consented but never signed is recorded absent).
+    await room.host.call("POST", "/seal", {"absent_ok": True})
+    sealed = room.state.sealed
+    assert sealed.signed == (signer.signatory,) and sealed.declined == (decliner.signatory,)
+    assert other.signatory in sealed.absent and len(sealed.absent) == 4
+    with pytest.raises(ScriptError, match=r"HTTP 409: .*no longer be signed: the ceremony is sealed"):
+        await other.sign_pdf()
 
 
 async def test_a_vanished_browser_loses_its_turn_after_the_lease(room: Room, monkeypatch: pytest.MonkeyPatch) -> None:

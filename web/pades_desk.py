@@ -18,7 +18,7 @@ from datetime import UTC
 
 from cryptography import x509
 
-from ceremony.core import CeremonyState
+from ceremony.core import CeremonyState, Phase
 from ceremony.errors import CommandRefused, InvalidCommand
 from ceremony.events import format_time
 from ceremony.sealing import PdfSignature, SignDocument, current_pdf
@@ -140,6 +140,8 @@ class PadesDesk:
         return self.service.get(ceremony).pdf_signatures[pending.signatory]
 
     def _check_may_sign(self, state: CeremonyState, signatory: str) -> Consent:
+        if state.phase is not Phase.SIGNING:
+            raise CommandRefused(f"the MOU can no longer be signed: the ceremony is {state.phase.value}")
         consent = state.consents.get(signatory)
         if consent is None or consent.decision != "consent":
             raise CommandRefused("the MOU is signed after giving consent; give consent first")
