@@ -46,6 +46,7 @@ class Record:
     evidence_sha256: str
     signed_sha256: str
     signed_size: int
+    log_length: int  # the events the record covers; the seal must come right after them
 
 
 def _info(certificate: x509.Certificate) -> CertificateInfo:
@@ -72,12 +73,11 @@ class Sealer:
         lock = await self.turns.acquire(ceremony)
         try:
             for attempt in range(ATTEMPTS):
-                state = self.service.get(ceremony)
-                record = await self.build(state)
+                record = await self.build(self.service.get(ceremony))
                 await asyncio.to_thread(self.records.write, ceremony, record.zip)
                 command = Seal(
                     absent_ok,
-                    state.seq,
+                    record.log_length,
                     record.signed_sha256,
                     record.signed_size,
                     record.evidence_sha256,
@@ -87,7 +87,7 @@ class Sealer:
                     await self.service.execute(ceremony, command, actor)
                     break
                 except CommandRefused:
-                    if attempt == ATTEMPTS - 1 or self.service.get(ceremony).seq == state.seq:
+                    if attempt == ATTEMPTS - 1 or self.service.get(ceremony).seq == record.log_length:
                         raise  # refused for a reason other than the log moving on
         finally:
             lock.release()
@@ -102,6 +102,10 @@ class Sealer:
         tsa = check_signed_data(signed.token).signer  # the TSA that stamped: ours, or the external one
         await self.service.store_document(signed.data)
         rows = await self.service.stored_events(state.id)
+        # Events may have come meanwhile (a link issued, a stage moved; not a PDF signature: we hold
+        # the turn). The record describes the log up to the newest state, whose rows are all stored.
+        state = self.service.get(state.id)
+        rows = [row for row in rows if row.seq <= state.seq]
         inputs = SealInputs(
             signed.sha256,
             signed.size,
@@ -125,18 +129,13 @@ class Sealer:
             "ca.pem": self.pki.root.certificate_pem,
             "tsa.pem": tsa.public_bytes(Encoding.PEM),
             "seal.pem": self.pki.seal.certificate_pem,
-            **(
-                {"tsa-ca.pem": b"".join(a.public_bytes(Encoding.PEM) for a in self.tsa_anchors)}
-                if self.tsa_anchors
-                else {}
-            ),
             **_consent_files(evidence),
             "VERIFY.txt": _verify_text(evidence, external_tsa=bool(self.tsa_anchors)).encode("utf-8"),
         }
         if self.tsa_anchors:
             files["tsa-ca.pem"] = b"".join(a.public_bytes(Encoding.PEM) for a in self.tsa_anchors)
         archive = await asyncio.to_thread(_zip, files)  # ~85 ms of deflate: not on the loop that relays signaling
-        return Record(archive, hashlib.sha256(evidence_bytes).hexdigest(), signed.sha256, signed.size)
+        return Record(archive, hashlib.sha256(evidence_bytes).hexdigest(), signed.sha256, signed.size, state.seq)
 
     def _by_serial(self, state: CeremonyState) -> dict[str, x509.Certificate]:
         return {
