@@ -35,6 +35,7 @@ from web.app import create_app
 from web.keys import PKI, RECORDS, SERVICE
 from web.mou import render_mou_pdf
 from web.scripted import Api, ScriptedSignatory, ScriptError
+from web.sealing import Sealer
 from web.settings import Settings
 
 
@@ -277,3 +278,31 @@ async def test_a_record_stamped_by_an_external_tsa_verifies_with_that_tsas_ca(
     wrong = verify_record(data, root, tsa_trust_pem=root)
     failed = {c.name for c in wrong.checks if not c.ok}
     assert {"consent.timestamp", "evidence.timestamp", "pdf.signature"} <= failed
+
+
+async def test_an_event_that_lands_while_the_record_is_built_makes_the_seal_build_it_again(
+    room: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signer = room.signers[0]
+    await ready(room, signer)
+    await signer.sign_pdf()
+    built = Sealer.build
+    builds = 0
+
+    async def interrupted(self: Sealer, state: Any) -> Any:
+        nonlocal builds
+        record = await built(self, state)
+        builds += 1
+        if builds == 1:  # the host hands out a press link while the first record is being made
+            await room.app[SERVICE].issue_link(room.ceremony, Role.OBSERVER, "press")
+        return record
+
+    monkeypatch.setattr(Sealer, "build", interrupted)
+    await room.host.call("POST", "/seal", {"absent_ok": True})
+    assert builds == 2
+    data = room.app[RECORDS].read(room.ceremony)
+    with zipfile.ZipFile(io.BytesIO(data)) as record:
+        evidence = json.loads(record.read("evidence.json"))
+    # The record covers every event before the seal, the press link included.
+    assert evidence["log"]["length"] == room.state.seq - 1
+    assert verify_record(data, room.app[PKI].root_pem).ok
