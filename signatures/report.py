@@ -10,6 +10,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from .cms import CmsError
+from .errors import SignatureError
 
 TOLERANCE = dt.timedelta(seconds=1)  # our TSA's stated accuracy, for ordering checks
 
@@ -56,5 +57,5 @@ class Trust:
     tsa: tuple[x509.Certificate, ...]  # the root first, then any external TSA anchors
 
 
-class Mismatch(Exception):
+class Mismatch(SignatureError):
     """A value in the record is not what another part of it says."""

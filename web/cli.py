@@ -271,11 +271,16 @@ def _verify_record(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from .rehearsal import run_demo  # aiortc loads only for this command
+    from .scripted import ScriptError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     data = args.data if args.data is not None else Path(tempfile.mkdtemp(prefix="ceremony-demo-"))
     data.mkdir(parents=True, exist_ok=True)
-    result = asyncio.run(run_demo(data, sys.stdout))
+    try:
+        result = asyncio.run(run_demo(data, sys.stdout))
+    except ScriptError as exc:
+        print(f"ceremony demo: {exc} (data kept in {data})", file=sys.stderr)
+        return 1
     print(f"Record: {result.record}")
     print(f"Verify it again any time: ceremony verify {result.record} --trust {data / 'pki' / 'root.pem'}")
     print(f"{'VALID' if result.report.ok else 'NOT VALID'} ({result.seconds:.1f} s)")

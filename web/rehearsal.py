@@ -29,7 +29,7 @@ from signatures.verify import verify_record
 
 from .app import create_app
 from .keys import PKI, SERVICE
-from .scripted import Api, ScriptedSignatory
+from .scripted import Api, ScriptedSignatory, ScriptError
 from .settings import Settings
 
 STEPS = 8
@@ -119,7 +119,7 @@ async def _ceremony(
     reader = Api(http, base, host.ceremony, archivist)
     async with http.get(reader.url("/record"), headers={"Authorization": f"Bearer {archivist}"}) as response:
         if response.status != 200:
-            raise RuntimeError(f"downloading the record: HTTP {response.status}: {await response.text()}")
+            raise ScriptError(f"downloading the record: HTTP {response.status}: {await response.text()}")
         data = await response.read()
     record = data_dir / f"ceremony-{host.ceremony}-record.zip"
     record.write_bytes(data)
@@ -135,7 +135,7 @@ async def _post(api: Api, url: str, body: Any) -> dict[str, Any]:
     async with api.session.post(url, json=body, headers={"Authorization": f"Bearer {api.token}"}) as response:
         answer: dict[str, Any] = await response.json(content_type=None)
         if response.status not in (200, 201):
-            raise RuntimeError(f"POST {url}: HTTP {response.status}: {answer.get('reason')}")
+            raise ScriptError(f"POST {url}: HTTP {response.status}: {answer.get('reason')}")
         return answer
 
 
@@ -152,7 +152,7 @@ async def _media_flowing(venues: list[MediaBot], names: list[str]) -> list[str]:
         if all(seen):
             return [f"{name} decoded {n} frames" for name, n in zip(names, seen, strict=True)]
         if time.monotonic() > deadline:
-            raise RuntimeError(f"no media between the halls after {MEDIA_WAIT:.0f} s: {seen}")
+            raise ScriptError(f"no media between the halls after {MEDIA_WAIT:.0f} s: {seen}")
         await asyncio.sleep(0.2)
 
 

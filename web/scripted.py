@@ -19,11 +19,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ceremony.canonical import canonicalize
 from signatures.keys import der_to_raw
 
+from .errors import WebError
 from .signing import possession_message
 
 
-class ScriptError(Exception):
-    """The server answered a scripted step with an error; the message carries its reason."""
+class ScriptError(WebError):
+    """A scripted step failed (the server said no, or nothing came in time); the message says which."""
+
+    code = "script_failed"
 
 
 @dataclass(frozen=True, slots=True)
