@@ -5,6 +5,7 @@ CeremonyError; the web edge maps the leaves to HTTP status codes.
     ├── InvalidDefinition      a definition failed validation (400; lists each field)
     ├── InvalidCommand         a command's arguments make no sense here (400)
     ├── CommandRefused         the ceremony's state does not allow it (409)
+    │   └── AbsentSignatories  a seal while some have not signed, without absent_ok (409, names them)
     ├── UnknownCeremony        no ceremony with that id (404)
     └── StoreError             the event store cannot do what was asked
         ├── SequenceConflict   another writer appended first (optimistic check)
@@ -32,6 +33,14 @@ class InvalidCommand(CeremonyError):
 
 class CommandRefused(CeremonyError):
     pass
+
+
+class AbsentSignatories(CommandRefused):
+    """Sealing would record these signatories as absent, and the host has not said so."""
+
+    def __init__(self, absent: tuple[str, ...]) -> None:
+        self.absent = absent
+        super().__init__(f"not everyone has signed ({', '.join(absent)}); seal with absent_ok to record them as absent")
 
 
 class UnknownCeremony(CeremonyError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from .errors import CommandRefused, InvalidCommand
+from .errors import AbsentSignatories, CommandRefused, InvalidCommand
 from .events import CeremonySealed, DocumentSigned, Event
 
 if TYPE_CHECKING:
@@ -111,9 +111,7 @@ def decide_sign_document(state: CeremonyState, c: SignDocument) -> list[Event]:
 def decide_seal(state: CeremonyState, c: Seal) -> list[Event]:
     now = roll(state)
     if now.absent and not c.absent_ok:
-        raise CommandRefused(
-            f"not everyone has signed ({', '.join(now.absent)}); seal with absent_ok to record them as absent"
-        )
+        raise AbsentSignatories(now.absent)
     if c.log_length and c.log_length != state.seq:
         raise CommandRefused("the log moved on while the record was being built; seal again")
     return [

@@ -9,10 +9,17 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from ceremony.canonical import NotCanonicalizable
-from ceremony.errors import CeremonyError, CommandRefused, InvalidCommand, InvalidDefinition, UnknownCeremony
+from ceremony.errors import (
+    AbsentSignatories,
+    CeremonyError,
+    CommandRefused,
+    InvalidCommand,
+    InvalidDefinition,
+    UnknownCeremony,
+)
 from signatures.errors import SignatureError, TimestampError
 
-from .errors import BadRequest, Conflict, NotFound, WebError
+from .errors import AbsentParties, BadRequest, Conflict, NotFound, WebError
 from .i18n import Translator, negotiate
 from .keys import TEMPLATES
 from .settings import MAX_BODY_BYTES
@@ -36,6 +43,9 @@ def _as_web_error(exc: CeremonyError) -> WebError:
             )
         case InvalidCommand() | NotCanonicalizable():
             return BadRequest(str(exc))
+        case AbsentSignatories():
+            # Its own code, so the console can ask "seal anyway, recording them as absent?"
+            return AbsentParties(str(exc), [{"field": who, "reason": "has not signed the MOU"} for who in exc.absent])
         case CommandRefused():
             return Conflict(str(exc))
         case UnknownCeremony():
