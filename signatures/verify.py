@@ -9,6 +9,7 @@ what and where, and one failure never stops the other checks.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import io
 import json
@@ -51,11 +52,11 @@ def verify_record(data: bytes, trust_pem: bytes | None = None, tsa_trust_pem: by
     if evidence is None:
         return report
     _files_present(report, files)
-    _seal(report, files, evidence, trust)
+    sealed_at = _seal(report, files, evidence, trust)
     pdf_times = _pdf(report, files, evidence, trust)
     consent_times = check_consents(report, files, evidence, trust)
     log_times = check_log(report, files, evidence)
-    check_order(report, evidence, log_times, consent_times, pdf_times, files, trust)
+    check_order(report, evidence, log_times, consent_times, pdf_times, sealed_at)
     return report
 
 
@@ -122,8 +123,10 @@ def _files_present(report: Report, files: dict[str, bytes]) -> None:
     report.add("record.files", "record.zip", not missing, detail)
 
 
-def _seal(report: Report, files: dict[str, bytes], evidence: dict[str, Any], trust: Trust) -> None:
+def _seal(report: Report, files: dict[str, bytes], evidence: dict[str, Any], trust: Trust) -> dt.datetime | None:
+    """The seal and the token over evidence.json; the token's time, if it verified."""
     body = files["evidence.json"]
+    times: list[dt.datetime] = []
 
     def sealed() -> str:
         signed = check_signed_data(files["evidence.p7s"], detached=body)
@@ -135,10 +138,12 @@ def _seal(report: Report, files: dict[str, bytes], evidence: dict[str, Any], tru
 
     def stamped() -> str:
         info = check_token(files["evidence.tsr"], body, trust.tsa)
+        times.append(info.gen_time)
         return f"RFC 3161 token over evidence.json, time {info.gen_time.isoformat()}"
 
     report.run("evidence.seal", "evidence.p7s", sealed)
     report.run("evidence.timestamp", "evidence.tsr", stamped)
+    return times[0] if times else None
 
 
 def _pdf(report: Report, files: dict[str, bytes], evidence: dict[str, Any], trust: Trust) -> list[PdfSignatureResult]:
