@@ -54,10 +54,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import fields, timestamps
+from pyhanko.sign import timestamps
 from pyhanko.sign.signers import SimpleSigner
 from pyhanko.sign.signers.pdf_cms import ExternalSigner
-from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner, PdfTBSDocument, PdfTimeStamper
+from pyhanko.sign.signers.pdf_signer import PdfSigner, PdfTBSDocument, PdfTimeStamper
 from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -79,6 +79,7 @@ from signatures.verify_pdf import check_pdf
 from web.app import create_app
 from web.completion import render_completion_pdf
 from web.keys import PKI, RECORDS, SEALER, SERVICE, TSA
+from web.pades_desk import signature_texts
 from web.records import RecordStore
 from web.scripted import Api, ScriptedSignatory
 from web.settings import Settings, utc_clock
@@ -170,10 +171,7 @@ class Signer:
 
     key: ec.EllipticCurvePrivateKey
     certificate: x509.Certificate
-    field_name: str
-    name: str
-    location: str
-    reason: str
+    texts: pades.SignatureTexts
 
 
 class TsaStamper(timestamps.TimeStamper):
@@ -194,18 +192,6 @@ def asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
 # ---- the ceremony over HTTP ----
 
 
-async def post(api: Api, url: str, body: Any) -> dict[str, Any]:
-    async with api.session.post(url, json=body, headers={"Authorization": f"Bearer {api.token}"}) as response:
-        answer: dict[str, Any] = await response.json(content_type=None)
-        assert response.status in (200, 201), f"POST {url}: HTTP {response.status}: {answer}"
-        return answer
-
-
-async def link(api: Api, ceremony: str, role: str, **extra: str) -> str:
-    url = f"{api.base}/api/ceremonies/{ceremony}/invitations"
-    return str((await post(api, url, {"role": role, "label": f"bench {role}", **extra}))["token"])
-
-
 async def stage_to(host: Api, segment: str) -> None:
     while (await host.call("GET", ""))["segment"] != segment:
         await host.call("POST", "/stage", {"segment": "next"})
@@ -213,14 +199,14 @@ async def stage_to(host: Api, segment: str) -> None:
 
 async def ready_to_sign(operator: Api, definition: CeremonyDefinition) -> tuple[Api, list[ScriptedSignatory]]:
     """A frozen, open ceremony in its signing segment, every signatory certified and consenting."""
-    created = await post(operator, f"{operator.base}/api/ceremonies", definition_to_json(definition))
+    created = await operator.call("POST", "", definition_to_json(definition))
     ceremony = created["id"]
-    host = Api(operator.session, operator.base, ceremony, await link(operator, ceremony, "host"))
+    host = operator.of(ceremony, (await operator.of(ceremony).link("host", "bench host"))["token"])
     await host.call("POST", "/freeze")
-    tokens = {s.id: await link(host, ceremony, "signatory", signatory=s.id) for s in definition.signatories}
+    tokens = {s.id: (await host.link("signatory", "bench", signatory=s.id))["token"] for s in definition.signatories}
     await host.call("POST", "/open")
     await stage_to(host, "signing")
-    scripted = [ScriptedSignatory(Api(host.session, host.base, ceremony, t), s) for s, t in tokens.items()]
+    scripted = [ScriptedSignatory(host.of(ceremony, t), s) for s, t in tokens.items()]
     await asyncio.gather(*(s.enroll() for s in scripted))
     for enrollment in (await host.call("GET", "/enrollments"))["enrollments"]:
         await host.call("POST", f"/enrollments/{enrollment['id']}/approve")
@@ -232,27 +218,15 @@ async def ready_to_sign(operator: Api, definition: CeremonyDefinition) -> tuple[
 
 def signers_of(state: CeremonyState, scripted: list[ScriptedSignatory]) -> list[Signer]:
     """The same keys, certificates and field texts as web/pades_desk.py uses, in signing order."""
-    definition = state.definition
     certificates = {
         e.signatory: x509.load_der_x509_certificate(base64.b64decode(e.certificate))
         for e in state.enrollments.values()
         if e.certificate is not None
     }
-    result = []
-    for n, signatory in enumerate(scripted, 1):
-        person = definition.signatory(signatory.signatory)
-        venue = definition.venue(person.venue)
-        result.append(
-            Signer(
-                signatory.key,
-                certificates[signatory.signatory],
-                f"Signature-{n}-{signatory.signatory}",
-                f"{person.name.en} ({definition.party(person.party).name.en})",
-                f"{venue.name.en}, {venue.city.en}",
-                f"Consent to the MOU of ceremony {state.id} (document SHA-256 {state.document_sha256})",
-            )
-        )
-    return result
+    return [
+        Signer(signatory.key, certificates[signatory.signatory], signature_texts(state, signatory.signatory, n))
+        for n, signatory in enumerate(scripted, 1)
+    ]
 
 
 async def server_step(samples: Samples, position: int, signatory: ScriptedSignatory) -> None:
@@ -274,15 +248,7 @@ async def ours_step(samples: Samples, pdf: bytes, signer: Signer, pki: CeremonyP
     prepared = await timed(
         samples,
         "ours prepare",
-        pades.prepare(
-            pdf,
-            signer.certificate,
-            [pki.root.certificate],
-            field_name=signer.field_name,
-            name=signer.name,
-            location=signer.location,
-            reason=signer.reason,
-        ),
+        pades.prepare(pdf, signer.certificate, [pki.root.certificate], signer.texts),
     )
     value = signer.key.sign(prepared.to_sign, ec.ECDSA(hashes.SHA256()))
     signed = await timed(samples, "ours finish", pades.finish(prepared, value, LocalTimestamper(tsa, utc_clock)))
@@ -300,14 +266,7 @@ async def bare_step(samples: Samples, pdf: bytes, signer: Signer, pki: CeremonyP
     simple = SimpleSigner(
         asn1(signer.certificate), keys.PrivateKeyInfo.load(der_key), registry, signature_mechanism=ECDSA
     )
-    meta = PdfSignatureMetadata(
-        field_name=signer.field_name,
-        md_algorithm="sha256",
-        subfilter=fields.SigSeedSubFilter.PADES,
-        name=signer.name,
-        location=signer.location,
-        reason=signer.reason,
-    )
+    meta = signer.texts.metadata()  # the same PAdES settings as ours, by construction
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     output = io.BytesIO()
     await PdfSigner(meta, signer=simple, timestamper=TsaStamper(tsa)).async_sign_pdf(
@@ -325,14 +284,7 @@ async def bare_external_step(
     registry = SimpleCertificateStore.from_certs([asn1(pki.root.certificate)])  # type: ignore[no-untyped-call]
     certificate = asn1(signer.certificate)
     placeholder = ExternalSigner(certificate, registry, signature_value=72, signature_mechanism=ECDSA)
-    meta = PdfSignatureMetadata(
-        field_name=signer.field_name,
-        md_algorithm="sha256",
-        subfilter=fields.SigSeedSubFilter.PADES,
-        name=signer.name,
-        location=signer.location,
-        reason=signer.reason,
-    )
+    meta = signer.texts.metadata()  # the same PAdES settings as ours, by construction
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     digest, tbs, output = await PdfSigner(meta, signer=placeholder).async_digest_doc_for_signing(
         writer, bytes_reserved=RESERVED

@@ -85,32 +85,38 @@ def _asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
 
 
+@dataclass(frozen=True, slots=True)
+class SignatureTexts:
+    """What a signature says about itself in the PDF: its field, who, where, why."""
+
+    field_name: str
+    name: str
+    location: str
+    reason: str
+
+    def metadata(self) -> PdfSignatureMetadata:
+        """The PAdES settings every ceremony signature uses (SHA-256, ETSI.CAdES.detached)."""
+        return PdfSignatureMetadata(
+            field_name=self.field_name,
+            md_algorithm="sha256",
+            subfilter=fields.SigSeedSubFilter.PADES,
+            name=self.name,
+            location=self.location,
+            reason=self.reason,
+        )
+
+
 async def prepare(
-    pdf: bytes,
-    certificate: x509.Certificate,
-    chain: list[x509.Certificate],
-    *,
-    field_name: str,
-    name: str,
-    location: str,
-    reason: str,
+    pdf: bytes, certificate: x509.Certificate, chain: list[x509.Certificate], texts: SignatureTexts
 ) -> PreparedSignature:
     """Reserve a signature field in a new revision of `pdf` and return what must be signed."""
     signer_cert = _asn1(certificate)
     registry = SimpleCertificateStore.from_certs([_asn1(c) for c in chain])  # type: ignore[no-untyped-call]
     placeholder = ExternalSigner(signer_cert, registry, signature_value=72, signature_mechanism=_ECDSA)
-    meta = PdfSignatureMetadata(
-        field_name=field_name,
-        md_algorithm="sha256",
-        subfilter=fields.SigSeedSubFilter.PADES,
-        name=name,
-        location=location,
-        reason=reason,
-    )
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
         # No timestamper here: the timestamp is an unsigned attribute, fetched at finish.
-        signer = PdfSigner(meta, signer=placeholder)
+        signer = PdfSigner(texts.metadata(), signer=placeholder)
         digest, tbs, output = await signer.async_digest_doc_for_signing(writer, bytes_reserved=SIGNATURE_BYTES)
         built = await placeholder.signed_attrs(digest.document_digest, "sha256", use_pades=True)
         # asn1crypto re-encodes values built from Python objects on every dump (~9 ms here, and
@@ -126,7 +132,7 @@ async def prepare(
         "signer": signer_cert,
         "registry": registry,
     }
-    return PreparedSignature(attributes.dump(), hashlib.sha256(pdf).hexdigest(), field_name, certificate, state)
+    return PreparedSignature(attributes.dump(), hashlib.sha256(pdf).hexdigest(), texts.field_name, certificate, state)
 
 
 async def finish(prepared: PreparedSignature, der_signature: bytes, timestamper: Timestamper) -> SignedPdf:

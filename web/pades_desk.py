@@ -36,6 +36,19 @@ WAIT_SECONDS = 60.0  # a signer waits this long for the turn before being told t
 LEASE_SECONDS = 30.0  # a browser signs in milliseconds; this only covers one that vanished
 
 
+def signature_texts(state: CeremonyState, signatory: str, position: int) -> pades.SignatureTexts:
+    """The field and texts of the signature that is `position`-th in signing order (1-based)."""
+    definition = state.definition
+    person = definition.signatory(signatory)
+    venue = definition.venue(person.venue)
+    return pades.SignatureTexts(
+        field_name=f"Signature-{position}-{signatory}",
+        name=f"{person.name.en} ({definition.party(person.party).name.en})",
+        location=f"{venue.name.en}, {venue.city.en}",
+        reason=f"Consent to the MOU of ceremony {state.id} (document SHA-256 {state.document_sha256})",
+    )
+
+
 @dataclass(slots=True)
 class _Pending:
     ceremony: str
@@ -78,23 +91,13 @@ class PadesDesk:
         try:
             state = self.service.get(ceremony)  # fresh: the previous signer has just finished
             consent = self._check_may_sign(state, signatory)
-            definition = state.definition
-            person = definition.signatory(signatory)
             enrollment = next(e for e in state.enrollments.values() if e.serial == consent.certificate_serial)
             assert enrollment.certificate is not None
             certificate = x509.load_der_x509_certificate(b64decode(enrollment.certificate, "certificate", limit=8192))
             sha, _ = current_pdf(state)
             pdf = await self.service.document(sha)
-            venue = definition.venue(person.venue)
-            prepared = await pades.prepare(
-                pdf,
-                certificate,
-                [self.pki.root.certificate],
-                field_name=f"Signature-{len(state.pdf_signatures) + 1}-{signatory}",
-                name=f"{person.name.en} ({definition.party(person.party).name.en})",
-                location=f"{venue.name.en}, {venue.city.en}",
-                reason=f"Consent to the MOU of ceremony {ceremony} (document SHA-256 {state.document_sha256})",
-            )
+            texts = signature_texts(state, signatory, len(state.pdf_signatures) + 1)
+            prepared = await pades.prepare(pdf, certificate, [self.pki.root.certificate], texts)
         except BaseException:
             lock.release()
             raise

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import aiohttp
 from aiohttp import web
@@ -83,19 +83,20 @@ async def _ceremony(
     started = time.monotonic()
     operator = Api(http, base, "", await app[SERVICE].issue_operator_link())
     definition = demo_definition()
-    created = await _post(operator, f"{base}/api/ceremonies", definition_to_json(definition))
-    host = Api(http, base, created["id"], (await _link(operator, created["id"], "host"))["token"])
+    created = await operator.call("POST", "", definition_to_json(definition))
+    host_link = await operator.of(created["id"]).link("host", "demo host")
+    host = operator.of(created["id"], host_link["token"])
+    bot_link: str = host_link["url"]
     progress.step(2, f"ceremony {host.ceremony}: {definition.title.en}")
     frozen = await host.call("POST", "/freeze")
     progress.step(3, f"frozen: the original MOU (PDF/A-3b) has SHA-256 {frozen['document_sha256']}")
-    venue_links = {v.id: (await _link(host, host.ceremony, "venue", venue=v.id))["url"] for v in definition.venues}
+    venue_links = {v.id: (await host.link("venue", f"demo {v.id}", venue=v.id))["url"] for v in definition.venues}
     signatory_tokens = {
-        s.id: (await _link(host, host.ceremony, "signatory", signatory=s.id))["token"] for s in definition.signatories
+        s.id: (await host.link("signatory", f"demo {s.id}", signatory=s.id))["token"] for s in definition.signatories
     }
-    archivist = (await _link(host, host.ceremony, "archivist"))["token"]
+    archivist = (await host.link("archivist", "demo archivist"))["token"]
     await host.call("POST", "/open")
-    host_link = f"{base}/c/{host.ceremony}/enter#{host.token}"
-    bots: list[MediaBot] = [HostBot(host_link)] + [
+    bots: list[MediaBot] = [HostBot(bot_link)] + [
         VenueBot(url, BotOptions(name=f"venue-{venue}")) for venue, url in venue_links.items()
     ]
     try:
@@ -105,7 +106,7 @@ async def _ceremony(
         progress.step(4, "rooms open; the halls see each other: " + ", ".join(frames))
         while (await host.call("GET", ""))["segment"] != "signing":
             await host.call("POST", "/stage", {"segment": "next"})
-        signers = [ScriptedSignatory(Api(http, base, host.ceremony, t), s) for s, t in signatory_tokens.items()]
+        signers = [ScriptedSignatory(host.of(host.ceremony, t), s) for s, t in signatory_tokens.items()]
         await _enroll_all(host, signers, progress)
         await _sign_all(signers, declines, progress)
         while (await host.call("GET", ""))["segment"] != definition.run_of_show[-1].id:
@@ -116,7 +117,7 @@ async def _ceremony(
         for bot in bots:
             with contextlib.suppress(Exception):
                 await bot.stop()
-    reader = Api(http, base, host.ceremony, archivist)
+    reader = host.of(host.ceremony, archivist)
     async with http.get(reader.url("/record"), headers={"Authorization": f"Bearer {archivist}"}) as response:
         if response.status != 200:
             raise ScriptError(f"downloading the record: HTTP {response.status}: {await response.text()}")
@@ -129,19 +130,6 @@ async def _ceremony(
     for line in report.lines():
         progress.say("    " + line)
     return DemoResult(host.ceremony, record, report, time.monotonic() - started)
-
-
-async def _post(api: Api, url: str, body: Any) -> dict[str, Any]:
-    async with api.session.post(url, json=body, headers={"Authorization": f"Bearer {api.token}"}) as response:
-        answer: dict[str, Any] = await response.json(content_type=None)
-        if response.status not in (200, 201):
-            raise ScriptError(f"POST {url}: HTTP {response.status}: {answer.get('reason')}")
-        return answer
-
-
-async def _link(api: Api, ceremony: str, role: str, **extra: str) -> dict[str, Any]:
-    url = f"{api.base}/api/ceremonies/{ceremony}/invitations"
-    return await _post(api, url, {"role": role, "label": f"demo {role}", **extra})
 
 
 async def _media_flowing(venues: list[MediaBot], names: list[str]) -> list[str]:

@@ -37,7 +37,21 @@ class Api:
     token: str
 
     def url(self, suffix: str) -> str:
-        return f"{self.base}/api/ceremonies/{self.ceremony}{suffix}"
+        """`suffix` under this ceremony, or under /api/ceremonies itself when the ceremony is "" (creating one)."""
+        return (
+            f"{self.base}/api/ceremonies/{self.ceremony}{suffix}"
+            if self.ceremony
+            else f"{self.base}/api/ceremonies{suffix}"
+        )
+
+    def of(self, ceremony: str, token: str | None = None) -> Api:
+        """The same session for another ceremony (and, given one, another link's token)."""
+        return Api(self.session, self.base, ceremony, self.token if token is None else token)
+
+    async def link(self, role: str, label: str, **extra: str) -> dict[str, Any]:
+        """A new capability link of this ceremony (as the host or the operator): its url and token."""
+        answer: dict[str, Any] = await self.call("POST", "/invitations", {"role": role, "label": label, **extra})
+        return answer
 
     async def call(self, method: str, suffix: str, body: Any = None, *, ok: tuple[int, ...] = (200, 201)) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"}
