@@ -97,15 +97,16 @@ class Sealer:
         """The record of `state` (the log as it is now), with a fresh document timestamp."""
         sha, _ = current_pdf(state)
         pdf = await self.service.document(sha)
-        certificates = [self.pki.root.certificate, *self.tsa_anchors, *self._signatory_certificates(state)]
+        used = [_certificate(state, c.certificate_serial) for c in state.consents.values()]
+        certificates = [self.pki.root.certificate, *self.tsa_anchors, *used]
         signed = await pades.add_document_timestamp(pdf, certificates, self.timestamper)
         tsa = check_signed_data(signed.token).signer  # the TSA that stamped: ours, or the external one
         await self.service.store_document(signed.data)
-        rows = await self.service.stored_events(state.id)
         # Events may have come meanwhile (a link issued, a stage moved; not a PDF signature: we hold
-        # the turn). The record describes the log up to the newest state, whose rows are all stored.
+        # the turn). The record describes the newest state; its rows are stored before it is
+        # published, so reading them after taking it finds them all (and perhaps newer ones, cut).
         state = self.service.get(state.id)
-        rows = [row for row in rows if row.seq <= state.seq]
+        rows = [row for row in await self.service.stored_events(state.id) if row.seq <= state.seq]
         inputs = SealInputs(
             signed.sha256,
             signed.size,
@@ -113,7 +114,11 @@ class Sealer:
             _info(self.pki.seal.certificate),
             _info(tsa),
             signed.timestamp,
-            {serial: _info(cert).fingerprint_sha256 for serial, cert in self._by_serial(state).items()},
+            {  # of the newest state: a decision may have landed meanwhile
+                e.serial: hashlib.sha256(base64.b64decode(e.certificate)).hexdigest()
+                for e in state.enrollments.values()
+                if e.serial is not None and e.certificate is not None
+            },
         )
         evidence = build_evidence(state, rows, inputs)
         evidence_bytes = canonicalize(evidence)
@@ -137,16 +142,11 @@ class Sealer:
         archive = await asyncio.to_thread(_zip, files)  # ~85 ms of deflate: not on the loop that relays signaling
         return Record(archive, hashlib.sha256(evidence_bytes).hexdigest(), signed.sha256, signed.size, state.seq)
 
-    def _by_serial(self, state: CeremonyState) -> dict[str, x509.Certificate]:
-        return {
-            e.serial: x509.load_der_x509_certificate(base64.b64decode(e.certificate))
-            for e in state.enrollments.values()
-            if e.serial is not None and e.certificate is not None
-        }
 
-    def _signatory_certificates(self, state: CeremonyState) -> list[x509.Certificate]:
-        used = {c.certificate_serial for c in state.consents.values()}
-        return [cert for serial, cert in self._by_serial(state).items() if serial in used]
+def _certificate(state: CeremonyState, serial: str) -> x509.Certificate:
+    der = next(e.certificate for e in state.enrollments.values() if e.serial == serial)
+    assert der is not None  # a decision is only recorded with an approved (certified) enrollment
+    return x509.load_der_x509_certificate(base64.b64decode(der))
 
 
 def _consent_files(evidence: dict[str, Any]) -> dict[str, bytes]:

@@ -18,8 +18,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 
 from signatures import errors as signature_errors
 from signatures.verify import verify_record
@@ -27,7 +25,7 @@ from signatures.verify import verify_record
 from .errors import BadRequest, Busy, NotARecord, TooLarge
 from .i18n import Translator, negotiate
 from .pages import _page
-from .record_view import EVIDENCE, ZIP_ERRORS, as_object, read_evidence, size_text, zip_member
+from .record_view import EVIDENCE, ZIP_ERRORS, as_object, read_evidence, size_text
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -35,7 +33,6 @@ routes = web.RouteTableDef()
 MAX_RECORD_BYTES = 64 * 1024 * 1024  # a record is a few MiB; this leaves room for recordings later
 RECORD_TYPES = ("application/zip", "application/x-zip-compressed", "application/octet-stream")
 MAX_UPLOADS_IN_HAND = 3  # bodies held at once (each up to 64 MiB) while one is verified
-MAX_PEM_BYTES = 64 * 1024
 
 
 @routes.get("/verify")
@@ -111,22 +108,14 @@ def _zip_members(data: bytes) -> set[str]:
     return names
 
 
-def _claims(data: bytes) -> tuple[str | None, dict[str, Any] | None]:
-    """The record's root CA fingerprint (SHA-256 of ca.pem's DER) and the ceremony its evidence names."""
+def _claimed_ceremony(data: bytes) -> dict[str, Any] | None:
+    """The ceremony the record's evidence names (shown beside the report; the checks say if it holds)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            pem = zip_member(archive, "ca.pem", MAX_PEM_BYTES)
             named = as_object(read_evidence(archive).get("ceremony"))
     except ZIP_ERRORS:
-        return None, None
-    return _fingerprint(pem), _named_ceremony(named)
-
-
-def _fingerprint(pem: bytes | None) -> str | None:
-    try:
-        return x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex() if pem else None
-    except ValueError:
         return None
+    return _named_ceremony(named)
 
 
 def _named_ceremony(named: dict[str, Any]) -> dict[str, Any] | None:
@@ -147,11 +136,11 @@ def _verify(data: bytes) -> dict[str, Any]:
         log.exception("the verifier failed on an uploaded file")
         kind = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
         raise BadRequest(f"this file could not be checked: the verifier stopped ({kind})") from None
-    fingerprint, ceremony = _claims(data)
+    ceremony = _claimed_ceremony(data)
     return {
         "ok": report.ok,
         "checks": [asdict(check) for check in report.checks],
-        "root_ca_fingerprint": fingerprint,
+        "root_ca_fingerprint": report.root_fingerprint or None,  # the ca.pem the verifier trusted
         "ceremony": ceremony,
     }
 
