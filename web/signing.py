@@ -24,6 +24,7 @@ from ceremony.consent import parse_statement, statement_bytes
 from ceremony.core import CeremonyState, decide
 from ceremony.errors import CommandRefused, InvalidCommand
 from ceremony.events import format_time
+from ceremony.sealing import PdfSignature
 from ceremony.service import CeremonyService
 from ceremony.signing import (
     ApproveEnrollment,
@@ -208,4 +209,14 @@ def consent_json(consent: Consent) -> dict[str, Any]:
         "statement": consent.statement,
         "signature": consent.signature,
         "timestamp_token": consent.timestamp_token,
+    }
+
+
+def pdf_signature_json(signature: PdfSignature) -> dict[str, Any]:
+    return {
+        "signatory": signature.signatory,
+        "field": signature.field,
+        "sha256": signature.sha256,
+        "size": signature.size,
+        "timestamp": signature.timestamp,
     }

@@ -9,7 +9,6 @@ from aiohttp import web
 from ceremony.consent import consent_text, text_sha256
 from ceremony.events import Role
 from ceremony.model import LANGUAGES
-from ceremony.sealing import PdfSignature
 from signatures.keys import b64
 
 from .api import _object, read_json
@@ -17,7 +16,7 @@ from .auth import ALL_ROLES, Principal, ceremony_state, require
 from .errors import BadRequest, Conflict
 from .keys import DESK, PADES
 from .pades_desk import LEASE_SECONDS
-from .signing import Client, consent_json, enrollment_json
+from .signing import Client, consent_json, enrollment_json, pdf_signature_json
 
 routes = web.RouteTableDef()
 BASE = "/api/ceremonies/{ceremony}"
@@ -172,13 +171,3 @@ async def list_pdf_signatures(request: web.Request) -> web.Response:
     require(request, ALL_ROLES, operator=True)
     state = ceremony_state(request)
     return web.json_response({"signatures": [pdf_signature_json(p) for p in state.pdf_signatures.values()]})
-
-
-def pdf_signature_json(signature: PdfSignature) -> dict[str, Any]:
-    return {
-        "signatory": signature.signatory,
-        "field": signature.field,
-        "sha256": signature.sha256,
-        "size": signature.size,
-        "timestamp": signature.timestamp,
-    }
