@@ -4,7 +4,7 @@
 // insecure page) the links only receive.
 
 import {
-  cameraProblem, muteButtons, openCamera, peerName, play, remoteTile, setIndicator,
+  cameraProblem, muteButtons, openCamera, peerName, play, remoteTile, setIndicator, soundButton,
 } from './mediaui.js';
 import { MediaRoom } from './rtc.js';
 import { SignalClient } from './signal.js';
@@ -108,16 +108,7 @@ export function startHalls(page, tr) {
     $('halls-empty').hidden = venues.length > 0 || lobby.size > 0;
   }
 
-  function soundBlocked() {
-    soundOn.hidden = false;
-  }
-  soundOn.addEventListener('click', () => {
-    for (const tile of tiles.values()) {
-      tile.video.muted = false;
-      tile.video.play().catch(() => {});
-    }
-    soundOn.hidden = true;
-  });
+  const soundBlocked = soundButton(soundOn, tiles);
 
   function showStatus(status) {
     setIndicator($('signal-state'), status.state, tr(`js.signal.${status.state === 'idle' ? 'connecting' : status.state}`));

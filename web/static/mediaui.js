@@ -140,6 +140,23 @@ export function muteButton(button, { tr, onKey, offKey, getTracks, onChange }) {
 }
 
 /**
+ * The "turn sound on" button: shown when the browser refused sound without a gesture; a click
+ * unmutes and plays every tile. Returns the `onBlocked` callback for remoteTile/play.
+ */
+export function soundButton(button, tiles) {
+  button.addEventListener('click', () => {
+    for (const tile of tiles.values()) {
+      tile.video.muted = false;
+      tile.video.play().catch(() => {});
+    }
+    button.hidden = true;
+  });
+  return () => {
+    button.hidden = false;
+  };
+}
+
+/**
  * The microphone and camera buttons over whatever stream `getStream()` returns; `selfView`'s
  * data-video follows the camera. Returns one function that brings both up to date.
  */

@@ -5,6 +5,7 @@ import { applyState, segmentTitle } from './ceremony.js';
 import { readData, translator } from './i18n.js';
 import {
   cameraProblem, listDevices, mediaSummary, muteButtons, openCamera, play, remoteTile, setIndicator,
+  soundButton,
 } from './mediaui.js';
 import { MediaRoom } from './rtc.js';
 import { SignalClient } from './signal.js';
@@ -21,6 +22,7 @@ const cameraSelect = $('camera-select');
 const micSelect = $('mic-select');
 const soundOn = $('sound-on');
 const tiles = new Map();  // peer id -> tile
+const soundBlocked = soundButton(soundOn, tiles);
 
 const signal = new SignalClient(page.ceremony, { role: 'venue' });
 let localStream = null;
@@ -119,17 +121,6 @@ media.addEventListener('peer-gone', ({ detail: link }) => {
 media.addEventListener('change', showMedia);
 signal.on('admitted', showMedia);
 signal.on('welcome', showMedia);
-
-function soundBlocked() {
-  soundOn.hidden = false;
-}
-soundOn.addEventListener('click', () => {
-  for (const tile of tiles.values()) {
-    tile.video.muted = false;
-    tile.video.play().catch(() => {});
-  }
-  soundOn.hidden = true;
-});
 
 // ---- this hall's camera and microphone ----
 
