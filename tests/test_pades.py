@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import hashlib
 import io
 import json
 import subprocess
@@ -306,3 +307,12 @@ async def test_an_event_that_lands_while_the_record_is_built_makes_the_seal_buil
     # The record covers every event before the seal, the press link included.
     assert evidence["log"]["length"] == room.state.seq - 1
     assert verify_record(data, room.app[PKI].root_pem).ok
+
+    # The archive list names the record as stored: its size, SHA-256 and who signed.
+    operator = {"Authorization": f"Bearer {await room.app[SERVICE].issue_operator_link()}"}
+    listed = await (await room.client.get("/api/archive", headers=operator)).json()
+    (entry,) = [c["record"] for c in listed["ceremonies"] if c["id"] == room.ceremony]
+    assert entry["size"] == len(data) and entry["sha256"] == hashlib.sha256(data).hexdigest()
+    assert entry["signatories"] == {"signed": 1, "declined": 0, "absent": 5}
+    page = await room.client.get("/archive", headers=operator)
+    assert page.status == 200 and entry["sha256"][:16] in await page.text()

@@ -28,7 +28,16 @@ from .errors import Conflict, NotFound, Unauthenticated
 from .i18n import Translator, display_zones, negotiate, zoned_times
 from .keys import RECORDS, SERVICE
 from .pages import _page, _schedule
-from .record_view import RecordFacts, record_facts, record_filename, record_url, record_view, size_text, zoned_when
+from .record_view import (
+    RecordListing,
+    record_facts,
+    record_filename,
+    record_listing,
+    record_url,
+    record_view,
+    size_text,
+    zoned_when,
+)
 from .records import RecordStore
 
 log = logging.getLogger(__name__)
@@ -72,30 +81,31 @@ async def download_record(request: web.Request) -> web.Response:
     )
 
 
-async def _archivable(request: web.Request) -> list[tuple[CeremonyState, RecordFacts | None]]:
+async def _archivable(request: web.Request) -> list[tuple[CeremonyState, RecordListing | None]]:
     """The ceremonies this browser may archive, sealed first, newest first; 401 if none."""
     service = request.app[SERVICE]
     held = held_ceremonies(request, ARCHIVE_ROLES)
     if held is not None and not held:
         raise Unauthenticated("this needs an archivist or host link (or the operator link); ask the host for one")
     states = service.ceremonies() if held is None else [service.get(c) for c in sorted(held)]
-    sealed = [s.id for s in states if s.phase is Phase.SEALED]
-    facts = await asyncio.to_thread(_facts_of, request.app[RECORDS], sealed)
-    rows = [(s, facts.get(s.id)) for s in states]
+    sealed = [s for s in states if s.phase is Phase.SEALED]
+    listed = await asyncio.to_thread(_listings, request.app[RECORDS], sealed)
+    rows = [(s, listed.get(s.id)) for s in states]
     rows.sort(key=lambda row: (row[0].phase is not Phase.SEALED, -row[0].definition.schedule.start.timestamp()))
     return rows
 
 
-def _facts_of(store: RecordStore, ceremonies: list[str]) -> dict[str, RecordFacts]:
+def _listings(store: RecordStore, sealed: list[CeremonyState]) -> dict[str, RecordListing]:
     found = {}
-    for ceremony in ceremonies:
-        data = store.read(ceremony)
-        if data is not None:
-            found[ceremony] = record_facts(data)
+    for state in sealed:
+        size = store.size(state.id)
+        listing = record_listing(state, size) if size is not None else None
+        if listing is not None:
+            found[state.id] = listing
     return found
 
 
-def _record_json(ceremony: str, facts: RecordFacts) -> dict[str, Any]:
+def _record_json(ceremony: str, facts: RecordListing) -> dict[str, Any]:
     return {
         "url": record_url(ceremony),
         "file": record_filename(ceremony),

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ceremony.core import CeremonyState
+from ceremony.events import format_time
 from ceremony.model import CeremonyDefinition
 
 from .i18n import ZonedTime, display_zones, zoned_times
@@ -64,6 +65,31 @@ class RecordFacts:
             if status in counts:
                 counts[status] += 1
         return counts
+
+
+@dataclass(frozen=True, slots=True)
+class RecordListing:
+    """A sealed record as the archive list shows it: from the log's ceremony.sealed and the file's size.
+
+    The list does not read the zips: the log already names each record's SHA-256 and who
+    signed, declined or was absent (the one-ceremony page reads its record in full).
+    """
+
+    size: int
+    sha256: str
+    sealed_at: str
+    tally: tuple[int, int, int]  # signed, declined, absent
+
+    def counts(self) -> dict[str, int]:
+        return dict(zip(STATUSES, self.tally, strict=True))
+
+
+def record_listing(state: CeremonyState, size: int) -> RecordListing | None:
+    sealed, at = state.sealed, state.sealed_at
+    if sealed is None or at is None:
+        return None
+    tally = (len(sealed.signed), len(sealed.declined), len(sealed.absent))
+    return RecordListing(size, sealed.record_sha256, format_time(at), tally)
 
 
 def record_facts(data: bytes) -> RecordFacts:

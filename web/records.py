@@ -26,6 +26,13 @@ class RecordStore:
         except FileNotFoundError:
             return None
 
+    def size(self, ceremony: str) -> int | None:
+        """The record's size in bytes, or None before it is sealed (or if the file was lost)."""
+        try:
+            return self.path(ceremony).stat().st_size
+        except FileNotFoundError:
+            return None
+
     def write(self, ceremony: str, data: bytes) -> Path:
         target = self.path(ceremony)
         # 0700/0600 like the documents: a record names people, their addresses and devices.
