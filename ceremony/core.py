@@ -44,10 +44,12 @@ from .signing import (
     RecordConsent,
     RejectEnrollment,
     RequestEnrollment,
+    RevokeCertificate,
     decide_approve,
     decide_consent,
     decide_reject,
     decide_request,
+    decide_revoke,
     evolve_signing,
 )
 
@@ -124,6 +126,7 @@ Command = (
     | RejectEnrollment
     | RecordConsent
     | SignDocument
+    | RevokeCertificate
 )
 
 _LIVE = frozenset({Phase.DRAFT, Phase.FROZEN, Phase.OPEN, Phase.SIGNING})
@@ -146,6 +149,7 @@ ALLOWED: Mapping[type[Command], frozenset[Phase]] = MappingProxyType(
         RejectEnrollment: _ROSTER_FIXED,
         RecordConsent: frozenset({Phase.SIGNING}),
         SignDocument: frozenset({Phase.SIGNING}),
+        RevokeCertificate: _ROSTER_FIXED | {Phase.SEALED},
     }
 )
 
@@ -247,6 +251,8 @@ def decide(state: CeremonyState, command: Command) -> list[Event]:
             return decide_reject(state, command)
         case RecordConsent():
             return decide_consent(state, command)
+        case RevokeCertificate():
+            return decide_revoke(state, command)
         case RevokeInvitation(invitation):
             found = state.invitations.get(invitation)
             if found is None:
@@ -272,6 +278,7 @@ def _verb(command: Command) -> str:
         RejectEnrollment: "reject a key",
         RecordConsent: "sign",
         SignDocument: "sign the MOU",
+        RevokeCertificate: "revoke a key",
     }[type(command)]
 
 

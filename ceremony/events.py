@@ -117,6 +117,7 @@ class EnrollmentRejected:
 class CertificateRevoked:
     serial: str
     reason: str
+    cause: str = "superseded"  # the CRL's reason: superseded, key_compromise or cessation
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ class ConsentRecorded:
     timestamp: str  # the TSA's time, ISO 8601 UTC
     address: str
     device: str
+    extra_timestamp_tokens: tuple[str, ...] = ()  # from each further configured TSA, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,9 @@ class DocumentSigned:
     size: int
     certificate_serial: str
     timestamp: str  # the signature timestamp's TSA time, ISO 8601 UTC
+    timestamp_token: str = ""  # that signature timestamp (base64 DER), as embedded in the PDF
+    # Tokens of each further configured TSA over the same imprint: SHA-256 of the signature value.
+    extra_timestamp_tokens: tuple[str, ...] = ()
 
 
 Event = (

@@ -27,6 +27,8 @@ class PdfSignature:
     size: int
     certificate_serial: str
     timestamp: str
+    timestamp_token: str = ""
+    extra_timestamp_tokens: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,8 @@ class SignDocument:
     size: int
     certificate_serial: str
     timestamp: str
+    timestamp_token: str = ""
+    extra_timestamp_tokens: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,8 @@ def decide_sign_document(state: CeremonyState, c: SignDocument) -> list[Event]:
         raise CommandRefused("this signatory has already signed the MOU")
     if c.certificate_serial != consent.certificate_serial:
         raise CommandRefused("the PDF must be signed with the certificate the consent was given with")
+    if any(e.serial == c.certificate_serial and e.revoked for e in state.enrollments.values()):
+        raise CommandRefused("the certificate this consent was given with has been revoked; it signs nothing more")
     base, _ = current_pdf(state)
     if c.base_sha256 != base:
         raise CommandRefused("the signature was made over an older revision of the MOU; sign the current one")
@@ -105,7 +111,19 @@ def decide_sign_document(state: CeremonyState, c: SignDocument) -> list[Event]:
         raise InvalidCommand(f"signature field '{c.field}' is empty or already used")
     if len(c.sha256) != 64 or c.size <= 0:
         raise InvalidCommand("a signed revision needs its SHA-256 and size")
-    return [DocumentSigned(c.signatory, c.field, c.base_sha256, c.sha256, c.size, c.certificate_serial, c.timestamp)]
+    return [
+        DocumentSigned(
+            c.signatory,
+            c.field,
+            c.base_sha256,
+            c.sha256,
+            c.size,
+            c.certificate_serial,
+            c.timestamp,
+            c.timestamp_token,
+            c.extra_timestamp_tokens,
+        )
+    ]
 
 
 def decide_seal(state: CeremonyState, c: Seal) -> list[Event]:
@@ -129,6 +147,13 @@ def decide_seal(state: CeremonyState, c: Seal) -> list[Event]:
 
 def evolve_document_signed(state: CeremonyState, event: DocumentSigned) -> CeremonyState:
     signature = PdfSignature(
-        event.signatory, event.field, event.sha256, event.size, event.certificate_serial, event.timestamp
+        event.signatory,
+        event.field,
+        event.sha256,
+        event.size,
+        event.certificate_serial,
+        event.timestamp,
+        event.timestamp_token,
+        event.extra_timestamp_tokens,
     )
     return replace(state, pdf_signatures=MappingProxyType({**state.pdf_signatures, event.signatory: signature}))

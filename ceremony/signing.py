@@ -51,6 +51,8 @@ class Enrollment:
     not_after: str | None = None
     revoked: bool = False
     reason: str | None = None
+    revoked_at: datetime | None = None
+    cause: str | None = None  # the CRL's reason code once revoked
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class Consent:
     recorded_at: datetime
     address: str
     device: str
+    extra_timestamp_tokens: tuple[str, ...] = ()
 
 
 # ---- commands ----
@@ -105,6 +108,23 @@ class RecordConsent:
     timestamp: str
     address: str
     device: str
+    extra_timestamp_tokens: tuple[str, ...] = ()
+
+
+REVOCATION_CAUSES = ("superseded", "key_compromise", "cessation")
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeCertificate:
+    """The host revokes a signatory's approved key (a lost or stolen device): the CA's CRL lists it from now on.
+
+    Allowed also after the seal: what the key signed before stays valid, since
+    the record's timestamps prove it came before the revocation.
+    """
+
+    enrollment: str
+    cause: str
+    reason: str = ""
 
 
 def current_certificate(state: CeremonyState, signatory: str) -> Enrollment | None:
@@ -186,8 +206,25 @@ def decide_consent(state: CeremonyState, c: RecordConsent) -> list[Event]:
             c.timestamp,
             c.address,
             c.device,
+            c.extra_timestamp_tokens,
         )
     ]
+
+
+def decide_revoke(state: CeremonyState, c: RevokeCertificate) -> list[Event]:
+    enrollment = state.enrollments.get(c.enrollment)
+    if enrollment is None:
+        raise InvalidCommand(f"no enrollment '{c.enrollment}' in this ceremony")
+    if enrollment.status is not EnrollmentStatus.APPROVED or enrollment.serial is None:
+        raise CommandRefused(f"enrollment '{c.enrollment}' has no certificate to revoke")
+    if enrollment.revoked:
+        raise CommandRefused(f"the certificate of enrollment '{c.enrollment}' is already revoked")
+    if c.cause not in REVOCATION_CAUSES:
+        raise InvalidCommand(f"a revocation's cause is one of {', '.join(REVOCATION_CAUSES)}")
+    if len(c.reason) > 500:
+        raise InvalidCommand("a revocation's reason is at most 500 characters")
+    reason = c.reason.strip() or f"revoked by the host ({c.cause.replace('_', ' ')})"
+    return [CertificateRevoked(enrollment.serial, reason, c.cause)]
 
 
 def _check_statement(state: CeremonyState, c: RecordConsent) -> None:
@@ -238,7 +275,7 @@ def evolve_signing(state: CeremonyState, event: Event, at: datetime) -> Ceremony
             return replace(state, enrollments=MappingProxyType({**state.enrollments, rejected.id: rejected}))
         case CertificateRevoked():
             changed = {
-                e.id: replace(e, revoked=True, reason=event.reason)
+                e.id: replace(e, revoked=True, reason=event.reason, revoked_at=at, cause=event.cause)
                 for e in state.enrollments.values()
                 if e.serial == event.serial
             }
@@ -255,6 +292,7 @@ def evolve_signing(state: CeremonyState, event: Event, at: datetime) -> Ceremony
                 at,
                 event.address,
                 event.device,
+                event.extra_timestamp_tokens,
             )
             return replace(
                 state,

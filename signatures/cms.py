@@ -7,7 +7,6 @@ commands that check the same things independently.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
@@ -29,15 +28,13 @@ class CmsError(SignatureError):
     """A CMS object or token does not check out; the message says which part."""
 
 
-def sign_detached(data: bytes, pair: KeyPair) -> bytes:
-    """A detached CMS SignedData (DER) over `data`, signed by `pair`, its certificate included."""
+def sign_detached(data: bytes, pair: KeyPair, chain: Sequence[x509.Certificate] = ()) -> bytes:
+    """A detached CMS SignedData (DER) over `data`, signed by `pair`, its certificate and `chain` included."""
     options = [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoCapabilities]
-    return (
-        pkcs7.PKCS7SignatureBuilder()
-        .set_data(data)
-        .add_signer(pair.certificate, pair.key, hashes.SHA256())
-        .sign(Encoding.DER, options)
-    )
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(data).add_signer(pair.certificate, pair.key, hashes.SHA256())
+    for certificate in chain:
+        builder = builder.add_certificate(certificate)
+    return builder.sign(Encoding.DER, options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,60 +92,17 @@ def _content_bytes(encapsulated: object) -> bytes:
     return data
 
 
-def check_issued_by(certificate: x509.Certificate, root: x509.Certificate, at: dt.datetime) -> None:
-    """`certificate` was issued by `root` and both were valid at `at`."""
-    try:
-        certificate.verify_directly_issued_by(root)
-    except (InvalidSignature, ValueError, TypeError) as exc:
-        raise CmsError(
-            f"'{certificate.subject.rfc4514_string()}' was not issued by '{root.subject.rfc4514_string()}'"
-        ) from exc
-    for cert in (certificate, root):
-        if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
-            raise CmsError(f"'{cert.subject.rfc4514_string()}' was not valid at {at.isoformat()}")
-
-
-MAX_DEPTH = 4
-
-
-def check_chain(
-    leaf: x509.Certificate, anchors: Sequence[x509.Certificate], others: Sequence[x509.Certificate], at: dt.datetime
-) -> x509.Certificate:
-    """Walk from `leaf` through CA certificates in `others` to one of `anchors`; the anchor reached.
-
-    Our own certificates are issued by the root directly; an external TSA's usually come
-    through an intermediate, which its tokens carry.
-    """
-    current = leaf
-    for _ in range(MAX_DEPTH):
-        for anchor in anchors:
-            if current.issuer == anchor.subject:
-                with contextlib.suppress(CmsError):
-                    check_issued_by(current, anchor, at)
-                    return anchor
-        parent = next((c for c in others if c.subject == current.issuer and c != current and _is_ca(c)), None)
-        if parent is None:
-            break
-        check_issued_by(current, parent, at)
-        current = parent
-    raise CmsError(f"'{leaf.subject.rfc4514_string()}' does not chain to a trusted root")
-
-
-def _is_ca(certificate: x509.Certificate) -> bool:
-    try:
-        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
-
-
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
+    """An RFC 3161 token whose signature and imprint check out; whether its TSA is trusted is judged elsewhere."""
+
     gen_time: dt.datetime
     tsa: x509.Certificate
+    certificates: tuple[x509.Certificate, ...]  # all the token carries: the TSA's and its issuers'
 
 
-def check_token(token: bytes, data: bytes, anchors: Sequence[x509.Certificate]) -> TokenInfo:
-    """An RFC 3161 token over SHA-256(`data`) by a TSA that chains to one of `anchors`."""
+def check_token(token: bytes, *, data: bytes | None = None, digest: bytes | None = None) -> TokenInfo:
+    """A token over SHA-256(`data`), or over `digest` (SHA-256 or longer) when that is given."""
     signed = check_signed_data(token)
     try:
         info = tsp.TSTInfo.load(signed.content)
@@ -158,7 +112,10 @@ def check_token(token: bytes, data: bytes, anchors: Sequence[x509.Certificate]) 
         gen_time: dt.datetime = info["gen_time"].native
     except (ValueError, TypeError, KeyError) as exc:
         raise CmsError(f"unreadable timestamp token: {exc}") from exc
-    if algorithm not in _DIGESTS or hashed != hashlib.new(algorithm, data).digest():
+    if algorithm not in _DIGESTS:
+        raise CmsError(f"the token's imprint uses {algorithm}, which is not accepted")
+    expected = digest if digest is not None else hashlib.new(algorithm, data or b"").digest()
+    if hashed != expected:
         raise CmsError("the token's message imprint does not match the stamped data")
     try:
         usage = signed.signer.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
@@ -166,5 +123,4 @@ def check_token(token: bytes, data: bytes, anchors: Sequence[x509.Certificate]) 
         raise CmsError("the token's signer is not a time-stamping authority") from None
     if ExtendedKeyUsageOID.TIME_STAMPING not in usage.value:
         raise CmsError("the token's signer is not a time-stamping authority")
-    check_chain(signed.signer, anchors, signed.certificates, gen_time)
-    return TokenInfo(gen_time, signed.signer)
+    return TokenInfo(gen_time, signed.signer, signed.certificates)

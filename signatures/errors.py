@@ -21,8 +21,16 @@ class TimestampError(SignatureError):
 
 
 class PdfSigningError(SignatureError):
-    """A PAdES signature or document timestamp could not be made."""
+    """A PAdES signature or document timestamp could not be made (the input was wrong: the caller may retry)."""
+
+
+class PdfSigningFailed(SignatureError):
+    """Our side failed to write a signature that was itself good; nothing was recorded."""
 
 
 class NotARecord(SignatureError):
     """The bytes given to the verifier are not a ceremony record at all (not a zip, or parts missing)."""
+
+
+class TurnTaken(SignatureError):
+    """Someone else holds the ceremony's signing turn for too long; the caller may retry shortly."""

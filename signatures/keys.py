@@ -17,12 +17,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
-from cryptography.x509.oid import NameOID
 
 from .errors import SignatureError
-from .pki import KeyPair, issue_leaf
-
-CERTIFICATE_LIFETIME = dt.timedelta(days=7)  # short-lived: it only has to outlast the ceremony
+from .pki import SIGNATORY, SIGNATORY_LIFETIME, KeyPair, issue_leaf, name
 
 
 class BadKey(SignatureError):
@@ -77,29 +74,22 @@ def verify(public_key: ec.EllipticCurvePublicKey, message: bytes, der_signature:
 
 
 def issue_signatory_certificate(
-    root: KeyPair,
+    issuing: KeyPair,
     public_key: ec.EllipticCurvePublicKey,
     *,
-    name: str,
+    person: str,
     organisation: str,
     country: str,
+    crl_base: str,
     now: dt.datetime,
 ) -> x509.Certificate:
-    """The signatory's certificate: their name, their party as organisation, its country."""
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, name[:64]),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation[:64]),
-            x509.NameAttribute(NameOID.COUNTRY_NAME, country),
-        ]
-    )
+    """The signatory's certificate: their name, their party as organisation, its country; short-lived."""
     return issue_leaf(
-        root,
+        issuing,
         public_key,
-        subject,
-        not_before=now - dt.timedelta(minutes=5),
-        not_after=now + CERTIFICATE_LIFETIME,
-        eku=[],
-        eku_critical=False,
-        content_commitment=True,  # non-repudiation: a signature of consent
+        name(person, organisation, country),
+        SIGNATORY,
+        crl_base=crl_base,
+        now=now,
+        lifetime=SIGNATORY_LIFETIME,
     )

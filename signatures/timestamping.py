@@ -7,15 +7,17 @@ never a silent fallback to the local clock.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
 from asn1crypto import cms, tsp
+from pyhanko.sign import timestamps
 
 from .errors import TimestampError
 from .tsa import TimeStampAuthority, TimeStampResponse
@@ -33,6 +35,58 @@ class Timestamper(Protocol):
 
     async def timestamp_digest(self, digest: bytes) -> Token:
         """A token over a SHA-256 digest computed by the caller (a PDF signature's value, say)."""
+
+
+class TimestampSet:
+    """Every configured TSA (one per country, say), asked at once: one token from each, in order.
+
+    The first is the primary: its token is the one embedded in a PDF signature. Any
+    failure fails the whole request, loudly: a record must carry every configured TSA.
+    """
+
+    def __init__(self, members: Sequence[Timestamper]) -> None:
+        if not members:
+            raise ValueError("at least one TSA is needed")
+        self.members = tuple(members)
+
+    @property
+    def primary(self) -> Timestamper:
+        return self.members[0]
+
+    @property
+    def others(self) -> tuple[Timestamper, ...]:
+        return self.members[1:]
+
+    async def timestamp(self, data: bytes) -> tuple[Token, ...]:
+        return await self.timestamp_digest(hashlib.sha256(data).digest())
+
+    async def timestamp_digest(self, digest: bytes) -> tuple[Token, ...]:
+        return await _all(self.members, digest)
+
+
+async def _all(members: Sequence[Timestamper], digest: bytes) -> tuple[Token, ...]:
+    return tuple(await asyncio.gather(*(m.timestamp_digest(digest) for m in members)))
+
+
+async def timestamp_others(tsas: TimestampSet, digest: bytes) -> tuple[Token, ...]:
+    """Tokens over `digest` from every TSA but the primary (whose token a PDF signature already holds)."""
+    return await _all(tsas.others, digest)
+
+
+class TokenSource(timestamps.TimeStamper):
+    """pyHanko's timestamper interface over one of ours; remembers the last token, for the log."""
+
+    def __init__(self, timestamper: Timestamper) -> None:
+        super().__init__(include_nonce=False)  # type: ignore[no-untyped-call]
+        self._timestamper = timestamper
+        self.last: Token | None = None
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
+        if md_algorithm != "sha256":
+            raise TimestampError(f"only SHA-256 imprints are stamped, not {md_algorithm}")
+        token = await self._timestamper.timestamp_digest(message_digest)
+        self.last = token
+        return cms.ContentInfo.load(token.der)
 
 
 class LocalTimestamper:
@@ -106,3 +160,10 @@ class RemoteTimestamper:
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise TimestampError(f"the TSA at {self._url} could not be reached: {exc or type(exc).__name__}") from exc
         return check_reply(reply, digest, nonce)
+
+
+def imprint(token: bytes) -> bytes:
+    """The digest a token stamps (its message imprint), so that another TSA can stamp the same."""
+    info = cms.ContentInfo.load(token)["content"]["encap_content_info"]["content"].parsed
+    digest: bytes = info["message_imprint"]["hashed_message"].native
+    return digest

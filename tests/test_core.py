@@ -61,7 +61,13 @@ from ceremony.model import (
     Venue,
 )
 from ceremony.sealing import Seal, SignDocument
-from ceremony.signing import ApproveEnrollment, RecordConsent, RejectEnrollment, RequestEnrollment
+from ceremony.signing import (
+    ApproveEnrollment,
+    RecordConsent,
+    RejectEnrollment,
+    RequestEnrollment,
+    RevokeCertificate,
+)
 
 CEREMONY = "00112233aabbccdd"
 T0 = datetime(2020, 5, 29, 1, 0, tzinfo=UTC)
@@ -188,10 +194,11 @@ COMMANDS: dict[str, Command] = {
     "signatory-link": SIGNATORY_LINK,
     "revoke": RevokeInvitation("inv-host"),
     # The signing commands; their finer rules are in tests/test_signing_core.py. Here no
-    # enrollment exists yet, so approving, rejecting and consenting are refused in every phase.
+    # enrollment exists yet, so approving, rejecting, revoking a key and consenting are refused in every phase.
     "enroll": RequestEnrollment("enr-1", "signer-kr", "inv-sig", "c3BraQ==", "cd" * 32, "UA", "127.0.0.1"),
     "approve": ApproveEnrollment("enr-1", "Y2VydA==", "0a", "2020-06-05T00:00:00Z"),
     "reject": RejectEnrollment("enr-1", "not the right person"),
+    "revoke-key": RevokeCertificate("enr-1", "key_compromise", "the tablet was stolen"),
     "consent": RecordConsent("signer-kr", {}, "c2ln", "0a", "dG9rZW4=", "2020-05-29T01:30:00Z", "127.0.0.1", "UA"),
     # Nobody has consented here, so a PDF signature is refused in every phase (tests/test_pades.py has the rest).
     "sign-pdf": SignDocument("signer-kr", "Signature-1", SHA, "cd" * 32, 5000, "0a", "2020-05-29T01:31:00Z"),

@@ -17,18 +17,22 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from signatures.errors import PkiError, TimestampError
-from signatures.pki import CeremonyPki, load_or_create, load_pair
+from signatures.pki import CeremonyPki
+from signatures.pki_store import load_or_create, load_pair
 from signatures.timestamping import RemoteTimestamper
 from signatures.tsa import POLICY, TimeStampAuthority, TimeStampResponse, token_gen_time
 
 from .conftest import ROOT, Server, free_port, start_server
 
+# The PKI is made on the morning of the ceremony, so that NOW lies in the TSA key's usage period.
+MADE = dt.datetime(2020, 5, 29, 0, 0, tzinfo=dt.UTC)
 NOW = dt.datetime(2020, 5, 29, 1, 20, 0, 123456, tzinfo=dt.UTC)
+CRL_BASE = "http://127.0.0.1:8080/pki/crl"
 
 
 @pytest.fixture
 def pki(tmp_path: Path) -> CeremonyPki:
-    return load_or_create(tmp_path / "pki", dt.datetime.now(dt.UTC))
+    return load_or_create(tmp_path / "pki", MADE, crl_base=CRL_BASE)
 
 
 def openssl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -40,15 +44,17 @@ def test_pki_files_are_private_and_reloaded_unchanged(tmp_path: Path, pki: Cerem
     assert directory.stat().st_mode & 0o777 == 0o700
     for stem in ("root", "tsa", "seal"):
         assert (directory / f"{stem}.key").stat().st_mode & 0o777 == 0o600
-    again = load_or_create(directory, dt.datetime.now(dt.UTC))
-    assert again.root.certificate == pki.root.certificate
+    again = load_or_create(directory, NOW, crl_base=CRL_BASE)
+    assert again.root == pki.root
+    assert again.issuing.certificate == pki.issuing.certificate
     assert again.tsa.certificate == pki.tsa.certificate
+    assert again.seal.certificate == pki.seal.certificate
 
 
 def test_tsa_certificate_has_critical_timestamping_eku(pki: CeremonyPki) -> None:
     eku = pki.tsa.certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     assert eku.critical and list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
-    assert pki.tsa.certificate.issuer == pki.root.certificate.subject
+    assert pki.tsa.certificate.issuer == pki.issuing.certificate.subject
 
 
 def test_a_key_that_does_not_match_its_certificate_is_refused(tmp_path: Path, pki: CeremonyPki) -> None:
@@ -64,7 +70,7 @@ def test_openssl_query_reply_verify(tmp_path: Path, pki: CeremonyPki) -> None:
         openssl("ts", "-query", "-data", "data.txt", "-sha256", "-cert", "-out", "req.tsq", cwd=tmp_path).returncode
         == 0
     )
-    reply = TimeStampAuthority(pki.tsa).respond((tmp_path / "req.tsq").read_bytes(), NOW)
+    reply = TimeStampAuthority(pki.tsa, pki.chain).respond((tmp_path / "req.tsq").read_bytes(), NOW)
     (tmp_path / "resp.tsr").write_bytes(reply)
     result = openssl(
         "ts", "-verify", "-in", "resp.tsr", "-queryfile", "req.tsq", "-CAfile", "root.pem", "-untrusted", "tsa.pem",
@@ -85,20 +91,20 @@ def test_openssl_query_reply_verify(tmp_path: Path, pki: CeremonyPki) -> None:
 
 def test_token_over_a_digest_verifies_and_another_root_does_not(tmp_path: Path, pki: CeremonyPki) -> None:
     digest = hashlib.sha256(b"consent statement").digest()
-    stamp = TimeStampAuthority(pki.tsa).stamp(digest, NOW)
+    stamp = TimeStampAuthority(pki.tsa, pki.chain).stamp(digest, NOW)
     assert token_gen_time(stamp.token) == NOW.replace(microsecond=123000)
     (tmp_path / "token.der").write_bytes(stamp.token)
     (tmp_path / "root.pem").write_bytes(pki.root_pem)
     (tmp_path / "tsa.pem").write_bytes(pki.tsa.certificate_pem)
     args = ["ts", "-verify", "-token_in", "-in", "token.der", "-digest", digest.hex(), "-untrusted", "tsa.pem"]
     assert "Verification: OK" in openssl(*args, "-CAfile", "root.pem", cwd=tmp_path).stdout
-    stranger = load_or_create(tmp_path / "other-pki", dt.datetime.now(dt.UTC))
+    stranger = load_or_create(tmp_path / "other-pki", dt.datetime.now(dt.UTC), crl_base=CRL_BASE)
     (tmp_path / "stranger.pem").write_bytes(stranger.root_pem)
     assert "Verification: OK" not in openssl(*args, "-CAfile", "stranger.pem", cwd=tmp_path).stdout
 
 
 def test_refusals_are_rfc3161_rejections(tmp_path: Path, pki: CeremonyPki) -> None:
-    tsa = TimeStampAuthority(pki.tsa)
+    tsa = TimeStampAuthority(pki.tsa, pki.chain)
     garbage = TimeStampResponse.load(tsa.respond(b"not der at all", NOW))
     assert garbage["status"]["status"].native == "rejection"
     assert garbage["status"]["fail_info"].native == {"bad_request"}
@@ -138,7 +144,7 @@ async def test_remote_timestamper_against_our_tsa_and_failing_ones(
     tmp_path: Path, pki: CeremonyPki, aiohttp_server: Any
 ) -> None:
     """A stand-in external TSA (outside the system, so a small aiohttp app) answering well or badly."""
-    tsa = TimeStampAuthority(pki.tsa)
+    tsa = TimeStampAuthority(pki.tsa, pki.chain)
     behaviour = {"mode": "good"}
 
     async def handle(request: web.Request) -> web.Response:
@@ -176,7 +182,9 @@ async def test_remote_timestamper_against_our_tsa_and_failing_ones(
 
 
 async def test_serve_with_the_operators_own_ca(tmp_path: Path) -> None:
-    own = load_or_create(tmp_path / "own", dt.datetime.now(dt.UTC), organisation="Gangwon Provincial Office")
+    own = load_or_create(
+        tmp_path / "own", dt.datetime.now(dt.UTC), crl_base=CRL_BASE, organisation="Gangwon Provincial Office"
+    )
     flags = ["--ca-cert", str(tmp_path / "own" / "root.pem"), "--ca-key", str(tmp_path / "own" / "root.key")]
     srv = start_server(tmp_path / "data", *flags)
     try:
@@ -185,7 +193,8 @@ async def test_serve_with_the_operators_own_ca(tmp_path: Path) -> None:
             tsa_pem = await (await http.get(f"{srv.base}/tsa.pem")).read()
         assert served == own.root_pem  # the operator's CA, not a generated one
         tsa = x509.load_pem_x509_certificate(tsa_pem)
-        assert tsa.issuer == own.root.certificate.subject  # the TSA was issued under it
+        issuing = x509.load_pem_x509_certificate((tmp_path / "data" / "pki" / "issuing.pem").read_bytes())
+        assert issuing.issuer == own.root.subject and tsa.issuer == issuing.subject  # issued under it
     finally:
         srv.stop()
     mismatched = subprocess.run(

@@ -1,0 +1,308 @@
+"""The ceremony PKI on disk (DATA/pki/), and the steps of running it with an offline root.
+
+    root.pem             the anchor everyone pins (by file or by fingerprint)
+    root.key             only when the root lives on this server (the demo, a quick start)
+    root.crl             the root's CRL: which issuing CAs are revoked (made where the root key is)
+    issuing.pem/.key     the online issuing CA
+    tsa.pem/.key         the built-in TSA's current key
+    seal.pem/.key        the record seal's current key
+    retired/*.pem        earlier TSA and seal certificates (their keys are destroyed when retired)
+
+Keys are written 0600 in a 0700 directory. With an offline root (docs/deploy.md)
+the server holds neither root.key nor the means to make a new issuing CA: the
+root signs the issuing CA's request on another machine (`ceremony pki ...`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from .crl import issue_crl, load_crl
+from .errors import PkiError
+from .pki import (
+    SEAL,
+    TSA,
+    CeremonyPki,
+    KeyPair,
+    Role,
+    check_key_matches,
+    has_role,
+    issue_ca,
+    issue_service,
+    key_usable,
+    make_root,
+    name,
+    new_key,
+    private_pem,
+)
+
+ORGANISATION = "Online Signing Ceremony"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Create or replace `path` with mode 0600, durably."""
+    temporary = path.with_name(f".{path.name}.partial")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _read_certificate(path: Path) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise PkiError(f"cannot load the certificate {path}: {exc}") from exc
+
+
+def load_pair(cert_path: Path, key_path: Path) -> KeyPair:
+    certificate = _read_certificate(cert_path)
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise PkiError(f"cannot load the key {key_path}: {exc}") from exc
+    return KeyPair(certificate, check_key_matches(certificate, key, str(key_path)))
+
+
+def save_pair(directory: Path, stem: str, pair: KeyPair) -> None:
+    _write_private(directory / f"{stem}.key", private_pem(pair.key))
+    _write_private(directory / f"{stem}.pem", pair.certificate_pem)
+
+
+def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        certificate.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _path_length(certificate: x509.Certificate) -> int | None:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length
+    except x509.ExtensionNotFound:
+        return None
+
+
+def load_or_create(
+    directory: Path,
+    now: dt.datetime,
+    *,
+    crl_base: str,
+    organisation: str = ORGANISATION,
+    root: KeyPair | None = None,
+    tsa: KeyPair | None = None,
+) -> CeremonyPki:
+    """The PKI in `directory`, making what is missing and retiring service keys whose use period ended.
+
+    `root`: the operator's own root (certificate and key) instead of the one in `directory`.
+    `tsa`: the operator's own TSA key, used as it is (never rotated here).
+    """
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    root_pair = root or _root(directory, organisation, now)
+    root_certificate = root_pair.certificate if root_pair else _read_certificate(directory / "root.pem")
+    if root_pair is None and not (directory / "issuing.key").exists():
+        raise PkiError(
+            f"{directory} has root.pem but neither root.key nor an issuing CA: finish the offline-root set-up "
+            "(`ceremony pki install`, docs/deploy.md)"
+        )
+    if _path_length(root_certificate) == 0:
+        raise PkiError(
+            f"{directory / 'root.pem'} is a root from an earlier version that cannot certify an issuing CA; "
+            "move the pki directory aside to start a new PKI"
+        )
+    issuing = _issuing(directory, root_pair, root_certificate, organisation, crl_base, now)
+    root_crl = _root_crl(directory, root_pair, root_certificate, now)
+    pairs: dict[str, KeyPair] = {}
+    for role in (TSA, SEAL):
+        supplied = tsa if role is TSA else None
+        pairs[role.name] = supplied or _service(directory, issuing, role, organisation, crl_base, now)
+    retired = tuple(_read_certificate(p) for p in sorted((directory / "retired").glob("*.pem")))
+    return CeremonyPki(root_certificate, root_crl, issuing, pairs[TSA.name], pairs[SEAL.name], crl_base, retired)
+
+
+def _root(directory: Path, organisation: str, now: dt.datetime) -> KeyPair | None:
+    """The root's key pair when it lives here; a new one on a fresh directory; None for an offline root."""
+    cert_path, key_path = directory / "root.pem", directory / "root.key"
+    if key_path.exists():
+        return load_pair(cert_path, key_path)
+    if cert_path.exists():
+        return None
+    pair = make_root(organisation, now)
+    save_pair(directory, "root", pair)
+    return pair
+
+
+def _issuing(
+    directory: Path,
+    root: KeyPair | None,
+    root_certificate: x509.Certificate,
+    organisation: str,
+    crl_base: str,
+    now: dt.datetime,
+) -> KeyPair:
+    cert_path, key_path = directory / "issuing.pem", directory / "issuing.key"
+    if cert_path.exists() and key_path.exists():
+        pair = load_pair(cert_path, key_path)
+        if not _issued_by(pair.certificate, root_certificate):
+            raise PkiError(f"{cert_path} was not issued by {directory / 'root.pem'}")
+        if key_usable(pair.certificate, now) or root is None:
+            return pair  # with an offline root, renewing the issuing CA is the operator's step
+    if root is None:
+        raise PkiError(f"{directory} has no issuing CA; with an offline root, install one (`ceremony pki install`)")
+    if cert_path.exists() and key_path.exists():
+        _keep_issuing(directory, load_pair(cert_path, key_path))
+    key = new_key()
+    pair = KeyPair(issue_ca(root, key.public_key(), organisation, crl_base, now), key)
+    save_pair(directory, "issuing", pair)
+    return pair
+
+
+def _root_crl(directory: Path, root: KeyPair | None, root_certificate: x509.Certificate, now: dt.datetime) -> bytes:
+    path = directory / "root.crl"
+    if path.exists():
+        der = path.read_bytes()
+        crl = load_crl(der)
+        if not crl.is_signature_valid(root_certificate.public_key()):  # type: ignore[arg-type]
+            raise PkiError(f"{path} is not signed by the root")
+        return der
+    if root is None:
+        raise PkiError(f"{path} is missing: with an offline root it is made with `ceremony pki root-crl`")
+    der = issue_crl(root, (), now)
+    _write_private(path, der)
+    return der
+
+
+def _service(
+    directory: Path, issuing: KeyPair, role: Role, organisation: str, crl_base: str, now: dt.datetime
+) -> KeyPair:
+    cert_path, key_path = directory / f"{role.name}.pem", directory / f"{role.name}.key"
+    if cert_path.exists() and key_path.exists():
+        pair = load_pair(cert_path, key_path)
+        if not has_role(pair.certificate, role):
+            raise PkiError(f"{cert_path} is not a {role.name} certificate")
+        if key_usable(pair.certificate, now) and _issued_by(pair.certificate, issuing.certificate):
+            return pair
+        retire(directory, role, pair.certificate)
+    pair = issue_service(issuing, role, organisation, crl_base, now)
+    save_pair(directory, role.name, pair)
+    return pair
+
+
+def _keep_issuing(directory: Path, pair: KeyPair) -> None:
+    """An issuing CA that stops issuing keeps its key: it still signs CRLs for what it issued."""
+    retired = directory / "retired"
+    retired.mkdir(exist_ok=True, mode=0o700)
+    save_pair(retired, f"issuing-{pair.certificate.serial_number:x}", pair)
+
+
+def retired_issuers(directory: Path) -> tuple[KeyPair, ...]:
+    """Earlier issuing CAs, which go on publishing CRLs for the certificates they issued."""
+    pairs = []
+    for cert_path in sorted((directory / "retired").glob("issuing-*.pem")):
+        pairs.append(load_pair(cert_path, cert_path.with_suffix(".key")))
+    return tuple(pairs)
+
+
+def retire(directory: Path, role: Role, certificate: x509.Certificate) -> None:
+    """Keep the certificate (old records name it) and destroy the key, whose use period is over."""
+    retired = directory / "retired"
+    retired.mkdir(exist_ok=True, mode=0o700)
+    target = retired / f"{role.name}-{certificate.serial_number:x}.pem"
+    _write_private(target, certificate.public_bytes(Encoding.PEM))
+    (directory / f"{role.name}.key").unlink(missing_ok=True)
+
+
+# ---- an offline root: the steps on each machine ----
+
+
+def create_root(directory: Path, organisation: str, now: dt.datetime) -> KeyPair:
+    """On the offline machine: a root and its first (empty) CRL."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if (directory / "root.key").exists():
+        raise PkiError(f"{directory} already holds a root; refusing to overwrite it")
+    pair = make_root(organisation, now)
+    save_pair(directory, "root", pair)
+    _write_private(directory / "root.crl", issue_crl(pair, (), now))
+    return pair
+
+
+def request_issuing(directory: Path, organisation: str, now: dt.datetime) -> bytes:
+    """On the server: a new issuing key (kept here, 0600) and its request (PEM) for the root to sign."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = new_key()
+    _write_private(directory / "issuing.key.pending", private_pem(key))
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(name(f"{organisation} Issuing CA {now.year}", organisation))
+        .sign(key, hashes.SHA256())
+    )
+    pem = request.public_bytes(Encoding.PEM)
+    _write_private(directory / "issuing.csr", pem)
+    return pem
+
+
+def sign_issuing(root_directory: Path, request_pem: bytes, crl_base: str, now: dt.datetime) -> bytes:
+    """On the offline machine: certify the request as the issuing CA (PEM); our profile, not the request's."""
+    root = load_pair(root_directory / "root.pem", root_directory / "root.key")
+    try:
+        request = x509.load_pem_x509_csr(request_pem)
+    except ValueError as exc:
+        raise PkiError(f"not a PEM certificate request: {exc}") from None
+    public = request.public_key()
+    if not request.is_signature_valid or not isinstance(public, ec.EllipticCurvePublicKey):
+        raise PkiError("the request's signature does not verify, or its key is not ECDSA P-256")
+    organisation = request.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
+    who = str(organisation[0].value) if organisation else ORGANISATION
+    return issue_ca(root, public, who, crl_base, now).public_bytes(Encoding.PEM)
+
+
+def revoke_issuing(root_directory: Path, serials: list[int], now: dt.datetime) -> bytes:
+    """On the offline machine: a new root CRL listing the given issuing CA serials as compromised."""
+    from .crl import Cause, Revocation
+
+    root = load_pair(root_directory / "root.pem", root_directory / "root.key")
+    der = issue_crl(root, [Revocation(s, now, Cause.KEY_COMPROMISE) for s in serials], now)
+    _write_private(root_directory / "root.crl", der)
+    return der
+
+
+def install_issuing(directory: Path, root_pem: bytes, issuing_pem: bytes, root_crl: bytes) -> None:
+    """On the server: put the root certificate, its CRL and the signed issuing CA beside the pending key."""
+    try:
+        root = x509.load_pem_x509_certificate(root_pem)
+        issuing = x509.load_pem_x509_certificate(issuing_pem)
+    except ValueError as exc:
+        raise PkiError(f"not a PEM certificate: {exc}") from None
+    if not _issued_by(issuing, root):
+        raise PkiError("the issuing CA certificate was not signed by this root")
+    if not load_crl(root_crl).is_signature_valid(root.public_key()):  # type: ignore[arg-type]
+        raise PkiError("the root CRL is not signed by this root")
+    pending = directory / "issuing.key.pending"
+    try:
+        key = serialization.load_pem_private_key(pending.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise PkiError(f"no pending issuing key in {directory} (run `ceremony pki request` first): {exc}") from None
+    check_key_matches(issuing, key, "the pending issuing key")
+    if (directory / "root.key").exists():
+        raise PkiError(f"{directory} holds a root key; an offline root means removing it from the server first")
+    _write_private(directory / "root.pem", root_pem)
+    _write_private(directory / "root.crl", root_crl)
+    _write_private(directory / "issuing.pem", issuing_pem)
+    os.replace(pending, directory / "issuing.key")
+    (directory / "issuing.csr").unlink(missing_ok=True)
+    for role in (TSA, SEAL):  # they were issued by the previous issuing CA: new ones at next start
+        cert = directory / f"{role.name}.pem"
+        if cert.exists():
+            retire(directory, role, _read_certificate(cert))
+            cert.unlink()
