@@ -7,13 +7,19 @@ DER (for WebCrypto: ECDSA P-256 with SHA-256, which hashes them itself);
 `finish` embeds that value, asks for the RFC 3161 signature timestamp and
 writes the CMS into the reserved space. Between the two the prepared state
 lives in memory only, so a prepared signature is good for exactly one finish.
+
+A signature is visible when the MOU has a box for it (signatures.appearance):
+the widget and its appearance are part of the revision being signed. Every
+revision stays PDF 1.7, the version the original's PDF/A-3b claim requires.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import io
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,36 +32,28 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
-from pyhanko.sign import fields, timestamps
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
+from pyhanko.sign import fields
+from pyhanko.sign.general import SigningError
+from pyhanko.sign.signers import constants
 from pyhanko.sign.signers.pdf_cms import ExternalSigner
-from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner, PdfTBSDocument, PdfTimeStamper
-from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.signers.pdf_signer import (
+    PdfSignatureMetadata,
+    PdfSigner,
+    PdfSigningSession,
+    PdfTBSDocument,
+)
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from .errors import PdfSigningError, TimestampError
-from .timestamping import Timestamper, Token
+from .appearance import SignatureBox, VisibleSignature, stamp_style
+from .errors import PdfSigningError, PdfSigningFailed
+from .timestamping import Timestamper, TokenSource
 
-# Room for the CMS: signer and root certificates, the signature and its timestamp
-# token (with the TSA's certificate) come to ~2.5 KiB; this leaves space for longer chains.
-SIGNATURE_BYTES = 8192
-TIMESTAMP_FIELD = "Seal-DocumentTimestamp"
+# Room for the CMS: the signer's, issuing CA's and root certificates, the signature and its
+# timestamp token (with the TSA's and the issuing CA's certificates) come to ~4.5 KiB, which
+# pyHanko writes as hex; this leaves room for an external TSA's longer chain.
+SIGNATURE_BYTES = 16384
 _ECDSA = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"})
-
-
-class _TokenSource(timestamps.TimeStamper):
-    """pyHanko's timestamper interface over ours; remembers the last token for the log."""
-
-    def __init__(self, timestamper: Timestamper) -> None:
-        super().__init__(include_nonce=False)  # type: ignore[no-untyped-call]
-        self._timestamper = timestamper
-        self.last: Token | None = None
-
-    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
-        if md_algorithm != "sha256":
-            raise TimestampError(f"only SHA-256 imprints are stamped, not {md_algorithm}")
-        token = await self._timestamper.timestamp_digest(message_digest)
-        self.last = token
-        return cms.ContentInfo.load(token.der)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,17 +104,69 @@ class SignatureTexts:
         )
 
 
+class _Pdf17Signer(PdfSigner):
+    """A PdfSigner that leaves the PDF version alone, and may date the signature with a given time."""
+
+    def __init__(self, *args: Any, signing_time: dt.datetime | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signing_time = signing_time
+
+    def register_extensions(self, pdf_out: BasePdfFileWriter, *, md_algorithm: str) -> None:
+        # pyHanko raises /Version to 2.0 for ECDSA on P-256 (ISO 32002 defines those curves
+        # for PDF 2.0), and the MOU would then contradict its PDF/A-3b claim, a PDF 1.7
+        # profile. PDF 1.7 readers verify these signatures all the same; PAdES is declared
+        # the PDF 1.7 way, by the ESIC extension.
+        pdf_out.ensure_output_version(version=(1, 7))  # type: ignore[no-untyped-call]
+        if self.signature_meta.subfilter is fields.SigSeedSubFilter.PADES:
+            pdf_out.register_extension(constants.ESIC_EXTENSION_1)
+
+    def init_signing_session(self, pdf_out: BasePdfFileWriter, existing_fields_only: bool = False) -> PdfSigningSession:
+        session = super().init_signing_session(pdf_out, existing_fields_only)
+        if self._signing_time is not None:
+            # The stamp shows this time, so /M must say the same, not pyHanko's own reading of the clock.
+            session.system_time = self._signing_time
+        return session
+
+
+def _field_spec(field_name: str, box: SignatureBox) -> fields.SigFieldSpec:
+    x1, y1, x2, y2 = box.rect
+    # Whole points, rounded inwards: the widget must stay inside the box drawn for it.
+    rect = (math.ceil(x1), math.ceil(y1), math.floor(x2), math.floor(y2))
+    return fields.SigFieldSpec(field_name, on_page=box.page, box=rect)
+
+
+async def _signer(texts: SignatureTexts, placeholder: ExternalSigner, visible: VisibleSignature | None) -> PdfSigner:
+    # No timestamper here: the timestamp is an unsigned attribute, fetched at finish.
+    if visible is None:
+        return _Pdf17Signer(texts.metadata(), signer=placeholder)
+    # Cutting a font the first time takes 0.3-0.5 s: not on the event loop.
+    style = await asyncio.to_thread(stamp_style, visible.stamp)
+    return _Pdf17Signer(
+        texts.metadata(),
+        signer=placeholder,
+        stamp_style=style,
+        new_field_spec=_field_spec(texts.field_name, visible.box),
+        signing_time=visible.stamp.signed_at,
+    )
+
+
 async def prepare(
-    pdf: bytes, certificate: x509.Certificate, chain: list[x509.Certificate], texts: SignatureTexts
+    pdf: bytes,
+    certificate: x509.Certificate,
+    chain: list[x509.Certificate],
+    texts: SignatureTexts,
+    visible: VisibleSignature | None = None,
 ) -> PreparedSignature:
-    """Reserve a signature field in a new revision of `pdf` and return what must be signed."""
+    """Reserve a signature field in a new revision of `pdf` and return what must be signed.
+
+    With `visible`, the field's widget fills its box and shows its stamp; without, it is invisible.
+    """
     signer_cert = _asn1(certificate)
     registry = SimpleCertificateStore.from_certs([_asn1(c) for c in chain])  # type: ignore[no-untyped-call]
     placeholder = ExternalSigner(signer_cert, registry, signature_value=72, signature_mechanism=_ECDSA)
+    signer = await _signer(texts, placeholder, visible)
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-        # No timestamper here: the timestamp is an unsigned attribute, fetched at finish.
-        signer = PdfSigner(texts.metadata(), signer=placeholder)
         digest, tbs, output = await signer.async_digest_doc_for_signing(writer, bytes_reserved=SIGNATURE_BYTES)
         built = await placeholder.signed_attrs(digest.document_digest, "sha256", use_pades=True)
         # asn1crypto re-encodes values built from Python objects on every dump (~9 ms here, and
@@ -149,37 +199,20 @@ async def finish(prepared: PreparedSignature, der_signature: bytes, timestamper:
     signer = ExternalSigner(
         state["signer"], state["registry"], signature_value=der_signature, signature_mechanism=_ECDSA
     )
-    source = _TokenSource(timestamper)
+    source = TokenSource(timestamper)
     cms_object = await signer.async_sign_prescribed_attributes(
         "sha256", signed_attrs=state["attributes"], timestamper=source
     )
     output = state["output"]
-    await PdfTBSDocument.async_finish_signing(
-        output,
-        prepared_digest=state["digest"],
-        signature_cms=cms_object,
-        post_sign_instr=state["instructions"],
-    )
+    try:
+        await PdfTBSDocument.async_finish_signing(
+            output,
+            prepared_digest=state["digest"],
+            signature_cms=cms_object,
+            post_sign_instr=state["instructions"],
+        )
+    except SigningError as exc:  # e.g. a CMS larger than the space reserved for it
+        raise PdfSigningFailed(f"the signature could not be written into the PDF: {exc}") from exc
     data = output.getvalue()
     assert source.last is not None  # async_sign_prescribed_attributes stamps exactly once
-    return SignedPdf(data, hashlib.sha256(data).hexdigest(), source.last.gen_time, source.last.der)
-
-
-async def add_document_timestamp(
-    pdf: bytes, certificates: list[x509.Certificate], timestamper: Timestamper
-) -> SignedPdf:
-    """Store `certificates` in the DSS and seal the whole file with a document timestamp."""
-    try:
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-        # The DSS lets a validator build every chain from the file alone, years later.
-        DocumentSecurityStore.supply_dss_in_writer(writer, None, certs=[_asn1(c) for c in certificates])
-        source = _TokenSource(timestamper)
-        output = io.BytesIO()
-        await PdfTimeStamper(source, field_name=TIMESTAMP_FIELD).async_timestamp_pdf(
-            writer, "sha256", output=output, bytes_reserved=SIGNATURE_BYTES
-        )
-    except (PdfError, ValueError, KeyError) as exc:
-        raise PdfSigningError(f"the document timestamp could not be added: {exc}") from exc
-    data = output.getvalue()
-    assert source.last is not None
     return SignedPdf(data, hashlib.sha256(data).hexdigest(), source.last.gen_time, source.last.der)

@@ -8,21 +8,31 @@ The PDF rendered here at freeze is "the document" every signatory consents to
 - It is reproducible: the same definition and ceremony id give the same bytes
   (with the same WeasyPrint, HarfBuzz and font files), so anyone holding the
   definition can re-render the original and compare hashes.
+
+Each signatory's signing line has a box for their signature's appearance.
+WeasyPrint writes the box's id as a named destination, its top-left corner, so
+the PDF itself says where each signature goes (`signature_box`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
 import jinja2
 from markupsafe import Markup, escape
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from ceremony.model import CeremonyDefinition
+from signatures.appearance import SignatureBox
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -31,6 +41,11 @@ MOU_CSS = WEB_DIR / "static" / "mou.css"
 # BCP 47 tags for the ceremony's language keys: the Chinese text is simplified
 # Chinese, and `zh-Hans` is what makes browsers and WeasyPrint pick SC glyphs.
 LANG_TAGS: dict[str, str] = {"ko": "ko", "zh": "zh-Hans", "en": "en"}
+
+# The size of .mou-signature-box in static/mou.css: the destination gives only its corner.
+SIGNATURE_BOX_WIDTH_MM = 72
+SIGNATURE_BOX_HEIGHT_MM = 20
+_POINTS_PER_MM = 72 / 25.4
 
 _NUMBERED = re.compile(r"(\d{1,3}[.)])\s+(.*)", re.DOTALL)
 _ZH_DIGITS = "零一二三四五六七八九"
@@ -148,3 +163,57 @@ def render_mou_pdf(definition: CeremonyDefinition, *, ceremony_id: str) -> bytes
     )
     pdf: bytes = document.write_pdf(pdf_variant="pdf/a-3b", pdf_identifier=identifier.encode("ascii"))
     return pdf
+
+
+def signature_box_id(signatory: str) -> str:
+    """The id of the signatory's box in templates/mou/document.html, and so its destination's name."""
+    return f"sig-{signatory}"
+
+
+def signature_box(pdf: bytes, signatory: str) -> SignatureBox | None:
+    """Where the signatory's signature goes in `pdf` (any revision); None in an original without boxes."""
+    key = signature_box_id(signatory)
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        names = reader.root.get("/Names")
+        tree = None if names is None else names.get("/Dests")
+        destination = None if tree is None else _look_up(tree, key)
+        if destination is None:
+            return None
+        # [page /XYZ left top zoom]; items are read raw, as [] would resolve the page reference.
+        page_ref, kind, left, top = (destination.raw_get(i) for i in range(4))
+        if kind != "/XYZ" or not isinstance(page_ref, generic.IndirectObject):
+            raise PdfError(f"destination {key} is not [page /XYZ left top zoom]")
+        page = next(i for i, ref in enumerate(_pages(reader.root["/Pages"])) if ref == page_ref.reference)
+    except (PdfError, KeyError, IndexError, TypeError, StopIteration) as exc:
+        raise ValueError(f"the signature box of {signatory} cannot be read: {exc}") from exc
+    x, y = float(left), float(top)
+    width, height = SIGNATURE_BOX_WIDTH_MM * _POINTS_PER_MM, SIGNATURE_BOX_HEIGHT_MM * _POINTS_PER_MM
+    return SignatureBox(page, (x, y - height, x + width, y))
+
+
+def _look_up(node: generic.DictionaryObject, key: str) -> generic.ArrayObject | None:
+    """`key` in a name tree (ISO 32000-1, 7.9.6), walked whole: WeasyPrint writes one flat node."""
+    names = node.get("/Names")
+    if names is not None:
+        for i in range(0, len(names) - 1, 2):
+            if str(names[i]) == key:
+                value = names[i + 1]
+                # A destination may also be a dictionary that holds it under /D.
+                found: generic.ArrayObject = value["/D"] if isinstance(value, generic.DictionaryObject) else value
+                return found
+    for kid in node.get("/Kids", ()):
+        found_below = _look_up(kid.get_object(), key)
+        if found_below is not None:
+            return found_below
+    return None
+
+
+def _pages(node: generic.DictionaryObject) -> Iterator[generic.Reference]:
+    """References to the page tree's pages, in page order."""
+    for kid in node["/Kids"].iterate():
+        child = kid.get_object()
+        if child["/Type"] == "/Pages":
+            yield from _pages(child)
+        else:
+            yield kid.reference

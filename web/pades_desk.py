@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 
 from cryptography import x509
 
@@ -25,14 +25,15 @@ from ceremony.sealing import PdfSignature, SignDocument, current_pdf
 from ceremony.service import CeremonyService
 from ceremony.signing import Consent
 from signatures import pades
+from signatures.appearance import Stamp, VisibleSignature, stamp_for
 from signatures.errors import PdfSigningError
-from signatures.keys import b64decode, raw_to_der
+from signatures.keys import b64, b64decode, raw_to_der
 from signatures.pki import CeremonyPki
-from signatures.timestamping import Timestamper
+from signatures.timestamping import TimestampSet, imprint, timestamp_others
+from signatures.turns import Turns
 
-from .errors import Busy
+from .mou import signature_box
 
-WAIT_SECONDS = 60.0  # a signer waits this long for the turn before being told to retry
 LEASE_SECONDS = 30.0  # a browser signs in milliseconds; this only covers one that vanished
 
 
@@ -49,6 +50,15 @@ def signature_texts(state: CeremonyState, signatory: str, position: int) -> pade
     )
 
 
+def signature_stamp(state: CeremonyState, signatory: str, serial: int, now: datetime) -> Stamp:
+    """What the signatory's visible signature shows: name, time (`now`) and place in their party's language."""
+    definition = state.definition
+    person = definition.signatory(signatory)
+    party = definition.party(person.party)
+    city = definition.venue(person.venue).city
+    return stamp_for(person.name.as_dict(), city.as_dict(), party.country, serial, now)
+
+
 @dataclass(slots=True)
 class _Pending:
     ceremony: str
@@ -61,27 +71,9 @@ class _Pending:
     busy: bool = False
 
 
-class Turns:
-    """One asyncio.Lock per ceremony, shared by PDF signing and sealing."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    def lock(self, ceremony: str) -> asyncio.Lock:
-        return self._locks.setdefault(ceremony, asyncio.Lock())
-
-    async def acquire(self, ceremony: str, wait: float | None = None) -> asyncio.Lock:
-        lock = self.lock(ceremony)
-        try:
-            await asyncio.wait_for(lock.acquire(), WAIT_SECONDS if wait is None else wait)
-        except TimeoutError:
-            raise Busy("other signatures are being applied to this MOU; try again in a moment") from None
-        return lock
-
-
 class PadesDesk:
-    def __init__(self, service: CeremonyService, pki: CeremonyPki, timestamper: Timestamper, turns: Turns) -> None:
-        self.service, self.pki, self.timestamper, self.turns = service, pki, timestamper, turns
+    def __init__(self, service: CeremonyService, pki: CeremonyPki, tsas: TimestampSet, turns: Turns) -> None:
+        self.service, self.pki, self.tsas, self.turns = service, pki, tsas, turns
         self._pending: dict[str, _Pending] = {}
 
     async def prepare(self, ceremony: str, signatory: str, invitation: str) -> tuple[str, pades.PreparedSignature]:
@@ -97,7 +89,13 @@ class PadesDesk:
             sha, _ = current_pdf(state)
             pdf = await self.service.document(sha)
             texts = signature_texts(state, signatory, len(state.pdf_signatures) + 1)
-            prepared = await pades.prepare(pdf, certificate, [self.pki.root.certificate], texts)
+            box = signature_box(pdf, signatory)
+            # An original rendered before the MOU had signature boxes is signed invisibly.
+            visible = None
+            if box is not None:
+                stamp = signature_stamp(state, signatory, certificate.serial_number, self.service.clock())
+                visible = VisibleSignature(box, stamp)
+            prepared = await pades.prepare(pdf, certificate, [*self.pki.chain, self.pki.root], texts, visible)
         except BaseException:
             lock.release()
             raise
@@ -116,7 +114,10 @@ class PadesDesk:
         signature = raw_to_der(b64decode(raw_signature, "signature"))
         pending.busy = True  # a second finish of the same session is refused, and the lease waits for us
         try:
-            signed = await pades.finish(pending.prepared, signature, self.timestamper)
+            signed = await pades.finish(pending.prepared, signature, self.tsas.primary)
+            # Every further TSA stamps what the first did (the signature value's SHA-256), before
+            # anything is stored: a TSA that fails leaves no signature behind.
+            more = await timestamp_others(self.tsas, imprint(signed.token))
         except PdfSigningError as exc:
             # A wrong value leaves the session open: the same browser may try again within the lease.
             pending.busy = False
@@ -136,6 +137,8 @@ class PadesDesk:
                 signed.size,
                 pending.certificate_serial,
                 format_time(signed.timestamp.astimezone(UTC)),
+                b64(signed.token),
+                tuple(b64(t.der) for t in more),
             )
             await self.service.execute(ceremony, command, f"signatory:{invitation}")
         finally:
