@@ -6,7 +6,7 @@ PYTHON    ?= python3
 DATA      ?= data
 HOST      ?= 127.0.0.1
 PORT      ?= 8080
-DEBS      := chromium poppler-utils libnss3-tools fonts-noto-cjk coturn sqlite3 openssl libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+DEBS      := chromium poppler-utils libnss3-tools fonts-noto-cjk coturn sqlite3 openssl libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 p7zip-full unzip faketime
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run demo test setup system-packages lint bench clean

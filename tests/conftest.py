@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import hashlib
 import io
+import json
 import os
 import re
 import signal
@@ -19,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -93,8 +98,8 @@ class Server:
         return self.process.returncode
 
 
-def start_server(data: Path, *extra: str) -> Server:
-    port = free_port()
+def start_server(data: Path, *extra: str, port: int | None = None) -> Server:
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--data", str(data), *extra],
         cwd=ROOT,
@@ -139,6 +144,15 @@ def server(tmp_path: Path) -> Iterator[Server]:
         srv.stop()
 
 
+@pytest.fixture(scope="session")
+def original_pdf() -> bytes:
+    """The demo MOU as freezing renders it (once per session: about two seconds)."""
+    from ceremony.demo import demo_definition
+    from web.mou import render_mou_pdf
+
+    return render_mou_pdf(demo_definition(), ceremony_id="0123456789abcdef")
+
+
 @pytest.fixture
 def demo_json() -> dict[str, Any]:
     from ceremony.demo import DEMO_DEFINITION
@@ -156,6 +170,67 @@ async def browser() -> AsyncIterator[Any]:
             yield b
         finally:
             await b.close()
+
+
+CEREMONY = [sys.executable, "-m", "web.cli"]
+
+
+@dataclass(frozen=True)
+class Demo:
+    record: Path
+    data: Path
+    output: str
+    files: dict[str, bytes]
+    sealed_at: dt.datetime
+
+    @property
+    def trust(self) -> Path:
+        return self.data / "pki" / "root.pem"
+
+    @property
+    def root_pem(self) -> bytes:
+        return self.trust.read_bytes()
+
+    @property
+    def fingerprint(self) -> str:
+        der = x509.load_pem_x509_certificate(self.root_pem).public_bytes(Encoding.DER)
+        return hashlib.sha256(der).hexdigest()
+
+    @property
+    def evidence(self) -> dict:  # type: ignore[type-arg]
+        result: dict = json.loads(self.files["evidence.json"])  # type: ignore[type-arg]
+        return result
+
+
+def run_demo(data: Path) -> Demo:
+    done = subprocess.run(
+        [*CEREMONY, "demo", "--data", str(data)], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = Path(re.search(r"^Record: (.+)$", done.stdout, re.M).group(1))  # type: ignore[union-attr]
+    with zipfile.ZipFile(record) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    sealed_at = dt.datetime.fromisoformat(
+        json.loads(files["evidence.json"])["ceremony"]["sealed_at"].replace("Z", "+00:00")
+    )
+    return Demo(record, data, done.stdout, files, sealed_at)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    return run_demo(tmp_path_factory.mktemp("demo"))
+
+
+def verify(record: Path, *extra: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """`ceremony verify` as an archivist runs it (optionally under a prefix such as faketime)."""
+    return subprocess.run(
+        [*prefix, *CEREMONY, "verify", str(record), *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 def zip_bytes(files: dict[str, bytes]) -> bytes:

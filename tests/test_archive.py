@@ -9,9 +9,11 @@ Sealed records are not covered here: their assertions belong with the sealing te
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +24,11 @@ import pytest
 from playwright.async_api import expect
 
 from ceremony.demo import DEMO_DEFINITION
+from signatures.record.parts import PARTS
 from tests.conftest import Server, start_server, zip_bytes
 from web.errors import Busy
 from web.messages import MESSAGES
-from web.record_view import FILE_KEYS, STATUSES
+from web.record_view import STATUSES
 from web.verify_api import MAX_RECORD_BYTES, MAX_UPLOADS_IN_HAND, _Verifier
 
 LANGS = ("ko", "zh", "en")
@@ -271,8 +274,11 @@ async def test_archivist_link_lands_on_the_archive_page(api: Api) -> None:
 # ---------------------------------------------------------------- the verifier refuses what is not a record
 
 
-async def _verify(api: Api, data: Any, content_type: str = "application/zip") -> tuple[int, dict[str, Any]]:
-    async with api.http.post(f"{api.site.base}/api/verify", data=data, headers={"Content-Type": content_type}) as r:
+async def _verify(
+    api: Api, data: Any, content_type: str = "application/zip", *, query: str = "", **headers: str
+) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": content_type, **headers}
+    async with api.http.post(f"{api.site.base}/api/verify{query}", data=data, headers=headers) as r:
         return r.status, await r.json()
 
 
@@ -281,7 +287,7 @@ async def _verify(api: Api, data: Any, content_type: str = "application/zip") ->
     [
         (b"", "the body is empty"),
         (b"this is not a zip at all", "not a zip file"),
-        (b"PK\x03\x04" + b"\x00" * 200, "not a zip file"),
+        (b"PK\x03\x04" + b"\x00" * 200, "This zip is cut short"),
         (zip_bytes({"readme.txt": b"hello"}), "no evidence.json"),
     ],
     ids=["empty", "garbage", "zip-header-only", "zip-without-evidence"],
@@ -320,6 +326,26 @@ async def test_verify_never_fails_with_500(api: Api) -> None:
     assert status == 400 and "Content-Type: application/zip" in body["reason"]
     async with api.http.get(f"{api.site.base}/api/verify") as r:
         assert r.status == 405
+
+
+async def test_verify_refuses_compressed_bodies_and_bad_pins_or_times(api: Api) -> None:
+    record = zip_bytes({"evidence.json": b"{}", "mou-signed.pdf": b"%PDF-1.7"})
+    # A compressed body would be inflated before any limit applies: refused, whatever the encoding,
+    # and whether or not the body really is compressed so.
+    sent = [("gzip", gzip.compress(record)), ("deflate", zlib.compress(record))]
+    sent += [(encoding, record) for encoding in ("gzip", "deflate", "br", "gzip, identity")]
+    for encoding, data in sent:
+        status, body = await _verify(api, data, **{"Content-Encoding": encoding})
+        assert status == 415 and body["error"] == "unsupported_encoding", (encoding, body)
+    # The session's next request (on a new connection: the refused body was never read) is answered.
+    status, body = await _verify(api, record, **{"Content-Encoding": "identity"})
+    assert status == 200 and body["ok"] is False and body["pinned"] is True  # this server's own root
+    status, body = await _verify(api, record, query="?trust=not-a-fingerprint")
+    assert status == 400 and "64 hexadecimal digits" in body["reason"]
+    status, body = await _verify(api, record, query="?at=yesterday")
+    assert status == 400 and "ISO 8601" in body["reason"]
+    status, body = await _verify(api, record, query="?at=2046-12-31T00:00:00Z")
+    assert status == 200 and body["verified_at"] == "2046-12-31T00:00:00.000000Z"
 
 
 async def test_verify_takes_more_than_the_app_wide_limit_but_not_more_than_64_mib(api: Api) -> None:
@@ -375,7 +401,7 @@ async def test_pages_render_in_korean_chinese_and_english(api: Api) -> None:
 
 
 def test_what_the_pages_name_at_run_time_is_in_the_catalogue() -> None:
-    used = [*FILE_KEYS.values(), *(f"archive.status.{s}" for s in STATUSES)]
+    used = [*(p.key for p in PARTS), *(f"archive.status.{s}" for s in STATUSES)]
     assert [key for key in used if key not in MESSAGES] == []
 
 
@@ -404,7 +430,9 @@ async def test_verify_page_uploads_and_shows_the_reason_or_the_report(
             {"name": "evidence.seal", "subject": "evidence.p7s", "ok": True, "detail": "valid"},
             {"name": "pdf.signature", "subject": "gangwon-governor", "ok": False, "detail": "digest mismatch"},
         ],
+        "pinned": True,
         "root_ca_fingerprint": "ab" * 32,
+        "verified_at": "2020-06-01T00:00:00.000Z",
         "ceremony": {"id": "0123456789abcdef", "title": {"en": "Canned MOU"}},
     }
     await page.route("**/api/verify", lambda route: route.fulfill(json=report))

@@ -8,6 +8,7 @@ verifier and by poppler's pdfsig, and each PDF signature is tied to the key its 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import re
@@ -20,7 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from playwright.async_api import Page, expect
 
-from signatures.verify import verify_record
+from signatures.record.pins import Pins
+from signatures.record.verifier import verify_record
 
 from .conftest import Server
 from .test_pades import pdfsig
@@ -113,7 +115,7 @@ async def test_two_browsers_sign_the_pdf_and_the_archivist_downloads_the_record(
     assert not archive_errors, archive_errors
 
     data = path.read_bytes()
-    report = verify_record(data, server.root_pem())
+    report = verify_record(data, Pins(root_pem=server.root_pem()), at=dt.datetime.now(dt.UTC))
     assert report.ok, "\n".join(report.lines())
     with zipfile.ZipFile(path) as record:
         evidence = json.loads(record.read("evidence.json"))

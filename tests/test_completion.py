@@ -19,6 +19,8 @@ import pytest
 
 from ceremony.definition import definition_to_json
 from ceremony.demo import demo_definition
+from signatures.record.evidence import RECORD_TYPE
+from signatures.record.shape import check_shape
 from web.completion import hex_lines, render_completion_html, render_completion_pdf, signatory_rows, zoned
 
 CEREMONY_ID = "demo-2020-05-29"
@@ -51,6 +53,11 @@ def _signatory(raw: dict[str, Any], status: str) -> dict[str, Any]:
     return {**raw, "status": status, "certificate": certificate}
 
 
+def _stamps(*times: str) -> list[dict[str, str]]:
+    """One entry per TSA, as the record lists them: the token (made up) and the time it proves."""
+    return [{"token": f"MIIE{n}", "time": t} for n, t in enumerate(times)]
+
+
 def _consent(signatory: dict[str, Any], n: int) -> dict[str, Any]:
     recorded_at = f"2020-05-29T06:{5 + 2 * n:02d}:00.000Z"
     return {
@@ -59,12 +66,16 @@ def _consent(signatory: dict[str, Any], n: int) -> dict[str, Any]:
         "statement": {"document_sha256": _fake_hex("original")},
         "signature": "MEUCIQ==",
         "certificate_serial": signatory["certificate"]["serial"],
-        "timestamp_token": "MIIE",
-        "timestamp": recorded_at.replace(":00.000Z", ":00.412Z"),
+        # Two TSAs, one per country: the certificate shows each one's time.
+        "timestamps": _stamps(recorded_at.replace(":00.000Z", ":00.412Z"), recorded_at.replace(":00.000Z", ":00.530Z")),
         "recorded_at": recorded_at,
         "address": f"203.0.113.{10 + n}" if signatory["venue"] == "chuncheon" else f"198.51.100.{20 + n}",
         "device": HOSTILE_DEVICE if n == 1 else _user_agent(n),
     }
+
+
+def _certificate(name: str) -> dict[str, str]:
+    return {"fingerprint_sha256": _fake_hex(name), "subject": f"CN={name},O=Online Signing Ceremony"}
 
 
 def build_evidence() -> dict[str, Any]:
@@ -77,15 +88,18 @@ def build_evidence() -> dict[str, Any]:
     pdf_signatures = [
         {
             "signatory": c["signatory"],
-            "field": f"sig-{c['signatory']}",
+            "field": f"Signature-{n + 1}",
             "sha256": _fake_hex("pdf after " + c["signatory"]),
             "size": 180_000 + 9_000 * n,
-            "timestamp": c["recorded_at"].replace(":00.000Z", ":03.118Z"),
+            "certificate_serial": c["certificate_serial"],
+            "timestamps": _stamps(
+                c["recorded_at"].replace(":00.000Z", ":03.118Z"), c["recorded_at"].replace(":00.000Z", ":03.240Z")
+            ),
         }
         for n, c in enumerate(signed)
     ]
     return {
-        "type": "ceremony-record/1",
+        "type": RECORD_TYPE,
         "ceremony": {
             "id": CEREMONY_ID,
             "title": copy.deepcopy(definition["title"]),
@@ -101,10 +115,17 @@ def build_evidence() -> dict[str, Any]:
             "original": {"sha256": _fake_hex("original"), "size": 171_532},
             "signed": {"sha256": _fake_hex("signed"), "size": 236_918, "file": "mou-signed.pdf"},
         },
+        "document_timestamps": [
+            {"field": "Seal-Timestamp-1", "time": "2020-05-29T06:31:12.311Z"},
+            {"field": "Seal-Timestamp-2", "time": "2020-05-29T06:31:12.507Z"},
+        ],
         "log": {"length": 57, "head": _fake_hex("log head")},
-        "root_ca": {"fingerprint_sha256": _fake_hex("root ca"), "subject": f"CN=Ceremony Root CA {CEREMONY_ID}"},
-        "seal_certificate": {"fingerprint_sha256": _fake_hex("seal"), "subject": f"CN=Ceremony Seal {CEREMONY_ID}"},
-        "tsa_certificate": {"fingerprint_sha256": _fake_hex("tsa"), "subject": "CN=Ceremony TSA"},
+        "trust": {
+            "root": _certificate(f"Ceremony Root CA {CEREMONY_ID}"),
+            "seal": _certificate(f"Ceremony Record Seal {CEREMONY_ID}"),
+            "timestamping": [_certificate("Ceremony TSA"), _certificate("Nanjing TSA")],
+        },
+        "manifest": [{"name": "mou-signed.pdf", "size": 236_918, "sha256": _fake_hex("signed")}],
     }
 
 
@@ -114,6 +135,10 @@ def build_evidence() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def evidence() -> dict[str, Any]:
     return build_evidence()
+
+
+def test_the_made_up_evidence_has_the_shape_of_a_record(evidence: dict[str, Any]) -> None:
+    check_shape(evidence)  # so that this renders what a record holds, field for field
 
 
 @pytest.fixture(scope="module")
@@ -165,9 +190,9 @@ def test_the_first_consent_is_shown_in_kst_cst_and_utc(evidence: dict[str, Any],
     assert "KST 2020-05-29 15:05:00.000" in pdf_text
     assert "CST 2020-05-29 14:05:00.000" in pdf_text
     assert "UTC 2020-05-29 06:05:00.000" in pdf_text
-    # The TSA's time of that consent and the timestamp of the PDF signature that followed it.
-    assert "2020-05-29 06:05:00.412 UTC" in pdf_text
-    assert "2020-05-29 06:05:03.118 UTC" in pdf_text
+    # Each TSA's time of that consent, and of the PDF signature that followed it.
+    assert "2020-05-29 06:05:00.412 UTC" in pdf_text and "2020-05-29 06:05:00.530 UTC" in pdf_text
+    assert "2020-05-29 06:05:03.118 UTC" in pdf_text and "2020-05-29 06:05:03.240 UTC" in pdf_text
 
 
 def test_ceremony_title_id_and_times(evidence: dict[str, Any], pdf_text: str) -> None:
@@ -200,16 +225,17 @@ def test_addresses_devices_and_certificates(evidence: dict[str, Any], pdf_text: 
 
 def test_hashes_and_trust_anchors(evidence: dict[str, Any], pdf_text: str) -> None:
     text = _squeezed(pdf_text)
-    assert evidence["root_ca"]["fingerprint_sha256"] in text
-    assert evidence["root_ca"]["subject"] in pdf_text
-    assert evidence["seal_certificate"]["fingerprint_sha256"] in text
-    assert evidence["tsa_certificate"]["fingerprint_sha256"] in text
+    trust = evidence["trust"]
+    for certificate in (trust["root"], trust["seal"], *trust["timestamping"]):
+        assert certificate["fingerprint_sha256"] in text, certificate["subject"]
+        assert _squeezed(certificate["subject"]) in text, certificate["subject"]
     assert evidence["documents"]["original"]["sha256"] in text
     assert evidence["documents"]["signed"]["sha256"] in text
     assert evidence["log"]["head"] in text
     assert "171,532" in pdf_text
     assert "236,918" in pdf_text
-    assert "ceremony verify record.zip --trust ca.pem" in pdf_text
+    # The root is pinned by the fingerprint printed here, never by the ca.pem inside the record.
+    assert f"ceremony verify record.zip --trust {trust['root']['fingerprint_sha256']}" in pdf_text
     assert "VERIFY.txt" in pdf_text
 
 

@@ -21,28 +21,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from ceremony.core import Freeze, OpenRooms, StartSegment
 from ceremony.demo import demo_definition
 from ceremony.events import Role
-from signatures.pki import load_or_create
-from signatures.tsa import TimeStampAuthority
-from signatures.verify import verify_record
-from signatures.verify_pdf import check_pdf
+from signatures import turns
+from signatures.record.pins import Pins
+from signatures.record.report import Report
+from signatures.record.sealer import Sealer
+from signatures.record.validation import Anchors, Material
+from signatures.record.verifier import verify_record
+from signatures.record.verify_pdf import PdfResult, read_pdf
 from web import pades_desk
 from web.app import create_app
-from web.keys import PKI, RECORDS, SERVICE
-from web.mou import render_mou_pdf
+from web.keys import CRLS, PKI, RECORDS, SERVICE
 from web.scripted import Api, ScriptedSignatory, ScriptError
-from web.sealing import Sealer
 from web.settings import Settings
-
-
-@pytest.fixture(scope="session")
-def original_pdf() -> bytes:
-    return render_mou_pdf(demo_definition(), ceremony_id="0123456789abcdef")
 
 
 @dataclass
@@ -90,6 +85,21 @@ async def make_room(aiohttp_client: Any, tmp_path: Path, original_pdf: bytes, **
     return Room(client, state.id, host, signers)
 
 
+async def check_pdf(room: Room, pdf: bytes) -> list[PdfResult]:
+    """The record verifier's judgement of each signature (AdES, long-term), before any seal.
+
+    Only the server's root is trusted; the issuing CA and the CRLs the server publishes are what
+    a validator fetches from the certificates' distribution points.
+    """
+    pki, now = room.app[PKI], dt.datetime.now(dt.UTC)
+    material = Material(certificates=pki.chain, crls=room.app[CRLS].all(now))
+    return await read_pdf(pdf, Anchors(root=pki.root), material, now)
+
+
+def verify(data: bytes, root_pem: bytes) -> Report:
+    return verify_record(data, Pins(root_pem=root_pem), at=dt.datetime.now(dt.UTC))
+
+
 async def ready(room: Room, signer: ScriptedSignatory, decision: str = "consent") -> None:
     """Enrolled, approved by the host, decided."""
     enrollment = await signer.enroll()
@@ -126,8 +136,7 @@ async def test_each_signatory_signs_the_newer_revision_and_earlier_signatures_st
     assert pdf[:original] == (await room.app[SERVICE].document(room.state.document_sha256))  # incremental only
 
     # Both signatures verify in the final file, the first one after the second was added.
-    root = room.app[PKI].root.certificate
-    results = await check_pdf(pdf, [root])
+    results = await check_pdf(room, pdf)
     assert [r.ok for r in results] == [True, True], [r.detail for r in results]
     assert all(r.timestamp is not None for r in results)
     assert results[0].timestamp <= results[1].timestamp  # type: ignore[operator]
@@ -158,7 +167,7 @@ async def test_concurrent_signers_wait_their_turn_and_none_is_lost(room: Room) -
     assert sorted(a["signatory"] for a in answers) == sorted(s.signatory for s in room.signers)
     chain = list(room.state.pdf_signatures.values())
     assert len(chain) == 4
-    results = await check_pdf(await room.pdf(), [room.app[PKI].root.certificate])
+    results = await check_pdf(room, await room.pdf())
     assert [r.ok for r in results] == [True] * 4, [r.detail for r in results]
     # Each revision is the one the log recorded, in the log's order.
     assert [r.revision_sha256 for r in results] == [s.sha256 for s in chain]
@@ -217,68 +226,18 @@ async def test_a_vanished_browser_loses_its_turn_after_the_lease(room: Room, mon
     with pytest.raises(ScriptError, match=r"HTTP 400: .*expired"):
         await gone.api.call("POST", f"/pdf-signatures/{stale['session']}", {"signature": gone.sign(to_sign)})
     assert (await gone.sign_pdf())["signatory"] == gone.signatory  # over the newer revision
-    results = await check_pdf(await room.pdf(), [room.app[PKI].root.certificate])
+    results = await check_pdf(room, await room.pdf())
     assert [r.ok for r in results] == [True, True]
 
 
 async def test_a_signer_kept_waiting_is_told_to_retry(room: Room, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pades_desk, "WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(turns, "WAIT_SECONDS", 0.3)
     holder, waiter = room.signers[:2]
     await ready(room, holder)
     await ready(room, waiter)
     await holder.api.call("POST", "/pdf-signatures", {})
     with pytest.raises(ScriptError, match=r"HTTP 503: .*try again"):
         await waiter.sign_pdf()
-
-
-async def test_a_record_stamped_by_an_external_tsa_verifies_with_that_tsas_ca(
-    aiohttp_client: Any, aiohttp_server: Any, tmp_path: Path, original_pdf: bytes
-) -> None:
-    # The external TSA is outside the system, so a stand-in: another PKI's TSA behind a small app.
-    outside = load_or_create(tmp_path / "outside", dt.datetime.now(dt.UTC), organisation="Outside Time Authority")
-    authority = TimeStampAuthority(outside.tsa)
-
-    async def stamp(request: web.Request) -> web.Response:
-        reply = authority.respond(await request.read(), dt.datetime.now(dt.UTC))
-        return web.Response(body=reply, content_type="application/timestamp-reply")
-
-    external = web.Application()
-    external.router.add_post("/tsa", stamp)
-    tsa = await aiohttp_server(external)
-    ca_file = tmp_path / "outside" / "root.pem"
-    room = await make_room(
-        aiohttp_client, tmp_path, original_pdf, tsa_url=str(tsa.make_url("/tsa")), tsa_ca_files=(ca_file,)
-    )
-    signer = room.signers[0]
-    await ready(room, signer)
-    await signer.sign_pdf()
-    await room.host.call("POST", "/seal", {"absent_ok": True})
-    data = room.app[RECORDS].read(room.ceremony)
-    root = room.app[PKI].root_pem
-
-    report = verify_record(data, root)
-    assert report.ok, "\n".join(report.lines())
-    assert any(c.name == "trust.tsa" and "Outside Time Authority" in c.detail for c in report.checks)
-    with zipfile.ZipFile(io.BytesIO(data)) as record:
-        evidence = json.loads(record.read("evidence.json"))
-        assert record.read("tsa-ca.pem") == ca_file.read_bytes()
-        assert "-CAfile anchors.pem" in record.read("VERIFY.txt").decode()
-        record.extractall(tmp_path / "record")
-    assert "Outside Time Authority" in evidence["tsa_certificate"]["subject"]
-    where = tmp_path / "record"
-    (where / "anchors.pem").write_bytes(root + ca_file.read_bytes())
-    who = signer.signatory
-    done = subprocess.run(
-        ["openssl", "ts", "-verify", "-in", f"consents/{who}.tsr", "-token_in", "-data",
-         f"consents/{who}.statement.json", "-CAfile", "anchors.pem"],
-        cwd=where, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert "Verification: OK" in done.stdout, done.stderr
-
-    # Trusting some other TSA's CA instead, every token fails, and says so.
-    wrong = verify_record(data, root, tsa_trust_pem=root)
-    failed = {c.name for c in wrong.checks if not c.ok}
-    assert {"consent.timestamp", "evidence.timestamp", "pdf.signature"} <= failed
 
 
 async def test_an_event_that_lands_while_the_record_is_built_makes_the_seal_build_it_again(
@@ -306,7 +265,8 @@ async def test_an_event_that_lands_while_the_record_is_built_makes_the_seal_buil
         evidence = json.loads(record.read("evidence.json"))
     # The record covers every event before the seal, the press link included.
     assert evidence["log"]["length"] == room.state.seq - 1
-    assert verify_record(data, room.app[PKI].root_pem).ok
+    report = verify(data, room.app[PKI].root_pem)
+    assert report.ok, "\n".join(report.lines())
 
     # The archive list names the record as stored: its size, SHA-256 and who signed.
     operator = {"Authorization": f"Bearer {await room.app[SERVICE].issue_operator_link()}"}

@@ -8,6 +8,7 @@ Tokens are checked with the real `openssl ts -verify`, certificates with `openss
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import subprocess
 from dataclasses import dataclass
@@ -19,11 +20,13 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from ceremony.canonical import canonicalize
 from ceremony.core import Freeze, OpenRooms, StartSegment
 from ceremony.demo import demo_definition
 from ceremony.events import Role
+from signatures.pki import make_root
 from web.app import create_app
 from web.keys import DESK, PKI, SERVICE
 from web.settings import Settings
@@ -178,10 +181,15 @@ async def test_enroll_approve_consent_and_check_with_openssl(hall: Hall) -> None
     me = await (await hall.client.get(hall.url("/me"), headers=hall.signer)).json()
     certificate = base64.b64decode(me["enrollments"][0]["certificate"])
     (hall.tmp / "signer.der").write_bytes(certificate)
-    (hall.tmp / "ca.pem").write_bytes(hall.app[PKI].root_pem)
-    (hall.tmp / "tsa.pem").write_bytes(hall.app[PKI].tsa.certificate_pem)
+    pki = hall.app[PKI]
+    (hall.tmp / "ca.pem").write_bytes(pki.root_pem)
+    (hall.tmp / "chain.pem").write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in pki.chain))
+    (hall.tmp / "tsa.pem").write_bytes(pki.tsa.certificate_pem)
     openssl("x509", "-inform", "DER", "-in", "signer.der", "-out", "signer.pem", cwd=hall.tmp)
-    verified = openssl("verify", "-CAfile", "ca.pem", "signer.pem", cwd=hall.tmp)
+    # Issued by the online issuing CA, which the root certifies: the root alone is trusted.
+    alone = openssl("verify", "-CAfile", "ca.pem", "signer.pem", cwd=hall.tmp)
+    assert alone.returncode != 0
+    verified = openssl("verify", "-CAfile", "ca.pem", "-untrusted", "chain.pem", "signer.pem", cwd=hall.tmp)
     assert "signer.pem: OK" in verified.stdout, verified.stderr
     subject = openssl("x509", "-in", "signer.pem", "-noout", "-subject", cwd=hall.tmp).stdout
     assert "O = Gangwon Province" in subject and "C = KR" in subject
@@ -330,7 +338,11 @@ async def test_enrollment_needs_proof_of_possession(hall: Hall) -> None:
 
 async def test_a_failing_external_tsa_fails_the_consent_and_stores_nothing(aiohttp_client: Any, tmp_path: Path) -> None:
     # The configured external TSA is down (nothing listens on that port): no fallback to our clock.
-    hall = await make_hall(aiohttp_client, tmp_path, tsa_url=f"http://127.0.0.1:{free_port()}/tsa")
+    # An external TSA needs its CA given (any CA will do here: no token ever comes back).
+    ca_file = tmp_path / "tsa-ca.pem"
+    ca_file.write_bytes(make_root("Unreachable Time Authority", dt.datetime.now(dt.UTC)).certificate_pem)
+    url = f"http://127.0.0.1:{free_port()}/tsa"
+    hall = await make_hall(aiohttp_client, tmp_path, tsa_urls=(url,), tsa_ca_files=(ca_file,))
     browser = Browser()
     await hall.approve((await hall.enroll(browser))["id"])
     await to_signing(hall)

@@ -19,20 +19,25 @@ from ceremony.service import CeremonyService, Clock, utc_now
 from signaling.hub import Hub
 from signaling.server import HUB
 from signaling.server import routes as signal_routes
+from signatures.crl import CrlPublisher, revocations_in
 from signatures.errors import PkiError
-from signatures.pki import CeremonyPki, load_or_create, load_pair
-from signatures.timestamping import LocalTimestamper, RemoteTimestamper, Timestamper
+from signatures.pki import CeremonyPki
+from signatures.pki_store import load_or_create, load_pair, retired_issuers
+from signatures.record.build import Renderers, SealKit
+from signatures.record.sealer import Sealer
+from signatures.record.store import RecordStore
+from signatures.timestamping import LocalTimestamper, RemoteTimestamper, Timestamper, TimestampSet
 from signatures.tsa import TimeStampAuthority
+from signatures.turns import Turns
 
 from . import api, archive, entry, pages, signing_api, stream, trust, verify_api, views
 from .auth import Principal
-from .keys import DESK, PADES, PKI, RECORDS, SEALER, SERVICE, SETTINGS, TEMPLATES, TSA
+from .completion import render_completion_pdf, render_instructions
+from .keys import CRLS, DESK, PADES, PKI, RECORDS, SEALER, SERVICE, SETTINGS, TEMPLATES, TSA
 from .middleware import errors, remember_language, security_headers
 from .mou import template_environment
-from .pades_desk import PadesDesk, Turns
-from .records import RecordStore
-from .sealing import Sealer
-from .settings import MAX_BODY_BYTES, Settings, utc_clock
+from .pades_desk import PadesDesk
+from .settings import BUILTIN, MAX_BODY_BYTES, Settings
 from .signing import SigningDesk
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -50,15 +55,27 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
         app[SERVICE] = service
         pki = await asyncio.to_thread(_load_pki, settings, clock())
         app[PKI] = pki
-        app[TSA] = TimeStampAuthority(pki.tsa)
+        app[TSA] = TimeStampAuthority(pki.tsa, pki.chain)
         http = aiohttp.ClientSession()
-        timestamper: Timestamper = (
-            RemoteTimestamper(settings.tsa_url, http) if settings.tsa_url else LocalTimestamper(app[TSA], utc_clock)
-        )
-        app[DESK] = SigningDesk(service, pki, timestamper)
+        urls = settings.tsa_urls or (BUILTIN,)
+        members: list[Timestamper] = [
+            LocalTimestamper(app[TSA], clock) if url == BUILTIN else RemoteTimestamper(url, http) for url in urls
+        ]
+        tsas = TimestampSet(members)
+        retired = await asyncio.to_thread(retired_issuers, settings.data_dir / "pki")
+        app[CRLS] = crls = CrlPublisher(pki, lambda: revocations_in(service.ceremonies()), retired)
+        app[DESK] = SigningDesk(service, pki, tsas)
         turns = Turns()
-        app[PADES] = PadesDesk(service, pki, timestamper, turns)
-        app[SEALER] = Sealer(service, pki, timestamper, turns, app[RECORDS], _tsa_anchors(settings))
+        app[PADES] = PadesDesk(service, pki, tsas, turns)
+        kit = SealKit(
+            pki=pki,
+            tsas=tsas,
+            crls=crls.all,
+            renderers=Renderers(completion=render_completion_pdf, instructions=render_instructions),
+            tsa_anchors=_tsa_anchors(settings),
+            fetch=any(url != BUILTIN for url in urls),
+        )
+        app[SEALER] = Sealer(service, kit, turns, app[RECORDS])
         await service.start()
         hub = Hub(service, settings.signal, partial(_event_for_role, service))
         app[HUB] = hub
@@ -106,8 +123,8 @@ def _tsa_anchors(settings: Settings) -> tuple[x509.Certificate, ...]:
             anchors.extend(x509.load_pem_x509_certificates(path.read_bytes()))
         except (OSError, ValueError) as exc:
             raise PkiError(f"--tsa-ca {path}: not a readable PEM certificate file ({exc})") from None
-    if settings.tsa_url and not anchors:
-        log.warning("--tsa-url without --tsa-ca: records will verify only with the TSA's CA given as --tsa-trust")
+    if any(url != BUILTIN for url in settings.tsa_urls) and not anchors:
+        raise PkiError("an external --tsa-url needs its CA certificate(s) as --tsa-ca, to validate its tokens")
     return tuple(anchors)
 
 
@@ -115,4 +132,4 @@ def _load_pki(settings: Settings, now: datetime) -> CeremonyPki:
     """The data directory's PKI, with the operator's own CA and/or TSA where given."""
     root = load_pair(*settings.ca_files) if settings.ca_files else None
     tsa = load_pair(*settings.tsa_files) if settings.tsa_files else None
-    return load_or_create(settings.data_dir / "pki", now, root=root, tsa=tsa)
+    return load_or_create(settings.data_dir / "pki", now, crl_base=settings.crl_base, root=root, tsa=tsa)

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from ceremony.core import CeremonyState, Phase
 from ceremony.events import Role
+from signatures.record.store import RecordStore
 
 from . import views
 from .auth import ceremony_state, held_ceremonies, require
@@ -38,7 +39,6 @@ from .record_view import (
     size_text,
     zoned_when,
 )
-from .records import RecordStore
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -24,8 +24,8 @@ from signaling.errors import SignalingError
 from signaling.hub import SignalSettings
 from signaling.ice import load_ice_config
 from signatures.errors import SignatureError
-from signatures.verify import verify_record
 
+from . import cli_pki, cli_record
 from .app import create_app
 from .bootstrap import ensure_demo
 from .keys import SERVICE
@@ -61,7 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--resume-window", type=float, default=60.0, help="keep a dropped session, seconds")
     serve.add_argument(
         "--tsa-url",
-        help="an external RFC 3161 TSA for every timestamp (default: the built-in one); failures are not masked",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an RFC 3161 TSA for every timestamp, repeatable (one in each country, say: each item then carries "
+        "a token from each); 'builtin' names our own; default: the built-in one alone; failures are never masked",
+    )
+    serve.add_argument(
+        "--crl-url", metavar="URL", help="where certificates say CRLs are published (default: PUBLIC_URL/pki/crl)"
     )
     serve.add_argument(
         "--tsa-ca",
@@ -69,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="PEM",
-        help="the external TSA's CA certificate(s), put in each record so its tokens verify offline (repeatable)",
+        help="the external TSAs' CA certificate(s), to validate their tokens; named in each record (repeatable)",
     )
     serve.add_argument("--ca-cert", type=Path, help="use this CA certificate (PEM) instead of generating one")
     serve.add_argument("--ca-key", type=Path, help="its ECDSA P-256 private key (PEM)")
@@ -94,17 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     verify = logsub.add_parser("verify", help="walk every hash chain; name the first broken link")
     verify.add_argument("--data", type=Path, default=DEFAULT_DATA)
 
-    record = sub.add_parser("verify", help="check a sealed record (.zip) offline: every signature, token, hash, chain")
-    record.add_argument("record", type=Path, help="the record zip downloaded from the archive")
-    record.add_argument(
-        "--trust", type=Path, metavar="CA_PEM", help="the root CA to trust (default: the record's own ca.pem)"
-    )
-    record.add_argument(
-        "--tsa-trust",
-        type=Path,
-        metavar="PEM",
-        help="an external TSA's CA certificate(s), if the ceremony used one (default: the record's tsa-ca.pem)",
-    )
+    cli_record.add_parsers(sub)
+    cli_pki.add_parser(sub, DEFAULT_DATA)
 
     demo = sub.add_parser("demo", help="run the Gangwon-Nanjing demo ceremony end to end, headless; verify its record")
     demo.add_argument("--data", type=Path, help="data directory (default: a new temporary directory)")
@@ -127,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "venue-bot":
             return _venue_bot(args)
         if args.command == "verify":
-            return _verify_record(args)
+            return cli_record.run_verify(args)
+        if args.command == "renew":
+            return cli_record.run_renew(args)
+        if args.command == "pki":
+            return cli_pki.run(args)
         if args.command == "demo":
             return _demo(args)
         return _verify_log(args)
@@ -164,7 +166,8 @@ def _serve(args: argparse.Namespace) -> int:
         public_url=public,
         create_demo=not args.no_demo,
         signal=signal_settings,
-        tsa_url=args.tsa_url,
+        tsa_urls=tuple(args.tsa_url),
+        crl_url=args.crl_url,
         ca_files=(args.ca_cert, args.ca_key) if args.ca_cert else None,
         tsa_files=(args.tsa_cert, args.tsa_key) if args.tsa_cert else None,
         tsa_ca_files=tuple(args.tsa_ca),
@@ -250,23 +253,6 @@ def _verify_log(args: argparse.Namespace) -> int:
         store.close()
     print(f"{len(ceremonies)} ceremonies checked, {failures} broken")
     return 1 if failures else 0
-
-
-def _verify_record(args: argparse.Namespace) -> int:
-    """One line per check; exit 0 only when every check passes (2: not a record, or unreadable input)."""
-    try:
-        data = args.record.read_bytes()
-        trust = args.trust.read_bytes() if args.trust is not None else None
-        tsa_trust = args.tsa_trust.read_bytes() if args.tsa_trust is not None else None
-    except OSError as exc:
-        raise SignatureError(f"cannot read {exc.filename}: {exc.strerror}") from None
-    report = verify_record(data, trust, tsa_trust)
-    for line in report.lines():
-        print(line)
-    failed = sum(not check.ok for check in report.checks)
-    verdict = "VALID" if report.ok else f"NOT VALID: {failed} of {len(report.checks)} checks failed"
-    print(f"{args.record}: {verdict}")
-    return 0 if report.ok else 1
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from markupsafe import Markup
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
+from signatures.pki import SEAL_PURPOSE
 from web.mou import TEMPLATES_DIR, WEB_DIR, template_environment
 
 COMPLETION_CSS = WEB_DIR / "static" / "completion.css"
@@ -84,10 +85,15 @@ def dash(value: object) -> object:
     return value if _present(value) else MISSING
 
 
+def tsa_row(certificate: dict[str, Any], label: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A TSA certificate beside its label, for the table of certificates (one row per configured TSA)."""
+    return certificate, label
+
+
 @cache
 def _environment() -> jinja2.Environment:
     env = template_environment()
-    env.filters.update(zoned=zoned, utc=utc, hex_lines=hex_lines, thousands=thousands, dash=dash)
+    env.filters.update(zoned=zoned, utc=utc, hex_lines=hex_lines, thousands=thousands, dash=dash, tsa_row=tsa_row)
     return env
 
 
@@ -155,3 +161,23 @@ def render_completion_pdf(evidence: dict[str, Any]) -> bytes:
     )
     pdf: bytes = document.write_pdf(pdf_variant="pdf/a-3b", pdf_identifier=identifier.encode("ascii"))
     return pdf
+
+
+def render_instructions(evidence: dict[str, Any], external_tsa: bool) -> str:
+    """VERIFY.txt: the standard commands that check each part of this record."""
+    template = template_environment().get_template("record/VERIFY.txt")
+    return template.render(
+        evidence=evidence,
+        ceremony_id=evidence["ceremony"]["id"],
+        sealed_at=evidence["ceremony"]["sealed_at"],
+        root_fingerprint=evidence["trust"]["root"]["fingerprint_sha256"],
+        original_size=evidence["documents"]["original"]["size"],
+        original_sha256=evidence["documents"]["original"]["sha256"],
+        log_length=evidence["log"]["length"],
+        log_head=evidence["log"]["head"],
+        consents=[c["signatory"] for c in evidence["consents"]],
+        signatures=[p["signatory"] for p in evidence["pdf_signatures"]],
+        tsa_count=len(evidence["trust"]["timestamping"]),
+        seal_purpose=SEAL_PURPOSE.dotted_string,
+        external_tsa=external_tsa,
+    )

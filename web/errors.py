@@ -8,6 +8,7 @@
     ├── NotFound          404
     ├── Conflict          409 (the ceremony's state does not allow it)
     ├── TooLarge          413
+    ├── UnsupportedEncoding 415 (a body sent compressed where only the plain bytes are accepted)
     └── Busy              503 (a shared resource is taken for now; retry)
 
 ceremony.errors are mapped onto these in middleware.py, and nowhere else.
@@ -19,6 +20,7 @@ from __future__ import annotations
 class WebError(Exception):
     status = 500
     code = "error"
+    close = False  # answer with Connection: close (the body was refused unread, and cannot be skipped safely)
 
     def __init__(self, reason: str, fields: list[dict[str, str]] | None = None) -> None:
         super().__init__(reason)
@@ -67,3 +69,11 @@ class AbsentParties(Conflict):
 class TooLarge(WebError):
     status = 413
     code = "too_large"
+
+
+class UnsupportedEncoding(WebError):
+    status = 415
+    code = "unsupported_encoding"
+    # aiohttp would inflate the unread body to skip it, and drop the connection when it cannot:
+    # a client reusing that connection for its next request would see it reset.
+    close = True

@@ -6,12 +6,13 @@ import jinja2
 from aiohttp import web
 
 from ceremony.service import CeremonyService
+from signatures.crl import CrlPublisher
 from signatures.pki import CeremonyPki
+from signatures.record.sealer import Sealer
+from signatures.record.store import RecordStore
 from signatures.tsa import TimeStampAuthority
 
 from .pades_desk import PadesDesk
-from .records import RecordStore
-from .sealing import Sealer
 from .settings import Settings
 from .signing import SigningDesk
 
@@ -24,3 +25,4 @@ DESK = web.AppKey("signing_desk", SigningDesk)
 RECORDS = web.AppKey("records", RecordStore)
 PADES = web.AppKey("pades_desk", PadesDesk)
 SEALER = web.AppKey("sealer", Sealer)
+CRLS = web.AppKey("crls", CrlPublisher)

@@ -734,6 +734,57 @@ MESSAGES: dict[str, dict[str, str]] = {
     ),
     "js.sign.signed": _m("서명이 기록되었습니다", "签署已记录", "Your signature is recorded"),
     "js.sign.declined": _m("서명 거부가 기록되었습니다", "拒绝签署已记录", "Your refusal is recorded"),
+    # ---- signing page: the signatory's receipt ----
+    "sign.receipt_title": _m("내 서명 확인증", "我的签署回执", "Your receipt"),
+    "sign.receipt_lead": _m(
+        "서버에 기록된 내용과 같은 값입니다. 소리 내어 읽거나 대조하기 쉽도록 네 글자씩 나누어 표시합니다.",
+        "以下数值与服务器记录一致，按四个字符一组显示，便于朗读和核对。",
+        "These are the values the server recorded, in groups of four for reading aloud and comparing.",
+    ),
+    "sign.receipt_sha": _m(
+        "내 서명이 들어간 양해각서 PDF의 SHA-256",
+        "加入您签名后的备忘录 PDF 的 SHA-256",
+        "SHA-256 of the MOU PDF with your signature",
+    ),
+    "sign.receipt_key": _m(
+        "내 서명 키의 지문 (SHA-256)", "您的签名密钥指纹（SHA-256）", "Your key's fingerprint (SHA-256)"
+    ),
+    "sign.receipt_time": _m(
+        "신뢰할 수 있는 시각 (시점 확인 기관)", "可信时间（时间戳机构）", "Trusted time (time-stamping authority)"
+    ),
+    "sign.receipt_download": _m("확인증 내려받기", "下载回执", "Download receipt"),
+    "sign.receipt_why": _m(
+        "이 파일을 보관하십시오. 나중에 봉인된 기록이 내가 서명한 내용 그대로인지 이 파일로 확인할 수 있습니다:",
+        "请保存此文件：日后可凭它核对封存记录与您所签署的内容是否完全一致：",
+        "Keep this file: with it you can check later that the sealed record holds exactly what you signed:",
+    ),
+    "js.sign.receipt.saved": _m("{file} 파일로 저장했습니다.", "已保存为 {file}。", "Saved as {file}."),
+    "js.sign.receipt.not_decided": _m(
+        "아직 확인증이 없습니다. 서명하거나 서명을 거부하면 만들어집니다.",
+        "尚无回执：签署或拒绝签署后才会生成。",
+        "There is no receipt yet: it is written once you sign or decline.",
+    ),
+    "js.sign.receipt.access": _m(
+        "이 링크로는 확인증을 볼 수 없습니다. 받으신 서명자 링크를 다시 열어 주십시오.",
+        "此链接无法查看回执。请重新打开您收到的签署人链接。",
+        "This link may not read the receipt; open the signatory link you were given again.",
+    ),
+    "js.sign.receipt.not_found": _m(
+        "서버에서 이 서명식을 찾을 수 없습니다.", "服务器上找不到此仪式。", "The server does not know this ceremony."
+    ),
+    "js.sign.receipt.failed": _m(
+        "확인증을 가져오지 못했습니다 (오류 {status}). 다시 시도하십시오.",
+        "未能获取回执（错误 {status}），请重试。",
+        "The receipt could not be fetched (error {status}). Try again.",
+    ),
+    # ---- the sealed record's SHA-256, on the halls' screens and the host console ----
+    "seal.record_sha": _m("봉인된 기록의 SHA-256", "封存记录的 SHA-256", "SHA-256 of the sealed record"),
+    "seal.sealed_at": _m("봉인 시각", "封存时间", "Sealed at"),
+    "seal.compare": _m(
+        "두 회의장에 같은 값이 표시됩니다. 기록 파일을 받으면 이 값과 대조하십시오.",
+        "两个会场显示相同的数值。收到记录文件后，请与此数值核对。",
+        "Both halls show the same value; compare it with the record file when you receive it.",
+    ),
     # ---- host: signatories' keys ----
     "keys.title": _m("서명자 키", "签署人密钥", "Signatories' keys"),
     "keys.help": _m(
@@ -895,6 +946,41 @@ MESSAGES: dict[str, dict[str, str]] = {
     "archive.file.verify": _m(
         "각 부분을 표준 도구로 확인하는 명령", "用标准工具逐项核验的命令", "The standard commands that check each part"
     ),
+    "archive.file.chain": _m(
+        "발급 인증기관 인증서 (루트와 각 인증서 사이)",
+        "签发机构证书（根证书与各证书之间）",
+        "The issuing CA's certificate, between the root and each certificate",
+    ),
+    "archive.file.tsa_ca": _m(
+        "외부 TSA의 인증기관 인증서 (별도로 받은 것과 비교한 뒤에만 신뢰)",
+        "外部时间戳机构的 CA 证书（须与另行取得的核对后才可信任）",
+        "The external TSA's CA certificate (trust it only after comparing it with one obtained separately)",
+    ),
+    "archive.file.crl": _m(
+        "인증서 폐기 목록(CRL): 봉인 또는 갱신 시점의 상태",
+        "证书吊销列表（CRL）：封存或续期时的状态",
+        "A certificate revocation list (CRL), as it stood at the seal or a renewal",
+    ),
+    "archive.file.signature_value": _m(
+        "PDF 서명 값 (타임스탬프가 덮는 바이트)",
+        "PDF 签名值（时间戳所覆盖的字节）",
+        "A PDF signature's value (the bytes its timestamps cover)",
+    ),
+    "archive.file.signature_tsr": _m(
+        "PDF 서명 값에 대한 RFC 3161 타임스탬프",
+        "PDF 签名值的 RFC 3161 时间戳",
+        "An RFC 3161 timestamp over a PDF signature's value",
+    ),
+    "archive.file.renewal": _m(
+        "갱신 기록: 그 전의 모든 파일 목록과 해시",
+        "续期记录：此前所有文件的清单与哈希",
+        "A renewal: the list and hashes of every file before it",
+    ),
+    "archive.file.renewal_tsr": _m(
+        "갱신 기록에 대한 보관용 타임스탬프",
+        "续期记录的存档时间戳",
+        "The archive timestamp over a renewal",
+    ),
     "archive.hashes": _m("기록에 적힌 해시와 지문", "档案记载的哈希值与指纹", "Hashes and fingerprints in the record"),
     "archive.hashes_help": _m(
         "evidence.json에 적힌 값입니다. 검증하면 각 값이 실제 파일과 맞는지 확인합니다.",
@@ -937,9 +1023,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "verify.limit": _m("최대 {size}", "最大 {size}", "Up to {size}"),
     "verify.report": _m("검증 결과", "验证结果", "Report"),
     "verify.root_ca": _m(
-        "이 기록의 루트 인증서 지문 (SHA-256)",
-        "此档案根证书的指纹（SHA-256）",
-        "Root CA fingerprint of this record (SHA-256)",
+        "검사가 믿은 루트 인증서의 지문 (SHA-256)",
+        "本次检查所信任根证书的指纹（SHA-256）",
+        "Fingerprint of the root CA the checks trusted (SHA-256)",
     ),
     "verify.compare": _m(
         "이 값을 다른 경로로 알고 있는 지문과 대조하십시오. 같을 때에만 그 서명식의 기록입니다.",
@@ -952,14 +1038,31 @@ MESSAGES: dict[str, dict[str, str]] = {
     "verify.col.detail": _m("내용", "详情", "Detail"),
     "verify.trust_title": _m("루트 인증서 지문을 대조하십시오", "请核对根证书指纹", "Compare the root CA fingerprint"),
     "verify.trust_body": _m(
-        "검증에는 기록 안의 ca.pem이 쓰입니다. 그래서 ‘통과’는 그 루트 인증서를 믿는다면 기록이 온전하다는 "
-        "뜻입니다. 결과에 나온 루트 인증서 지문을 다른 경로로 알고 있는 값(서명식 때 받은 값, 또는 기록을 "
-        "내려받을 때 기록 보관 화면에 표시된 값)과 대조하십시오.",
-        "验证使用档案内附的 ca.pem，因此“通过”的含义是：若信任该根证书，则档案完整无损。请将结果中的根证书指纹"
-        "与您从其他途径得知的值（仪式时取得的值，或下载档案时档案页面显示的值）进行比对。",
-        "The check uses the ca.pem inside the record, so PASS means “intact, if you trust that root CA”. "
-        "Compare the root CA fingerprint in the report with one you know from elsewhere: given to you at the "
-        "ceremony, or shown on the archive page when you downloaded the record.",
+        "검증은 이 서버의 루트 인증서(또는 위에 적은 지문의 루트)만 믿습니다. 기록 안의 ca.pem은 믿지 않습니다. "
+        "‘통과’는 그 루트를 믿는다면 기록이 온전하다는 뜻이니, 결과의 지문을 다른 경로로 알고 있는 값(서명식 때 "
+        "받은 값, 양측이 공개한 값)과 대조하십시오.",
+        "验证只信任本服务器的根证书（或上方填写指纹的根证书），不信任档案内的 ca.pem。“通过”表示：若信任该根证书，"
+        "档案即完整无损。请将结果中的指纹与您从其他途径得知的值（仪式时取得的值、双方公布的值）比对。",
+        "The check trusts only this server's root CA (or the root whose fingerprint you give above), never the "
+        "ca.pem inside the record. PASS means “intact, if you trust that root”: compare its fingerprint in the "
+        "report with one you know from elsewhere (given to you at the ceremony, or published by the parties).",
+    ),
+    "verify.trust_label": _m(
+        "믿을 루트 인증서 지문 (비워 두면 이 서버의 것)",
+        "要信任的根证书指纹（留空则为本服务器的根证书）",
+        "Root CA fingerprint to trust (empty: this server's)",
+    ),
+    "verify.trust_help": _m(
+        "이 서버의 루트: {fingerprint}. 다른 서버의 기록이면 그 서명식의 지문(SHA-256, 16진수 64자)을 적으십시오.",
+        "本服务器的根证书：{fingerprint}。若是其他服务器的档案，请填写该仪式的指纹（SHA-256，64 位十六进制）。",
+        "This server's root: {fingerprint}. For another server's record, give that ceremony's fingerprint "
+        "(SHA-256, 64 hexadecimal digits).",
+    ),
+    "verify.at_label": _m("검증 기준일 (비워 두면 지금)", "验证基准日（留空则为现在）", "Verify as of (empty: now)"),
+    "verify.at_help": _m(
+        "기록이 그날에도 유효한지 확인합니다 (예: 20년 뒤). 날짜는 UTC 0시로 봅니다.",
+        "检查档案在该日是否依然有效（例如 20 年后）。日期按 UTC 零时计。",
+        "Checks that the record is still valid on that day (20 years on, say). The date is taken at 00:00 UTC.",
     ),
     "verify.offline_more": _m(
         "또는 zip 안의 VERIFY.txt에 적힌 openssl 명령을 쓰십시오.",
@@ -1003,6 +1106,43 @@ MESSAGES: dict[str, dict[str, str]] = {
         "기록에 적힌 서명식: {title} ({id})",
         "档案所载仪式：{title}（{id}）",
         "Ceremony named in the record: {title} ({id})",
+    ),
+    "js.verify.bad_fingerprint": _m(
+        "루트 인증서 지문은 16진수 64자(SHA-256)입니다. 콜론과 공백은 빼도 됩니다.",
+        "根证书指纹应为 64 位十六进制数（SHA-256），可省略冒号和空格。",
+        "A root CA fingerprint is 64 hexadecimal digits (SHA-256); colons and spaces may be left out.",
+    ),
+    "js.verify.as_of": _m("기준 시각 {time} (UTC).", "基准时间 {time}（UTC）。", "As of {time} (UTC)."),
+    "js.verify.under_ours": _m(
+        "이 서버의 루트 인증서를 믿고 검사했습니다.",
+        "以本服务器的根证书为信任锚进行检查。",
+        "Checked under this server's root CA.",
+    ),
+    "js.verify.under_named": _m(
+        "지정한 지문의 루트 인증서를 믿고 검사했습니다.",
+        "以您填写指纹的根证书为信任锚进行检查。",
+        "Checked under the root CA you named.",
+    ),
+    "js.verify.not_a_record": _m(
+        "서명식 기록이 아닙니다: {reason}", "这不是仪式档案：{reason}", "This is not a ceremony record: {reason}"
+    ),
+    "js.verify.busy": _m(
+        "검증기가 다른 기록을 검사하고 있습니다. 잠시 뒤 다시 시도하십시오.",
+        "验证器正在检查其他档案，请稍后重试。",
+        "The verifier is busy with other records; try again in a moment.",
+    ),
+    "js.verify.too_large_server": _m(
+        "파일이 이 서버가 검사하는 한도보다 큽니다. ceremony verify로 오프라인 검증하십시오.",
+        "文件超过本服务器的检查上限，请用 ceremony verify 离线验证。",
+        "The file is larger than this server checks; verify it offline with ceremony verify.",
+    ),
+    "js.verify.encoding": _m(
+        "압축하지 않은 zip 파일 그대로 보내야 합니다.",
+        "请直接发送 zip 文件本身，不要另行压缩。",
+        "Send the zip file itself, without compressing it again.",
+    ),
+    "js.verify.bad_request": _m(
+        "요청이 올바르지 않습니다: {reason}", "请求有误：{reason}", "The request was not accepted: {reason}"
     ),
     "js.verify.no_fingerprint": _m(
         "기록에 읽을 수 있는 ca.pem이 없습니다.", "档案中没有可读取的 ca.pem。", "The record has no readable ca.pem."

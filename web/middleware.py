@@ -17,7 +17,7 @@ from ceremony.errors import (
     InvalidDefinition,
     UnknownCeremony,
 )
-from signatures.errors import SignatureError, TimestampError
+from signatures.errors import PdfSigningFailed, SignatureError, TimestampError, TurnTaken
 
 from .errors import AbsentParties, BadRequest, Conflict, NotFound, WebError
 from .i18n import Translator, negotiate
@@ -57,7 +57,7 @@ def _as_web_error(exc: CeremonyError) -> WebError:
 def _wants_json(request: web.Request) -> bool:
     """Scripts get JSON errors; a person following a link gets a page."""
     return (
-        request.path.startswith("/api/")
+        request.path.startswith(("/api/", "/pki/"))
         or request.path in ("/healthz", "/tsa")
         or request.content_type == "application/json"
         or "json" in request.headers.get("Accept", "")
@@ -77,13 +77,20 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except WebError as exc:
-        return _render_error(request, exc.status, exc.code, exc.reason, exc.fields)
+        response = _render_error(request, exc.status, exc.code, exc.reason, exc.fields)
+        if exc.close:
+            response.force_close()
+        return response
     except CeremonyError as exc:
         err = _as_web_error(exc)
         return _render_error(request, err.status, err.code, err.reason, err.fields)
     except TimestampError as exc:
         # The configured TSA failed: nothing was recorded, and we say so rather than use our own clock.
         return _render_error(request, 503, "timestamp_unavailable", f"{exc}; nothing was recorded, try again", [])
+    except TurnTaken as exc:
+        return _render_error(request, 503, "busy", str(exc), [])
+    except PdfSigningFailed as exc:
+        return _render_error(request, 503, "signing_failed", f"{exc}; nothing was recorded, try again", [])
     except SignatureError as exc:
         return _render_error(request, 400, "bad_signature_input", str(exc), [])
     except web.HTTPException as exc:

@@ -7,11 +7,8 @@ record *claims*, shown to people; checking the claims is signatures/verify.py's 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
-import zipfile
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,28 +16,14 @@ from typing import Any
 from ceremony.core import CeremonyState
 from ceremony.events import format_time
 from ceremony.model import CeremonyDefinition
+from signatures.errors import NotARecord
+from signatures.record.container import open_archive
+from signatures.record.parts import EVIDENCE, part_of
 
 from .i18n import ZonedTime, display_zones, zoned_times
 
 log = logging.getLogger(__name__)
 
-EVIDENCE = "evidence.json"
-MAX_EVIDENCE_BYTES = 16 * 1024 * 1024
-# What a damaged or hostile zip can raise while being read (zlib.error: a corrupt deflate stream).
-ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError, zlib.error)
-# What each file of a record is (docs/record.md), as message keys.
-FILE_KEYS = {
-    "mou-signed.pdf": "archive.file.signed_pdf",
-    "evidence.json": "archive.file.evidence",
-    "evidence.tsr": "archive.file.evidence_tsr",
-    "evidence.p7s": "archive.file.evidence_p7s",
-    "events.jsonl": "archive.file.events",
-    "completion.pdf": "archive.file.completion",
-    "ca.pem": "archive.file.ca",
-    "tsa.pem": "archive.file.tsa",
-    "seal.pem": "archive.file.seal",
-    "VERIFY.txt": "archive.file.verify",
-}
 STATUSES = ("signed", "declined", "absent")
 
 
@@ -95,32 +78,20 @@ def record_listing(state: CeremonyState, size: int) -> RecordListing | None:
 def record_facts(data: bytes) -> RecordFacts:
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            files = tuple((i.filename, i.file_size) for i in archive.infolist() if not i.is_dir())
-            evidence = read_evidence(archive)
-    except ZIP_ERRORS:
+        archive = open_archive(data)
+    except NotARecord:
+        archive = None
+    if archive is None or archive.problems:
         # Our own record, so this means a damaged disk: show what we can, and let the verifier say what is wrong.
         log.error("stored record %s is not a readable zip", sha256)
-        files, evidence = (), {}
-    return RecordFacts(len(data), sha256, files, evidence)
+        return RecordFacts(len(data), sha256, (), {})
+    listing = tuple((name, len(content)) for name, content in archive.files.items())
+    return RecordFacts(len(data), sha256, listing, _evidence(archive.files))
 
 
-def zip_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes | None:
-    """A file of the zip, or None: absent, unreadable, or declared larger than `limit`.
-
-    zipfile stops at the declared size, so checking it first keeps a zip bomb from filling memory.
-    """
+def _evidence(files: dict[str, bytes]) -> dict[str, Any]:
     try:
-        info = archive.getinfo(name)
-        return archive.read(info) if info.file_size <= limit else None
-    except (KeyError, *ZIP_ERRORS):
-        return None
-
-
-def read_evidence(archive: zipfile.ZipFile) -> dict[str, Any]:
-    raw = zip_member(archive, EVIDENCE, MAX_EVIDENCE_BYTES)
-    try:
-        value = json.loads(raw) if raw is not None else None
+        value = json.loads(files.get(EVIDENCE, b""))
     except ValueError:  # not JSON, or not UTF-8
         return {}
     return value if isinstance(value, dict) else {}
@@ -200,19 +171,9 @@ def record_view(state: CeremonyState, facts: RecordFacts, lang: str) -> RecordVi
     )
 
 
-# The per-decision files, named after their signatory: (prefix, suffix) -> message key.
-PART_KEYS = {
-    ("consents/", ".statement.json"): "archive.file.statement",
-    ("consents/", ".sig"): "archive.file.statement_sig",
-    ("consents/", ".tsr"): "archive.file.statement_tsr",
-    ("certificates/", ".pem"): "archive.file.certificate",
-}
-
-
 def _file_key(name: str) -> str | None:
-    if name in FILE_KEYS:
-        return FILE_KEYS[name]
-    return next((key for (pre, suf), key in PART_KEYS.items() if name.startswith(pre) and name.endswith(suf)), None)
+    part = part_of(name)
+    return part.key if part is not None else None
 
 
 def _hashes(evidence: dict[str, Any]) -> list[dict[str, Any]]:
@@ -224,12 +185,11 @@ def _hashes(evidence: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(_hash_row(key, doc.get("sha256"), note=_size_note(doc.get("size"))))
     chain = as_object(evidence.get("log"))
     rows.append(_hash_row("archive.hash.log", chain.get("head"), events=chain.get("length")))
-    for key, name in (
-        ("archive.hash.root_ca", "root_ca"),
-        ("archive.hash.seal", "seal_certificate"),
-        ("archive.hash.tsa", "tsa_certificate"),
-    ):
-        cert = as_object(evidence.get(name))
+    trust = as_object(evidence.get("trust"))
+    certificates = [("archive.hash.root_ca", trust.get("root")), ("archive.hash.seal", trust.get("seal"))]
+    certificates += [("archive.hash.tsa", tsa) for tsa in as_list(trust.get("timestamping"))]
+    for key, value in certificates:
+        cert = as_object(value)
         rows.append(_hash_row(key, cert.get("fingerprint_sha256"), note=cert.get("subject")))
     return [row for row in rows if isinstance(row["sha256"], str)]
 
@@ -250,7 +210,7 @@ def _size_note(size: Any) -> str | None:
 def _signatory_rows(evidence: dict[str, Any], definition: CeremonyDefinition, lang: str) -> list[dict[str, Any]]:
     parties = {p.get("id"): p for p in map(as_object, as_list(evidence.get("parties")))}
     venues = {v.get("id"): v for v in map(as_object, as_list(evidence.get("venues")))}
-    times = {c.get("signatory"): c.get("timestamp") for c in map(as_object, as_list(evidence.get("consents")))}
+    times = {c.get("signatory"): _first_time(c) for c in map(as_object, as_list(evidence.get("consents")))}
     rows = []
     for s in map(as_object, as_list(evidence.get("signatories"))):
         certificate = as_object(s.get("certificate"))
@@ -266,6 +226,12 @@ def _signatory_rows(evidence: dict[str, Any], definition: CeremonyDefinition, la
             }
         )
     return rows
+
+
+def _first_time(consent: dict[str, Any]) -> Any:
+    """The time the first TSA's token gives a decision (what the archive page shows)."""
+    stamps = as_list(consent.get("timestamps"))
+    return as_object(stamps[0]).get("time") if stamps else None
 
 
 def _text(value: Any, lang: str) -> str:

@@ -15,6 +15,8 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -24,8 +26,9 @@ from aiohttp import web
 from ceremony.definition import definition_to_json
 from ceremony.demo import demo_definition
 from signaling.venue_bot import BotOptions, HostBot, MediaBot, VenueBot
-from signatures.report import Report
-from signatures.verify import verify_record
+from signatures.record.pins import Pins
+from signatures.record.report import Report
+from signatures.record.verifier import verify_record
 
 from .app import create_app
 from .keys import PKI, SERVICE
@@ -124,8 +127,8 @@ async def _ceremony(
         data = await response.read()
     record = data_dir / f"ceremony-{host.ceremony}-record.zip"
     record.write_bytes(data)
-    trust = app[PKI].root_pem
-    report = await asyncio.to_thread(verify_record, data, trust)
+    pins = Pins(root_pem=app[PKI].root_pem)
+    report = await asyncio.to_thread(partial(verify_record, data, pins, at=datetime.now(UTC)))
     progress.step(8, f"record written: {record} ({len(data) // 1024} KiB); offline verification:")
     for line in report.lines():
         progress.say("    " + line)

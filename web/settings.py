@@ -17,13 +17,26 @@ class Settings:
     public_url: str | None = None  # base for links, e.g. https://ceremony.example.org; else from the request
     create_demo: bool = True
     signal: SignalSettings = field(default_factory=SignalSettings)
-    tsa_url: str | None = None  # an external RFC 3161 TSA; None: the built-in one
+    # The RFC 3161 TSAs every timestamp comes from, in order (the first is embedded in PDF
+    # signatures); BUILTIN names our own. Empty: the built-in one alone.
+    tsa_urls: tuple[str, ...] = ()
     # The operator's own CA and/or TSA (certificate, key) PEM files, instead of generated ones.
     ca_files: tuple[Path, Path] | None = None
     tsa_files: tuple[Path, Path] | None = None
     # The CA certificate(s) of the external TSA (--tsa-url), put into each record as tsa-ca.pem
     # so that its tokens can be checked offline.
     tsa_ca_files: tuple[Path, ...] = ()
+    # Where certificates say their CRLs are published (…/pki/crl); default: public_url + /pki/crl.
+    crl_url: str | None = None
+
+    @property
+    def crl_base(self) -> str:
+        if self.crl_url:
+            return self.crl_url.rstrip("/")
+        return f"{(self.public_url or 'http://127.0.0.1:8080').rstrip('/')}/pki/crl"
+
+
+BUILTIN = "builtin"  # in --tsa-url: the server's own TSA, beside an external one
 
 
 def utc_clock() -> datetime:

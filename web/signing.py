@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
@@ -30,6 +29,7 @@ from ceremony.signing import (
     ApproveEnrollment,
     Consent,
     Enrollment,
+    EnrollmentStatus,
     RecordConsent,
     RejectEnrollment,
     RequestEnrollment,
@@ -45,7 +45,8 @@ from signatures.keys import (
     verify,
 )
 from signatures.pki import CeremonyPki
-from signatures.timestamping import Timestamper
+from signatures.record.evidence import stamps
+from signatures.timestamping import TimestampSet
 
 if TYPE_CHECKING:  # web.auth -> web.keys -> this module: only the type is needed here
     from .auth import Principal
@@ -73,10 +74,10 @@ class Client:
 
 
 class SigningDesk:
-    def __init__(self, service: CeremonyService, pki: CeremonyPki, timestamper: Timestamper) -> None:
+    def __init__(self, service: CeremonyService, pki: CeremonyPki, tsas: TimestampSet) -> None:
         self.service = service
         self.pki = pki
-        self.timestamper = timestamper
+        self.tsas = tsas
         self.challenges = ChallengeBook()
 
     def challenge(self, state: CeremonyState, principal: Principal, purpose: str) -> Challenge:
@@ -113,12 +114,13 @@ class SigningDesk:
         party = state.definition.party(signatory.party)
         key = load_p256_spki(b64decode(enrollment.public_key, "public_key"))
         certificate = issue_signatory_certificate(
-            self.pki.root,
+            self.pki.issuing,
             key,
-            name=signatory.name.en,
+            person=signatory.name.en,
             organisation=party.name.en,
             country=party.country,
-            now=datetime.now(UTC),
+            crl_base=self.pki.crl_base,
+            now=self.service.clock(),
         )
         command = ApproveEnrollment(
             enrollment_id,
@@ -144,7 +146,7 @@ class SigningDesk:
         if enrollment is None or enrollment.certificate is None or enrollment.serial is None:
             raise CommandRefused("no approved key for this signatory yet; the host must approve the enrollment first")
         certificate = x509.load_der_x509_certificate(b64decode(enrollment.certificate, "certificate", limit=8192))
-        if certificate.not_valid_after_utc < datetime.now(UTC):
+        if certificate.not_valid_after_utc < self.service.clock():
             raise CommandRefused("this signatory's certificate has expired; enroll again")
         data = statement_bytes(statement)
         signature = raw_to_der(b64decode(_field(body, "signature"), "signature"))
@@ -155,17 +157,18 @@ class SigningDesk:
         command = RecordConsent(
             invitation.signatory, statement, b64(signature), enrollment.serial, "", "", client.address, client.device
         )
-        decide(state, command)  # a dry run: refuse now rather than after asking the TSA
-        token = await self.timestamper.timestamp(data)
+        decide(state, command)  # a dry run: refuse now rather than after asking the TSAs
+        first, *more = await self.tsas.timestamp(data)  # one token from each configured TSA
         command = RecordConsent(
             invitation.signatory,
             statement,
             b64(signature),
             enrollment.serial,
-            b64(token.der),
-            format_time(token.gen_time),
+            b64(first.der),
+            format_time(first.gen_time),
             client.address,
             client.device,
+            tuple(b64(t.der) for t in more),
         )
         await self.service.execute(state.id, command, principal.actor)
         self.challenges.spend(statement["challenge"])
@@ -193,6 +196,8 @@ def enrollment_json(enrollment: Enrollment, state: CeremonyState) -> dict[str, A
         "requested_at": format_time(enrollment.requested_at),
         "status": enrollment.status.value,
         "revoked": enrollment.revoked,
+        "revoked_at": format_time(enrollment.revoked_at) if enrollment.revoked_at else None,
+        "cause": enrollment.cause,
         "reason": enrollment.reason,
         "serial": enrollment.serial,
         "not_after": enrollment.not_after,
@@ -220,3 +225,66 @@ def pdf_signature_json(signature: PdfSignature) -> dict[str, Any]:
         "size": signature.size,
         "timestamp": signature.timestamp,
     }
+
+
+RECEIPT_TYPE = "ceremony-receipt/1"
+
+
+def consent_timestamps(consent: Consent) -> list[dict[str, str]]:
+    """Every configured TSA's token over the consent statement, with the time it proves (as the record lists them)."""
+    return stamps(consent.timestamp_token, consent.extra_timestamp_tokens)
+
+
+def receipt_json(state: CeremonyState, signatory: str) -> dict[str, Any]:
+    """What a signatory keeps of their own decision, to hold a sealed record against later.
+
+    Everything in it is the log's own value, byte for byte (statement, signature, tokens,
+    certificate): a record fabricated afterwards by whoever holds the server's keys cannot
+    match a receipt that left the server when the signatory decided.
+    """
+    consent = state.consents.get(signatory)
+    if consent is None:
+        raise CommandRefused("there is no receipt yet: this signatory has neither signed nor declined")
+    enrollment = _enrollment_with_serial(state, signatory, consent.certificate_serial)
+    person = state.definition.signatory(signatory)
+    party = state.definition.party(person.party)
+    venue = state.definition.venue(person.venue)
+    pdf = state.pdf_signatures.get(signatory)
+    return {
+        "type": RECEIPT_TYPE,
+        "ceremony": {"id": state.id, "title": state.definition.title.as_dict()},
+        "signatory": {"id": person.id, "name": person.name.as_dict(), "title": person.title.as_dict()},
+        "party": {"id": party.id, "name": party.name.as_dict()},
+        "venue": {"id": venue.id, "name": venue.name.as_dict()},
+        "key": {
+            "fingerprint": enrollment.fingerprint,
+            "certificate": enrollment.certificate,
+            "serial": enrollment.serial,
+        },
+        "decision": consent.decision,
+        "statement": consent.statement,
+        "signature": consent.signature,
+        "timestamps": consent_timestamps(consent),
+        "document_sha256": state.document_sha256,
+        "pdf_signature": None
+        if pdf is None
+        else {
+            "field": pdf.field,
+            "sha256": pdf.sha256,
+            "size": pdf.size,
+            "timestamp": pdf.timestamp,
+            "timestamps": stamps(pdf.timestamp_token, pdf.extra_timestamp_tokens),
+        },
+    }
+
+
+def _enrollment_with_serial(state: CeremonyState, signatory: str, serial: str) -> Enrollment:
+    # By serial, not "the current one": a certificate revoked after the decision still made it.
+    for enrollment in state.enrollments.values():
+        if (
+            enrollment.signatory == signatory
+            and enrollment.status is EnrollmentStatus.APPROVED
+            and enrollment.serial == serial
+        ):
+            return enrollment
+    raise CommandRefused(f"the log has no approved enrollment with certificate serial {serial}")

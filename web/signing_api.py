@@ -9,17 +9,24 @@ from aiohttp import web
 from ceremony.consent import consent_text, text_sha256
 from ceremony.events import Role
 from ceremony.model import LANGUAGES
+from ceremony.signing import RevokeCertificate
 from signatures.keys import b64
 
 from .api import _object, read_json
 from .auth import ALL_ROLES, Principal, ceremony_state, require
-from .errors import BadRequest, Conflict
-from .keys import DESK, PADES
+from .errors import BadRequest, Conflict, Forbidden
+from .keys import DESK, PADES, SERVICE
 from .pades_desk import LEASE_SECONDS
-from .signing import Client, consent_json, enrollment_json, pdf_signature_json
+from .signing import Client, consent_json, enrollment_json, pdf_signature_json, receipt_json
 
 routes = web.RouteTableDef()
 BASE = "/api/ceremonies/{ceremony}"
+
+
+class NotDecided(Conflict):
+    """409 with a code of its own, so the signing page can say it in the page's language."""
+
+    code = "not_decided"
 
 
 def _client(request: web.Request) -> Client:
@@ -97,6 +104,21 @@ async def reject(request: web.Request) -> web.Response:
     return web.json_response(enrollment_json(fresh.enrollments[enrollment], fresh))
 
 
+@routes.post(BASE + "/enrollments/{enrollment}/revoke")
+async def revoke(request: web.Request) -> web.Response:
+    """A signatory's key reported lost or stolen: its certificate goes on the CA's CRL from now on."""
+    principal = require(request, [Role.HOST], operator=True)
+    state = ceremony_state(request)
+    body = _object(await read_json(request), {"cause", "reason"})
+    enrollment = request.match_info["enrollment"]
+    cause, reason = body.get("cause", "key_compromise"), body.get("reason", "")
+    if not isinstance(cause, str) or not isinstance(reason, str):
+        raise BadRequest("cause and reason must be strings")
+    await request.app[SERVICE].execute(state.id, RevokeCertificate(enrollment, cause, reason), principal.actor)
+    fresh = ceremony_state(request)
+    return web.json_response(enrollment_json(fresh.enrollments[enrollment], fresh))
+
+
 @routes.get(BASE + "/me")
 async def me(request: web.Request) -> web.Response:
     """A signatory's own standing: their enrollments, certificate and decision."""
@@ -116,6 +138,22 @@ async def me(request: web.Request) -> web.Response:
         "segment": state.segment,
     }
     return web.json_response(body)
+
+
+@routes.get(BASE + "/receipt")
+async def receipt(request: web.Request) -> web.Response:
+    """The signatory's own receipt: what they signed, with what key, when; theirs to keep."""
+    principal = _signatory(request)
+    state = ceremony_state(request)
+    assert principal.invitation is not None and principal.invitation.signatory is not None
+    signatory = principal.invitation.signatory
+    named = request.query.get("signatory", signatory)
+    if named != signatory:
+        raise Forbidden("a signatory link reads only its own receipt")
+    if signatory not in state.consents:
+        raise NotDecided("there is no receipt yet: it is written when this signatory signs or declines")
+    # no-store: it names the signatory's certificate; a shared proxy has no business keeping it.
+    return web.json_response(receipt_json(state, signatory), headers={"Cache-Control": "no-store"})
 
 
 @routes.post(BASE + "/consents")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
+from cryptography.hazmat.primitives.serialization import Encoding
 
-from .errors import BadRequest
-from .keys import PKI, TSA
+from .errors import BadRequest, NotFound
+from .keys import CRLS, PKI, SERVICE, TSA
 from .settings import utc_clock
 
 routes = web.RouteTableDef()
@@ -36,6 +37,24 @@ async def tsa_pem(request: web.Request) -> web.Response:
         content_type="application/x-pem-file",
         headers={"Content-Disposition": 'attachment; filename="tsa.pem"'},
     )
+
+
+@routes.get("/pki/chain.pem")
+async def chain_pem(request: web.Request) -> web.Response:
+    """The issuing CA (and the current TSA and seal): what lies between a leaf and the root."""
+    pki = request.app[PKI]
+    pem = b"".join(c.public_bytes(Encoding.PEM) for c in (*pki.chain, pki.tsa.certificate, pki.seal.certificate))
+    return web.Response(body=pem, content_type="application/x-pem-file")
+
+
+@routes.get(r"/pki/crl/{key:[0-9a-f]{40}}.crl")
+async def crl(request: web.Request) -> web.Response:
+    """Each CA's current CRL, where its certificates' distribution points say it is (RFC 5280 4.2.1.13)."""
+    now = request.app[SERVICE].clock()
+    der = await asyncio.to_thread(request.app[CRLS].crl, request.match_info["key"], now)
+    if der is None:
+        raise NotFound("no CA of this server has that key identifier")
+    return web.Response(body=der, content_type="application/pkix-crl", headers={"Cache-Control": "no-cache"})
 
 
 @routes.post("/tsa")

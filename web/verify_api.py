@@ -8,24 +8,28 @@ second of CPU) at a time with only a few uploads held meanwhile.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import weakref
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from ceremony.events import format_time
 from signatures import errors as signature_errors
-from signatures.verify import verify_record
+from signatures.pki import fingerprint
+from signatures.record.pins import Pins, parse_fingerprint
+from signatures.record.verifier import verify_record
 
-from .errors import BadRequest, Busy, NotARecord, TooLarge
+from .errors import BadRequest, Busy, NotARecord, TooLarge, UnsupportedEncoding
 from .i18n import Translator, negotiate
+from .keys import PKI, SETTINGS
 from .pages import _page
-from .record_view import EVIDENCE, ZIP_ERRORS, as_object, read_evidence, size_text
+from .record_view import as_object, record_facts, size_text
+from .settings import utc_clock
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -39,8 +43,9 @@ MAX_UPLOADS_IN_HAND = 3  # bodies held at once (each up to 64 MiB) while one is 
 async def verify_page(request: web.Request) -> web.Response:
     t = Translator(negotiate(request))
     messages = {**t.catalogue("js.verify."), **{k: t(k) for k in ("js.network", "js.http", "js.unexpected")}}
-    data = {"limit": MAX_RECORD_BYTES, "lang": negotiate(request), "messages": messages}
-    return _page(request, "verify.html", data=data, limit=size_text(MAX_RECORD_BYTES))
+    root = fingerprint(request.app[PKI].root)
+    data = {"limit": MAX_RECORD_BYTES, "lang": negotiate(request), "messages": messages, "root": root}
+    return _page(request, "verify.html", data=data, limit=size_text(MAX_RECORD_BYTES), root=root)
 
 
 @dataclass
@@ -94,40 +99,21 @@ async def _read_upload(request: web.Request) -> bytes:
     return b"".join(chunks)
 
 
-def _zip_members(data: bytes) -> set[str]:
-    """The zip's file names, or 400: cheap checks, so that junk never waits for the verifier."""
-    if not data:
-        raise BadRequest("the body is empty: send the record zip itself as the body")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
-    except ZIP_ERRORS:
-        raise NotARecord("this is not a zip file, so it is not a ceremony record") from None
-    if EVIDENCE not in names:
-        raise NotARecord(f"this zip has no {EVIDENCE}, so it is not a ceremony record")
-    return names
-
-
-def _claimed_ceremony(data: bytes) -> dict[str, Any] | None:
-    """The ceremony the record's evidence names (shown beside the report; the checks say if it holds)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            named = as_object(read_evidence(archive).get("ceremony"))
-    except ZIP_ERRORS:
-        return None
-    return _named_ceremony(named)
-
-
 def _named_ceremony(named: dict[str, Any]) -> dict[str, Any] | None:
+    """The ceremony the record's evidence names (shown beside the report; the checks say if it holds)."""
     if not isinstance(named.get("id"), str):
         return None
     title = {lang: text for lang, text in as_object(named.get("title")).items() if isinstance(text, str)}
     return {"id": named["id"], "title": title}
 
 
-def _verify(data: bytes) -> dict[str, Any]:
+def _verify(data: bytes, pins: Pins, at: datetime) -> dict[str, Any]:
+    """The whole check, in a worker thread: reading the zip too, since a hostile one is costly to list."""
+    if not data:
+        raise BadRequest("the body is empty: send the record zip itself as the body")
     try:
-        report = verify_record(data)
+        report = verify_record(data, pins, at=at)
+        ceremony = _named_ceremony(as_object(record_facts(data).evidence.get("ceremony"))) if report.checks else None
     except signature_errors.NotARecord as exc:
         raise NotARecord(str(exc)) from None
     except Exception as exc:
@@ -136,23 +122,51 @@ def _verify(data: bytes) -> dict[str, Any]:
         log.exception("the verifier failed on an uploaded file")
         kind = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
         raise BadRequest(f"this file could not be checked: the verifier stopped ({kind})") from None
-    ceremony = _claimed_ceremony(data)
     return {
         "ok": report.ok,
+        "pinned": report.pinned,
         "checks": [asdict(check) for check in report.checks],
-        "root_ca_fingerprint": report.root_fingerprint or None,  # the ca.pem the verifier trusted
+        "root_ca_fingerprint": report.root_fingerprint or None,  # the root the checks rest on
+        "verified_at": format_time(at),
         "ceremony": ceremony,
     }
+
+
+def _pins(request: web.Request) -> Pins:
+    """This server's own root, unless the person verifying names another root's fingerprint."""
+    settings = request.app[SETTINGS]
+    tsa = tuple(path.read_bytes() for path in settings.tsa_ca_files)
+    wanted = request.query.get("trust")
+    if wanted is None:
+        return Pins(root_pem=request.app[PKI].root_pem, tsa_pems=tsa)
+    fingerprint = parse_fingerprint(wanted)
+    if fingerprint is None:
+        raise BadRequest("trust must be a root certificate's SHA-256 fingerprint: 64 hexadecimal digits")
+    return Pins(root_fingerprint=fingerprint, tsa_pems=tsa)
+
+
+def _moment(request: web.Request) -> datetime:
+    text = request.query.get("at")
+    if text is None:
+        return utc_clock()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest("at must be an ISO 8601 time, e.g. 2046-12-31T00:00:00Z") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @routes.post("/api/verify")
 async def verify(request: web.Request) -> web.Response:
     if request.content_type not in RECORD_TYPES:
         raise BadRequest("send the record zip as the body, with Content-Type: application/zip")
+    if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        # A compressed body would be inflated before any of our limits apply: send the zip as it is.
+        raise UnsupportedEncoding("send the record zip as it is, without Content-Encoding: a zip is compressed already")
+    pins, at = _pins(request), _moment(request)
     verifier = _verifier(request.app)
     with verifier.admit():
         data = await _read_upload(request)
-        _zip_members(data)
         async with verifier.cpu:
-            answer = await asyncio.to_thread(_verify, data)
+            answer = await asyncio.to_thread(_verify, data, pins, at)
     return web.json_response(answer, headers={"Cache-Control": "no-store"})

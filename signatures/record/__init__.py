@@ -1,0 +1,1 @@
+"""The sealed record: building, sealing, verifying and renewing it (docs/record.md)."""

@@ -1,0 +1,217 @@
+"""evidence.json: what a sealed record asserts, assembled from the state and the log, without I/O.
+
+The format is in docs/record.md. Everything here comes from the log (through the
+state) or from what the shell made and hands in (the sealed PDF's document
+timestamps, the certificates), so the same inputs always give the same bytes.
+Every time it states is a token's time or a log entry's, and the verifier
+checks each against its source.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ceremony.canonical import canonicalize
+from ceremony.chain import StoredEvent
+from ceremony.core import CeremonyState
+from ceremony.events import format_time
+from ceremony.sealing import roll
+
+from ..tsa import token_gen_time
+from .parts import SIGNED_PDF
+
+RECORD_TYPE = "ceremony-record/2"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentTimestamp:
+    field: str
+    time: datetime
+    token: bytes  # DER, as embedded
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SealedPdf:
+    """The MOU as sealed: every signature, the validation data, then one document timestamp per TSA."""
+
+    data: bytes
+    timestamps: tuple[DocumentTimestamp, ...]
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustNames:
+    """The certificates the record names: whose root, whose seal, which TSAs (in the configured order)."""
+
+    root: x509.Certificate
+    seal: x509.Certificate
+    tsas: tuple[x509.Certificate, ...]
+
+
+def certificate_summary(certificate: x509.Certificate) -> dict[str, str]:
+    der = certificate.public_bytes(Encoding.DER)
+    return {"fingerprint_sha256": hashlib.sha256(der).hexdigest(), "subject": certificate.subject.rfc4514_string()}
+
+
+def stamps(primary: str, extra: Sequence[str]) -> list[dict[str, str]]:
+    """One entry per TSA: the token and the time it proves (the verifier checks they agree)."""
+    tokens = [primary, *extra] if primary else list(extra)
+    return [{"token": t, "time": format_time(token_gen_time(base64.b64decode(t)))} for t in tokens]
+
+
+def build_evidence(state: CeremonyState, rows: list[StoredEvent], pdf: SealedPdf, trust: TrustNames) -> dict[str, Any]:
+    """evidence.json without its manifest (which needs the other files, made from this)."""
+    if not pdf.timestamps:
+        raise ValueError("a PDF without its document timestamp has no evidence")
+    evidence = from_log(state, rows)
+    evidence["ceremony"]["sealed_at"] = format_time(pdf.timestamps[-1].time)
+    evidence["documents"]["signed"] = {"sha256": pdf.sha256, "size": len(pdf.data), "file": SIGNED_PDF}
+    evidence["document_timestamps"] = [{"field": t.field, "time": format_time(t.time)} for t in pdf.timestamps]
+    evidence["trust"] = {
+        "root": certificate_summary(trust.root),
+        "seal": certificate_summary(trust.seal),
+        "timestamping": [certificate_summary(c) for c in trust.tsas],
+    }
+    return evidence
+
+
+# What from_log states, so the verifier can compare exactly these with a replay of the record's log.
+FROM_LOG = ("type", "ceremony", "venues", "parties", "signatories", "consents", "pdf_signatures", "documents", "log")
+
+
+def from_log(state: CeremonyState, rows: list[StoredEvent]) -> dict[str, Any]:
+    """Everything evidence.json says that the log alone determines (the verifier replays the log and compares)."""
+    if not rows or rows[-1].seq != state.seq:
+        raise ValueError("the rows must be the whole log up to the state they describe")
+    if state.document_sha256 is None or state.document_size is None:
+        raise ValueError("an unfrozen ceremony has no evidence")
+    d = state.definition
+    status = roll(state)
+    return {
+        "type": RECORD_TYPE,
+        "ceremony": {"id": state.id, "title": d.title.as_dict(), "frozen_at": _frozen_at(rows)},
+        "venues": [
+            {
+                "id": v.id,
+                "name": v.name.as_dict(),
+                "city": v.city.as_dict(),
+                "country": v.country,
+                "timezone": v.timezone,
+            }
+            for v in d.venues
+        ],
+        "parties": [{"id": p.id, "name": p.name.as_dict(), "country": p.country} for p in d.parties],
+        "signatories": [
+            {
+                "id": s.id,
+                "name": s.name.as_dict(),
+                "title": s.title.as_dict(),
+                "party": s.party,
+                "venue": s.venue,
+                "status": "signed" if s.id in status.signed else "declined" if s.id in status.declined else "absent",
+                "certificate": _certificate(state, s.id),
+            }
+            for s in d.signatories
+        ],
+        "consents": [
+            {
+                "signatory": c.signatory,
+                "decision": c.decision,
+                "statement": c.statement,
+                "signature": c.signature,
+                "certificate_serial": c.certificate_serial,
+                "timestamps": stamps(c.timestamp_token, c.extra_timestamp_tokens),
+                "recorded_at": format_time(c.recorded_at),
+                "address": c.address,
+                "device": c.device,
+            }
+            for c in state.consents.values()
+        ],
+        "pdf_signatures": [
+            {
+                "signatory": p.signatory,
+                "field": p.field,
+                "sha256": p.sha256,
+                "size": p.size,
+                "certificate_serial": p.certificate_serial,
+                "timestamps": stamps(p.timestamp_token, p.extra_timestamp_tokens),
+            }
+            for p in state.pdf_signatures.values()
+        ],
+        "documents": {"original": {"sha256": state.document_sha256, "size": state.document_size}},
+        "log": {"length": state.seq, "head": rows[-1].hash.hex()},
+    }
+
+
+def with_manifest(evidence: dict[str, Any], files: Mapping[str, bytes]) -> dict[str, Any]:
+    """The evidence naming every other file of the sealed layer by size and SHA-256."""
+    return {**evidence, "manifest": manifest(files)}
+
+
+def manifest(files: Mapping[str, bytes]) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        for name, data in sorted(files.items())
+    ]
+
+
+def _certificate(state: CeremonyState, signatory: str) -> dict[str, str] | None:
+    """The certificate the signatory's decision was made with (none for an absent signatory)."""
+    consent = state.consents.get(signatory)
+    if consent is None:
+        return None
+    enrollment = next(e for e in state.enrollments.values() if e.serial == consent.certificate_serial)
+    assert enrollment.certificate is not None and enrollment.not_after is not None
+    der = base64.b64decode(enrollment.certificate)
+    return {
+        "serial": consent.certificate_serial,
+        "fingerprint_sha256": hashlib.sha256(der).hexdigest(),
+        "not_after": enrollment.not_after,
+        "der": enrollment.certificate,
+    }
+
+
+def _frozen_at(rows: list[StoredEvent]) -> str | None:
+    for row in rows:
+        body = json.loads(row.body)
+        if body["type"] == "ceremony.frozen":
+            return str(body["at"])
+    return None
+
+
+def events_jsonl(rows: list[StoredEvent]) -> bytes:
+    """The log for the record: one JSON line per event, the body exactly as it was hashed."""
+    lines = [
+        canonicalize(
+            {"seq": r.seq, "prev_hash": r.prev_hash.hex(), "hash": r.hash.hex(), "body": r.body.decode("utf-8")}
+        )
+        for r in rows
+    ]
+    return b"\n".join(lines) + b"\n"
+
+
+def parse_events_jsonl(data: bytes) -> list[StoredEvent]:
+    """The inverse of events_jsonl, for the verifier; ValueError/KeyError on anything malformed."""
+    rows: list[StoredEvent] = []
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        body = str(item["body"]).encode("utf-8")
+        ceremony = str(json.loads(body)["ceremony"])
+        rows.append(
+            StoredEvent(ceremony, int(item["seq"]), body, bytes.fromhex(item["prev_hash"]), bytes.fromhex(item["hash"]))
+        )
+    return rows

@@ -1,0 +1,125 @@
+"""Renewing a record before its newest timestamp can no longer be trusted (docs/record.md, "Renewal").
+
+A renewal adds, without changing any earlier byte:
+
+- to the PDF, as pyHanko's `ltaupdate` does: fresh validation data for its newest
+  document timestamp, and a new document timestamp from each TSA given;
+- `renewals/N/*.crl`: the CRLs as they stand now, for the tokens outside the PDF;
+- `renewals/N.json`: a manifest of every file before it (the grown PDF included),
+  with the new document timestamps' fields and times;
+- `renewals/N.tsr` (and `N.2.tsr`, … one per TSA): tokens over that manifest.
+
+Only a record that verifies now is renewed: a renewal vouches for what it covers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+
+import aiohttp
+from cryptography import x509
+
+from ceremony.canonical import canonicalize
+from ceremony.events import format_time
+
+from ..errors import SignatureError
+from ..timestamping import TimestampSet
+from .container import open_archive, write_archive
+from .evidence import manifest
+from .lta import dss_material, renew_pdf
+from .parts import EVIDENCE, SIGNED_PDF, ordered, token_name
+from .pins import Pins, resolve
+from .report import Report
+from .validation import Material
+from .verifier import record_material, verify_record
+from .verify_files import RENEWAL_TYPE, read_renewals
+
+FETCH_SECONDS = 15.0
+
+
+class RenewalRefused(SignatureError):
+    """The record does not verify (or cannot be renewed); the message lists why."""
+
+
+def distribution_points(certificates: Iterable[x509.Certificate]) -> list[str]:
+    """Every HTTP(S) CRL distribution point the certificates name, once each."""
+    urls: dict[str, None] = {}
+    for certificate in certificates:
+        try:
+            points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        except x509.ExtensionNotFound:
+            continue
+        for point in points:
+            for name in point.full_name or ():
+                if isinstance(name, x509.UniformResourceIdentifier) and name.value.startswith(("http://", "https://")):
+                    urls[name.value] = None
+    return list(urls)
+
+
+async def fetch_crls(urls: Sequence[str], session: aiohttp.ClientSession) -> list[bytes]:
+    """Each CRL as its distribution point serves it now; a point that fails makes the renewal fail, loudly."""
+    found = []
+    for url in urls:
+        try:
+            async with session.get(url, timeout=aiohttp.ClientTimeout(total=FETCH_SECONDS)) as response:
+                if response.status != 200:
+                    raise RenewalRefused(f"the CRL at {url} answered HTTP {response.status}")
+                der = await response.read()
+            x509.load_der_x509_crl(der)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            raise RenewalRefused(f"the CRL at {url} could not be fetched: {exc or type(exc).__name__}") from exc
+        found.append(der)
+    return found
+
+
+async def renew_record(
+    data: bytes,
+    pins: Pins,
+    tsas: TimestampSet,
+    now: dt.datetime,
+    *,
+    crls: Sequence[bytes] = (),
+    fetch: bool = False,
+) -> bytes:
+    """The record with one more renewal; RenewalRefused if it does not verify at `now`.
+
+    `crls`: current CRLs (DER) the caller obtained; `fetch`: let the PDF's validation fetch
+    what is still missing for an external TSA.
+    """
+    report = verify_record(data, pins, at=now)
+    if not report.ok:
+        failed = "; ".join(f"{c.name} {c.subject}: {c.detail}" for c in report.failed[:5])
+        raise RenewalRefused(f"only a record that verifies now is renewed; this one does not: {failed}")
+    files = dict(open_archive(data).files)
+    anchors = resolve(Report(), files, pins)
+    assert anchors is not None  # it verified, so its root resolved
+    material = record_material(files)
+    fresh = [c for c in dict.fromkeys(crls) if c not in material.crls]
+    material = material.plus(Material(crls=tuple(fresh)))
+    pdf, stamps = await renew_pdf(files[SIGNED_PDF], anchors, material, tsas.members, now, fetch=fetch)
+    number = len(read_renewals(Report(), files)) + 1
+    known = set(record_material(files).crls)
+    added = [c for c in dict.fromkeys([*fresh, *dss_material(pdf).crls]) if c not in known]
+    files[SIGNED_PDF] = pdf
+    for crl in added:
+        files[f"renewals/{number}/{hashlib.sha256(crl).hexdigest()[:32]}.crl"] = crl
+    evidence = files[EVIDENCE]
+    body = {
+        "type": RENEWAL_TYPE,
+        "ceremony": _ceremony(evidence),
+        "sequence": number,
+        "document_timestamps": [{"field": s.field, "time": format_time(s.time)} for s in stamps],
+        "manifest": manifest(files),
+    }
+    raw = canonicalize(body)
+    files[f"renewals/{number}.json"] = raw
+    for i, token in enumerate(await tsas.timestamp(raw)):
+        files[token_name(f"renewals/{number}", i)] = token.der
+    return write_archive({name: files[name] for name in ordered(list(files))})
+
+
+def _ceremony(evidence: bytes) -> str:
+    return str(json.loads(evidence)["ceremony"]["id"])

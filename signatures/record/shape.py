@@ -1,0 +1,100 @@
+"""The shape of evidence.json, checked before anything reads it: a hostile file gets one clear line, not a crash.
+
+Each rule is a type, a list of one rule, or a dict of key -> rule (every key
+required, no others); `OPTIONAL(rule)` allows null. Values are then read
+freely by the checks, which only need to judge their meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .report import Mismatch
+
+
+class OPTIONAL:
+    def __init__(self, rule: Any) -> None:
+        self.rule = rule
+
+
+TEXT = {"ko": str, "zh": str, "en": str}
+CERTIFICATE = {"fingerprint_sha256": str, "subject": str}
+STAMPS = [{"token": str, "time": str}]
+MANIFEST = [{"name": str, "size": int, "sha256": str}]
+
+EVIDENCE: dict[str, Any] = {
+    "type": str,
+    "ceremony": {"id": str, "title": TEXT, "frozen_at": OPTIONAL(str), "sealed_at": str},
+    "venues": [{"id": str, "name": TEXT, "city": TEXT, "country": str, "timezone": str}],
+    "parties": [{"id": str, "name": TEXT, "country": str}],
+    "signatories": [
+        {
+            "id": str,
+            "name": TEXT,
+            "title": TEXT,
+            "party": str,
+            "venue": str,
+            "status": str,
+            "certificate": OPTIONAL({"serial": str, "fingerprint_sha256": str, "not_after": str, "der": str}),
+        }
+    ],
+    "consents": [
+        {
+            "signatory": str,
+            "decision": str,
+            "statement": dict,
+            "signature": str,
+            "certificate_serial": str,
+            "timestamps": STAMPS,
+            "recorded_at": str,
+            "address": str,
+            "device": str,
+        }
+    ],
+    "pdf_signatures": [
+        {"signatory": str, "field": str, "sha256": str, "size": int, "certificate_serial": str, "timestamps": STAMPS}
+    ],
+    "documents": {"original": {"sha256": str, "size": int}, "signed": {"sha256": str, "size": int, "file": str}},
+    "document_timestamps": [{"field": str, "time": str}],
+    "log": {"length": int, "head": str},
+    "trust": {"root": CERTIFICATE, "seal": CERTIFICATE, "timestamping": [CERTIFICATE]},
+    "manifest": MANIFEST,
+}
+
+RENEWAL: dict[str, Any] = {
+    "type": str,
+    "ceremony": str,
+    "sequence": int,
+    "document_timestamps": [{"field": str, "time": str}],
+    "manifest": MANIFEST,
+}
+
+
+def check_shape(value: Any, rule: Any = None, path: str = "evidence") -> None:
+    """Mismatch naming the first place where `value` departs from `rule` (default: evidence.json's)."""
+    rule = EVIDENCE if rule is None else rule
+    if isinstance(rule, OPTIONAL):
+        if value is not None:
+            check_shape(value, rule.rule, path)
+        return
+    if isinstance(rule, dict):
+        if not isinstance(value, dict):
+            raise Mismatch(f"{path} must be an object")
+        missing, extra = sorted(set(rule) - set(value)), sorted(set(value) - set(rule))
+        if missing:
+            raise Mismatch(f"{path} lacks {', '.join(missing)}")
+        if extra:
+            raise Mismatch(f"{path} has fields a record does not have: {', '.join(extra)}")
+        for key, sub in rule.items():
+            check_shape(value[key], sub, f"{path}.{key}")
+        return
+    if isinstance(rule, list):
+        if not isinstance(value, list):
+            raise Mismatch(f"{path} must be a list")
+        for i, item in enumerate(value):
+            check_shape(item, rule[0], f"{path}[{i}]")
+        return
+    if rule is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise Mismatch(f"{path} must be a whole number")
+    if not isinstance(value, rule):
+        raise Mismatch(f"{path} must be {rule.__name__}")

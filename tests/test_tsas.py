@@ -1,0 +1,205 @@
+"""External TSAs, and two at once (one in each country): every item then carries a token from each.
+
+An external TSA is outside the system, so the tests stand one up: another
+PKI's TSA behind a small aiohttp app that also publishes that PKI's CRLs at the
+distribution points its certificates name (the server fetches them at the seal,
+as it would from a real TSA's CA). Its tokens are trusted only under a CA the
+archivist pins with --tsa-trust, never under the copy the record carries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import subprocess
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from ceremony.canonical import canonicalize
+from signatures.cms import sign_detached
+from signatures.crl import CrlPublisher
+from signatures.pki_store import load_or_create
+from signatures.record.pins import Pins
+from signatures.record.verifier import verify_record
+from signatures.tsa import TimeStampAuthority
+from web.keys import PKI, RECORDS, SEALER
+
+from .conftest import zip_bytes
+from .test_pades import Room, make_room, ready
+
+NOW = dt.datetime.now
+
+
+@dataclass
+class Outside:
+    url: str
+    root_pem: bytes
+    root_file: Path
+
+
+async def outside_tsa(aiohttp_server: Any, directory: Path, organisation: str) -> Outside:
+    """A TSA of another PKI, with its CRLs where its certificates say."""
+    held: dict[str, Any] = {}
+
+    async def stamp(request: web.Request) -> web.Response:
+        reply = held["tsa"].respond(await request.read(), NOW(dt.UTC))
+        return web.Response(body=reply, content_type="application/timestamp-reply")
+
+    async def crl(request: web.Request) -> web.Response:
+        der = held["crls"].crl(request.match_info["key"], NOW(dt.UTC))
+        return web.Response(body=der, content_type="application/pkix-crl") if der else web.Response(status=404)
+
+    app = web.Application()
+    app.router.add_post("/tsa", stamp)
+    app.router.add_get("/crl/{key}.crl", crl)
+    server = await aiohttp_server(app)
+    pki = load_or_create(directory, NOW(dt.UTC), crl_base=str(server.make_url("/crl")), organisation=organisation)
+    held["tsa"], held["crls"] = TimeStampAuthority(pki.tsa, pki.chain), CrlPublisher(pki, list)
+    return Outside(str(server.make_url("/tsa")), pki.root_pem, directory / "root.pem")
+
+
+async def sealed_room(room: Room, signers: int = 2) -> bytes:
+    for signer in room.signers[:signers]:
+        await ready(room, signer)
+        await signer.sign_pdf()
+    await room.host.call("POST", "/seal", {"absent_ok": True})
+    data: bytes = room.app[RECORDS].read(room.ceremony)
+    return data
+
+
+def files_of(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def failed(data: bytes, pins: Pins) -> dict[str, str]:
+    report = verify_record(data, pins, at=NOW(dt.UTC))
+    return {c.name: c.detail for c in report.failed}
+
+
+async def test_an_external_tsa_is_trusted_only_under_the_ca_the_archivist_pins(
+    aiohttp_client: Any, aiohttp_server: Any, tmp_path: Path, original_pdf: bytes
+) -> None:
+    outside = await outside_tsa(aiohttp_server, tmp_path / "outside", "Outside Time Authority")
+    room = await make_room(
+        aiohttp_client, tmp_path, original_pdf, tsa_urls=(outside.url,), tsa_ca_files=(outside.root_file,)
+    )
+    data = await sealed_room(room, signers=1)
+    root = room.app[PKI].root_pem
+    report = verify_record(data, Pins(root_pem=root, tsa_pems=(outside.root_pem,)), at=NOW(dt.UTC))
+    assert report.ok, "\n".join(report.lines())
+    stamp = next(c for c in report.checks if c.name == "evidence.timestamp")
+    assert "the pinned TSA anchor" in stamp.detail and "Outside Time Authority" in stamp.detail
+    files = files_of(data)
+    assert files["tsa-ca.pem"] == outside.root_pem and "--tsa-trust" in files["VERIFY.txt"].decode()
+    # Its revocation data was fetched at the seal from where its certificates point: the record holds it.
+    assert sum(name.startswith("revocation/") for name in files) == 4  # our two CRLs and the outside PKI's two
+
+    # Without the pin, its copy in the zip is not trusted: every token fails and the report says how to fix it.
+    unpinned = verify_record(data, Pins(root_pem=root), at=NOW(dt.UTC))
+    found = {c.name: c.detail for c in unpinned.failed}
+    assert {"evidence.timestamp", "consent.timestamp", "pdf.signature"} <= set(found)
+    note = next(c for c in unpinned.checks if c.name == "trust.tsa")
+    assert "not trusted on its own word" in note.detail and "--tsa-trust" in note.detail
+    # Nor can its CA stand in for the ceremony root: a signatory or seal certificate rests on the root alone.
+    assert "evidence.seal" not in failed(data, Pins(root_pem=root, tsa_pems=(outside.root_pem,)))
+
+    # openssl agrees, with the CA the archivist obtained.
+    where = tmp_path / "record"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        archive.extractall(where)
+    (where / "anchors.pem").write_bytes(root + outside.root_pem)
+    who = room.signers[0].signatory
+    done = subprocess.run(
+        ["openssl", "ts", "-verify", "-in", f"consents/{who}.tsr", "-token_in", "-data",
+         f"consents/{who}.statement.json", "-CAfile", "anchors.pem"],
+        cwd=where, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert "Verification: OK" in done.stdout, done.stderr
+
+
+async def test_with_two_tsas_every_item_carries_a_token_from_each_and_all_are_required(
+    aiohttp_client: Any, aiohttp_server: Any, tmp_path: Path, original_pdf: bytes
+) -> None:
+    outside = await outside_tsa(aiohttp_server, tmp_path / "nanjing-tsa", "Nanjing Time Authority")
+    room = await make_room(
+        aiohttp_client,
+        tmp_path,
+        original_pdf,
+        tsa_urls=("builtin", outside.url),
+        tsa_ca_files=(outside.root_file,),
+    )
+    data = await sealed_room(room)
+    root = room.app[PKI].root_pem
+    pins = Pins(root_pem=root, tsa_pems=(outside.root_pem,))
+    report = verify_record(data, pins, at=NOW(dt.UTC))
+    assert report.ok, "\n".join(report.lines())
+    files = files_of(data)
+    evidence = json.loads(files["evidence.json"])
+    assert [t["subject"].split("CN=")[1] for t in evidence["trust"]["timestamping"]] == [
+        "Online Signing Ceremony Time-Stamping Authority " + str(NOW(dt.UTC).year),
+        "Nanjing Time Authority Time-Stamping Authority " + str(NOW(dt.UTC).year),
+    ]
+    assert {"evidence.tsr", "evidence.2.tsr"} <= set(files)
+    assert all(len(c["timestamps"]) == 2 for c in evidence["consents"])
+    assert all(len(p["timestamps"]) == 2 for p in evidence["pdf_signatures"])
+    assert [t["field"] for t in evidence["document_timestamps"]] == ["Seal-Timestamp-1", "Seal-Timestamp-2"]
+    names = [c.name for c in report.checks]
+    assert names.count("evidence.timestamp") == 2 and names.count("consent.timestamp") == 4
+    assert names.count("pdf.timestamps") == 2 and names.count("pdf.timestamp") == 2
+
+    # Each TSA's token checks with openssl under that TSA's own CA only.
+    where = tmp_path / "record"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        archive.extractall(where)
+    (where / "outside.pem").write_bytes(outside.root_pem)
+    (where / "ours.pem").write_bytes(root)
+    who = room.signers[1].signatory
+    for token, ca, ok in ((".2.tsr", "outside.pem", True), (".2.tsr", "ours.pem", False), (".tsr", "ours.pem", True)):
+        for stem, data_file in (
+            (f"consents/{who}", f"consents/{who}.statement.json"),
+            (f"signatures/{who}", f"signatures/{who}.value"),
+        ):
+            done = subprocess.run(
+                ["openssl", "ts", "-verify", "-in", stem + token, "-token_in", "-data", data_file, "-CAfile", ca,
+                 "-untrusted", "chain.pem"],
+                cwd=where, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            assert ("Verification: OK" in done.stdout) is ok, (stem, token, ca, done.stdout, done.stderr)
+
+    # Every configured TSA is required: drop the second evidence token...
+    dropped = {n: d for n, d in files.items() if n != "evidence.2.tsr"}
+    assert "record.evidence" in failed(zip_bytes(dropped), pins)
+    # ...or have the operator re-seal evidence.json with one consent's second token left out.
+    doctored = json.loads(files["evidence.json"])
+    doctored["consents"][0]["timestamps"].pop()
+    body = canonicalize(doctored)
+    resealed = dict(files, **{"evidence.json": body, "evidence.p7s": sign_detached(body, room.app[PKI].seal)})
+    for i, token in enumerate(await room.app[SEALER].kit.tsas.timestamp(body)):
+        resealed["evidence.tsr" if i == 0 else f"evidence.{i + 1}.tsr"] = token.der
+    found = failed(zip_bytes(resealed), pins)
+    assert "consent.timestamp" in found and "2 TSA(s)" in found["consent.timestamp"]
+    assert "evidence.seal" not in found and "evidence.timestamp" not in found  # genuine seal and tokens
+
+
+async def test_a_failing_second_tsa_fails_the_consent_loudly_and_records_nothing(
+    aiohttp_client: Any, aiohttp_server: Any, tmp_path: Path, original_pdf: bytes
+) -> None:
+    outside = await outside_tsa(aiohttp_server, tmp_path / "outside", "Outside Time Authority")
+    broken = outside.url.replace("/tsa", "/nowhere")
+    room = await make_room(
+        aiohttp_client, tmp_path, original_pdf, tsa_urls=("builtin", broken), tsa_ca_files=(outside.root_file,)
+    )
+    signer = room.signers[0]
+    enrollment = await signer.enroll()
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    before = room.state.seq
+    with pytest.raises(Exception, match="503"):
+        await signer.decide()
+    assert room.state.seq == before and signer.signatory not in room.state.consents
