@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -189,6 +190,10 @@ async def test_enroll_approve_sign_and_reload(server: Server, browser: Any, tmp_
     await expect(other_page.locator("#decline-text")).to_have_text(decline_text["text"])
     await other_page.locator("#decline-confirm").click()
     await expect(other_page.locator("#confirmation")).to_contain_text("拒绝签署已记录")
+    # A refusal has a receipt too: the key and the time, and no MOU hash (nothing was signed into it).
+    await expect(other_page.locator("#receipt-body")).to_be_visible()
+    await expect(other_page.locator("#receipt-sha-row")).to_be_hidden()
+    await expect(other_page.locator("#receipt-key")).to_have_attribute("data-sha256", other_fp)
     await expect(console.locator(f'#sign-progress [data-signatory="{other}"]')).to_have_attribute(
         "data-progress", "declined"
     )
@@ -203,3 +208,174 @@ async def test_enroll_approve_sign_and_reload(server: Server, browser: Any, tmp_
     await signer_context.close()
     await host_context.close()
     await script_context.close()
+
+
+PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 820, "height": 1180}
+HALL = {"width": 1280, "height": 720}
+# Whether anything sticks out sideways (a phone would scroll the whole page left and right).
+OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+GROUPS = "(id) => [...document.getElementById(id).children].map((s) => s.textContent)"
+
+
+def refusing(status: int, code: str) -> Any:
+    """A route handler answering as the receipt route refuses (status 0: no answer at all)."""
+
+    async def refuse(route: Any) -> None:
+        if status:
+            await route.fulfill(status=status, json={"error": code, "reason": "an English reason"})
+        else:
+            await route.abort("connectionrefused")
+
+    return refuse
+
+
+def groups(sha: str) -> list[str]:
+    return [sha[i : i + 4] for i in range(0, len(sha), 4)]
+
+
+async def test_receipt_on_a_phone_and_the_sealed_records_hash_in_the_halls(
+    server: Server, browser: Any, tmp_path: Path, shots: Path
+) -> None:
+    script_context = await browser.new_context()
+    call = Api(server, script_context.request)
+    cid = server.demo_id
+    api = f"/api/ceremonies/{cid}"
+    host = server.token(server.host_link)
+    await call("POST", f"{api}/freeze", host)
+    await call("POST", f"{api}/open", host)
+    await call("POST", f"{api}/stage", host, {"segment": "signing"})
+    first = (await call("GET", api, host))["signatories"][0]["id"]
+    link = (await call("POST", f"{api}/invitations", host, {"role": "signatory", "signatory": first}))["url"]
+    signer_token = link.split("#", 1)[1]
+
+    # A signatory on a phone, in Korean: key, approval by the host, consent; the PDF signature follows.
+    phone = await browser.new_context(viewport=PHONE, locale="ko-KR", is_mobile=True, has_touch=True)
+    signer = await phone.new_page()
+    signer_errors: list[str] = []
+    signer.on("pageerror", lambda exc: signer_errors.append(str(exc)))
+    await signer.goto(link)
+    await signer.wait_for_url(re.compile(r"/sign$"))
+    await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "pending")
+    fingerprint = await signer.locator("#key-fingerprint").inner_text()
+    (enrollment,) = (await call("GET", f"{api}/enrollments", host))["enrollments"]
+    await call("POST", f"{api}/enrollments/{enrollment['id']}/approve", host)
+    await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "approved")
+    await expect(signer.locator("#receipt")).to_be_hidden()
+    await signer.locator("#consent-box").check()
+    await signer.locator("#sign-button").click()
+
+    # Once the PDF signature is in, the receipt panel shows what the server holds for it.
+    panel = signer.locator("#receipt")
+    await expect(panel).to_be_visible(timeout=FREEZE_SECONDS)
+    await expect(panel.locator("#receipt-sha-row")).to_be_visible()
+    (signed,) = (await call("GET", f"{api}/pdf-signatures", host))["signatures"]
+    assert signed["signatory"] == first
+    await expect(signer.locator("#receipt-sha")).to_have_attribute("data-sha256", signed["sha256"])
+    assert await signer.evaluate(GROUPS, "receipt-sha") == groups(signed["sha256"])
+    assert await signer.evaluate(GROUPS, "receipt-key") == groups(fingerprint)
+    for label in ("KST", "CST", "UTC"):
+        await expect(panel.locator(".zt-label", has_text=label)).to_have_count(1)
+    await expect(panel.locator("#receipt-time time").first).to_have_attribute(
+        "datetime", re.compile(signed["timestamp"][:19])
+    )
+    await expect(panel).to_contain_text("내 서명 확인증")
+    await expect(panel).to_contain_text("ceremony verify RECORD.zip --receipt FILE")
+    assert await signer.evaluate(OVERFLOW) <= 0
+    await panel.scroll_into_view_if_needed()
+    await signer.screenshot(path=str(shots / "receipt-phone-390x844.png"))
+    await panel.screenshot(path=str(shots / "receipt-panel-390.png"))
+
+    # The download is the API's receipt, under the name the page promises.
+    receipt = await call("GET", f"{api}/receipt", signer_token)
+    assert receipt["pdf_signature"]["sha256"] == signed["sha256"] and receipt["key"]["fingerprint"] == fingerprint
+    async with signer.expect_download() as info:
+        await signer.locator("#receipt-download").click()
+    download = await info.value
+    assert download.suggested_filename == f"receipt-{cid}-{first}.json"
+    saved = tmp_path / download.suggested_filename
+    await download.save_as(saved)
+    assert json.loads(saved.read_text(encoding="utf-8")) == receipt
+    await expect(signer.locator("#receipt-saved")).to_contain_text(download.suggested_filename)
+
+    # On a tablet the same panel, nothing sticking out; after a reload it is there again.
+    await signer.set_viewport_size(TABLET)
+    await signer.reload()
+    await expect(panel).to_be_visible()
+    await expect(signer.locator("#receipt-sha")).to_have_attribute("data-sha256", signed["sha256"])
+    assert await signer.evaluate(OVERFLOW) <= 0
+    await panel.scroll_into_view_if_needed()
+    await signer.screenshot(path=str(shots / "receipt-tablet-820x1180.png"))
+
+    # Every refusal of the receipt route is said in the page's language; the button tries again.
+    refusals = [
+        (409, "not_decided", "아직 확인증이 없습니다"),
+        (403, "forbidden", "이 링크로는 확인증을 볼 수 없습니다"),
+        (401, "unauthenticated", "이 링크로는 확인증을 볼 수 없습니다"),
+        (404, "not_found", "서버에서 이 서명식을 찾을 수 없습니다"),
+        (503, "busy", "확인증을 가져오지 못했습니다 (오류 503)"),
+        (0, "", "서버에 연결할 수 없습니다"),
+    ]
+    for status, code, text in refusals:
+        await signer.route("**/receipt", refusing(status, code))
+        await signer.reload()
+        await expect(signer.locator("#receipt-alert")).to_contain_text(text)
+        await expect(signer.locator("#receipt-alert")).not_to_contain_text("English")
+        await expect(signer.locator("#receipt-body")).to_be_hidden()
+        await signer.unroute("**/receipt")
+    async with signer.expect_download() as info:
+        await signer.locator("#receipt-download").click()
+    again = tmp_path / "again.json"
+    await (await info.value).save_as(again)
+    assert json.loads(again.read_text(encoding="utf-8")) == receipt
+    await expect(signer.locator("#receipt-body")).to_be_visible()
+    await expect(signer.locator("#receipt-alert")).to_be_hidden()
+
+    # Nanjing's hall screen (in Chinese) and the host console wait for the seal ...
+    venue_link = (await call("POST", f"{api}/invitations", host, {"role": "venue", "venue": "nanjing"}))["url"]
+    hall = await browser.new_context(viewport=HALL, locale="zh-CN")
+    venue = await hall.new_page()
+    venue_errors: list[str] = []
+    venue.on("pageerror", lambda exc: venue_errors.append(str(exc)))
+    await venue.goto(venue_link)
+    await venue.wait_for_url(re.compile(r"/venue$"))
+    await expect(venue.locator("#signal-state")).to_have_attribute("data-state", "live")
+    console_context, console, console_errors = await new_page(browser, "en-US")
+    await console.goto(server.host_link)
+    await console.wait_for_url(re.compile(r"/host$"))
+    await expect(console.locator("#live-status")).to_have_attribute("data-state", "live")
+    await expect(venue.locator("#seal-band")).to_be_hidden()
+    await expect(console.locator("#seal-band")).to_be_hidden()
+
+    # ... and show the record's SHA-256 the moment the host seals.
+    await call("POST", f"{api}/seal", host, {"absent_ok": True})
+    seal = (await call("GET", api, host))["seal"]
+    record = await script_context.request.get(f"{server.base}{api}/record", headers={"Authorization": f"Bearer {host}"})
+    assert hashlib.sha256(await record.body()).hexdigest() == seal["record_sha256"]
+    band = venue.locator("#seal-band")
+    await expect(band).to_be_visible()
+    await expect(venue.locator("#record-sha")).to_have_attribute("data-sha256", seal["record_sha256"])
+    assert await venue.evaluate(GROUPS, "record-sha") == groups(seal["record_sha256"])
+    await expect(band).to_contain_text("封存记录的 SHA-256")
+    # The hall's own zone first: Nanjing reads CST, then KST and UTC.
+    labels = await band.locator(".zt-label").all_inner_texts()
+    assert labels == ["CST", "KST", "UTC"], labels
+    await expect(band.locator("time").first).to_have_attribute("datetime", re.compile(seal["sealed_at"][:19]))
+    await expect(console.locator("#record-sha")).to_have_attribute("data-sha256", seal["record_sha256"])
+    await expect(console.locator("#seal-band")).to_contain_text("SHA-256 of the sealed record")
+    # Large enough to read across a hall: each group's text at least 30 px high on a 1280 px screen.
+    size = await venue.evaluate("parseFloat(getComputedStyle(document.getElementById('record-sha')).fontSize)")
+    assert size >= 30, size
+    await venue.screenshot(path=str(shots / "venue-sealed-1280x720.png"))
+    await console.locator("#seal-band").screenshot(path=str(shots / "host-sealed.png"))
+
+    # A screen opened after the seal shows it from the page itself.
+    await venue.reload()
+    await expect(venue.locator("#record-sha")).to_have_attribute("data-sha256", seal["record_sha256"])
+    await expect(band.locator(".zt-label").first).to_have_text("CST")
+    await console.reload()
+    await expect(console.locator("#record-sha")).to_have_attribute("data-sha256", seal["record_sha256"])
+
+    assert signer_errors == [] and venue_errors == [] and console_errors == []
+    for context in (phone, hall, console_context, script_context):
+        await context.close()

@@ -3,6 +3,7 @@
 
 import { api, errorText } from './api.js';
 import { applyState } from './ceremony.js';
+import { sealOf, showSeal } from './digest.js';
 import { startEnrollments } from './enrollments.js';
 import { startHalls } from './halls.js';
 import { readData, translator } from './i18n.js';
@@ -247,6 +248,8 @@ function onEvent(event, state) {
     document.getElementById('cancel-reason-text').textContent = d.reason ?? '';
     document.getElementById('cancelled-note').hidden = false;
   }
+  const seal = sealOf(event, state);
+  if (seal) showSeal(page.zones, seal);
   if (!busy) update(state);
   else summary = state;
 }
@@ -255,5 +258,6 @@ const keys = startEnrollments(page, tr);
 wireCopyButtons(tr);
 renderLinks();
 update(summary);
+showSeal(page.zones);  // sealed before this page loaded: the hash came with the page
 startTimeline(page, tr, onEvent);
 startHalls(page, tr);

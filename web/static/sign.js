@@ -2,8 +2,9 @@
 // signed, timestamped consent (or decline). The server only ever sees the public key and
 // signatures (docs/api.md, "Signing: enrollment and consent").
 
-import { api, errorText } from './api.js';
+import { ApiError, api, errorText } from './api.js';
 import { applyState, segmentTitle } from './ceremony.js';
+import { showHex } from './digest.js';
 import { readData, translator } from './i18n.js';
 import { parseTime, zonedElement } from './time.js';
 import { hideAlert, showAlert } from './ui.js';
@@ -24,6 +25,8 @@ const view = {
   consent: null,      // the recorded decision, once there is one
   pdf: null,          // this signatory's PAdES signature in the MOU, once there is one
   pdfBusy: false,
+  receipt: null,      // GET .../receipt, once the decision (and, for a consent, the PDF signature) is in
+  receiptBusy: false,
   texts: {},          // decision -> {text, sha256}: exactly what is shown
   busy: false,
 };
@@ -150,6 +153,7 @@ function render() {
     status,
     consent: view.consent,
     pdf: view.pdf,
+    receipt: view.receipt,
     ready: !!view.key && !!view.enrollment,
   };
 }
@@ -199,6 +203,7 @@ async function signPdf() {
     const signature = await signBytes(fromBase64(prepared.to_sign));
     view.pdf = await api('POST', `${base}/pdf-signatures/${encodeURIComponent(prepared.session)}`, { signature });
     showPdf('done', { field: view.pdf.field });
+    loadReceipt();
   } catch (err) {
     showPdf('failed');
     fail(err);
@@ -207,6 +212,74 @@ async function signPdf() {
     window.__signing = { ...window.__signing, pdf: view.pdf };
   }
 }
+
+// ---- the receipt: what this signatory keeps, to hold the sealed record against later ----
+
+/** The receipt route's refusals, in the page's language (the server's reason is English). */
+function receiptErrorText(err) {
+  if (!(err instanceof ApiError)) return tr('js.unexpected');
+  if (err.status === 0) return tr('js.network');
+  if (err.status === 401 || err.status === 403) return tr('js.sign.receipt.access');
+  if (err.status === 404) return tr('js.sign.receipt.not_found');
+  if (err.code === 'not_decided') return tr('js.sign.receipt.not_decided');
+  return tr('js.sign.receipt.failed', { status: err.status });
+}
+
+/** Whether the receipt is complete: a decline at once, a consent once its PDF signature is in. */
+const receiptDue = () => !!view.consent && (view.consent.decision === 'decline' || !!view.pdf);
+
+function showReceipt(receipt) {
+  view.receipt = receipt;
+  const pdf = receipt.pdf_signature;
+  $('receipt-sha-row').hidden = !pdf;
+  showHex($('receipt-sha'), pdf?.sha256 ?? '');
+  showHex($('receipt-key'), receipt.key.fingerprint);
+  // The PDF signature's timestamp when there is one (the consent's own time is shown above).
+  const time = pdf?.timestamp ?? receipt.timestamps[0]?.time;
+  $('receipt-time').replaceChildren(time ? zonedElement(parseTime(time), page.zones, true) : '');
+  $('receipt-body').hidden = false;
+  $('receipt').hidden = false;
+}
+
+async function loadReceipt() {
+  if (view.receiptBusy || !receiptDue()) return view.receipt;
+  if (view.receipt && (view.receipt.pdf_signature || view.consent.decision === 'decline')) return view.receipt;
+  view.receiptBusy = true;
+  try {
+    showReceipt(await api('GET', `${base}/receipt`));
+    hideAlert($('receipt-alert'));
+  } catch (err) {
+    // The panel still appears, with the reason and the button to try again.
+    showAlert($('receipt-alert'), 'error', receiptErrorText(err));
+    $('receipt').hidden = false;
+  } finally {
+    view.receiptBusy = false;
+    window.__signing = { ...window.__signing, receipt: view.receipt };
+  }
+  return view.receipt;
+}
+
+/** Save the receipt as a file: made here from the JSON already fetched, so no second request can differ. */
+function saveReceipt(receipt) {
+  const file = `receipt-${page.ceremony}-${page.signatory}.json`;
+  const blob = new Blob([`${JSON.stringify(receipt, null, 2)}\n`], { type: 'application/json' });
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = file;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // Revoked later, not at once: some browsers read the blob after click() has returned.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  $('receipt-saved').textContent = tr('js.sign.receipt.saved', { file });
+}
+
+$('receipt-download').addEventListener('click', async () => {
+  const receipt = view.receipt ?? (await loadReceipt());
+  if (receipt) saveReceipt(receipt);
+});
 
 $('pdf-retry').addEventListener('click', () => {
   hideAlert(alertBox);
@@ -232,6 +305,7 @@ async function refreshMe() {
     showPdf('done', { field: view.pdf.field });
   }
   render();
+  loadReceipt();
   // Consented (perhaps before a reload) but not yet in the PDF: finish the job with this key.
   if (me.consent?.decision === 'consent' && !me.pdf_signature) signPdf();
   return mine;
@@ -307,6 +381,7 @@ async function decide(decision) {
     view.busy = false;
     showConfirmation(consent);
     if (decision === 'consent') signPdf();  // no second click: the consent is what authorises it
+    else loadReceipt();
   } catch (err) {
     fail(err);
   } finally {

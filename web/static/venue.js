@@ -2,6 +2,7 @@
 // the ceremony's title and stage, the MOU, signing progress, device controls.
 
 import { applyState, segmentTitle } from './ceremony.js';
+import { sealOf, showSeal } from './digest.js';
 import { readData, translator } from './i18n.js';
 import {
   cameraProblem, listDevices, mediaSummary, muteButtons, openCamera, play, remoteTile, setIndicator,
@@ -66,6 +67,8 @@ signal.on('welcome', (m) => showState(m.ceremony));
 signal.on('ceremony', (m) => {
   showState(m.state);
   showEvent(m.event);
+  const seal = sealOf(m.event, m.state);
+  if (seal) showSeal(page.zones, seal);
   if (m.event.type === 'ceremony.cancelled') ended('cancelled', m.event.data?.reason ?? '');
 });
 
@@ -205,6 +208,7 @@ document.addEventListener('fullscreenchange', () => {
 // ---- start ----
 
 showState(page.state);
+showSeal(page.zones);  // sealed before this page loaded: the hash came with the page
 firstMedia = acquire();
 showConnection({ state: 'connecting' });
 showMedia();
