@@ -45,11 +45,25 @@ function showChecking() {
   $('upload-text').textContent = tr('js.verify.checking');
 }
 
+/** What to trust and when: ?trust= (a root fingerprint other than this server's), ?at= (a date, UTC). */
+function query() {
+  const params = new URLSearchParams();
+  const trust = $('trust').value.replace(/[\s:]/g, '').toLowerCase();
+  if (trust) params.set('trust', trust);
+  if ($('at').value) params.set('at', `${$('at').value}T00:00:00Z`);
+  return params.toString() ? `?${params}` : '';
+}
+
+function optionsProblem() {
+  const trust = $('trust').value.replace(/[\s:]/g, '');
+  return trust && !/^[0-9a-fA-F]{64}$/.test(trust) ? tr('js.verify.bad_fingerprint') : null;
+}
+
 /** POST the file; resolves to {status, body} (body null if not JSON); status 0 if no answer came. */
 function send(file) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', '/api/verify');
+    xhr.open('POST', `/api/verify${query()}`);
     xhr.setRequestHeader('Content-Type', 'application/zip');
     xhr.setRequestHeader('Accept', 'application/json');
     xhr.responseType = 'json';
@@ -66,12 +80,20 @@ function send(file) {
 
 function failureText(status, body) {
   if (status === 0) return tr('js.network');
+  const known = { not_a_record: 'js.verify.not_a_record', busy: 'js.verify.busy', too_large: 'js.verify.too_large_server',
+    unsupported_encoding: 'js.verify.encoding', bad_request: 'js.verify.bad_request' }[body?.error];
+  if (known) return tr(known, { reason: body.reason || '' });
   return tr('js.verify.failed', { reason: body?.reason || tr('js.http', { status }) });
 }
 
 async function verify(file) {
   hideAlert(alertBox);
   $('report').hidden = true;
+  const problem = optionsProblem();
+  if (problem) {
+    showAlert(alertBox, 'error', problem);
+    return;
+  }
   if (file.size > page.limit) {
     const values = { name: file.name, size: sizeText(file.size), limit: sizeText(page.limit) };
     showAlert(alertBox, 'error', tr('js.verify.too_large', values));
@@ -138,6 +160,8 @@ function showReport(report) {
     named.textContent = tr('js.verify.ceremony', { title, id: report.ceremony.id });
   }
   $('report-fingerprint').textContent = report.root_ca_fingerprint || '';
+  const under = report.root_ca_fingerprint === page.root ? 'js.verify.under_ours' : 'js.verify.under_named';
+  $('report-when').textContent = `${tr('js.verify.as_of', { time: report.verified_at || '' })} ${tr(under)}`;
   const none = $('report-no-fingerprint');
   none.hidden = !!report.root_ca_fingerprint;
   none.textContent = tr('js.verify.no_fingerprint');
