@@ -36,7 +36,7 @@ from ceremony.definition import parse_definition
 from ceremony.demo import DEMO_DEFINITION
 from ceremony.events import Role
 from ceremony.service import CeremonyService
-from signatures.pki import load_or_create
+from signatures.pki_store import load_or_create
 from signatures.tsa import TimeStampAuthority
 from web.app import create_app
 from web.keys import SERVICE
@@ -129,8 +129,8 @@ async def one_ceremony(client: TestClient[Any, Any], service: CeremonyService, n
 
 
 def floor_run(n: int, workdir: Path) -> list[float]:
-    pki = load_or_create(workdir / "pki", dt.datetime.now(dt.UTC))
-    tsa = TimeStampAuthority(pki.tsa)
+    pki = load_or_create(workdir / "pki", dt.datetime.now(dt.UTC), crl_base=Settings(data_dir=workdir).crl_base)
+    tsa = TimeStampAuthority(pki.tsa, pki.chain)  # as the server's: its tokens carry the issuing CA
     key = ec.generate_private_key(ec.SECP256R1())
     public = key.public_key()
     db = sqlite3.connect(workdir / "floor.sqlite3", isolation_level=None)

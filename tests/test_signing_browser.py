@@ -201,6 +201,18 @@ async def test_enroll_approve_sign_and_reload(server: Server, browser: Any, tmp_
     assert [c["decision"] for c in declined] == ["decline"]
     assert declined[0]["statement"]["consent_text_sha256"] == hashlib.sha256(decline_text["text"].encode()).hexdigest()
     await other_page.screenshot(path=str(shots / "sign-zh-declined.png"))
+
+    # The first signatory's tablet is lost after they signed: the host revokes its key from the console.
+    lost = console.locator(f'#keys-body tr[data-fingerprint="{fingerprint}"][data-status="approved"]')
+    console.once("dialog", lambda dialog: dialog.accept("tablet left in the hall"))
+    await lost.get_by_role("button", name="Revoke key").click()
+    await expect(console.locator(f'#keys-body tr[data-fingerprint="{fingerprint}"]')).to_have_attribute(
+        "data-status", "revoked"
+    )
+    (gone,) = [
+        e for e in (await call("GET", f"{api}/enrollments", host))["enrollments"] if e["fingerprint"] == fingerprint
+    ]
+    assert gone["revoked"] and gone["cause"] == "key_compromise" and gone["reason"] == "tablet left in the hall"
     await console.locator("#keys").screenshot(path=str(shots / "host-keys-final.png"))
 
     assert signer_errors == [] and host_errors == [] and other_errors == []

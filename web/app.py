@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from signaling.server import HUB
 from signaling.server import routes as signal_routes
 from signatures.crl import CrlPublisher, revocations_in
 from signatures.errors import PkiError
-from signatures.pki import CeremonyPki
+from signatures.pki import CeremonyPki, key_use_period
 from signatures.pki_store import load_or_create, load_pair, retired_issuers
 from signatures.record.build import Renderers, SealKit
 from signatures.record.sealer import Sealer
@@ -41,6 +41,7 @@ from .settings import BUILTIN, MAX_BODY_BYTES, Settings
 from .signing import SigningDesk
 
 STATIC_DIR = Path(__file__).parent / "static"
+ROTATION_NOTICE = timedelta(days=30)
 log = logging.getLogger(__name__)
 
 
@@ -132,4 +133,10 @@ def _load_pki(settings: Settings, now: datetime) -> CeremonyPki:
     """The data directory's PKI, with the operator's own CA and/or TSA where given."""
     root = load_pair(*settings.ca_files) if settings.ca_files else None
     tsa = load_pair(*settings.tsa_files) if settings.tsa_files else None
-    return load_or_create(settings.data_dir / "pki", now, crl_base=settings.crl_base, root=root, tsa=tsa)
+    pki = load_or_create(settings.data_dir / "pki", now, crl_base=settings.crl_base, root=root, tsa=tsa)
+    for what, pair in (("TSA", pki.tsa), ("seal", pki.seal)):
+        until = key_use_period(pair.certificate)[1]
+        if until - now < ROTATION_NOTICE:
+            # Keys are rotated at start-up; a server running past this date would refuse to stamp or seal.
+            log.warning("the %s key may sign until %s: restart the server after that to rotate it", what, until)
+    return pki

@@ -11,8 +11,7 @@ import ssl
 import sys
 import tempfile
 from pathlib import Path
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from ceremony.capabilities import CEREMONY_ID_PATTERN
 from ceremony.chain import verify_chain
@@ -21,17 +20,12 @@ from ceremony.events import Role
 from ceremony.service import CeremonyService
 from ceremony.sqlite_store import DB_NAME, SqliteStore
 from signaling.errors import SignalingError
-from signaling.hub import SignalSettings
-from signaling.ice import load_ice_config
 from signatures.errors import SignatureError
 
 from . import cli_pki, cli_record
-from .app import create_app
-from .bootstrap import ensure_demo
-from .keys import SERVICE
-from .links import link_for, operator_link
-from .middleware import QuietAccessLogger
-from .settings import Settings
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 DEFAULT_DATA = Path(os.environ.get("CEREMONY_DATA", "data"))
 
@@ -139,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # The server's modules (WeasyPrint, aiortc's signaling, the app) load only for `serve`: an
+    # archivist's `ceremony verify` should not pay half a second for them.
+    from signaling.hub import SignalSettings
+    from signaling.ice import load_ice_config
+
+    from .settings import Settings
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if (args.tls_cert is None) != (args.tls_key is None):
         print("ceremony: --tls-cert and --tls-key go together", file=sys.stderr)
@@ -178,6 +179,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 async def _run_server(settings: Settings, host: str, port: int, ssl_context: ssl.SSLContext | None) -> None:
     """Start, announce only once the socket listens, stop cleanly on SIGINT/SIGTERM."""
+    from aiohttp import web
+
+    from .app import create_app
+    from .bootstrap import ensure_demo
+    from .keys import SERVICE
+    from .middleware import QuietAccessLogger
+
     app = create_app(settings)
     runner = web.AppRunner(app, access_log_class=QuietAccessLogger, handle_signals=False)
     await runner.setup()
@@ -222,6 +230,8 @@ async def _invite(args: argparse.Namespace) -> int:
         )
     finally:
         await service.close()
+    from .links import link_for  # with the app's modules: not for `verify`
+
     print(link_for(args.base_url, args.ceremony, issued.token))
     return 0
 
@@ -232,6 +242,8 @@ async def _operator_link(args: argparse.Namespace) -> int:
         token = await service.issue_operator_link()
     finally:
         await service.close()
+    from .links import operator_link
+
     print(operator_link(args.base_url, token))
     return 0
 

@@ -803,6 +803,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "js.keys.status.revoked": _m("폐기됨", "已作废", "Revoked"),
     "js.keys.approve": _m("승인", "批准", "Approve"),
     "js.keys.reject": _m("거절", "拒绝", "Reject"),
+    "js.keys.revoke": _m("키 폐기", "吊销密钥", "Revoke key"),
+    "js.keys.revoke_reason": _m(
+        "이 키를 폐기하면 CA의 폐기 목록(CRL)에 오르고, 앞으로 아무것도 서명할 수 없습니다. 이미 한 서명은 "
+        "유효합니다. 이유를 적으십시오(예: 태블릿 분실).",
+        "吊销后，此密钥将列入 CA 的吊销列表（CRL），此后不能再签署任何内容；此前的签名依然有效。"
+        "请填写原因（例如：平板遗失）。",
+        "Revoking puts this key on the CA's revocation list (CRL): it signs nothing more; what it signed "
+        "before stays valid. Give a reason (a lost tablet, say).",
+    ),
     "js.keys.reject_reason": _m("거절 사유를 입력하십시오.", "请输入拒绝理由。", "Why is this key rejected?"),
     "js.keys.none": _m("아직 키 승인 요청이 없습니다.", "尚无密钥批准申请。", "No keys to approve yet."),
     "js.keys.progress.in_pdf": _m("PDF 서명 완료", "已签入PDF", "In the PDF"),

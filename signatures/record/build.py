@@ -185,7 +185,7 @@ def _decision_files(evidence: dict[str, Any]) -> dict[str, bytes]:
 def signature_values(pdf: bytes) -> dict[str, bytes]:
     """Field name -> the signature value of each PAdES signature: what its timestamps' imprints hash."""
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-    return {s.field_name: bytes(s.signer_info["signature"].native) for s in reader.embedded_regular_signatures}
+    return {str(s.field_name): bytes(s.signer_info["signature"].native) for s in reader.embedded_regular_signatures}
 
 
 def _signature_files(evidence: dict[str, Any], pdf: bytes) -> dict[str, bytes]:

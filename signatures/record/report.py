@@ -43,7 +43,9 @@ class Report:
         return [f"{'PASS' if c.ok else 'FAIL'}  {c.name:<20} {c.subject}: {c.detail}" for c in self.checks]
 
     def add(self, name: str, subject: str, ok: bool, detail: str) -> bool:
-        self.checks.append(Check(name, subject, ok, detail))
+        # Plain str, always: pyHanko's field names are str subclasses that hold their PDF, which a
+        # caller's dataclasses.asdict would deep-copy whole (a 300 ms stall in the server, once).
+        self.checks.append(Check(str(name), str(subject), bool(ok), str(detail)))
         return ok
 
     def run(self, name: str, subject: str, check: Callable[[], str]) -> bool:

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
@@ -29,7 +30,14 @@ TOLERANCE = dt.timedelta(seconds=1)
 
 
 def asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
+    return _asn1(certificate.public_bytes(Encoding.DER))
+
+
+@lru_cache(maxsize=512)
+def _asn1(der: bytes) -> asn1_x509.Certificate:
+    # One object per certificate, so asn1crypto's own caches (names, hashes) are computed once
+    # rather than for each of the ~30 contexts a record's verification builds.
+    return asn1_x509.Certificate.load(der)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +84,27 @@ _KEY_USAGE = {"tsa": {"digital_signature"}, "seal": {"digital_signature"}, "sign
 def context(
     anchors: Sequence[x509.Certificate], material: Material, moment: dt.datetime | None, *, fetch: bool = False
 ) -> ValidationContext:
-    """A context that requires revocation data for every certificate below the anchor."""
+    """A context that requires revocation data for every certificate below the anchor.
+
+    Contexts are reused for the same anchors, material and moment (a verification asks for the
+    same one many times, and building one registers every certificate anew); one that may fetch
+    is always fresh.
+    """
+    if fetch:
+        return _context(tuple(anchors), material, moment, fetch=True)
+    return _cached_context(tuple(anchors), material, moment)
+
+
+@lru_cache(maxsize=32)
+def _cached_context(
+    anchors: tuple[x509.Certificate, ...], material: Material, moment: dt.datetime | None
+) -> ValidationContext:
+    return _context(anchors, material, moment, fetch=False)
+
+
+def _context(
+    anchors: tuple[x509.Certificate, ...], material: Material, moment: dt.datetime | None, *, fetch: bool
+) -> ValidationContext:
     return ValidationContext(
         trust_roots=[asn1(a) for a in anchors],
         other_certs=[asn1(c) for c in material.certificates],

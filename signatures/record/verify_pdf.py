@@ -77,7 +77,7 @@ async def read_pdf(pdf: bytes, anchors: Anchors, material: Material, at: dt.date
             kind = signature in stamps
             failure = f"cannot be validated: {exc}"
             results.append(
-                PdfResult(signature.field_name, False, failure, revision, size, None, None, None, None, kind)
+                PdfResult(str(signature.field_name), False, failure, revision, size, None, None, None, None, kind)
             )
     return results
 
@@ -113,7 +113,8 @@ async def _signature(
     fingerprint = hashlib.sha256(signer.dump()).hexdigest()
     if token is None:
         problem = "it has no signature timestamp, so nothing proves when it was made"
-        return PdfResult(signature.field_name, False, problem, revision, size, fingerprint, None, None, value, False)
+        field = str(signature.field_name)
+        return PdfResult(field, False, problem, revision, size, fingerprint, None, None, value, False)
     proven = cms.ContentInfo.load(token)["content"]["encap_content_info"]["content"].parsed["gen_time"].native
     status = await async_validate_pdf_signature(
         signature,
@@ -141,13 +142,14 @@ async def _signature(
         )
     if problems:
         detail = "; ".join(problems)
-        return PdfResult(signature.field_name, False, detail, revision, size, fingerprint, proven, token, value, False)
+        field = str(signature.field_name)
+        return PdfResult(field, False, detail, revision, size, fingerprint, proven, token, value, False)
     detail = (
         f"valid (PAdES B-LTA), signed by {signer.subject.human_friendly}, a signatory certificate valid at "
         f"{proven.isoformat()}, when its signature timestamp proves it signed; that timestamp's TSA judged at "
         f"{covered_at.isoformat()}, under {anchors.describe(anchors.root)}"
     )
-    return PdfResult(signature.field_name, True, detail, revision, size, fingerprint, proven, token, value, False)
+    return PdfResult(str(signature.field_name), True, detail, revision, size, fingerprint, proven, token, value, False)
 
 
 async def _document_timestamp(
@@ -177,7 +179,7 @@ async def _document_timestamp(
         f"valid, time {status.timestamp.isoformat()}, its TSA judged at {judged_at.isoformat()}"
     )
     return PdfResult(
-        signature.field_name, not problems, detail, revision, size, None, status.timestamp, token, None, True
+        str(signature.field_name), not problems, detail, revision, size, None, status.timestamp, token, None, True
     )
 
 

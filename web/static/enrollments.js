@@ -92,11 +92,20 @@ export function startEnrollments(page, tr) {
         }),
       );
     }
+    if (status === 'approved') {
+      // A lost or stolen device: its certificate goes on the CRL; what it signed before stays valid.
+      const url = `${base}/enrollments/${encodeURIComponent(e.id)}/revoke`;
+      actions.append(pill, button(tr('js.keys.revoke'), 'danger-ghost', (b) => {
+        const reason = window.prompt(tr('js.keys.revoke_reason'));
+        if (reason === null) return;
+        act(b, url, { cause: 'key_compromise', reason: reason.trim() });
+      }));
+    }
     tr_.append(
       cell(who),
       cell(key),
       cell(zonedElement(parseTime(e.requested_at), page.zones.slice(0, 1), false), 'small'),
-      cell(status === 'pending' ? actions : pill),
+      cell(status === 'pending' || status === 'approved' ? actions : pill),
     );
     if (status === 'rejected' && e.reason) {
       const reason = document.createElement('div');
