@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -241,8 +242,19 @@ async def test_a_new_device_revokes_the_old_certificate(hall: Hall) -> None:
     assert r.status == 400 and "approved key" in (await r.json())["reason"]
     assert hall.seq == seq
     events = await (await hall.client.get(hall.url("/events"), headers=hall.host)).json()
-    assert "certificate.revoked" in [e["type"] for e in events["events"]]
+    (revoked,) = [e for e in events["events"] if e["type"] == "certificate.revoked"]
     assert (await hall.sign(new, await hall.statement())).status == 201
+    # The CA's CRL, where the old certificate says it is published, now lists it as superseded.
+    me = await (await hall.client.get(hall.url("/me"), headers=hall.signer)).json()
+    (old_enrollment,) = [e for e in me["enrollments"] if e["revoked"]]
+    certificate = x509.load_der_x509_certificate(base64.b64decode(old_enrollment["certificate"]))
+    point = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value[0]
+    path = "/pki/crl/" + point.full_name[0].value.rsplit("/", 1)[1]  # type: ignore[index]
+    crl = x509.load_der_x509_crl(await (await hall.client.get(path)).read())
+    entry = crl.get_revoked_certificate_by_serial_number(int(revoked["data"]["serial"], 16))
+    assert (
+        entry is not None and entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.name == "superseded"
+    )
 
 
 # ------------------------------------------------------------------ bad input changes nothing
