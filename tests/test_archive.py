@@ -447,5 +447,24 @@ async def test_verify_page_uploads_and_shows_the_reason_or_the_report(
     await expect(page.locator("#report-summary")).to_contain_text("1 of 2 checks failed")
     await expect(page.locator("#report-fingerprint")).to_have_text("ab" * 32)
     await expect(page.locator("#report-ceremony")).to_contain_text("Canned MOU (0123456789abcdef)")
+    await expect(page.locator("#report-when")).to_contain_text("As of 2020-06-01T00:00:00.000Z (UTC).")
+
+    # Another ceremony's root, pinned by its fingerprint, as of a day decades on.
+    await page.locator("#trust").fill("12:34")
+    await page.locator("#record-file").set_input_files(str(record))
+    await expect(page.locator("#verify-alert")).to_contain_text("64 hexadecimal digits")
+    asked: list[str] = []
+
+    async def answer(route: Any) -> None:
+        asked.append(route.request.url)
+        await route.fulfill(json=report)
+
+    await page.route(lambda url: "/api/verify?" in url, answer)
+    await page.locator("#trust").fill(" AB:" * 32)
+    await page.locator("#at").fill("2046-12-31")
+    await page.locator("#record-file").set_input_files(str(record))
+    await expect(page.locator("#report")).to_be_visible()
+    await expect(page.locator("#report-when")).to_contain_text("Checked under the root CA you named.")
+    assert asked and asked[-1].endswith(f"/api/verify?trust={'ab' * 32}&at=2046-12-31T00%3A00%3A00Z"), asked
     assert errors == []
     await context.close()

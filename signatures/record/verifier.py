@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ from .shape import check_shape
 from .validation import Anchors, Material
 from .verify_decisions import check_decisions, check_signature_tokens
 from .verify_evidence import check_evidence, check_renewals
-from .verify_files import check_files
+from .verify_files import Renewal, check_files
 from .verify_log import check_log, check_order
 from .verify_pdf import READ_ERRORS, PdfResult, check_layout, read_pdf
 
@@ -133,13 +134,11 @@ async def _pdf(
     report: Report,
     files: dict[str, bytes],
     evidence: dict[str, Any],
-    renewals: list[Any],
+    renewals: list[Renewal],
     anchors: Anchors,
     material: Material,
     at: dt.datetime,
 ) -> list[PdfResult]:
-    import hashlib
-
     pdf = files[SIGNED_PDF]
     for name, part in (("pdf.original", "original"), ("pdf.sealed", "signed")):
         document = evidence["documents"][part]

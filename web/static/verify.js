@@ -181,7 +181,11 @@ function pick(files) {
   verify(files[0]);
 }
 
-input.addEventListener('change', () => pick(input.files));
+input.addEventListener('change', () => {
+  const files = [...(input.files || [])];
+  input.value = '';  // so that choosing the same file again (after fixing the fingerprint, say) checks it again
+  pick(files);
+});
 for (const type of ['dragenter', 'dragover']) {
   zone.addEventListener(type, (event) => {
     event.preventDefault();
