@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
 import stat
 import struct
 import subprocess
@@ -235,7 +234,6 @@ def test_empty_archive_round_trips() -> None:
     assert open_archive(write_archive({})) == Archive({}, ())
 
 
-@pytest.mark.skipif(shutil.which("unzip") is None, reason="unzip is not installed")
 def test_unzip_tests_and_extracts_the_written_archive(tmp_path: Path) -> None:
     record = tmp_path / "record.zip"
     record.write_bytes(write_archive(FILES))
@@ -246,7 +244,6 @@ def test_unzip_tests_and_extracts_the_written_archive(tmp_path: Path) -> None:
     assert stat.S_IMODE(pdf.stat().st_mode) == 0o644
 
 
-@pytest.mark.skipif(shutil.which("7z") is None, reason="7z is not installed (p7zip-full)")
 def test_7zip_tests_the_written_archive(tmp_path: Path) -> None:
     record = tmp_path / "record.zip"
     record.write_bytes(write_archive(FILES))
