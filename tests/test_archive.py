@@ -466,5 +466,11 @@ async def test_verify_page_uploads_and_shows_the_reason_or_the_report(
     await expect(page.locator("#report")).to_be_visible()
     await expect(page.locator("#report-when")).to_contain_text("Checked under the root CA you named.")
     assert asked and asked[-1].endswith(f"/api/verify?trust={'ab' * 32}&at=2046-12-31T00%3A00%3A00Z"), asked
+
+    # On a phone (390 px wide) the fingerprint, the help and the report all fit: no sideways scrolling.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], widths
+    await expect(rows.nth(0).locator("td").last).to_be_in_viewport()
     assert errors == []
     await context.close()
