@@ -55,6 +55,19 @@ def shots() -> Path:
     return SHOTS
 
 
+async def open_for_the_first_signatory(call: Api, server: Server, stage: str | None = None) -> tuple[str, str]:
+    """Freeze and open the demo ceremony (and move it to `stage`); the first signatory's id and link."""
+    api = f"/api/ceremonies/{server.demo_id}"
+    host = server.token(server.host_link)
+    await call("POST", f"{api}/freeze", host)
+    await call("POST", f"{api}/open", host)
+    if stage is not None:
+        await call("POST", f"{api}/stage", host, {"segment": stage})
+    first = (await call("GET", api, host))["signatories"][0]["id"]
+    link = (await call("POST", f"{api}/invitations", host, {"role": "signatory", "signatory": first}))["url"]
+    return first, link
+
+
 async def new_page(browser: Any, locale: str) -> tuple[Any, Page, list[str]]:
     context = await browser.new_context(viewport=VIEWPORT, locale=locale)
     page = await context.new_page()
@@ -73,10 +86,7 @@ async def test_enroll_approve_sign_and_reload(server: Server, browser: Any, tmp_
     cid = server.demo_id
     api = f"/api/ceremonies/{cid}"
     host = server.token(server.host_link)
-    await call("POST", f"{api}/freeze", host)
-    await call("POST", f"{api}/open", host)
-    first = (await call("GET", api, host))["signatories"][0]["id"]
-    link = (await call("POST", f"{api}/invitations", host, {"role": "signatory", "signatory": first}))["url"]
+    first, link = await open_for_the_first_signatory(call, server)
     signer_token = link.split("#", 1)[1]
 
     # The signatory opens their link: the MOU, the consent text, a fresh key, a pending enrollment.
@@ -254,11 +264,7 @@ async def test_receipt_on_a_phone_and_the_sealed_records_hash_in_the_halls(
     cid = server.demo_id
     api = f"/api/ceremonies/{cid}"
     host = server.token(server.host_link)
-    await call("POST", f"{api}/freeze", host)
-    await call("POST", f"{api}/open", host)
-    await call("POST", f"{api}/stage", host, {"segment": "signing"})
-    first = (await call("GET", api, host))["signatories"][0]["id"]
-    link = (await call("POST", f"{api}/invitations", host, {"role": "signatory", "signatory": first}))["url"]
+    first, link = await open_for_the_first_signatory(call, server, stage="signing")
     signer_token = link.split("#", 1)[1]
 
     # A signatory on a phone, in Korean: key, approval by the host, consent; the PDF signature follows.
