@@ -147,9 +147,13 @@ def test_crls_list_what_was_revoked_and_openssl_checks_them(tmp_path: Path) -> N
 async def test_the_server_publishes_each_crl_where_its_certificates_say(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data")
     try:
-        pki = load_or_create(tmp_path / "data" / "pki", NOW, crl_base=f"{server.base}/pki/crl")
+        # The server's own certificates, as it wrote them (read, never re-made: the server owns the directory).
+        issuing, tsa = (
+            x509.load_pem_x509_certificate((tmp_path / "data" / "pki" / name).read_bytes())
+            for name in ("issuing.pem", "tsa.pem")
+        )
         async with aiohttp.ClientSession() as http:
-            for certificate in (pki.issuing.certificate, pki.tsa.certificate):
+            for certificate in (issuing, tsa):
                 url = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value[0]
                 async with http.get(url.full_name[0].value) as answer:  # type: ignore[index]
                     assert answer.status == 200 and answer.content_type == "application/pkix-crl"
@@ -159,7 +163,7 @@ async def test_the_server_publishes_each_crl_where_its_certificates_say(tmp_path
                 assert answer.status == 404 and (await answer.json())["error"] == "not_found"
             async with http.get(f"{server.base}/pki/chain.pem") as answer:
                 chain = x509.load_pem_x509_certificates(await answer.read())
-                assert chain[0] == pki.issuing.certificate
+                assert chain[0] == issuing
     finally:
         server.stop()
 
@@ -214,7 +218,7 @@ def _signing(state: Any) -> Any:
 
 def test_the_core_revokes_an_approved_key_once_and_it_then_signs_nothing(tmp_path: Path) -> None:
     from ceremony.core import initial_state
-    from ceremony.events import CeremonyDrafted, Envelope
+    from ceremony.events import CeremonyDrafted, ConsentRecorded, DocumentSigned, Envelope
     from ceremony.signing import ApproveEnrollment, RequestEnrollment
 
     state = initial_state(Envelope("c" * 16, 1, NOW, "test", CeremonyDrafted(demo_definition())))
@@ -227,6 +231,11 @@ def test_the_core_revokes_an_approved_key_once_and_it_then_signs_nothing(tmp_pat
         state = apply(state, event)
     for event in decide(state, ApproveEnrollment("enr-1", "Y2VydA==", "abc1", "2030-01-01T00:00:00.000000Z")):
         state = apply(state, event)
+    # The consent as the core stores it (its signature is the web layer's check, not the core's).
+    consent = ConsentRecorded(who, "consent", {"challenge": "c1"}, "sig", "abc1", "tok", "t", "1.2.3.4", "dev")
+    state = apply(state, consent)
+    sign = SignDocument(who, "Signature-1", state.document_sha256, "b" * 64, 20, "abc1", "t")
+    assert [type(e) for e in decide(state, sign)] == [DocumentSigned]  # before the revocation it would sign
     with pytest.raises(InvalidCommand, match="cause"):
         decide(state, RevokeCertificate("enr-1", "bored"))
     with pytest.raises(InvalidCommand, match="no enrollment"):
@@ -237,5 +246,5 @@ def test_the_core_revokes_an_approved_key_once_and_it_then_signs_nothing(tmp_pat
     assert enrollment.revoked and enrollment.cause == "key_compromise" and enrollment.revoked_at is not None
     with pytest.raises(CommandRefused, match="already revoked"):
         decide(state, RevokeCertificate("enr-1", "key_compromise"))
-    with pytest.raises(CommandRefused):
-        decide(state, SignDocument(who, "Signature-1", "a" * 64, "b" * 64, 20, "abc1", "t"))
+    with pytest.raises(CommandRefused, match="has been revoked"):
+        decide(state, sign)

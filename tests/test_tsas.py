@@ -29,6 +29,7 @@ from signatures.record.pins import Pins
 from signatures.record.verifier import verify_record
 from signatures.tsa import TimeStampAuthority
 from web.keys import PKI, RECORDS, SEALER
+from web.scripted import ScriptError
 
 from .conftest import zip_bytes
 from .test_pades import Room, make_room, ready
@@ -107,8 +108,22 @@ async def test_an_external_tsa_is_trusted_only_under_the_ca_the_archivist_pins(
     assert {"evidence.timestamp", "consent.timestamp", "pdf.signature"} <= set(found)
     note = next(c for c in unpinned.checks if c.name == "trust.tsa")
     assert "not trusted on its own word" in note.detail and "--tsa-trust" in note.detail
-    # Nor can its CA stand in for the ceremony root: a signatory or seal certificate rests on the root alone.
-    assert "evidence.seal" not in failed(data, Pins(root_pem=root, tsa_pems=(outside.root_pem,)))
+    # Nor can its CA stand in for the ceremony root: the outside PKI's own seal certificate, pinned as a TSA
+    # anchor, re-seals the very same evidence.json (openssl) and the seal fails; its timestamp still holds.
+    work = tmp_path / "reseal"
+    work.mkdir()
+    files = files_of(data)
+    (work / "evidence.json").write_bytes(files["evidence.json"])
+    resealed = subprocess.run(
+        ["openssl", "cms", "-sign", "-binary", "-md", "sha256", "-in", "evidence.json",
+         "-signer", str(tmp_path / "outside" / "seal.pem"), "-inkey", str(tmp_path / "outside" / "seal.key"),
+         "-certfile", str(tmp_path / "outside" / "issuing.pem"), "-outform", "DER", "-out", "evidence.p7s"],
+        cwd=work, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert resealed.returncode == 0, resealed.stderr
+    forged = zip_bytes({**files, "evidence.p7s": (work / "evidence.p7s").read_bytes()})
+    found = failed(forged, Pins(root_pem=root, tsa_pems=(outside.root_pem,)))
+    assert set(found) == {"evidence.seal"}, found
 
     # openssl agrees, with the CA the archivist obtained.
     where = tmp_path / "record"
@@ -142,10 +157,13 @@ async def test_with_two_tsas_every_item_carries_a_token_from_each_and_all_are_re
     assert report.ok, "\n".join(report.lines())
     files = files_of(data)
     evidence = json.loads(files["evidence.json"])
-    assert [t["subject"].split("CN=")[1] for t in evidence["trust"]["timestamping"]] == [
-        "Online Signing Ceremony Time-Stamping Authority " + str(NOW(dt.UTC).year),
-        "Nanjing Time Authority Time-Stamping Authority " + str(NOW(dt.UTC).year),
+    # Each TSA's name ends in the year its key was made (not read from the clock here: New Year's Eve runs pass).
+    names = [t["subject"].split("CN=")[1].rsplit(" ", 1) for t in evidence["trust"]["timestamping"]]
+    assert [name for name, _ in names] == [
+        "Online Signing Ceremony Time-Stamping Authority",
+        "Nanjing Time Authority Time-Stamping Authority",
     ]
+    assert all(year.isdigit() and len(year) == 4 for _, year in names), names
     assert {"evidence.tsr", "evidence.2.tsr"} <= set(files)
     assert all(len(c["timestamps"]) == 2 for c in evidence["consents"])
     assert all(len(p["timestamps"]) == 2 for p in evidence["pdf_signatures"])
@@ -200,6 +218,6 @@ async def test_a_failing_second_tsa_fails_the_consent_loudly_and_records_nothing
     enrollment = await signer.enroll()
     await room.host.call("POST", f"/enrollments/{enrollment}/approve")
     before = room.state.seq
-    with pytest.raises(Exception, match="503"):
+    with pytest.raises(ScriptError, match="HTTP 503"):
         await signer.decide()
     assert room.state.seq == before and signer.signatory not in room.state.consents
