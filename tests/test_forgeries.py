@@ -289,6 +289,136 @@ def test_a_tsa_of_ones_own_with_its_ca_in_the_zip_is_not_trusted(demo: Demo, tmp
     assert "evidence.timestamp" in found and "evidence.seal" in found
 
 
+def _overlay(pdf: bytes, text: bytes) -> bytes:
+    """A new revision (pyHanko's writer, raw PDF objects): an empty signature field whose appearance paints `text`."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    append_signature_field(writer, SigFieldSpec("Notice", on_page=0, box=(60, 400, 540, 470)))
+    name = generic.NameObject
+    font = generic.DictionaryObject({name("/Type"): name("/Font"), name("/Subtype"): name("/Type1"),
+                                     name("/BaseFont"): name("/Helvetica")})  # fmt: skip
+    appearance = generic.StreamObject(
+        {name("/Type"): name("/XObject"), name("/Subtype"): name("/Form"),
+         name("/BBox"): generic.ArrayObject([generic.NumberObject(n) for n in (0, 0, 480, 70)]),
+         name("/Resources"): generic.DictionaryObject({name("/Font"): generic.DictionaryObject({name("/F1"): font})})},
+        stream_data=b"1 1 1 rg 0 0 480 70 re f 1 0 0 rg BT /F1 28 Tf 10 25 Td (" + text + b") Tj ET",
+    )  # fmt: skip
+    for reference in writer.root["/AcroForm"]["/Fields"]:
+        field = reference.get_object()
+        if field.get("/T") == "Notice":
+            field[name("/AP")] = generic.DictionaryObject({name("/N"): writer.add_object(appearance)})
+            writer.update_container(field)
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+def _renew_at_the_public_tsa(files: Files, pdf: bytes, tsa: Server, work: Path) -> Path:
+    """What `ceremony renew` does, done by hand: a document timestamp from POST /tsa (pyHanko), then
+    renewals/1.json over every file before it, with that TSA's token over it. No key of ours is needed."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    output = io.BytesIO()
+    PdfTimeStamper(HTTPTimeStamper(f"{tsa.base}/tsa"), field_name="Renewal-Timestamp").timestamp_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False), "sha256", output=output
+    )
+    files = dict(files, **{"mou-signed.pdf": output.getvalue()})
+    body = {
+        "type": "ceremony-renewal/1",
+        "ceremony": json.loads(files["evidence.json"])["ceremony"]["id"],
+        "sequence": 1,
+        "document_timestamps": [{"field": "Renewal-Timestamp", "time": _last_document_timestamp(output.getvalue())}],
+        "manifest": [
+            {"name": n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in sorted(files.items())
+        ],
+    }
+    files["renewals/1.json"] = canonical(body)
+    files["renewals/1.tsr"] = fresh_token(files["renewals/1.json"], tsa, work)
+    return rezip(files, work / "renewed.zip")
+
+
+def test_anyone_may_renew_but_nothing_may_be_painted_over_the_sealed_mou(
+    demo: Demo, tsa: Server, tmp_path: Path
+) -> None:
+    """A renewal needs no key, only a timestamp from a TSA under the root, and POST /tsa is public; so a
+    revision after the seal that adds a field (its appearance can cover the text) must fail on its own."""
+    pdf = demo.files["mou-signed.pdf"]
+    renewed = _renew_at_the_public_tsa(demo.files, pdf, tsa, tmp_path)
+    done = verify(renewed, "--trust", str(demo.trust))
+    assert done.returncode == 0, done.stdout + done.stderr  # a plain renewal by a stranger is fine
+
+    painted = _renew_at_the_public_tsa(demo.files, _overlay(pdf, b"THIS MOU IS VOID"), tsa, tmp_path)
+    found = failures(painted, demo)
+    assert set(found) == {"pdf.timestamp"}, found
+    assert "Seal-Timestamp-1" in found["pdf.timestamp"] and "only validation data" in found["pdf.timestamp"]
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # stored, not deflated: under the ratio limit, past Python's recursion
+
+
+def _evidence_edit(change: Callable[[dict[str, Any]], None]) -> Callable[[Files], None]:
+    def edit(files: Files) -> None:
+        evidence = json.loads(files["evidence.json"])
+        change(evidence)
+        files["evidence.json"] = canonical(evidence)
+
+    return edit
+
+
+def _no_document_timestamps(files: Files) -> None:
+    """The PDF cut back to its last signature, and evidence.json listing no document timestamp either."""
+    evidence = json.loads(files["evidence.json"])
+    files["mou-signed.pdf"] = files["mou-signed.pdf"][: evidence["pdf_signatures"][-1]["size"]]
+    evidence["document_timestamps"] = []
+    files["evidence.json"] = canonical(evidence)
+
+
+HOSTILE_JSON: dict[str, tuple[Callable[[Files], None], str]] = {
+    "evidence.json nested 100,000 deep": (lambda f: f.update({"evidence.json": DEEP}), "evidence.format"),
+    "NaN in evidence.json": (
+        lambda f: f.update({"evidence.json": b'{"a":NaN,' + f["evidence.json"][1:]}),
+        "evidence.format",
+    ),
+    "a lone surrogate in evidence.json": (
+        lambda f: f.update({"evidence.json": b'{"a":"\\ud800",' + f["evidence.json"][1:]}),
+        "evidence.format",
+    ),
+    "a renewal nested 100,000 deep": (
+        lambda f: f.update({"renewals/1.json": DEEP, "renewals/1.tsr": b"0"}),
+        "renewal.manifest",
+    ),
+    "an event nested 100,000 deep": (
+        lambda f: f.update({"events.jsonl": f["events.jsonl"] + DEEP + b"\n"}),
+        "log.chain",
+    ),
+    "a consent by no signatory": (
+        _evidence_edit(lambda e: e["consents"][0].update(signatory="nobody")),
+        "consent.statement",
+    ),
+    "no document timestamp at all": (_no_document_timestamps, "pdf.layout"),
+}
+
+
+@pytest.mark.parametrize("hostile", list(HOSTILE_JSON))
+def test_hostile_json_is_a_finding_not_a_crash(demo: Demo, tmp_path: Path, hostile: str) -> None:
+    change, check = HOSTILE_JSON[hostile]
+    files = dict(demo.files)
+    change(files)
+    found = failures(rezip(files, tmp_path / "hostile.zip"), demo)  # exit 1, NOT VALID, no traceback
+    assert check in found, (hostile, found)
+
+
+def test_an_unreadable_crl_added_to_a_record_is_named_and_spoils_nothing_else(demo: Demo, tmp_path: Path) -> None:
+    files = dict(demo.files, **{f"revocation/{'ab' * 16}.crl": b"0\x82\x01\x00 not a CRL"})
+    found = failures(rezip(files, tmp_path / "junk-crl.zip"), demo)
+    assert set(found) == {"record.manifest"}, found  # every signature and token still validates
+
+
 DOCTORED = b'{"type": "ceremony-record/2", "doctored": true}'
 
 

@@ -28,6 +28,7 @@ from ceremony.sealing import roll
 
 from ..tsa import token_gen_time
 from .parts import SIGNED_PDF
+from .untrusted import load_json
 
 RECORD_TYPE = "ceremony-record/2"
 
@@ -208,9 +209,9 @@ def parse_events_jsonl(data: bytes) -> list[StoredEvent]:
     for line in data.splitlines():
         if not line.strip():
             continue
-        item = json.loads(line)
+        item = load_json(line)
         body = str(item["body"]).encode("utf-8")
-        ceremony = str(json.loads(body)["ceremony"])
+        ceremony = str(load_json(body)["ceremony"])
         rows.append(
             StoredEvent(ceremony, int(item["seq"]), body, bytes.fromhex(item["prev_hash"]), bytes.fromhex(item["hash"]))
         )

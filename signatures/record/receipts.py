@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .report import Mismatch, Report
+from .untrusted import load_json
 
 RECEIPT_TYPE = "ceremony-receipt/1"
 
 
 def check_receipt(report: Report, data: bytes, evidence: dict[str, Any]) -> None:
     try:
-        receipt = json.loads(data)
+        receipt = load_json(data)
         if not isinstance(receipt, dict) or receipt.get("type") != RECEIPT_TYPE:
             raise Mismatch(f"not a {RECEIPT_TYPE} file")
         who = str(receipt["signatory"]["id"])

@@ -102,13 +102,22 @@ def _cached_context(
     return _context(anchors, material, moment, fetch=False)
 
 
+def _readable_crl(der: bytes) -> bool:
+    """An unreadable CRL (in a zip or a PDF's DSS) adds nothing; passed on, it would fail every path check."""
+    try:
+        x509.load_der_x509_crl(der)
+    except ValueError:
+        return False
+    return True
+
+
 def _context(
     anchors: tuple[x509.Certificate, ...], material: Material, moment: dt.datetime | None, *, fetch: bool
 ) -> ValidationContext:
     return ValidationContext(
         trust_roots=[asn1(a) for a in anchors],
         other_certs=[asn1(c) for c in material.certificates],
-        crls=[asn1_crl.CertificateList.load(c) for c in material.crls],
+        crls=[asn1_crl.CertificateList.load(c) for c in material.crls if _readable_crl(c)],
         ocsps=list(material.ocsps),
         moment=None if fetch else moment,
         allow_fetching=fetch,

@@ -13,14 +13,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from cryptography import x509
-
-from ceremony.canonical import canonicalize
 
 from ..errors import NotARecord
 from .container import DEFAULT_LIMITS, Limits, open_archive
@@ -31,6 +28,7 @@ from .pins import Pins, resolve
 from .receipts import check_receipt
 from .report import Mismatch, Report
 from .shape import check_shape
+from .untrusted import is_canonical, load_json
 from .validation import Anchors, Material
 from .verify_decisions import check_decisions, check_signature_tokens
 from .verify_evidence import check_evidence, check_renewals
@@ -70,12 +68,12 @@ def verify_record(
 def _evidence(report: Report, files: dict[str, bytes]) -> dict[str, Any] | None:
     raw = files[EVIDENCE]
     try:
-        evidence: dict[str, Any] = json.loads(raw)
+        evidence: dict[str, Any] = load_json(raw)
         kind = evidence.get("type") if isinstance(evidence, dict) else None
         if kind != RECORD_TYPE:
             earlier = " (made by an earlier version, before records carried long-term validation data)"
             raise Mismatch(f"evidence.json is a {kind!r} document, not {RECORD_TYPE}{earlier if kind else ''}")
-        if canonicalize(evidence) != raw:
+        if not is_canonical(evidence, raw):
             raise Mismatch("evidence.json is not in RFC 8785 canonical form (it was re-serialised or edited)")
         check_shape(evidence)
     except (ValueError, Mismatch) as exc:

@@ -157,7 +157,9 @@ def _signature(certificate: x509.Certificate, statement: bytes, consent: dict[st
 
 def _statement(consent: dict[str, Any], evidence: dict[str, Any]) -> str:
     statement = consent["statement"]
-    signatory = next(s for s in evidence["signatories"] if s["id"] == consent["signatory"])
+    signatory = next((s for s in evidence["signatories"] if s["id"] == consent["signatory"]), None)
+    if signatory is None:
+        raise Mismatch(f"the consent names {consent['signatory']!r}, who is not among the signatories")
     expected = {
         "ceremony": evidence["ceremony"]["id"],
         "document_sha256": evidence["documents"]["original"]["sha256"],

@@ -10,18 +10,16 @@ signed PDF may only have grown by renewals, so an earlier layer checks its start
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from ceremony.canonical import canonicalize
-
 from .parts import EVIDENCE, EVIDENCE_LAYER, SEALED, SIGNED_PDF, part_of, token_name
 from .report import Mismatch, Report
 from .shape import RENEWAL as RENEWAL_SHAPE
 from .shape import check_shape
+from .untrusted import is_canonical, load_json
 
 RENEWAL_TYPE = "ceremony-renewal/1"
 _RENEWAL = re.compile(r"renewals/([1-9][0-9]{0,2})(?:\.json|\.tsr|\.[1-9][0-9]{0,2}\.tsr|/.*)")
@@ -118,10 +116,10 @@ def read_renewals(report: Report, files: dict[str, bytes]) -> list[Renewal]:
         name = f"renewals/{number}.json"
         try:
             raw = files[name]
-            body = json.loads(raw)
+            body = load_json(raw)
             if not isinstance(body, dict) or body.get("type") != RENEWAL_TYPE or body.get("sequence") != number:
                 raise Mismatch(f"{name} is not renewal {number} ({RENEWAL_TYPE})")
-            if canonicalize(body) != raw:
+            if not is_canonical(body, raw):
                 raise Mismatch(f"{name} is not in RFC 8785 canonical form")
             check_shape(body, RENEWAL_SHAPE, name)
             count = len(body["document_timestamps"])

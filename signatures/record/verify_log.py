@@ -10,7 +10,6 @@ parts of evidence.json from the replayed state, and compares them exactly.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from ceremony.events import Envelope, format_time, parse_time
 
 from .evidence import FROM_LOG, from_log, parse_events_jsonl
 from .report import Report
+from .untrusted import load_json
 from .verify_pdf import PdfResult
 
 TOLERANCE = dt.timedelta(seconds=1)  # between two tokens: our TSA's stated accuracy
@@ -56,7 +56,7 @@ def check_log(report: Report, files: dict[str, bytes], evidence: dict[str, Any])
         detail if ok else f"{detail}; evidence.json says {log['length']} events, head {log['head']}",
     )
     try:
-        envelopes = [Envelope.from_json(json.loads(row.body)) for row in rows]
+        envelopes = [Envelope.from_json(load_json(row.body)) for row in rows]
         state = initial_state(envelopes[0])
         for envelope in envelopes[1:]:
             state = evolve(state, envelope)

@@ -37,7 +37,13 @@ from .report import Report
 from .validation import TOLERANCE, Anchors, Material, context
 from .verify_files import Renewal
 
+# Signatures are followed by the next signatory's field being filled; whether anything after the seal
+# did more than add validation data and timestamps is the document timestamps' question (below).
 ALLOWED_CHANGES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES, ModificationLevel.FORM_FILLING)
+# After the seal's first document timestamp, only validation data and further document timestamps
+# may follow: a new field (a visible one can paint anything over the text) needs no key at all,
+# and a renewal's timestamp from any TSA under the root would otherwise cover it.
+AFTER_SEAL_CHANGES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
 READ_ERRORS = (PdfError, SignatureValidationError, ValueError, KeyError, TypeError, IndexError)
 
 
@@ -167,6 +173,13 @@ async def _document_timestamp(
         problems.append("the document timestamp does not verify (the file changed under it, or the token is broken)")
     if not status.trusted:
         problems.append(f"its TSA was not valid at {judged_at.isoformat()} under a pinned anchor")
+    if status.coverage not in (SignatureCoverageLevel.ENTIRE_REVISION, SignatureCoverageLevel.ENTIRE_FILE):
+        problems.append(f"it covers {status.coverage}, not its whole revision")
+    if status.modification_level not in AFTER_SEAL_CHANGES:
+        problems.append(
+            f"later revisions changed the document ({status.modification_level}), where only validation data "
+            "and document timestamps may follow the seal"
+        )
     token = signature.pkcs7_content
     tsa = status.signing_cert
     if tsa is not None:
@@ -224,7 +237,7 @@ def check_layout(
         )
     sealed = evidence["documents"]["signed"]["size"]
     sealed_count = len(evidence["document_timestamps"])
-    if len(stamps) < sealed_count or stamps[sealed_count - 1].revision_size != sealed:
+    if sealed_count == 0 or len(stamps) < sealed_count or stamps[sealed_count - 1].revision_size != sealed:
         problems.append("the seal's last document timestamp does not end the sealed PDF")
     if stamps and stamps[-1].revision_size != pdf_size:
         problems.append("bytes follow the last document timestamp: something was appended after it")
