@@ -42,6 +42,9 @@ SERVICE_LIFETIME = 30 * YEAR
 SERVICE_KEY_USE = 1 * YEAR
 SIGNATORY_LIFETIME = dt.timedelta(days=7)  # it only has to outlast the ceremony
 BACKDATE = dt.timedelta(minutes=5)  # tolerate clocks a little behind ours
+# Keys are replaced only when the server starts, so one is replaced while some of its use is
+# still left: a restart in the notice period before its end rotates it in time.
+ROTATION_NOTICE = dt.timedelta(days=30)
 
 # Our purposes, under an OID arc of our own in the UUID arc (ITU-T X.667), so no registry was needed.
 ARC = "2.25.262719416370935958227366052651096632231"
@@ -85,7 +88,6 @@ class CeremonyPki:
     tsa: KeyPair
     seal: KeyPair
     crl_base: str  # URL prefix of the CRL distribution points, e.g. https://ceremony.example.org/pki/crl/
-    retired: tuple[x509.Certificate, ...] = ()  # earlier TSA and seal certificates, kept for the record
 
     @property
     def root_pem(self) -> bytes:
@@ -253,6 +255,12 @@ def key_usable(certificate: x509.Certificate, now: dt.datetime) -> bool:
     return start <= now <= end
 
 
+def due_for_rotation(certificate: x509.Certificate, now: dt.datetime) -> bool:
+    """Whether a server starting at `now` should replace the key: less than ROTATION_NOTICE of its use is left."""
+    start, end = key_use_period(certificate)
+    return not start <= now <= end - ROTATION_NOTICE
+
+
 def key_use_period(certificate: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
     """When the certificate's key may sign: its private-key usage period, or else its validity."""
     start, end = certificate.not_valid_before_utc, certificate.not_valid_after_utc
@@ -268,6 +276,19 @@ def key_use_period(certificate: x509.Certificate) -> tuple[dt.datetime, dt.datet
 
 def _utc(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def crl_base_named(certificate: x509.Certificate) -> str | None:
+    """The base of the CRL address the certificate names (its URL without `/<key id>.crl`), if it names one."""
+    try:
+        points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return None
+    for point in points:
+        for general in point.full_name or ():
+            if isinstance(general, x509.UniformResourceIdentifier):
+                return general.value.rsplit("/", 1)[0]
+    return None
 
 
 def has_role(certificate: x509.Certificate, role: Role) -> bool:

@@ -6,16 +6,28 @@
     issuing.pem/.key     the online issuing CA
     tsa.pem/.key         the built-in TSA's current key
     seal.pem/.key        the record seal's current key
-    retired/*.pem        earlier TSA and seal certificates (their keys are destroyed when retired)
+    retired/tsa-*.pem, retired/seal-*.pem
+                         earlier TSA and seal certificates (their keys are destroyed when retired)
+    retired/issuing-*.pem/.key
+                         earlier issuing CAs, keys kept: they go on signing CRLs for what they issued
 
 Keys are written 0600 in a 0700 directory. With an offline root (docs/deploy.md)
 the server holds neither root.key nor the means to make a new issuing CA: the
 root signs the issuing CA's request on another machine (`ceremony pki ...`).
+
+A pair is replaced key first, then certificate, each file atomically and durably.
+A crash between the two leaves a key that does not belong to its certificate; the
+next start takes that as an interrupted replacement (see `_current`), never as
+damage to refuse: the TSA and seal pairs are made again, the issuing CA too when
+the root is here (the previous one was kept in retired/ before its key was
+overwritten), and with an offline root the operator runs `ceremony pki install`
+again (its pending key is removed only once the certificate is written).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from pathlib import Path
 
@@ -25,7 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from .crl import issue_crl, load_crl
+from .crl import Cause, Revocation, issue_crl, load_crl
 from .errors import PkiError
 from .pki import (
     SEAL,
@@ -34,10 +46,10 @@ from .pki import (
     KeyPair,
     Role,
     check_key_matches,
+    due_for_rotation,
     has_role,
     issue_ca,
     issue_service,
-    key_usable,
     make_root,
     name,
     new_key,
@@ -45,6 +57,7 @@ from .pki import (
 )
 
 ORGANISATION = "Online Signing Ceremony"
+log = logging.getLogger(__name__)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -56,6 +69,16 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    # The rename lives in the directory: until it is synced, a power cut may bring back the old file.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_certificate(path: Path) -> x509.Certificate:
@@ -75,8 +98,36 @@ def load_pair(cert_path: Path, key_path: Path) -> KeyPair:
 
 
 def save_pair(directory: Path, stem: str, pair: KeyPair) -> None:
+    """Key first, then certificate: after a crash in between, the key does not match (see `_current`)."""
     _write_private(directory / f"{stem}.key", private_pem(pair.key))
     _write_private(directory / f"{stem}.pem", pair.certificate_pem)
+
+
+def _current(directory: Path, stem: str) -> KeyPair | None:
+    """The pair `stem` as it stands; None when there is none, or when a replacement was cut short.
+
+    `save_pair` writes the key first, so a key that does not belong to the certificate
+    beside it is the new key of an interrupted replacement: the certificate's own key is
+    gone (already kept in retired/ when it had to be), and the pair must be made again.
+    """
+    cert_path, key_path = directory / f"{stem}.pem", directory / f"{stem}.key"
+    if not (cert_path.exists() and key_path.exists()):
+        return None
+    certificate = _read_certificate(cert_path)
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise PkiError(f"cannot load the key {key_path}: {exc}") from exc
+    public = certificate.public_key()
+    interrupted = (
+        isinstance(key, ec.EllipticCurvePrivateKey)
+        and isinstance(public, ec.EllipticCurvePublicKey)
+        and key.public_key().public_numbers() != public.public_numbers()
+    )
+    if interrupted:
+        log.warning("%s does not belong to %s: its replacement was interrupted", key_path, cert_path)
+        return None
+    return KeyPair(certificate, check_key_matches(certificate, key, str(key_path)))
 
 
 def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -127,8 +178,7 @@ def load_or_create(
     for role in (TSA, SEAL):
         supplied = tsa if role is TSA else None
         pairs[role.name] = supplied or _service(directory, issuing, role, organisation, crl_base, now)
-    retired = tuple(_read_certificate(p) for p in sorted((directory / "retired").glob("*.pem")))
-    return CeremonyPki(root_certificate, root_crl, issuing, pairs[TSA.name], pairs[SEAL.name], crl_base, retired)
+    return CeremonyPki(root_certificate, root_crl, issuing, pairs[TSA.name], pairs[SEAL.name], crl_base)
 
 
 def _root(directory: Path, organisation: str, now: dt.datetime) -> KeyPair | None:
@@ -151,17 +201,21 @@ def _issuing(
     crl_base: str,
     now: dt.datetime,
 ) -> KeyPair:
-    cert_path, key_path = directory / "issuing.pem", directory / "issuing.key"
-    if cert_path.exists() and key_path.exists():
-        pair = load_pair(cert_path, key_path)
+    cert_path = directory / "issuing.pem"
+    pair = _current(directory, "issuing")
+    if pair is not None:
         if not _issued_by(pair.certificate, root_certificate):
             raise PkiError(f"{cert_path} was not issued by {directory / 'root.pem'}")
-        if key_usable(pair.certificate, now) or root is None:
+        if not due_for_rotation(pair.certificate, now) or root is None:
             return pair  # with an offline root, renewing the issuing CA is the operator's step
     if root is None:
+        if (directory / "issuing.key.pending").exists():
+            raise PkiError(
+                f"{directory} has no usable issuing CA: `ceremony pki install` was interrupted; run it again"
+            )
         raise PkiError(f"{directory} has no issuing CA; with an offline root, install one (`ceremony pki install`)")
-    if cert_path.exists() and key_path.exists():
-        _keep_issuing(directory, load_pair(cert_path, key_path))
+    if pair is not None:
+        _keep_issuing(directory, pair)
     key = new_key()
     pair = KeyPair(issue_ca(root, key.public_key(), organisation, crl_base, now), key)
     save_pair(directory, "issuing", pair)
@@ -177,7 +231,10 @@ def _root_crl(directory: Path, root: KeyPair | None, root_certificate: x509.Cert
             raise PkiError(f"{path} is not signed by the root")
         return der
     if root is None:
-        raise PkiError(f"{path} is missing: with an offline root it is made with `ceremony pki root-crl`")
+        raise PkiError(
+            f"{path} is missing: with an offline root, make it there (`ceremony pki root-crl --root ROOT_DIR`) "
+            "and install it here (`ceremony pki install-crl`)"
+        )
     der = issue_crl(root, (), now)
     _write_private(path, der)
     return der
@@ -186,14 +243,15 @@ def _root_crl(directory: Path, root: KeyPair | None, root_certificate: x509.Cert
 def _service(
     directory: Path, issuing: KeyPair, role: Role, organisation: str, crl_base: str, now: dt.datetime
 ) -> KeyPair:
-    cert_path, key_path = directory / f"{role.name}.pem", directory / f"{role.name}.key"
-    if cert_path.exists() and key_path.exists():
-        pair = load_pair(cert_path, key_path)
+    cert_path = directory / f"{role.name}.pem"
+    pair = _current(directory, role.name)
+    if pair is not None:
         if not has_role(pair.certificate, role):
             raise PkiError(f"{cert_path} is not a {role.name} certificate")
-        if key_usable(pair.certificate, now) and _issued_by(pair.certificate, issuing.certificate):
+        if not due_for_rotation(pair.certificate, now) and _issued_by(pair.certificate, issuing.certificate):
             return pair
-        retire(directory, role, pair.certificate)
+    if cert_path.exists():  # records may name it: keep it, whether its key was used up or lost in a crash
+        retire(directory, role, _read_certificate(cert_path))
     pair = issue_service(issuing, role, organisation, crl_base, now)
     save_pair(directory, role.name, pair)
     return pair
@@ -204,6 +262,11 @@ def _keep_issuing(directory: Path, pair: KeyPair) -> None:
     retired = directory / "retired"
     retired.mkdir(exist_ok=True, mode=0o700)
     save_pair(retired, f"issuing-{pair.certificate.serial_number:x}", pair)
+
+
+def _kept(directory: Path, certificate: x509.Certificate) -> bool:
+    # The certificate is written after the key: once it is there, the pair is.
+    return (directory / "retired" / f"issuing-{certificate.serial_number:x}.pem").exists()
 
 
 def retired_issuers(directory: Path) -> tuple[KeyPair, ...]:
@@ -268,13 +331,53 @@ def sign_issuing(root_directory: Path, request_pem: bytes, crl_base: str, now: d
 
 
 def revoke_issuing(root_directory: Path, serials: list[int], now: dt.datetime) -> bytes:
-    """On the offline machine: a new root CRL listing the given issuing CA serials as compromised."""
-    from .crl import Cause, Revocation
+    """On the offline machine: a new root CRL, adding the given issuing CA serials as compromised.
 
+    Without serials, the same list issued afresh (`ceremony pki root-crl`). What the current
+    root.crl lists stays listed, with its date: a CRL that forgot a revocation would undo it.
+    """
     root = load_pair(root_directory / "root.pem", root_directory / "root.key")
-    der = issue_crl(root, [Revocation(s, now, Cause.KEY_COMPROMISE) for s in serials], now)
+    listed = {r.serial: r for r in _root_revocations(root_directory / "root.crl", root.certificate)}
+    for serial in serials:
+        listed.setdefault(serial, Revocation(serial, now, Cause.KEY_COMPROMISE))
+    der = issue_crl(root, listed.values(), now)
     _write_private(root_directory / "root.crl", der)
     return der
+
+
+# A reason our CRLs never give is read as the strictest one: the issuing CA stays revoked for good.
+_CAUSES = {x509.ReasonFlags.superseded: Cause.SUPERSEDED, x509.ReasonFlags.cessation_of_operation: Cause.CESSATION}
+
+
+def _root_revocations(path: Path, root: x509.Certificate) -> list[Revocation]:
+    """What the root CRL at `path` lists (nothing if there is none), once it proves to be the root's."""
+    if not path.exists():
+        return []
+    crl = load_crl(path.read_bytes())
+    if crl.issuer != root.subject or not crl.is_signature_valid(root.public_key()):  # type: ignore[arg-type]
+        raise PkiError(f"{path} is not signed by this root; refusing to build on it")
+    found = []
+    for entry in crl:
+        try:
+            cause = _CAUSES.get(entry.extensions.get_extension_for_class(x509.CRLReason).value.reason)
+        except x509.ExtensionNotFound:
+            cause = None
+        found.append(Revocation(entry.serial_number, entry.revocation_date_utc, cause or Cause.KEY_COMPROMISE))
+    return found
+
+
+def install_root_crl(directory: Path, der: bytes) -> None:
+    """On the server: put a root CRL made on the offline machine in place (the server reads it at start)."""
+    root = _read_certificate(directory / "root.pem")
+    crl = load_crl(der)
+    if crl.issuer != root.subject or not crl.is_signature_valid(root.public_key()):  # type: ignore[arg-type]
+        raise PkiError(f"this CRL is not signed by the root in {directory / 'root.pem'}")
+    before = {r.serial for r in _root_revocations(directory / "root.crl", root)}
+    dropped = before - {entry.serial_number for entry in crl}
+    if dropped:
+        serials = ", ".join(f"{s:x}" for s in sorted(dropped))
+        raise PkiError(f"this CRL no longer lists {serials}, which the installed one revokes; refusing to undo that")
+    _write_private(directory / "root.crl", der)
 
 
 def install_issuing(directory: Path, root_pem: bytes, issuing_pem: bytes, root_crl: bytes) -> None:
@@ -293,13 +396,19 @@ def install_issuing(directory: Path, root_pem: bytes, issuing_pem: bytes, root_c
         key = serialization.load_pem_private_key(pending.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
         raise PkiError(f"no pending issuing key in {directory} (run `ceremony pki request` first): {exc}") from None
-    check_key_matches(issuing, key, "the pending issuing key")
+    pending_key = check_key_matches(issuing, key, "the pending issuing key")
     if (directory / "root.key").exists():
         raise PkiError(f"{directory} holds a root key; an offline root means removing it from the server first")
+    previous = _read_certificate(directory / "issuing.pem") if (directory / "issuing.pem").exists() else None
+    if previous is not None and previous != issuing and not _kept(directory, previous):
+        # The previous CA still publishes CRLs for what it issued (a re-run after a crash finds it kept).
+        _keep_issuing(directory, load_pair(directory / "issuing.pem", directory / "issuing.key"))
     _write_private(directory / "root.pem", root_pem)
     _write_private(directory / "root.crl", root_crl)
+    # Key, certificate, and only then the pending key goes: interrupted anywhere, a re-run finishes it.
+    _write_private(directory / "issuing.key", private_pem(pending_key))
     _write_private(directory / "issuing.pem", issuing_pem)
-    os.replace(pending, directory / "issuing.key")
+    pending.unlink()
     (directory / "issuing.csr").unlink(missing_ok=True)
     for role in (TSA, SEAL):  # they were issued by the previous issuing CA: new ones at next start
         cert = directory / f"{role.name}.pem"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from signaling.server import HUB
 from signaling.server import routes as signal_routes
 from signatures.crl import CrlPublisher, revocations_in
 from signatures.errors import PkiError
-from signatures.pki import CeremonyPki, key_use_period
+from signatures.pki import ROTATION_NOTICE, CeremonyPki, crl_base_named, key_use_period
 from signatures.pki_store import load_or_create, load_pair, retired_issuers
 from signatures.record.build import Renderers, SealKit
 from signatures.record.sealer import Sealer
@@ -41,7 +41,6 @@ from .settings import BUILTIN, MAX_BODY_BYTES, Settings
 from .signing import SigningDesk
 
 STATIC_DIR = Path(__file__).parent / "static"
-ROTATION_NOTICE = timedelta(days=30)
 log = logging.getLogger(__name__)
 
 
@@ -134,9 +133,52 @@ def _load_pki(settings: Settings, now: datetime) -> CeremonyPki:
     root = load_pair(*settings.ca_files) if settings.ca_files else None
     tsa = load_pair(*settings.tsa_files) if settings.tsa_files else None
     pki = load_or_create(settings.data_dir / "pki", now, crl_base=settings.crl_base, root=root, tsa=tsa)
+    days = ROTATION_NOTICE.days
     for what, pair in (("TSA", pki.tsa), ("seal", pki.seal)):
         until = key_use_period(pair.certificate)[1]
-        if until - now < ROTATION_NOTICE:
-            # Keys are rotated at start-up; a server running past this date would refuse to stamp or seal.
-            log.warning("the %s key may sign until %s: restart the server after that to rotate it", what, until)
+        if pair is tsa:  # the operator's own: never replaced here
+            if until - now < ROTATION_NOTICE:
+                log.warning(
+                    "the TSA key given with --tsa-key may stamp until %s: give the server a new one", _when(until)
+                )
+            continue
+        # Keys are replaced only at start-up, once less than ROTATION_NOTICE of their use is left:
+        # a server still running at `until` refuses to stamp (503) and to seal.
+        log.info(
+            "the %s key signs until %s: restart the server within the %d days before then", what, _when(until), days
+        )
+    _warn_of_other_addresses(settings, pki, own_tsa=tsa is not None)
+    offline = root is None and not (settings.data_dir / "pki" / "root.key").exists()
+    until = key_use_period(pki.issuing.certificate)[1]
+    if offline and until - now < ROTATION_NOTICE:
+        # With the root elsewhere the server cannot renew its issuing CA; it goes on issuing with the old key.
+        log.warning(
+            "the issuing CA's 5-year key-use period %s on %s: have the offline root certify a new one "
+            "(ceremony pki request, issue, install; docs/deploy.md)",
+            "ended" if until < now else "ends",
+            _when(until),
+        )
     return pki
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _warn_of_other_addresses(settings: Settings, pki: CeremonyPki, *, own_tsa: bool) -> None:
+    """Certificates made under another --public-url/--crl-url name CRLs this server does not publish there."""
+    ours = settings.crl_base.rstrip("/")
+    named = {"issuing CA": pki.issuing.certificate, "seal": pki.seal.certificate}
+    if not own_tsa:  # an operator's own TSA names its own CA's CRLs
+        named["TSA"] = pki.tsa.certificate
+    for what, certificate in named.items():
+        base = crl_base_named(certificate)
+        if base is not None and base.rstrip("/") != ours:
+            log.warning(
+                "the %s certificate was issued under another address: it names its CRL under %s, but this "
+                "server publishes CRLs under %s (--public-url/--crl-url); see docs/deploy.md, "
+                "'Changing the public address'",
+                what,
+                base,
+                ours,
+            )

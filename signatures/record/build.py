@@ -27,7 +27,8 @@ from ceremony.chain import StoredEvent
 from ceremony.core import CeremonyState
 
 from ..cms import check_signed_data, sign_detached
-from ..pki import CeremonyPki
+from ..errors import PkiError
+from ..pki import CeremonyPki, key_use_period
 from ..timestamping import TimestampSet, Token
 from .container import write_archive
 from .evidence import SealedPdf, TrustNames, build_evidence, events_jsonl, with_manifest
@@ -78,8 +79,20 @@ def signatory_certificates(state: CeremonyState) -> list[x509.Certificate]:
     ]
 
 
+def check_seal_key(kit: SealKit, at: dt.datetime) -> None:
+    """Refuse a seal made with the key outside its use period: the record would fail its own evidence.seal."""
+    start, end = key_use_period(kit.pki.seal.certificate)
+    if not start <= at <= end:
+        raise PkiError(
+            f"the record seal's key may sign only from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, "
+            "so this record could never be verified; restart the server to replace the key, then seal again "
+            "(nothing was recorded)"
+        )
+
+
 async def seal_document(pdf: bytes, state: CeremonyState, kit: SealKit, now: dt.datetime) -> SealedPdf:
     """The current PDF made B-LTA: validation data for every signature, then each TSA's document timestamp."""
+    check_seal_key(kit, now)  # before the TSAs are asked and anything is stored
     pki = kit.pki
     material = Material(
         certificates=(
@@ -104,6 +117,8 @@ async def assemble(state: CeremonyState, rows: list[StoredEvent], sealed: Sealed
     files = await asyncio.to_thread(sealed_files, state, rows, sealed, kit)
     evidence = files[EVIDENCE]
     tokens = await kit.tsas.timestamp(evidence)
+    for token in tokens:  # the verifier judges the seal at these times, which may fall just past the end
+        check_seal_key(kit, token.gen_time)
     archive = await asyncio.to_thread(finish, files, tokens, kit)
     return Record(
         zip=archive,

@@ -5,7 +5,10 @@ durably first, and `ceremony.sealed` (which names their hashes) is appended
 last, so the log never points at a record that a crash lost. The ceremony's
 signing turn is held throughout, so no PDF signature is half-made meanwhile;
 if anything else reaches the log while the record is built, the core refuses
-the seal and the record is built again from the new log.
+the seal and the record is built again from the new log. A seal key past its
+use period is refused before any of this (`check_seal_key`): the host is told
+to restart the server, which replaces the key, instead of getting a record
+whose seal could never be verified.
 """
 
 from __future__ import annotations
