@@ -77,7 +77,7 @@ from signatures.cms import sign_detached
 from signatures.pki import CeremonyPki
 from signatures.record.build import seal_document
 from signatures.record.container import write_archive
-from signatures.record.lta import FIELD
+from signatures.record.lta import FIELD, TIMESTAMP_BYTES
 from signatures.record.parts import SIGNED_PDF
 from signatures.record.pins import Pins
 from signatures.record.store import RecordStore
@@ -359,10 +359,11 @@ async def sign_all(
 
 
 async def bare_document_timestamp(pdf: bytes, tsa: TimeStampAuthority) -> bytes:
+    """The floor of the seal: pyHanko's document timestamp alone, reserving what the B-LTA seal reserves for it."""
     output = io.BytesIO()
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     await PdfTimeStamper(TsaStamper(tsa), field_name=FIELD.format(n=1)).async_timestamp_pdf(
-        writer, "sha256", output=output, bytes_reserved=RESERVED
+        writer, "sha256", output=output, bytes_reserved=TIMESTAMP_BYTES
     )
     return output.getvalue()
 

@@ -24,7 +24,7 @@ from ceremony.events import Role
 from web.keys import PKI, SERVICE
 from web.scripted import ScriptedSignatory
 
-# The fixture by name, so pytest finds it in this module; the room is the one test_pades signs in.
+# Plain helpers from test_pades, not fixtures: each test makes its own room (the one test_pades signs in).
 from .test_pades import Room, make_room, ready
 
 

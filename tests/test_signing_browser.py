@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,9 @@ from tests.conftest import Server
 pytestmark = pytest.mark.browser
 
 VIEWPORT = {"width": 1280, "height": 900}
-FREEZE_SECONDS = 60_000
-SHOTS = Path(os.environ.get("SHOTS_DIR", "/tmp/shots4"))
+FREEZE_MS = 60_000  # Playwright timeouts are in milliseconds: a minute for slow steps (freezing renders the PDF)
+# Screenshots go where SHOTS_DIR says, else to a fresh directory of this run (never a fixed, shared path).
+SHOTS = Path(os.environ.get("SHOTS_DIR") or tempfile.mkdtemp(prefix="ceremony-shots-"))
 
 
 class Api:
@@ -43,7 +45,7 @@ class Api:
             method=method,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             data=body,
-            timeout=FREEZE_SECONDS,
+            timeout=FREEZE_MS,
         )
         assert response.ok, f"{method} {path}: {response.status} {await response.text()}"
         return await response.json()
@@ -285,7 +287,7 @@ async def test_receipt_on_a_phone_and_the_sealed_records_hash_in_the_halls(
 
     # Once the PDF signature is in, the receipt panel shows what the server holds for it.
     panel = signer.locator("#receipt")
-    await expect(panel).to_be_visible(timeout=FREEZE_SECONDS)
+    await expect(panel).to_be_visible(timeout=FREEZE_MS)
     await expect(panel.locator("#receipt-sha-row")).to_be_visible()
     (signed,) = (await call("GET", f"{api}/pdf-signatures", host))["signatures"]
     assert signed["signatory"] == first
