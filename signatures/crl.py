@@ -103,8 +103,18 @@ class CrlPublisher:
         self._revocations = revocations
         self._issuers = {key_id(p.certificate): p for p in (pki.issuing, *retired_issuers)}
 
-    def crl(self, issuer_key_id: str, now: dt.datetime) -> bytes | None:
-        """The current CRL of the CA with this key id, or None if it is not one of ours."""
+    def revocations(self) -> tuple[Revocation, ...]:
+        """Every revocation, read now (on the caller's thread: they come from live state)."""
+        return tuple(self._revocations())
+
+    def crl(
+        self, issuer_key_id: str, now: dt.datetime, revocations: Sequence[Revocation] | None = None
+    ) -> bytes | None:
+        """The current CRL of the CA with this key id, or None if it is not one of ours.
+
+        `revocations`, read beforehand with `revocations()`, lets the signing run in a worker
+        thread without that thread touching the live state.
+        """
         if issuer_key_id == key_id(self.pki.root):
             return self.pki.root_crl
         issuer = self._issuers.get(issuer_key_id)
@@ -112,7 +122,7 @@ class CrlPublisher:
             return None
         # Serials are random 127-bit numbers, so listing every revocation in each CA's CRL
         # is harmless: a serial another CA issued matches nothing this CA signed.
-        return issue_crl(issuer, list(self._revocations()), now)
+        return issue_crl(issuer, list(self._revocations() if revocations is None else revocations), now)
 
     def all(self, now: dt.datetime) -> tuple[bytes, ...]:
         """The root's CRL and every issuing CA's, as of `now`."""

@@ -2,6 +2,7 @@
 
 SignatureError
 ├── PkiError            keys and certificates cannot be made, loaded or matched
+│   └── KeyRetired      a key's use period is over: the server must restart to replace it
 └── TimestampError      a time-stamp request is malformed or refused, or a TSA failed
 """
 
@@ -14,6 +15,10 @@ class SignatureError(Exception):
 
 class PkiError(SignatureError):
     pass
+
+
+class KeyRetired(PkiError):
+    """A key is asked to sign after its use period; nothing was done (a restart replaces it)."""
 
 
 class TimestampError(SignatureError):

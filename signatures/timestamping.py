@@ -2,7 +2,10 @@
 
 Build -> I/O -> check, as separate steps; only the I/O is async. A configured
 external TSA that fails makes the caller fail with TimestampError: there is
-never a silent fallback to the local clock.
+never a silent fallback to the local clock. An external TSA's reply is read
+up to a bound and its token's signature and imprint are checked on arrival; its
+path to the configured anchors is checked by the record's CheckedTimestamper
+(signatures/record/arrival.py), which wraps this one.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ import aiohttp
 from asn1crypto import cms, tsp
 from pyhanko.sign import timestamps
 
-from .errors import TimestampError
+from .cms import check_token
+from .errors import SignatureError, TimestampError
 from .tsa import TimeStampAuthority, TimeStampResponse
+
+MAX_REPLY_BYTES = 64 * 1024  # a TimeStampResp with its certificates is a few KiB
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +143,8 @@ def check_reply(reply: bytes, digest: bytes, nonce: int) -> Token:
 
 
 class RemoteTimestamper:
-    """An external TSA at `url` (application/timestamp-query over HTTP POST)."""
+    """An external TSA at `url` (application/timestamp-query over HTTP POST); each token's
+    signature and imprint are checked on arrival."""
 
     def __init__(self, url: str, session: aiohttp.ClientSession, timeout: float = 10.0) -> None:
         self._url, self._session, self._timeout = url, session, timeout
@@ -156,10 +163,33 @@ class RemoteTimestamper:
             ) as response:
                 if response.status != 200:
                     raise TimestampError(f"the TSA at {self._url} answered HTTP {response.status}")
-                reply = await response.read()
+                reply = await self._read(response)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise TimestampError(f"the TSA at {self._url} could not be reached: {exc or type(exc).__name__}") from exc
-        return check_reply(reply, digest, nonce)
+        token = check_reply(reply, digest, nonce)
+        self._check(token, digest)
+        return token
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        """The reply, refused past MAX_REPLY_BYTES: whatever answers at the URL is not trusted to be brief."""
+        too_large = TimestampError(
+            f"the TSA at {self._url} sent more than {MAX_REPLY_BYTES // 1024} KiB: not a time-stamp reply"
+        )
+        if response.content_length is not None and response.content_length > MAX_REPLY_BYTES:
+            raise too_large
+        chunks, total = [], 0
+        async for chunk in response.content.iter_chunked(16 * 1024):
+            total += len(chunk)
+            if total > MAX_REPLY_BYTES:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _check(self, token: Token, digest: bytes) -> None:
+        try:
+            check_token(token.der, digest=digest)
+        except SignatureError as exc:
+            raise TimestampError(f"the TSA at {self._url} answered with a token that does not hold: {exc}") from exc
 
 
 def imprint(token: bytes) -> bytes:

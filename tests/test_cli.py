@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import signal
 import ssl
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
-from .conftest import ROOT, Server, start_server
+from signatures.record.renew import RenewalRefused
+
+from .conftest import ROOT, Demo, Server, start_server
 
 
 def ceremony(*args: str) -> subprocess.CompletedProcess[str]:
@@ -96,3 +100,61 @@ async def test_serve_over_tls_with_own_certificate(tmp_path: Path) -> None:
             assert "Secure" in r.headers["Set-Cookie"]
     finally:
         assert srv.stop(signal.SIGINT) == 0
+
+
+def test_verify_refuses_a_time_it_cannot_check_in_one_line(tmp_path: Path) -> None:
+    record = tmp_path / "record.zip"
+    record.write_bytes(b"not read: the time is refused first")
+    for at in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-01-01T00:00:00Z", "soon"):
+        result = ceremony("verify", str(record), "--at", at)
+        assert result.returncode == 2, (at, result.stderr)
+        assert result.stderr.startswith(f"ceremony: --at {at!r}") and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_renew_writes_nothing_where_it_cannot_write(demo: Demo, tmp_path: Path) -> None:
+    """Said before any TSA or CRL is asked, as one line; no traceback."""
+    for out in (tmp_path / "nowhere" / "renewed.zip", demo.trust / "renewed.zip"):
+        result = ceremony("renew", str(demo.record), "--trust", str(demo.trust), "--tsa-url", "http://127.0.0.1:9/tsa",
+                          "--out", str(out))  # fmt: skip
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"ceremony: cannot write {out}: ") and result.stderr.count("\n") == 1
+
+
+def test_renew_replaces_its_output_in_one_step_even_when_it_is_the_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from web import cli, cli_record
+
+    record, trust = tmp_path / "record.zip", tmp_path / "root.pem"
+    record.write_bytes(b"the record as it was")
+    record.chmod(0o640)
+    trust.write_bytes(b"a root")
+    outcome: list[bytes | Exception] = []
+    before = record.read_bytes()
+
+    async def renewed(*_: object) -> bytes:
+        assert record.read_bytes() == before  # untouched (not truncated) while the renewal runs
+        result = outcome.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    monkeypatch.setattr(cli_record, "quiet", lambda: None)  # it would silence logging for the whole test run
+    monkeypatch.setattr(cli_record, "_renew", renewed)
+    args = ["renew", str(record), "--trust", str(trust), "--tsa-url", "http://127.0.0.1:9/tsa"]
+
+    outcome.append(RenewalRefused("only a record that verifies now is renewed"))
+    assert cli.main([*args, "--out", str(record)]) == 2
+    assert record.read_bytes() == b"the record as it was" and sorted(tmp_path.iterdir()) == [record, trust]
+
+    outcome.append(b"the renewed record")
+    assert cli.main([*args, "--out", str(record)]) == 0
+    before = record.read_bytes()
+    assert record.read_bytes() == b"the renewed record" and stat.S_IMODE(record.stat().st_mode) == 0o640
+    assert sorted(tmp_path.iterdir()) == [record, trust]  # no temporary file left beside it
+
+    # A place that cannot be replaced (a directory): refused in one line, and nothing left behind.
+    (tmp_path / "taken").mkdir()
+    outcome.append(b"the renewed record")
+    assert cli.main([*args, "--out", str(tmp_path / "taken")]) == 2
+    assert sorted(tmp_path.iterdir()) == [record, trust, tmp_path / "taken"]

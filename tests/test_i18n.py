@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -85,6 +86,42 @@ def test_keys_built_at_run_time_exist() -> None:
     sections = ("venues", "parties", "signatories", "run_of_show")
     expected += [f"editor.section.{s}{suffix}" for s in sections for suffix in ("", "_help")]
     assert [k for k in expected if k not in MESSAGES] == []
+
+
+# Raised by the scripted client (web/scripted.py) on its own side, never sent by the server.
+CLIENT_SIDE = {"script_failed"}
+RENDERED = re.compile(r'_render_error\(\s*request,\s*\d+,\s*"(\w+)"')
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
+
+
+def _codes_the_server_sends() -> set[str]:
+    """Every `{"error": code}` the edge answers with, found where the codes are made rather than listed by hand."""
+    from aiohttp import web
+
+    from web.errors import WebError
+
+    importlib.import_module("web.app")  # every route module, so every error class a route raises is defined
+
+    codes = {WebError.code} | {c.code for c in _subclasses(WebError)}
+    rendered = set(RENDERED.findall((WEB / "middleware.py").read_text(encoding="utf-8")))
+    assert {"timestamp_unavailable", "signing_failed", "busy", "internal"} <= rendered  # the regex finds them
+    # aiohttp's own refusals (no route, another method, a body over client_max_size), coded as middleware does.
+    refusals = (
+        web.HTTPNotFound(),
+        web.HTTPMethodNotAllowed("GET", ["POST"]),
+        web.HTTPRequestEntityTooLarge(2, 1),
+        web.HTTPBadRequest(),
+    )
+    return (codes | rendered | {e.reason.lower().replace(" ", "_") for e in refusals}) - CLIENT_SIDE
+
+
+def test_every_error_code_the_server_sends_is_said_in_each_language() -> None:
+    codes = _codes_the_server_sends()
+    assert {"busy", "signing_failed", "not_decided", "absent_parties"} <= codes
+    assert sorted(c for c in codes if f"js.error.{c}" not in MESSAGES) == []
 
 
 @pytest.mark.parametrize(

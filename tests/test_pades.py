@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import subprocess
+import threading
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from ceremony.core import Freeze, OpenRooms, StartSegment
 from ceremony.demo import demo_definition
 from ceremony.events import Role
 from signatures import turns
+from signatures.crl import revoked_serials
+from signatures.pki import key_id
 from signatures.record.pins import Pins
 from signatures.record.report import Report
 from signatures.record.sealer import Sealer
@@ -35,7 +38,7 @@ from signatures.record.verifier import verify_record
 from signatures.record.verify_pdf import PdfResult, read_pdf
 from web import pades_desk
 from web.app import create_app
-from web.keys import CRLS, PKI, RECORDS, SERVICE
+from web.keys import CRLS, PADES, PKI, RECORDS, SERVICE
 from web.scripted import Api, ScriptedSignatory, ScriptError
 from web.settings import Settings
 
@@ -276,3 +279,60 @@ async def test_an_event_that_lands_while_the_record_is_built_makes_the_seal_buil
     assert entry["signatories"] == {"signed": 1, "declined": 0, "absent": 5}
     page = await room.client.get("/archive", headers=operator)
     assert page.status == 200 and entry["sha256"][:16] in await page.text()
+
+
+async def test_a_revoked_key_cannot_start_a_signature_nor_hold_the_turn(room: Room) -> None:
+    thief, next_one = room.signers[:2]
+    enrollment = await thief.enroll()
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    await thief.decide()
+    await ready(room, next_one)
+    await room.host.call("POST", f"/enrollments/{enrollment}/revoke", {"cause": "key_compromise"})
+    seq, documents = room.state.seq, sorted((room.app[SERVICE].data_dir / "documents").rglob("*"))
+    with pytest.raises(ScriptError, match=r"HTTP 409: .*revoked"):
+        await thief.sign_pdf()
+    # Refused before the turn is taken: the next signer goes at once, and nothing was stamped or stored.
+    assert not room.app[PADES].turns.lock(room.ceremony).locked()
+    assert room.state.seq == seq and not room.state.pdf_signatures
+    assert sorted((room.app[SERVICE].data_dir / "documents").rglob("*")) == documents
+    assert (await asyncio.wait_for(next_one.sign_pdf(), 10))["signatory"] == next_one.signatory
+
+
+async def test_a_key_revoked_during_the_lease_is_refused_before_any_stamp(room: Room) -> None:
+    signer = room.signers[0]
+    enrollment = await signer.enroll()
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    await signer.decide()
+    prepared = await signer.api.call("POST", "/pdf-signatures", {})
+    await room.host.call("POST", f"/enrollments/{enrollment}/revoke", {"cause": "key_compromise"})
+    seq, documents = room.state.seq, sorted((room.app[SERVICE].data_dir / "documents").rglob("*"))
+    to_sign = base64.b64decode(prepared["to_sign"])
+    with pytest.raises(ScriptError, match=r"HTTP 409: .*revoked"):
+        await signer.api.call("POST", f"/pdf-signatures/{prepared['session']}", {"signature": signer.sign(to_sign)})
+    assert room.state.seq == seq and not room.state.pdf_signatures
+    assert sorted((room.app[SERVICE].data_dir / "documents").rglob("*")) == documents  # no orphan revision
+    assert not room.app[PADES].turns.lock(room.ceremony).locked()  # the turn went on
+
+
+async def test_the_crl_route_reads_revocations_on_the_loop_and_only_signs_in_a_thread(
+    room: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ceremony states change on the loop; a worker thread walking them could meet a dict mid-change."""
+    signer = room.signers[0]
+    enrollment = await signer.enroll()
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    await room.host.call("POST", f"/enrollments/{enrollment}/revoke", {"cause": "key_compromise"})
+    service = room.app[SERVICE]
+    real, readers = service.ceremonies, []
+
+    def watched() -> Any:
+        readers.append(threading.current_thread())
+        return real()
+
+    monkeypatch.setattr(service, "ceremonies", watched)
+    issuing = room.app[PKI].issuing.certificate
+    answer = await room.client.get(f"/pki/crl/{key_id(issuing)}.crl")
+    assert answer.status == 200
+    serial = room.state.enrollments[enrollment].serial
+    assert int(serial, 16) in revoked_serials(await answer.read())
+    assert readers and all(t is threading.main_thread() for t in readers), readers

@@ -140,7 +140,7 @@ async def test_a_server_running_past_the_seal_keys_year_refuses_to_seal_and_writ
 
     clock.ahead = end + dt.timedelta(hours=1) - dt.datetime.now(dt.UTC)  # sealed an hour too late
     seq, documents = service.get(state.id).seq, sorted((settings.data_dir / "documents").iterdir())
-    with pytest.raises(ScriptError, match=r"HTTP 400: the record seal's key may sign only .* restart the server"):
+    with pytest.raises(ScriptError, match=r"HTTP 503: the record seal's key may sign only .* restart the server"):
         await host.call("POST", "/seal", {"absent_ok": True})
     assert app[RECORDS].read(state.id) is None and not app[RECORDS].path(state.id).exists()
     assert service.get(state.id).seq == seq  # nothing logged

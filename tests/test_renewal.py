@@ -16,7 +16,9 @@ import json
 import re
 import shutil
 import subprocess
+import time
 import urllib.request
+import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,18 +80,36 @@ def host_token(demo: Demo, server: Server) -> str:
     return done.stdout.strip().split("#", 1)[1]
 
 
+def logged_so_far(server: Server) -> list[str]:
+    """The server's log once every request made before this call is in it: a request for a unique
+    path is answered (and logged) after them, so its line is waited for, not a guessed delay."""
+    marker = f"/logged-so-far-{uuid.uuid4().hex}"
+    try:
+        urllib.request.urlopen(f"{server.base}{marker}", timeout=10)  # noqa: S310 - our own server, on loopback
+    except urllib.error.HTTPError as refused:
+        assert refused.code == 404
+    for _ in range(200):
+        if any(marker in line for line in server.output):
+            return list(server.output)
+        time.sleep(0.05)
+    raise AssertionError(f"the server never logged {marker}")
+
+
 def test_a_key_revoked_after_it_signed_is_on_the_crl_and_what_it_signed_still_verifies(
     demo: Demo, again: Server, tmp_path: Path
 ) -> None:
     ceremony = demo.evidence["ceremony"]["id"]
     token = host_token(demo, again)
     base = f"/api/ceremonies/{ceremony}"
-    for _ in range(50):  # the running server picks up the new link within half a second
+    for _ in range(100):  # the running server reads links made by `ceremony invite` from the data directory
         try:
             enrollments = call(again, "GET", f"{base}/enrollments", token)
             break
-        except urllib.error.HTTPError:
-            asyncio.run(asyncio.sleep(0.2))
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 401, refused
+            time.sleep(0.1)
+    else:
+        pytest.fail("the running server never accepted the link `ceremony invite` made")
     serial = demo.evidence["signatories"][0]["certificate"]["serial"]
     (lost,) = [e for e in enrollments["enrollments"] if e["serial"] == serial]  # type: ignore[index]
     revoked = call(again, "POST", f"{base}/enrollments/{lost['id']}/revoke", token, {"cause": "key_compromise"})
@@ -185,3 +205,32 @@ def test_only_a_record_that_verifies_is_renewed(demo: Demo) -> None:
         asyncio.run(
             renew_record(zip_bytes(files), Pins(root_pem=demo.root_pem), tsas, demo.sealed_at + YEAR, crls=crls)
         )
+
+
+def test_renew_needs_a_pinned_root(demo: Demo) -> None:
+    done = subprocess.run(
+        [*CEREMONY, "renew", str(demo.record), "--tsa-url", "http://127.0.0.1:9/tsa"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    # Refused as it is parsed, so nothing the record names is fetched.
+    assert done.returncode == 2 and "the following arguments are required: --trust" in done.stderr, done.stderr
+
+
+def test_a_record_that_does_not_verify_is_refused_before_anything_is_fetched(
+    demo: Demo, again: Server, tmp_path: Path
+) -> None:
+    """Its certificates are the uploader's word until it verifies: they must not choose what this machine fetches."""
+    tampered = tmp_path / "tampered.zip"
+    tampered.write_bytes(zip_bytes({**demo.files, "VERIFY.txt": b"run this instead"}))
+    seen = len(again.output)
+    renewed = tmp_path / "renewed.zip"
+    done = subprocess.run(
+        [*CEREMONY, "renew", str(tampered), "--trust", str(demo.trust), "--tsa-url", f"{again.base}/tsa",
+         "--out", str(renewed)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "only a record that verifies now is renewed" in done.stderr and "record.manifest" in done.stderr
+    assert not renewed.exists()
+    asked = [line for line in logged_so_far(again)[seen:] if "/pki/crl/" in line or "/tsa" in line]
+    assert asked == [], asked

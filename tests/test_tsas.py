@@ -10,6 +10,7 @@ archivist pins with --tsa-trust, never under the copy the record carries.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import subprocess
@@ -18,15 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
+from cryptography import x509
 
 from ceremony.canonical import canonicalize
 from signatures.cms import sign_detached
 from signatures.crl import CrlPublisher
+from signatures.errors import TimestampError
 from signatures.pki_store import load_or_create
+from signatures.record.arrival import CheckedTimestamper
 from signatures.record.pins import Pins
+from signatures.record.validation import Anchors
 from signatures.record.verifier import verify_record
+from signatures.timestamping import RemoteTimestamper, imprint
 from signatures.tsa import TimeStampAuthority
 from web.keys import PKI, RECORDS, SEALER
 from web.scripted import ScriptError
@@ -219,5 +226,61 @@ async def test_a_failing_second_tsa_fails_the_consent_loudly_and_records_nothing
     await room.host.call("POST", f"/enrollments/{enrollment}/approve")
     before = room.state.seq
     with pytest.raises(ScriptError, match="HTTP 503"):
+        await signer.decide()
+    assert room.state.seq == before and signer.signatory not in room.state.consents
+
+
+async def test_an_outside_token_is_checked_on_arrival_against_the_pinned_tsa_ca(
+    aiohttp_server: Any, tmp_path: Path
+) -> None:
+    """A token is taken only if it holds as the verifier will judge it: signed, over our digest, under the anchor."""
+    outside = await outside_tsa(aiohttp_server, tmp_path / "outside", "Outside Time Authority")
+    other = await outside_tsa(aiohttp_server, tmp_path / "other", "Other Time Authority")
+    digest = hashlib.sha256(b"a consent statement").digest()
+    async with aiohttp.ClientSession() as http:
+        remote = RemoteTimestamper(outside.url, http)
+        pinned = Anchors(root=x509.load_pem_x509_certificate(outside.root_pem))
+        token = await CheckedTimestamper(remote, outside.url, pinned, http).timestamp_digest(digest)
+        assert imprint(token.der) == digest
+        # The same reply under another PKI's anchor: refused, naming the TSA and why.
+        foreign = Anchors(root=x509.load_pem_x509_certificate(other.root_pem))
+        with pytest.raises(TimestampError, match=r"does not hold: .*not a valid tsa certificate"):
+            await CheckedTimestamper(remote, outside.url, foreign, http).timestamp_digest(digest)
+
+
+async def test_an_outside_reply_is_read_only_up_to_64_kib(aiohttp_server: Any) -> None:
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/timestamp-reply"})
+        await response.prepare(request)  # chunked: no Content-Length to refuse it by
+        for _ in range(100):
+            await response.write(bytes(1024))
+        return response
+
+    app = web.Application()
+    app.router.add_post("/tsa", endless)
+    server = await aiohttp_server(app)
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(TimestampError, match="more than 64 KiB"):
+            await RemoteTimestamper(str(server.make_url("/tsa")), http).timestamp(b"data")
+
+
+async def test_an_outside_tsa_answering_under_another_pki_fails_the_consent_and_records_nothing(
+    aiohttp_client: Any, aiohttp_server: Any, tmp_path: Path, original_pdf: bytes
+) -> None:
+    """The URL answers, with good tokens even, but of a TSA the pinned --tsa-ca does not vouch for."""
+    outside = await outside_tsa(aiohttp_server, tmp_path / "outside", "Outside Time Authority")
+    impostor = await outside_tsa(aiohttp_server, tmp_path / "impostor", "Impostor Time Authority")
+    room = await make_room(
+        aiohttp_client,
+        tmp_path,
+        original_pdf,
+        tsa_urls=("builtin", impostor.url),
+        tsa_ca_files=(outside.root_file,),
+    )
+    signer = room.signers[0]
+    enrollment = await signer.enroll()
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    before = room.state.seq
+    with pytest.raises(ScriptError, match=r"HTTP 503: .*does not hold"):
         await signer.decide()
     assert room.state.seq == before and signer.signatory not in room.state.consents

@@ -7,6 +7,7 @@ demo record and hostile zips written by hand.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gzip
 import io
 import struct
@@ -14,9 +15,11 @@ import threading
 import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
+from ceremony.events import format_time
 from web import verify_api
 from web.app import create_app
 from web.settings import Settings
@@ -128,3 +131,37 @@ async def test_the_loop_answers_healthz_while_records_are_checked(
     released.set()
     await checking
     assert finished == ["healthz", "healthz", "healthz", "record"], finished
+
+
+async def test_times_outside_what_can_be_checked_are_refused_with_a_reason(
+    demo: Demo, aiohttp_client: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Valid ISO 8601 whose UTC falls off datetime's range (or near it) is a 400 naming the time, not a 500."""
+    client = await client_for(aiohttp_client, tmp_path)
+    record = demo.record.read_bytes()
+    for at in (
+        "0001-01-01T00:00:00+14:00",  # before the year 1 in UTC
+        "9999-12-31T23:59:59-14:00",  # after the year 9999 in UTC
+        "9999-12-31T00:00:00Z",  # representable, but the verifier adds periods to it
+        "1969-12-31T23:59:59Z",
+    ):
+        refused = await client.post(f"/api/verify?at={quote(at)}", data=record, headers=ZIP)
+        answer = await refused.json()
+        assert refused.status == 400 and answer["error"] == "bad_request", (at, answer)
+        assert at in answer["reason"], answer
+    assert not [r for r in caplog.records if r.exc_info], "a refused time is not a server failure"
+    # A time with another zone is checked as the same instant in UTC.
+    zoned = f"/api/verify?trust={demo.fingerprint}&at={quote('2046-12-31T09:00:00+09:00')}"
+    answer = await (await client.post(zoned, data=record, headers=ZIP)).json()
+    assert answer["ok"] is True and answer["verified_at"].startswith("2046-12-31T00:00:00")
+
+
+async def test_without_at_the_record_is_checked_at_the_apps_clock(
+    demo: Demo, aiohttp_client: Any, tmp_path: Path
+) -> None:
+    later = demo.sealed_at + dt.timedelta(days=400)
+    app = create_app(Settings(data_dir=tmp_path / "data", create_demo=False), clock=lambda: later)
+    client = await aiohttp_client(app)
+    answer = await (await client.post(f"/api/verify?trust={demo.fingerprint}", data=demo.record.read_bytes(),
+                                      headers=ZIP)).json()  # fmt: skip
+    assert answer["verified_at"] == format_time(later), answer

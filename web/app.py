@@ -23,9 +23,11 @@ from signatures.crl import CrlPublisher, revocations_in
 from signatures.errors import PkiError
 from signatures.pki import ROTATION_NOTICE, CeremonyPki, crl_base_named, key_use_period
 from signatures.pki_store import load_or_create, load_pair, retired_issuers
+from signatures.record.arrival import CheckedTimestamper
 from signatures.record.build import Renderers, SealKit
 from signatures.record.sealer import Sealer
 from signatures.record.store import RecordStore
+from signatures.record.validation import Anchors
 from signatures.timestamping import LocalTimestamper, RemoteTimestamper, Timestamper, TimestampSet
 from signatures.tsa import TimeStampAuthority
 from signatures.turns import Turns
@@ -58,8 +60,15 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
         app[TSA] = TimeStampAuthority(pki.tsa, pki.chain)
         http = aiohttp.ClientSession()
         urls = settings.tsa_urls or (BUILTIN,)
+        tsa_anchors = _tsa_anchors(settings)
+        # An external TSA's tokens are checked on arrival under the anchors the record names: a
+        # misconfigured one fails the consent now (503), not the record when someone verifies it.
+        anchors = Anchors(root=pki.root, tsa=tsa_anchors)
         members: list[Timestamper] = [
-            LocalTimestamper(app[TSA], clock) if url == BUILTIN else RemoteTimestamper(url, http) for url in urls
+            LocalTimestamper(app[TSA], clock)
+            if url == BUILTIN
+            else CheckedTimestamper(RemoteTimestamper(url, http), url, anchors, http)
+            for url in urls
         ]
         tsas = TimestampSet(members)
         retired = await asyncio.to_thread(retired_issuers, settings.data_dir / "pki")
@@ -72,7 +81,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
             tsas=tsas,
             crls=crls.all,
             renderers=Renderers(completion=render_completion_pdf, instructions=render_instructions),
-            tsa_anchors=_tsa_anchors(settings),
+            tsa_anchors=tsa_anchors,
             fetch=any(url != BUILTIN for url in urls),
         )
         app[SEALER] = Sealer(service, kit, turns, app[RECORDS])

@@ -1,4 +1,4 @@
-"""The `ceremony` command: serve, demo, verify, invite, operator-link, log verify, venue-bot."""
+"""The `ceremony` command: serve, demo, verify, renew, invite, operator-link, log verify, pki, venue-bot."""
 
 from __future__ import annotations
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import stat
+import tempfile
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,9 +15,11 @@ from pathlib import Path
 import aiohttp
 
 from signatures.errors import SignatureError
+from signatures.record.arrival import CheckedTimestamper
 from signatures.record.container import open_archive
-from signatures.record.pins import Pins, parse_fingerprint
-from signatures.record.renew import distribution_points, fetch_crls, renew_record
+from signatures.record.pins import Pins, parse_fingerprint, parse_moment, resolve
+from signatures.record.renew import RenewalRefused, distribution_points, fetch_crls, renew_record
+from signatures.record.report import Report
 from signatures.record.verifier import record_material, verify_record
 from signatures.timestamping import RemoteTimestamper, TimestampSet
 
@@ -22,7 +27,7 @@ from signatures.timestamping import RemoteTimestamper, TimestampSet
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verify = sub.add_parser("verify", help="check a sealed record (.zip) offline: every signature, token, hash, chain")
     verify.add_argument("record", type=Path, help="the record zip downloaded from the archive")
-    _trust_options(verify)
+    _trust_options(verify, required=False)
     verify.add_argument(
         "--at", metavar="TIME", help="verify as of this moment (ISO 8601, e.g. 2046-12-31T00:00:00Z); default: now"
     )
@@ -37,7 +42,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     renew = sub.add_parser("renew", help="add an archive timestamp and fresh validation data (docs/record.md)")
     renew.add_argument("record", type=Path)
-    _trust_options(renew)
+    # Required: without a pinned root the record's own certificates would be taken on their word,
+    # and would name the addresses renewal fetches CRLs from.
+    _trust_options(renew, required=True)
     renew.add_argument(
         "--tsa-url", action="append", required=True, metavar="URL", help="an RFC 3161 TSA to stamp with (repeatable)"
     )
@@ -47,9 +54,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     renew.add_argument("--out", type=Path, help="where to write the renewed record (default: beside it, -renewed.zip)")
 
 
-def _trust_options(parser: argparse.ArgumentParser) -> None:
+def _trust_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument(
         "--trust",
+        required=required,
         metavar="ROOT",
         help="the ceremony root you trust: its PEM file, or its SHA-256 fingerprint (64 hex digits)",
     )
@@ -85,10 +93,9 @@ def _moment(text: str | None) -> datetime:
     if text is None:
         return datetime.now(UTC)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise SignatureError(f"--at {text!r} is not an ISO 8601 time such as 2046-12-31T00:00:00Z") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return parse_moment(text)
+    except ValueError as exc:
+        raise SignatureError(f"--at {exc}") from None
 
 
 def quiet() -> None:
@@ -119,17 +126,58 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_renew(args: argparse.Namespace) -> int:
     quiet()
     data = read_file(args.record)
-    out = args.out or args.record.with_name(args.record.stem + "-renewed.zip")
-    renewed = asyncio.run(_renew(data, _pins(args), args.tsa_url, [read_file(p) for p in args.crl]))
-    out.write_bytes(renewed)
+    pins, crls = _pins(args), [read_file(p) for p in args.crl]
+    out: Path = args.out or args.record.with_name(args.record.stem + "-renewed.zip")
+    # Made before any TSA is asked: no stamp is spent on a renewal that could not be written.
+    partial = _partial_beside(out)
+    try:
+        renewed = asyncio.run(_renew(data, pins, args.tsa_url, crls))
+        _replace(out, partial, renewed)
+    finally:
+        partial.unlink(missing_ok=True)
     print(f"renewed: {out} ({len(renewed) // 1024} KiB); check it with: ceremony verify {out} --trust …")
     return 0
 
 
+def _partial_beside(out: Path) -> Path:
+    """An empty temporary file in `out`'s directory, so that it can replace `out` in one rename."""
+    try:
+        handle, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
+    except OSError as exc:
+        raise SignatureError(f"cannot write {out}: {exc.strerror}") from None
+    os.close(handle)
+    return Path(name)
+
+
+def _replace(out: Path, partial: Path, data: bytes) -> None:
+    """`out` becomes `data` at once: never a half-written record, even when `out` is the record renewed."""
+    try:
+        mode = stat.S_IMODE(out.stat().st_mode) if out.exists() else 0o644  # mkstemp's 0600 is not meant
+        with partial.open("wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        partial.chmod(mode)
+        os.replace(partial, out)
+    except OSError as exc:
+        raise SignatureError(f"cannot write {out}: {exc.strerror}") from None
+
+
 async def _renew(data: bytes, pins: Pins, urls: list[str], crls: list[bytes]) -> bytes:
+    now = datetime.now(UTC)
+    # Verified before anything is fetched: an unverified record's certificates are the uploader's
+    # word, and would choose the addresses this machine contacts. renew_record checks again, with
+    # the fresh CRLs, before it stamps.
+    report = verify_record(data, pins, at=now)
+    if not report.ok:
+        failed = "; ".join(f"{c.name} {c.subject}: {c.detail}" for c in report.failed) or "no check ran"
+        raise RenewalRefused(f"only a record that verifies now is renewed; this one does not: {failed}")
+    files = open_archive(data).files
+    anchors = resolve(Report(), files, pins)
+    assert anchors is not None  # the record verified, so its root resolved
     async with aiohttp.ClientSession() as session:
         if not crls:
-            files = open_archive(data).files
             crls = await fetch_crls(distribution_points(record_material(files).certificates), session)
-        tsas = TimestampSet([RemoteTimestamper(url, session) for url in urls])
-        return await renew_record(data, pins, tsas, datetime.now(UTC), crls=crls, fetch=False)
+        # A TSA's tokens are taken only under the anchors the archivist pinned (the root, --tsa-trust).
+        stampers = [CheckedTimestamper(RemoteTimestamper(url, session), url, anchors, session) for url in urls]
+        return await renew_record(data, pins, TimestampSet(stampers), now, crls=crls, fetch=False)

@@ -364,6 +364,82 @@ MESSAGES: dict[str, dict[str, str]] = {
     "js.access": _m(
         "받으신 링크를 다시 열어 주십시오.", "请重新打开您收到的链接。", "open the link you were given again."
     ),
+    # The server's error codes ({"error": code} in every refusal; web/errors.py, web/middleware.py),
+    # said in the page's language before the server's own reason, which is English
+    # (web/static/api.js errorText; tests/test_i18n.py checks every code has one).
+    "js.error.error": _m(
+        "서버가 이 요청을 완료하지 못했습니다. 바뀐 것은 없습니다.",
+        "服务器未能完成此请求，未作任何更改。",
+        "The server could not complete this; nothing was changed.",
+    ),
+    "js.error.internal": _m(
+        "서버에서 예기치 못한 오류가 발생했습니다. 바뀐 것은 없습니다.",
+        "服务器发生意外错误，未作任何更改。",
+        "The server failed unexpectedly; nothing was changed.",
+    ),
+    "js.error.bad_request": _m(
+        "요청을 처리할 수 없습니다.", "请求有误，无法处理。", "The request could not be processed."
+    ),
+    "js.error.not_a_record": _m(
+        "서명식 기록 파일이 아닙니다.", "这不是签约仪式的档案文件。", "This file is not a ceremony record."
+    ),
+    "js.error.unauthenticated": _m("접속 링크가 필요합니다.", "需要访问链接。", "This needs your link."),
+    "js.error.forbidden": _m("이 링크로는 할 수 없습니다.", "此链接无权进行此操作。", "Your link does not allow this."),
+    "js.error.not_found": _m("찾을 수 없습니다.", "未找到。", "Not found."),
+    "js.error.conflict": _m(
+        "서명식의 지금 단계에서는 할 수 없습니다.",
+        "仪式当前阶段无法进行此操作。",
+        "Not possible at the ceremony's current stage.",
+    ),
+    "js.error.busy": _m(
+        "다른 작업이 진행 중입니다(다른 서명자의 서명 등). 잠시 뒤 다시 시도하십시오.",
+        "其他操作正在进行（例如其他签署人正在签名），请稍后重试。",
+        "Something else is in progress (another signatory signing, say); try again in a moment.",
+    ),
+    "js.error.absent_parties": _m(
+        "아직 서명하지 않은 서명자가 있습니다.", "仍有签署人尚未签名。", "Some signatories have not signed yet."
+    ),
+    "js.error.too_large": _m("보낸 내용이 너무 큽니다.", "发送的内容过大。", "What was sent is too large."),
+    "js.error.request_entity_too_large": _m(
+        "요청 내용이 허용된 크기보다 큽니다.", "请求内容超过允许的大小。", "The request is larger than allowed."
+    ),
+    "js.error.unsupported_encoding": _m(
+        "압축하지 않은 원래 파일을 보내 주십시오.",
+        "请发送未经压缩的原始文件。",
+        "Send the file as it is, uncompressed.",
+    ),
+    "js.error.method_not_allowed": _m(
+        "이 주소는 그런 방식의 요청을 받지 않습니다.",
+        "此地址不接受这种请求方式。",
+        "This address does not accept that method.",
+    ),
+    "js.error.not_decided": _m(
+        "아직 동의 또는 거절이 기록되지 않았습니다.",
+        "尚未记录同意或拒绝的决定。",
+        "No consent or decline has been recorded yet.",
+    ),
+    "js.error.timestamp_unavailable": _m(
+        "시각 인증 기관(TSA)에서 시각 인증을 받지 못했습니다. 기록된 것은 없으니 다시 시도하십시오.",
+        "未能从时间戳机构（TSA）获得时间戳。未记录任何内容，请重试。",
+        "The time-stamping authority (TSA) could not stamp this; nothing was recorded, try again.",
+    ),
+    "js.error.signing_failed": _m(
+        "서버가 서명을 저장하지 못했습니다. 기록된 것은 없으니 다시 시도하십시오.",
+        "服务器未能保存签名。未记录任何内容，请重试。",
+        "The server could not store the signature; nothing was recorded, try again.",
+    ),
+    "js.error.key_retired": _m(
+        "서버의 봉인 키 사용 기간이 끝났습니다. 운영자가 서버를 다시 시작하면 새 키로 봉인할 수 있습니다. "
+        "기록된 것은 없습니다.",
+        "服务器的封存密钥使用期已结束。请运营人员重新启动服务器，即可用新密钥封存。未记录任何内容。",
+        "The server's seal key has reached the end of its use; once the operator restarts the server, "
+        "seal again. Nothing was recorded.",
+    ),
+    "js.error.bad_signature_input": _m(
+        "서명 또는 인증서 자료가 올바르지 않습니다.",
+        "签名或证书数据不正确。",
+        "The signature or certificate data is not valid.",
+    ),
     "js.copied": _m("복사됨", "已复制", "Copied"),
     "js.copy_failed": _m("직접 복사해 주십시오", "请手动复制", "Copy it by hand"),
     "js.working": _m("처리하는 중…", "正在处理…", "Working…"),

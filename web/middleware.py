@@ -17,7 +17,7 @@ from ceremony.errors import (
     InvalidDefinition,
     UnknownCeremony,
 )
-from signatures.errors import PdfSigningFailed, SignatureError, TimestampError, TurnTaken
+from signatures.errors import KeyRetired, PdfSigningFailed, SignatureError, TimestampError, TurnTaken
 
 from .errors import AbsentParties, BadRequest, Conflict, NotFound, WebError
 from .i18n import Translator, negotiate
@@ -89,6 +89,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _render_error(request, 503, "timestamp_unavailable", f"{exc}; nothing was recorded, try again", [])
     except TurnTaken as exc:
         return _render_error(request, 503, "busy", str(exc), [])
+    except KeyRetired as exc:
+        # The server's own key is past its use: the operator restarts it (a new key), then the host retries.
+        return _render_error(request, 503, "key_retired", str(exc), [])
     except PdfSigningFailed as exc:
         return _render_error(request, 503, "signing_failed", f"{exc}; nothing was recorded, try again", [])
     except SignatureError as exc:

@@ -23,7 +23,7 @@ from ceremony.errors import CommandRefused, InvalidCommand
 from ceremony.events import format_time
 from ceremony.sealing import PdfSignature, SignDocument, current_pdf
 from ceremony.service import CeremonyService
-from ceremony.signing import Consent
+from ceremony.signing import Enrollment
 from signatures import pades
 from signatures.appearance import Stamp, VisibleSignature, stamp_for
 from signatures.errors import PdfSigningError
@@ -82,9 +82,8 @@ class PadesDesk:
         lock = await self.turns.acquire(ceremony)
         try:
             state = self.service.get(ceremony)  # fresh: the previous signer has just finished
-            consent = self._check_may_sign(state, signatory)
-            enrollment = next(e for e in state.enrollments.values() if e.serial == consent.certificate_serial)
-            assert enrollment.certificate is not None
+            enrollment = self._check_may_sign(state, signatory)
+            assert enrollment.certificate is not None and enrollment.serial is not None
             certificate = x509.load_der_x509_certificate(b64decode(enrollment.certificate, "certificate", limit=8192))
             sha, _ = current_pdf(state)
             pdf = await self.service.document(sha)
@@ -103,7 +102,7 @@ class PadesDesk:
         loop = asyncio.get_running_loop()
         expiry = loop.call_later(LEASE_SECONDS, self._expire, session)
         self._pending[session] = _Pending(
-            ceremony, signatory, invitation, prepared, consent.certificate_serial, expiry, loop.time() + LEASE_SECONDS
+            ceremony, signatory, invitation, prepared, enrollment.serial, expiry, loop.time() + LEASE_SECONDS
         )
         return session, prepared
 
@@ -112,6 +111,12 @@ class PadesDesk:
         if pending is None or pending.ceremony != ceremony or pending.invitation != invitation or pending.busy:
             raise InvalidCommand("no such signing session: it expired or was used; prepare the signature again")
         signature = raw_to_der(b64decode(raw_signature, "signature"))
+        try:
+            # Revoked during the lease: refused before the TSAs stamp and a revision is stored for nothing.
+            self._check_may_sign(self.service.get(ceremony), pending.signatory)
+        except CommandRefused:
+            self._end(session)
+            raise
         pending.busy = True  # a second finish of the same session is refused, and the lease waits for us
         try:
             signed = await pades.finish(pending.prepared, signature, self.tsas.primary)
@@ -145,7 +150,12 @@ class PadesDesk:
             self._end(session)
         return self.service.get(ceremony).pdf_signatures[pending.signatory]
 
-    def _check_may_sign(self, state: CeremonyState, signatory: str) -> Consent:
+    def _check_may_sign(self, state: CeremonyState, signatory: str) -> Enrollment:
+        """The enrollment whose certificate signs, or CommandRefused (409) saying why no signature may start.
+
+        The core refuses the same at the end (decide_sign_document); asked here, a refusal costs
+        no turn, no TSA stamp and no stored revision, and a revoked key cannot hold the turn.
+        """
         if state.phase is not Phase.SIGNING:
             raise CommandRefused(f"the MOU can no longer be signed: the ceremony is {state.phase.value}")
         consent = state.consents.get(signatory)
@@ -153,7 +163,15 @@ class PadesDesk:
             raise CommandRefused("the MOU is signed after giving consent; give consent first")
         if signatory in state.pdf_signatures:
             raise CommandRefused("you have already signed the MOU")
-        return consent
+        enrollment = next((e for e in state.enrollments.values() if e.serial == consent.certificate_serial), None)
+        if enrollment is None:
+            raise CommandRefused("no certificate of yours matches the one your consent was given with")
+        if enrollment.revoked:
+            raise CommandRefused(
+                "the certificate your consent was given with has been revoked; it signs nothing more "
+                "(ask the host about a new key)"
+            )
+        return enrollment
 
     def _expire(self, session: str) -> None:
         pending = self._pending.get(session)

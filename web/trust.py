@@ -51,7 +51,10 @@ async def chain_pem(request: web.Request) -> web.Response:
 async def crl(request: web.Request) -> web.Response:
     """Each CA's current CRL, where its certificates' distribution points say it is (RFC 5280 4.2.1.13)."""
     now = request.app[SERVICE].clock()
-    der = await asyncio.to_thread(request.app[CRLS].crl, request.match_info["key"], now)
+    publisher = request.app[CRLS]
+    # Read on the loop, which adds to the ceremony states they come from; only the signing is threaded.
+    revocations = publisher.revocations()
+    der = await asyncio.to_thread(publisher.crl, request.match_info["key"], now, revocations)
     if der is None:
         raise NotFound("no CA of this server has that key identifier")
     return web.Response(body=der, content_type="application/pkix-crl", headers={"Cache-Control": "no-cache"})

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -21,15 +21,14 @@ from aiohttp import web
 from ceremony.events import format_time
 from signatures import errors as signature_errors
 from signatures.pki import fingerprint
-from signatures.record.pins import Pins, parse_fingerprint
+from signatures.record.pins import Pins, parse_fingerprint, parse_moment
 from signatures.record.verifier import verify_record
 
 from .errors import BadRequest, Busy, NotARecord, TooLarge, UnsupportedEncoding
 from .i18n import Translator, negotiate
-from .keys import PKI, SETTINGS
+from .keys import PKI, SERVICE, SETTINGS
 from .pages import _page
 from .record_view import as_object, record_facts, size_text
-from .settings import utc_clock
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -148,12 +147,11 @@ def _pins(request: web.Request) -> Pins:
 def _moment(request: web.Request) -> datetime:
     text = request.query.get("at")
     if text is None:
-        return utc_clock()
+        return request.app[SERVICE].clock()  # the app's clock, as every other route's "now"
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest("at must be an ISO 8601 time, e.g. 2046-12-31T00:00:00Z") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return parse_moment(text)
+    except ValueError as exc:
+        raise BadRequest(f"at: {exc}") from None
 
 
 @routes.post("/api/verify")

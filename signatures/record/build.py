@@ -27,7 +27,7 @@ from ceremony.chain import StoredEvent
 from ceremony.core import CeremonyState
 
 from ..cms import check_signed_data, sign_detached
-from ..errors import PkiError
+from ..errors import KeyRetired
 from ..pki import CeremonyPki, key_use_period
 from ..timestamping import TimestampSet, Token
 from .container import write_archive
@@ -83,7 +83,7 @@ def check_seal_key(kit: SealKit, at: dt.datetime) -> None:
     """Refuse a seal made with the key outside its use period: the record would fail its own evidence.seal."""
     start, end = key_use_period(kit.pki.seal.certificate)
     if not start <= at <= end:
-        raise PkiError(
+        raise KeyRetired(
             f"the record seal's key may sign only from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, "
             "so this record could never be verified; restart the server to replace the key, then seal again "
             "(nothing was recorded)"

@@ -5,13 +5,14 @@ convenience: it is used when its fingerprint equals the one pinned (so an
 archivist can carry 64 hex digits instead of a file), and `tsa-ca.pem` is
 never used at all: an external TSA's CA is trusted only when given with
 `--tsa-trust`. Without a pinned root the checks still run, so the report is
-useful, but the verdict cannot be VALID.
+useful, but the verdict cannot be VALID. And as of when: `parse_moment`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from cryptography import x509
 
@@ -131,3 +132,29 @@ def _names_another(report: Report, files: dict[str, bytes], root: x509.Certifica
             f"the record names another root, SHA-256 {fingerprint(named)}: it was not sealed under the root you "
             "pinned (another server's record, or a forgery); pin that one only if you know it to be the ceremony's",
         )
+
+
+# A verification moment must leave room on both sides: the verifier adds tolerances and periods
+# to it, and datetime overflows at the years 1 and 9999.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO 8601 time (UTC when it names no zone) as UTC; ValueError saying why it will not do.
+
+    `ceremony verify --at` and POST /api/verify's `at` both read it here, so both refuse the
+    same times for the same reasons.
+    """
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 time such as 2046-12-31T00:00:00Z") from None
+    try:
+        # 0001-01-01T00:00:00+14:00 is a valid text whose UTC falls before the year 1.
+        utc: datetime | None = (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValueError(f"{text!r} is outside the years {EARLIEST.year} to {LATEST.year - 1} that can be checked")
+    return utc

@@ -35,11 +35,18 @@ export async function api(method, url, body) {
   return answer;
 }
 
-/** What to tell a person about a failed call, in the page language where we have words for it. */
+/** What to tell a person about a failed call, in the page language where we have words for it.
+ *
+ * The error code is said in the page's language (js.error.* in web/messages.py); the server's
+ * reason, which is English and more precise, follows it in brackets.
+ */
 export function errorText(err, tr) {
   if (!(err instanceof ApiError)) return tr('js.unexpected');
   if (err.status === 0) return tr('js.network');
+  const key = `js.error.${err.code}`;
+  const said = tr(key) === key ? null : tr(key);
   const reason = err.reason || tr('js.http', { status: err.status });
-  if (err.status === 401 || err.status === 403) return `${reason} — ${tr('js.access')}`;
-  return reason;
+  const text = said === null ? reason : err.reason ? `${said} (${err.reason})` : said;
+  if (err.status === 401 || err.status === 403) return `${text} — ${tr('js.access')}`;
+  return text;
 }
