@@ -53,6 +53,7 @@ from signaling.client import AdmittedToRoom, SignalingClient
 from signaling.peer import ice_configuration
 from signaling.venue_bot import BotOptions, HostBot, LocalMedia, MediaBot, VenueBot
 from web.links import link_for
+from web.settings import utc_clock
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 30.0  # seconds before a run counts as failed
@@ -108,7 +109,7 @@ class Links:
 async def prepare(data: Path, rounds: int) -> Links:
     from web.mou import render_mou_pdf
 
-    service = CeremonyService(data)
+    service = CeremonyService(data, clock=utc_clock)
     await service.start()
 
     def render(definition: CeremonyDefinition, ceremony: str) -> bytes:

@@ -57,6 +57,7 @@ from ceremony.demo import demo_definition
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition
 from ceremony.service import CeremonyService
+from web.settings import utc_clock
 
 ROOT = Path(__file__).resolve().parent.parent
 TICK = 0.1  # seconds between a sender's batches
@@ -188,7 +189,7 @@ async def prepare(data: Path, count: int) -> list[Ceremony]:
     """
     from web.mou import render_mou_pdf
 
-    service = CeremonyService(data)
+    service = CeremonyService(data, clock=utc_clock)
     await service.start()
     pdf: list[bytes] = []
 

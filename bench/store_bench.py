@@ -42,6 +42,7 @@ from ceremony.demo import demo_definition
 from ceremony.events import CeremonyDrafted, Envelope, InvitationIssued, Role
 from ceremony.service import CeremonyService
 from ceremony.sqlite_store import SqliteStore
+from web.settings import utc_clock
 
 WARMUP = 20  # operations run and discarded by each scenario before measuring
 CEREMONY = "0123456789abcdef"
@@ -138,7 +139,7 @@ class Sequential:
         self.n = 0
 
     async def setup(self) -> None:
-        self.service = CeremonyService(self.directory)
+        self.service = CeremonyService(self.directory, clock=utc_clock)
         self.ceremony = (await self.service.create(demo_definition(), "bench")).id
         await self.batch(WARMUP, [])
 
@@ -164,7 +165,7 @@ class Concurrent:
         self.ceremonies: list[str] = []
 
     async def setup(self) -> None:
-        self.service = CeremonyService(self.directory)
+        self.service = CeremonyService(self.directory, clock=utc_clock)
         for _ in range(self.clients):
             self.ceremonies.append((await self.service.create(demo_definition(), "bench")).id)
         await self.batch(WARMUP, [])

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -36,10 +36,6 @@ WATCH_SECONDS = 0.5  # how soon links issued by the CLI work on a running server
 FOLLOWER_QUEUE = 256  # events a slow follower may lag behind before it is dropped
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class IssuedLink:
     """A freshly issued invitation; `token` exists only here, never on disk."""
@@ -50,7 +46,8 @@ class IssuedLink:
 
 
 class CeremonyService:
-    def __init__(self, data_dir: Path, *, clock: Clock = utc_now) -> None:
+    def __init__(self, data_dir: Path, *, clock: Clock) -> None:
+        # The clock comes from the shell (web/settings.utc_clock), tests pass their own: the core reads no time.
         self.data_dir = data_dir
         self.clock = clock
         self.store = SqliteStore(data_dir)

@@ -62,6 +62,7 @@ from signaling.venue_bot import (
     venue_tag,
 )
 from web.mou import render_mou_pdf
+from web.settings import utc_clock
 
 from .conftest import Server, free_port, start_server
 
@@ -82,7 +83,7 @@ class Prepared:
 
 
 async def _prepare(data: Path) -> Prepared:
-    service = CeremonyService(data)
+    service = CeremonyService(data, clock=utc_clock)
     await service.start()
     try:
         state = await service.create(demo_definition(), "operator")

@@ -41,7 +41,7 @@ from web.app import create_app
 from web.auth import role_cookie
 from web.keys import SERVICE
 from web.mou import render_mou_pdf
-from web.settings import Settings
+from web.settings import Settings, utc_clock
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 WAIT = 10.0  # seconds before a test gives up waiting for a message it expects
@@ -84,7 +84,7 @@ class Template:
 
 
 async def build_template(data: Path) -> Template:
-    service = CeremonyService(data)
+    service = CeremonyService(data, clock=utc_clock)
     await service.start()
     try:
         state = await service.create(demo_definition(), "operator")

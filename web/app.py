@@ -15,7 +15,7 @@ from aiohttp import web
 from cryptography import x509
 
 from ceremony.events import Envelope, Role
-from ceremony.service import CeremonyService, Clock, utc_now
+from ceremony.service import CeremonyService, Clock
 from signaling.hub import Hub
 from signaling.server import HUB
 from signaling.server import routes as signal_routes
@@ -39,14 +39,14 @@ from .keys import CRLS, DESK, PADES, PKI, RECORDS, SEALER, SERVICE, SETTINGS, TE
 from .middleware import errors, remember_language, security_headers
 from .mou import template_environment
 from .pades_desk import PadesDesk
-from .settings import BUILTIN, MAX_BODY_BYTES, Settings
+from .settings import BUILTIN, MAX_BODY_BYTES, Settings, utc_clock
 from .signing import SigningDesk
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application:
+def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Application:
     app = web.Application(middlewares=[remember_language, errors], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[TEMPLATES] = template_environment()

@@ -23,6 +23,7 @@ from signaling.errors import SignalingError
 from signatures.errors import SignatureError
 
 from . import cli_pki, cli_record
+from .settings import utc_clock
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -223,7 +224,7 @@ async def _invite(args: argparse.Namespace) -> int:
     _require_data(args.data)
     if not CEREMONY_ID_PATTERN.match(args.ceremony):
         raise CeremonyError(f"'{args.ceremony}' is not a ceremony id (16 hex digits)")
-    service = CeremonyService(args.data)
+    service = CeremonyService(args.data, clock=utc_clock)
     try:
         issued = await service.issue_link(
             args.ceremony, Role(args.role), "cli", venue=args.venue, signatory=args.signatory, label=args.label
@@ -237,7 +238,7 @@ async def _invite(args: argparse.Namespace) -> int:
 
 
 async def _operator_link(args: argparse.Namespace) -> int:
-    service = CeremonyService(args.data)
+    service = CeremonyService(args.data, clock=utc_clock)
     try:
         token = await service.issue_operator_link()
     finally:
