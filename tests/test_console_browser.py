@@ -134,6 +134,11 @@ async def test_host_console_in_korean_shows_korean_labels_and_zoned_times(
     await expect(first_event).to_contain_text("서명식 초안 작성")
     await expect(first_event).to_contain_text(re.compile(r"KST.*CST.*UTC"))
     await expect(page.locator("#live-status")).to_have_text("실시간")
+    # On a phone the wide tables scroll inside their boxes; nothing widens the page itself.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await expect(page.locator("#links-body tr")).not_to_have_count(0)
+    overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    assert await page.evaluate(overflow) <= 0
 
     # The switcher changes the language, and the choice sticks for the next page.
     await page.get_by_role("link", name="中文").click()
