@@ -11,6 +11,7 @@ import pytest
 from ceremony.core import Phase
 from ceremony.events import EVENT_TYPES, Role
 from ceremony.model import LANGUAGES, SegmentKind
+from ceremony.signing import REVOCATION_CAUSES
 from web.i18n import Translator, from_accept_language
 from web.messages import MESSAGES
 
@@ -82,6 +83,7 @@ def test_keys_built_at_run_time_exist() -> None:
     expected += [f"event.{name}" for name in EVENT_TYPES]
     expected += [f"js.hint.{p.value}" for p in Phase]
     expected += [f"js.live.{s}" for s in ("live", "reconnecting", "closed")]
+    expected += [f"js.sign.revoked.{cause}" for cause in REVOCATION_CAUSES]
     expected += [f"error.title.{s}" for s in (400, 401, 403, 404, 409, 413, 500)]
     sections = ("venues", "parties", "signatories", "run_of_show")
     expected += [f"editor.section.{s}{suffix}" for s in sections for suffix in ("", "_help")]

@@ -226,6 +226,11 @@ async def test_enroll_approve_sign_and_reload(server: Server, browser: Any, tmp_
     ]
     assert gone["revoked"] and gone["cause"] == "key_compromise" and gone["reason"] == "tablet left in the hall"
     await console.locator("#keys").screenshot(path=str(shots / "host-keys-final.png"))
+    # Opened again, the signatory's page (in Korean) says why, by the cause, not as if another device
+    # had replaced it (enrollments are not on a signatory's live stream: the page learns on loading).
+    await signer.reload()
+    await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "revoked")
+    await expect(signer.locator("#enrollment-reason")).to_have_text(re.compile("분실 또는 유출 신고로 주최 측이 폐기"))
 
     assert signer_errors == [] and host_errors == [] and other_errors == []
     await other_context.close()

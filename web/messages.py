@@ -763,8 +763,22 @@ MESSAGES: dict[str, dict[str, str]] = {
     "js.sign.enrollment.pending": _m("승인 대기 중", "等待批准", "Waiting for approval"),
     "js.sign.enrollment.approved": _m("승인됨", "已批准", "Approved"),
     "js.sign.enrollment.rejected": _m("거절됨", "已拒绝", "Rejected"),
-    "js.sign.enrollment.revoked": _m(
-        "폐기됨 (다른 기기 승인)", "已作废（另一设备已获批准）", "Revoked (another device was approved)"
+    "js.sign.enrollment.revoked": _m("폐기됨", "已作废", "Revoked"),
+    # Why, by the CRL reason the core recorded (ceremony.signing.REVOCATION_CAUSES).
+    "js.sign.revoked.superseded": _m(
+        "다른 기기의 키가 승인되었습니다.",
+        "您另一设备上的密钥已获批准。",
+        "A key on another of your devices was approved.",
+    ),
+    "js.sign.revoked.key_compromise": _m(
+        "분실 또는 유출 신고로 주최 측이 폐기했습니다. 이 키로는 더 서명할 수 없으니 주최 측에 문의하십시오.",
+        "主办方因报告遗失或泄露而将其作废。此密钥不能再签署，请联系主办方。",
+        "The host revoked it as lost or compromised; it signs nothing more. Ask the host.",
+    ),
+    "js.sign.revoked.cessation": _m(
+        "주최 측이 이 키를 거두었습니다. 이 키로는 더 서명할 수 없으니 주최 측에 문의하십시오.",
+        "主办方已撤回此密钥。此密钥不能再签署，请联系主办方。",
+        "The host withdrew this key; it signs nothing more. Ask the host.",
     ),
     "js.sign.hint.not_frozen": _m(
         "양해각서가 아직 확정되지 않았습니다. 확정되면 이 화면이 새로 고쳐집니다.",

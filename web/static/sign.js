@@ -135,8 +135,11 @@ function render() {
   pill.dataset.status = status;
   pill.className = `pill ${{ approved: 'pill-ok', pending: 'pill-wait', none: 'pill-wait' }[status] ?? 'pill-off'}`;
   pill.textContent = tr(`js.sign.enrollment.${status}`);
-  $('enrollment-reason').textContent = status === 'rejected' ? view.enrollment.reason || '' : '';
+  const cause = view.enrollment?.cause ?? 'superseded';
+  const reasons = { rejected: view.enrollment?.reason || '', revoked: tr(`js.sign.revoked.${cause}`) };
+  $('enrollment-reason').textContent = reasons[status] ?? '';
   $('retry-enroll').hidden = !(status === 'rejected' || status === 'revoked') || !!view.consent;
+  if (status === 'revoked') $('pdf-retry').hidden = true;  // a revoked key's signature could only be refused
 
   const decided = !!view.consent;
   const textReady = !!view.texts.consent;
@@ -189,7 +192,7 @@ function showPdf(state, detail) {
   line.dataset.state = state;
   line.textContent = tr(`js.sign.pdf.${state}`, detail ?? {});
   $('pdf-time').replaceChildren(view.pdf ? zonedElement(parseTime(view.pdf.timestamp), page.zones, true) : '');
-  $('pdf-retry').hidden = state !== 'failed';
+  $('pdf-retry').hidden = state !== 'failed' || enrollmentStatus() === 'revoked';
   $('pdf-box').hidden = false;
 }
 
