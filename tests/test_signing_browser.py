@@ -404,3 +404,38 @@ async def test_receipt_on_a_phone_and_the_sealed_records_hash_in_the_halls(
     assert signer_errors == [] and venue_errors == [] and console_errors == []
     for context in (phone, hall, console_context, script_context):
         await context.close()
+
+
+async def test_a_key_revoked_between_consent_and_pdf_signature_is_not_tried_again(server: Server, browser: Any) -> None:
+    """The network drops as the PDF signature starts; the host then revokes the key. Reopened, the
+    page says why and neither retries on its own nor offers to (the server would only refuse)."""
+    script_context = await browser.new_context()
+    call = Api(server, script_context.request)
+    api = f"/api/ceremonies/{server.demo_id}"
+    host = server.token(server.host_link)
+    _, link = await open_for_the_first_signatory(call, server, stage="signing")
+    context, signer, errors = await new_page(browser, "zh-CN")
+    await signer.goto(link)
+    await signer.wait_for_url(re.compile(r"/sign$"))
+    await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "pending")
+    (enrollment,) = (await call("GET", f"{api}/enrollments", host))["enrollments"]
+    await call("POST", f"{api}/enrollments/{enrollment['id']}/approve", host)
+    await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "approved")
+    await signer.route("**/pdf-signatures", lambda route: route.abort("connectionreset"))
+    await signer.locator("#consent-box").check()
+    await signer.locator("#sign-button").click()
+    await expect(signer.locator("#pdf-retry")).to_be_visible(timeout=FREEZE_MS)
+    await signer.unroute("**/pdf-signatures")
+
+    await call("POST", f"{api}/enrollments/{enrollment['id']}/revoke", host, {"cause": "key_compromise"})
+    asked: list[str] = []
+    signer.on("request", lambda request: asked.append(request.url) if "/pdf-signatures" in request.url else None)
+    await signer.reload()
+    await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "revoked")
+    await expect(signer.locator("#enrollment-reason")).to_have_text(re.compile("主办方因报告遗失或泄露而将其作废"))
+    await expect(signer.locator("#confirmation")).to_be_visible()
+    await expect(signer.locator("#pdf-retry")).to_be_hidden()
+    await expect(signer.locator("#sign-alert")).to_be_hidden()
+    assert asked == [] and errors == []
+    await context.close()
+    await script_context.close()

@@ -386,11 +386,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "js.error.unauthenticated": _m("접속 링크가 필요합니다.", "需要访问链接。", "This needs your link."),
     "js.error.forbidden": _m("이 링크로는 할 수 없습니다.", "此链接无权进行此操作。", "Your link does not allow this."),
     "js.error.not_found": _m("찾을 수 없습니다.", "未找到。", "Not found."),
-    "js.error.conflict": _m(
-        "서명식의 지금 단계에서는 할 수 없습니다.",
-        "仪式当前阶段无法进行此操作。",
-        "Not possible at the ceremony's current stage.",
-    ),
+    "js.error.conflict": _m("지금은 할 수 없습니다.", "目前无法进行此操作。", "This cannot be done now."),
     "js.error.busy": _m(
         "다른 작업이 진행 중입니다(다른 서명자의 서명 등). 잠시 뒤 다시 시도하십시오.",
         "其他操作正在进行（例如其他签署人正在签名），请稍后重试。",

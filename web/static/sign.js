@@ -309,8 +309,9 @@ async function refreshMe() {
   }
   render();
   loadReceipt();
-  // Consented (perhaps before a reload) but not yet in the PDF: finish the job with this key.
-  if (me.consent?.decision === 'consent' && !me.pdf_signature) signPdf();
+  // Consented (perhaps before a reload) but not yet in the PDF: finish the job with this key,
+  // unless it was revoked meanwhile (the server would refuse; the key's status says why).
+  if (me.consent?.decision === 'consent' && !me.pdf_signature && enrollmentStatus() !== 'revoked') signPdf();
   return mine;
 }
 
