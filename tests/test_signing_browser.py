@@ -226,6 +226,7 @@ async def test_enroll_approve_sign_and_reload(server: Server, browser: Any, tmp_
     ]
     assert gone["revoked"] and gone["cause"] == "key_compromise" and gone["reason"] == "tablet left in the hall"
     await console.locator("#keys").screenshot(path=str(shots / "host-keys-final.png"))
+    await expect(console.locator("#timeline")).to_contain_text("Certificate revoked: reported lost or compromised")
     # Opened again, the signatory's page (in Korean) says why, by the cause, not as if another device
     # had replaced it (enrollments are not on a signatory's live stream: the page learns on loading).
     await signer.reload()

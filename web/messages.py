@@ -161,9 +161,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "event.enrollment.rejected": _m(
         "서명 키 거절: {reason}", "签署密钥被拒绝：{reason}", "Signing key rejected: {reason}"
     ),
-    "event.certificate.revoked": _m(
-        "이전 인증서 폐기(새 기기)", "旧证书已撤销（新设备）", "Earlier certificate revoked (new device)"
-    ),
+    "event.certificate.revoked": _m("인증서 폐기: {why}", "证书已作废：{why}", "Certificate revoked: {why}"),
     "event.consent.recorded": _m("서명 완료: {name}", "已签署：{name}", "Signed: {name}"),
     "event.document.signed": _m(
         "MOU PDF 전자서명: {name}", "已在备忘录PDF上电子签名：{name}", "Signed the MOU PDF: {name}"
@@ -761,6 +759,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "js.sign.enrollment.rejected": _m("거절됨", "已拒绝", "Rejected"),
     "js.sign.enrollment.revoked": _m("폐기됨", "已作废", "Revoked"),
     # Why, by the CRL reason the core recorded (ceremony.signing.REVOCATION_CAUSES).
+    "js.cause.superseded": _m("새 기기 승인", "新设备已获批准", "a new device was approved"),
+    "js.cause.key_compromise": _m("분실·유출 신고", "报告遗失或泄露", "reported lost or compromised"),
+    "js.cause.cessation": _m("사용 중지", "停止使用", "withdrawn"),
     "js.sign.revoked.superseded": _m(
         "다른 기기의 키가 승인되었습니다.",
         "您另一设备上的密钥已获批准。",

@@ -90,6 +90,8 @@ export function describeEvent(event, page, tr) {
       });
     case 'document.signed':
       return tr('event.document.signed', { name: signatoryName(page, d.signatory) });
+    case 'certificate.revoked':
+      return tr('event.certificate.revoked', { why: tr(`js.cause.${d.cause ?? 'superseded'}`) });
     default: {
       const key = `event.${event.type}`;
       const text = tr(key);
