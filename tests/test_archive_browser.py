@@ -111,6 +111,13 @@ async def test_two_browsers_sign_the_pdf_and_the_archivist_downloads_the_record(
     path = tmp_path / download.suggested_filename
     await download.save_as(path)
     await archive.screenshot(path=str(SHOTS / "archive-sealed.png"), full_page=True)
+    # On a phone each signatory and each file reads as a block across the screen, not as columns
+    # a character wide.
+    await archive.set_viewport_size({"width": 390, "height": 844})
+    venue = "#record-signatories tbody tr >> nth=0 >> td >> nth=1"
+    for cell in (venue, "#record-files tbody tr >> nth=0 >> td >> nth=2"):
+        box = await archive.locator(cell).bounding_box()
+        assert box is not None and box["width"] > 280, (cell, box)
     await console.screenshot(path=str(SHOTS / "host-sealed.png"))
     assert not archive_errors, archive_errors
 
