@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .errors import AbsentSignatories, CommandRefused, InvalidCommand
 from .events import CeremonySealed, DocumentSigned, Event
+from .signing import enrollment_with_serial
 
 if TYPE_CHECKING:
     from .core import CeremonyState
@@ -102,7 +103,8 @@ def decide_sign_document(state: CeremonyState, c: SignDocument) -> list[Event]:
         raise CommandRefused("this signatory has already signed the MOU")
     if c.certificate_serial != consent.certificate_serial:
         raise CommandRefused("the PDF must be signed with the certificate the consent was given with")
-    if any(e.serial == c.certificate_serial and e.revoked for e in state.enrollments.values()):
+    enrollment = enrollment_with_serial(state, c.certificate_serial)
+    if enrollment is not None and enrollment.revoked:
         raise CommandRefused("the certificate this consent was given with has been revoked; it signs nothing more")
     base, _ = current_pdf(state)
     if c.base_sha256 != base:

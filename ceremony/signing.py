@@ -139,6 +139,15 @@ def current_certificate(state: CeremonyState, signatory: str) -> Enrollment | No
     return None
 
 
+def enrollment_with_serial(state: CeremonyState, serial: str) -> Enrollment | None:
+    """The approved enrollment whose certificate has this serial, revoked or not: what a decision
+    was made with stays what it was made with; whether it may still sign is `revoked`."""
+    for enrollment in state.enrollments.values():
+        if enrollment.status is EnrollmentStatus.APPROVED and enrollment.serial == serial:
+            return enrollment
+    return None
+
+
 def decide_request(state: CeremonyState, c: RequestEnrollment) -> list[Event]:
     if not state.definition.has_signatory(c.signatory):
         raise InvalidCommand(f"no signatory '{c.signatory}' in this ceremony")

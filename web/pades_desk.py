@@ -23,7 +23,7 @@ from ceremony.errors import CommandRefused, InvalidCommand
 from ceremony.events import format_time
 from ceremony.sealing import PdfSignature, SignDocument, current_pdf
 from ceremony.service import CeremonyService
-from ceremony.signing import Enrollment
+from ceremony.signing import Enrollment, enrollment_with_serial
 from signatures import pades
 from signatures.appearance import Stamp, VisibleSignature, stamp_for
 from signatures.errors import PdfSigningError
@@ -163,7 +163,7 @@ class PadesDesk:
             raise CommandRefused("the MOU is signed after giving consent; give consent first")
         if signatory in state.pdf_signatures:
             raise CommandRefused("you have already signed the MOU")
-        enrollment = next((e for e in state.enrollments.values() if e.serial == consent.certificate_serial), None)
+        enrollment = enrollment_with_serial(state, consent.certificate_serial)
         if enrollment is None:
             raise CommandRefused("no certificate of yours matches the one your consent was given with")
         if enrollment.revoked:

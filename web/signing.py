@@ -29,11 +29,11 @@ from ceremony.signing import (
     ApproveEnrollment,
     Consent,
     Enrollment,
-    EnrollmentStatus,
     RecordConsent,
     RejectEnrollment,
     RequestEnrollment,
     current_certificate,
+    enrollment_with_serial,
 )
 from signatures.keys import (
     b64,
@@ -280,11 +280,7 @@ def receipt_json(state: CeremonyState, signatory: str) -> dict[str, Any]:
 
 def _enrollment_with_serial(state: CeremonyState, signatory: str, serial: str) -> Enrollment:
     # By serial, not "the current one": a certificate revoked after the decision still made it.
-    for enrollment in state.enrollments.values():
-        if (
-            enrollment.signatory == signatory
-            and enrollment.status is EnrollmentStatus.APPROVED
-            and enrollment.serial == serial
-        ):
-            return enrollment
+    enrollment = enrollment_with_serial(state, serial)
+    if enrollment is not None and enrollment.signatory == signatory:
+        return enrollment
     raise CommandRefused(f"the log has no approved enrollment with certificate serial {serial}")

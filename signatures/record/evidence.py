@@ -25,6 +25,7 @@ from ceremony.chain import StoredEvent
 from ceremony.core import CeremonyState
 from ceremony.events import format_time
 from ceremony.sealing import roll
+from ceremony.signing import enrollment_with_serial
 
 from ..tsa import token_gen_time
 from .parts import SIGNED_PDF
@@ -173,8 +174,8 @@ def _certificate(state: CeremonyState, signatory: str) -> dict[str, str] | None:
     consent = state.consents.get(signatory)
     if consent is None:
         return None
-    enrollment = next(e for e in state.enrollments.values() if e.serial == consent.certificate_serial)
-    assert enrollment.certificate is not None and enrollment.not_after is not None
+    enrollment = enrollment_with_serial(state, consent.certificate_serial)
+    assert enrollment is not None and enrollment.certificate is not None and enrollment.not_after is not None
     der = base64.b64decode(enrollment.certificate)
     return {
         "serial": consent.certificate_serial,
