@@ -249,12 +249,6 @@ def issue_service(issuing: KeyPair, role: Role, organisation: str, crl_base: str
     return KeyPair(certificate, key)
 
 
-def key_usable(certificate: x509.Certificate, now: dt.datetime) -> bool:
-    """Whether `now` lies within the period in which the certificate's key may sign."""
-    start, end = key_use_period(certificate)
-    return start <= now <= end
-
-
 def due_for_rotation(certificate: x509.Certificate, now: dt.datetime) -> bool:
     """Whether a server starting at `now` should replace the key: less than ROTATION_NOTICE of its use is left."""
     start, end = key_use_period(certificate)
@@ -278,17 +272,24 @@ def _utc(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
-def crl_base_named(certificate: x509.Certificate) -> str | None:
-    """The base of the CRL address the certificate names (its URL without `/<key id>.crl`), if it names one."""
+def crl_urls(certificate: x509.Certificate) -> list[str]:
+    """The HTTP(S) addresses where the certificate says its issuer's CRL is published."""
     try:
         points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     except x509.ExtensionNotFound:
-        return None
-    for point in points:
-        for general in point.full_name or ():
-            if isinstance(general, x509.UniformResourceIdentifier):
-                return general.value.rsplit("/", 1)[0]
-    return None
+        return []
+    return [
+        general.value
+        for point in points
+        for general in point.full_name or ()
+        if isinstance(general, x509.UniformResourceIdentifier) and general.value.startswith(("http://", "https://"))
+    ]
+
+
+def crl_base_named(certificate: x509.Certificate) -> str | None:
+    """The base of the CRL address the certificate names (its URL without `/<key id>.crl`), if it names one."""
+    urls = crl_urls(certificate)
+    return urls[0].rsplit("/", 1)[0] if urls else None
 
 
 def has_role(certificate: x509.Certificate, role: Role) -> bool:

@@ -26,6 +26,7 @@ from ceremony.canonical import canonicalize
 from ceremony.events import format_time
 
 from ..errors import SignatureError
+from ..pki import crl_urls
 from ..timestamping import TimestampSet
 from .container import open_archive, write_archive
 from .evidence import manifest
@@ -46,17 +47,7 @@ class RenewalRefused(SignatureError):
 
 def distribution_points(certificates: Iterable[x509.Certificate]) -> list[str]:
     """Every HTTP(S) CRL distribution point the certificates name, once each."""
-    urls: dict[str, None] = {}
-    for certificate in certificates:
-        try:
-            points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
-        except x509.ExtensionNotFound:
-            continue
-        for point in points:
-            for name in point.full_name or ():
-                if isinstance(name, x509.UniformResourceIdentifier) and name.value.startswith(("http://", "https://")):
-                    urls[name.value] = None
-    return list(urls)
+    return list(dict.fromkeys(url for certificate in certificates for url in crl_urls(certificate)))
 
 
 async def fetch_crls(urls: Sequence[str], session: aiohttp.ClientSession) -> list[bytes]:
