@@ -46,6 +46,7 @@ from signatures.keys import (
 )
 from signatures.pki import CeremonyPki
 from signatures.record.evidence import stamps
+from signatures.record.receipts import RECEIPT_TYPE
 from signatures.timestamping import TimestampSet
 
 if TYPE_CHECKING:  # web.auth -> web.keys -> this module: only the type is needed here
@@ -227,14 +228,6 @@ def pdf_signature_json(signature: PdfSignature) -> dict[str, Any]:
     }
 
 
-RECEIPT_TYPE = "ceremony-receipt/1"
-
-
-def consent_timestamps(consent: Consent) -> list[dict[str, str]]:
-    """Every configured TSA's token over the consent statement, with the time it proves (as the record lists them)."""
-    return stamps(consent.timestamp_token, consent.extra_timestamp_tokens)
-
-
 def receipt_json(state: CeremonyState, signatory: str) -> dict[str, Any]:
     """What a signatory keeps of their own decision, to hold a sealed record against later.
 
@@ -264,7 +257,7 @@ def receipt_json(state: CeremonyState, signatory: str) -> dict[str, Any]:
         "decision": consent.decision,
         "statement": consent.statement,
         "signature": consent.signature,
-        "timestamps": consent_timestamps(consent),
+        "timestamps": stamps(consent.timestamp_token, consent.extra_timestamp_tokens),
         "document_sha256": state.document_sha256,
         "pdf_signature": None
         if pdf is None
