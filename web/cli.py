@@ -23,7 +23,6 @@ from signaling.errors import SignalingError
 from signatures.errors import SignatureError
 
 from . import cli_pki, cli_record
-from .settings import utc_clock
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -224,6 +223,8 @@ async def _invite(args: argparse.Namespace) -> int:
     _require_data(args.data)
     if not CEREMONY_ID_PATTERN.match(args.ceremony):
         raise CeremonyError(f"'{args.ceremony}' is not a ceremony id (16 hex digits)")
+    from .settings import utc_clock  # with the server's modules: not for `verify`
+
     service = CeremonyService(args.data, clock=utc_clock)
     try:
         issued = await service.issue_link(
@@ -238,6 +239,8 @@ async def _invite(args: argparse.Namespace) -> int:
 
 
 async def _operator_link(args: argparse.Namespace) -> int:
+    from .settings import utc_clock
+
     service = CeremonyService(args.data, clock=utc_clock)
     try:
         token = await service.issue_operator_link()
