@@ -16,10 +16,8 @@ import aiohttp
 
 from signatures.errors import SignatureError
 from signatures.record.arrival import CheckedTimestamper
-from signatures.record.container import open_archive
-from signatures.record.pins import Pins, parse_fingerprint, parse_moment, resolve
-from signatures.record.renew import RenewalRefused, distribution_points, fetch_crls, renew_record
-from signatures.record.report import Report
+from signatures.record.pins import Pins, parse_fingerprint, parse_moment
+from signatures.record.renew import check_renewable, distribution_points, fetch_crls, renew_verified
 from signatures.record.verifier import record_material, verify_record
 from signatures.timestamping import RemoteTimestamper, TimestampSet
 
@@ -165,19 +163,10 @@ def _replace(out: Path, partial: Path, data: bytes) -> None:
 
 async def _renew(data: bytes, pins: Pins, urls: list[str], crls: list[bytes]) -> bytes:
     now = datetime.now(UTC)
-    # Verified before anything is fetched: an unverified record's certificates are the uploader's
-    # word, and would choose the addresses this machine contacts. renew_record checks again, with
-    # the fresh CRLs, before it stamps.
-    report = verify_record(data, pins, at=now)
-    if not report.ok:
-        failed = "; ".join(f"{c.name} {c.subject}: {c.detail}" for c in report.failed) or "no check ran"
-        raise RenewalRefused(f"only a record that verifies now is renewed; this one does not: {failed}")
-    files = open_archive(data).files
-    anchors = resolve(Report(), files, pins)
-    assert anchors is not None  # the record verified, so its root resolved
+    record = check_renewable(data, pins, now)  # before anything the record names is fetched
     async with aiohttp.ClientSession() as session:
         if not crls:
-            crls = await fetch_crls(distribution_points(record_material(files).certificates), session)
+            crls = await fetch_crls(distribution_points(record_material(record.files).certificates), session)
         # A TSA's tokens are taken only under the anchors the archivist pinned (the root, --tsa-trust).
-        stampers = [CheckedTimestamper(RemoteTimestamper(url, session), url, anchors, session) for url in urls]
-        return await renew_record(data, pins, TimestampSet(stampers), now, crls=crls, fetch=False)
+        stampers = [CheckedTimestamper(RemoteTimestamper(url, session), url, record.anchors, session) for url in urls]
+        return await renew_verified(record, TimestampSet(stampers), now, crls=crls, fetch=False)

@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import aiohttp
 from cryptography import x509
@@ -34,7 +35,7 @@ from .lta import dss_material, renew_pdf
 from .parts import EVIDENCE, SIGNED_PDF, ordered, token_name
 from .pins import Pins, resolve
 from .report import Report
-from .validation import Material
+from .validation import Anchors, Material
 from .verifier import record_material, verify_record
 from .verify_files import RENEWAL_TYPE, read_renewals
 
@@ -66,6 +67,30 @@ async def fetch_crls(urls: Sequence[str], session: aiohttp.ClientSession) -> lis
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Renewable:
+    """A record that verified at the renewal's time: its files, and the anchors it verified under."""
+
+    files: dict[str, bytes]
+    anchors: Anchors
+
+
+def check_renewable(data: bytes, pins: Pins, now: dt.datetime) -> Renewable:
+    """RenewalRefused, listing the failed checks, unless the record verifies at `now`.
+
+    Before anything is fetched: until it verifies, a record's certificates are the uploader's
+    word, and they would choose the addresses the renewal contacts.
+    """
+    report = verify_record(data, pins, at=now)
+    if not report.ok:
+        failed = "; ".join(f"{c.name} {c.subject}: {c.detail}" for c in report.failed) or "no check ran"
+        raise RenewalRefused(f"only a record that verifies now is renewed; this one does not: {failed}")
+    files = dict(open_archive(data).files)
+    anchors = resolve(Report(), files, pins)
+    assert anchors is not None  # it verified, so its root resolved
+    return Renewable(files, anchors)
+
+
 async def renew_record(
     data: bytes,
     pins: Pins,
@@ -80,20 +105,20 @@ async def renew_record(
     `crls`: current CRLs (DER) the caller obtained; `fetch`: let the PDF's validation fetch
     what is still missing for an external TSA.
     """
-    report = verify_record(data, pins, at=now)
-    if not report.ok:
-        failed = "; ".join(f"{c.name} {c.subject}: {c.detail}" for c in report.failed[:5])
-        raise RenewalRefused(f"only a record that verifies now is renewed; this one does not: {failed}")
-    files = dict(open_archive(data).files)
-    anchors = resolve(Report(), files, pins)
-    assert anchors is not None  # it verified, so its root resolved
-    material = record_material(files)
-    fresh = [c for c in dict.fromkeys(crls) if c not in material.crls]
-    material = material.plus(Material(crls=tuple(fresh)))
-    pdf, stamps = await renew_pdf(files[SIGNED_PDF], anchors, material, tsas.members, now, fetch=fetch)
+    return await renew_verified(check_renewable(data, pins, now), tsas, now, crls=crls, fetch=fetch)
+
+
+async def renew_verified(
+    record: Renewable, tsas: TimestampSet, now: dt.datetime, *, crls: Sequence[bytes] = (), fetch: bool = False
+) -> bytes:
+    """`renew_record` for a record `check_renewable` has already accepted."""
+    files = dict(record.files)
+    sealed = record_material(files)
+    fresh = [c for c in dict.fromkeys(crls) if c not in sealed.crls]
+    material = sealed.plus(Material(crls=tuple(fresh)))
+    pdf, stamps = await renew_pdf(files[SIGNED_PDF], record.anchors, material, tsas.members, now, fetch=fetch)
     number = len(read_renewals(Report(), files)) + 1
-    known = set(record_material(files).crls)
-    added = [c for c in dict.fromkeys([*fresh, *dss_material(pdf).crls]) if c not in known]
+    added = [c for c in dict.fromkeys([*fresh, *dss_material(pdf).crls]) if c not in sealed.crls]
     files[SIGNED_PDF] = pdf
     for crl in added:
         files[f"renewals/{number}/{hashlib.sha256(crl).hexdigest()[:32]}.crl"] = crl
