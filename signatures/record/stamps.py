@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from ..cms import check_token
-from ..pki import TSA, fingerprint, key_use_period
+from ..pki import TSA, fingerprint
 from .report import Mismatch
-from .validation import TOLERANCE, Anchors, Material, validate
+from .validation import Anchors, Material, outside_key_use, validate
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +40,9 @@ async def check_stamp(
     """The token's proven time, once its signature, imprint and TSA hold; Mismatch (or CmsError) saying why not."""
     info = check_token(token, data=data, digest=digest)
     anchor = await validate(info.tsa, TSA, judged_at, anchors, material, info.certificates)
-    start, end = key_use_period(info.tsa)
-    if not start - TOLERANCE <= info.gen_time <= end + TOLERANCE:
+    period = outside_key_use(info.tsa, info.gen_time)
+    if period is not None:
+        start, end = period
         raise Mismatch(
             f"stamped at {info.gen_time.isoformat()}, outside the period in which the TSA's key could sign "
             f"({start.isoformat()} to {end.isoformat()})"

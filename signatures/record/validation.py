@@ -23,10 +23,16 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
 
-from ..pki import TSA, Role, fingerprint
+from ..pki import TSA, Role, fingerprint, key_use_period
 from .report import Mismatch
 
-TOLERANCE = dt.timedelta(seconds=1)
+TOLERANCE = dt.timedelta(seconds=1)  # between two times a TSA states: its stated accuracy
+
+
+def outside_key_use(certificate: x509.Certificate, at: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
+    """The period in which the certificate's key could sign, if `at` falls outside it (None: within)."""
+    start, end = key_use_period(certificate)
+    return None if start - TOLERANCE <= at <= end + TOLERANCE else (start, end)
 
 
 def asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:

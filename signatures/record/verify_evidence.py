@@ -14,11 +14,11 @@ from typing import Any
 from cryptography import x509
 
 from ..cms import check_signed_data
-from ..pki import SEAL, fingerprint, key_use_period
+from ..pki import SEAL, fingerprint
 from .parts import EVIDENCE, token_name
 from .report import Mismatch, Report
 from .stamps import Stamp, check_stamp, same_tsa
-from .validation import TOLERANCE, Anchors, Material, validate
+from .validation import Anchors, Material, outside_key_use, validate
 from .verify_files import Renewal
 
 
@@ -98,9 +98,9 @@ async def _seal(
         raise Mismatch("evidence.json has no valid timestamp, so there is no proven time to judge the seal at")
     signed = check_signed_data(files["evidence.p7s"], detached=files[EVIDENCE])
     anchor = await validate(signed.signer, SEAL, at, anchors, material, signed.certificates)
-    start, end = key_use_period(signed.signer)
-    if not start - TOLERANCE <= at <= end + TOLERANCE:
-        raise Mismatch(f"the seal's key could sign only from {start.isoformat()} to {end.isoformat()}")
+    period = outside_key_use(signed.signer, at)
+    if period is not None:
+        raise Mismatch(f"the seal's key could sign only from {period[0].isoformat()} to {period[1].isoformat()}")
     if fingerprint(signed.signer) != evidence["trust"]["seal"]["fingerprint_sha256"]:
         raise Mismatch("sealed by a certificate other than the one evidence.json names")
     return (

@@ -21,9 +21,9 @@ from ceremony.events import Envelope, format_time, parse_time
 from .evidence import FROM_LOG, from_log, parse_events_jsonl
 from .report import Report
 from .untrusted import load_json
+from .validation import TOLERANCE
 from .verify_pdf import PdfResult
 
-TOLERANCE = dt.timedelta(seconds=1)  # between two tokens: our TSA's stated accuracy
 SKEW = dt.timedelta(minutes=2)  # between a TSA's clock and the server's, whose times the log records
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import cms
+from cryptography import x509
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis.policy_api import ModificationLevel
@@ -31,10 +32,10 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from ceremony.events import format_time
 
-from ..pki import SIGNATORY, key_use_period
+from ..pki import SIGNATORY
 from .parts import SIGNED_PDF
 from .report import Report
-from .validation import TOLERANCE, Anchors, Material, context
+from .validation import Anchors, Material, context, outside_key_use
 from .verify_files import Renewal
 
 # Signatures are followed by the next signatory's field being filled; whether anything after the seal
@@ -182,12 +183,8 @@ async def _document_timestamp(
         )
     token = signature.pkcs7_content
     tsa = status.signing_cert
-    if tsa is not None:
-        from cryptography import x509
-
-        start, end = key_use_period(x509.load_der_x509_certificate(tsa.dump()))
-        if not start - TOLERANCE <= status.timestamp <= end + TOLERANCE:
-            problems.append("it was made outside the period in which its TSA's key could sign")
+    if tsa is not None and outside_key_use(x509.load_der_x509_certificate(tsa.dump()), status.timestamp):
+        problems.append("it was made outside the period in which its TSA's key could sign")
     detail = "; ".join(problems) or (
         f"valid, time {status.timestamp.isoformat()}, its TSA judged at {judged_at.isoformat()}"
     )
