@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from ceremony.canonical import canonicalize
 from ceremony.chain import StoredEvent
@@ -27,6 +26,7 @@ from ceremony.events import format_time
 from ceremony.sealing import roll
 from ceremony.signing import enrollment_with_serial
 
+from ..pki import fingerprint
 from ..tsa import token_gen_time
 from .parts import SIGNED_PDF
 from .untrusted import load_json
@@ -63,8 +63,7 @@ class TrustNames:
 
 
 def certificate_summary(certificate: x509.Certificate) -> dict[str, str]:
-    der = certificate.public_bytes(Encoding.DER)
-    return {"fingerprint_sha256": hashlib.sha256(der).hexdigest(), "subject": certificate.subject.rfc4514_string()}
+    return {"fingerprint_sha256": fingerprint(certificate), "subject": certificate.subject.rfc4514_string()}
 
 
 def stamps(primary: str, extra: Sequence[str]) -> list[dict[str, str]]:

@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 from ceremony.canonical import canonicalize
 from ceremony.events import format_time
 
-from ..pki import SIGNATORY
+from ..pki import SIGNATORY, fingerprint
 from .parts import token_name
 from .report import Mismatch, Report
 from .stamps import Stamp, check_stamp
@@ -105,7 +105,7 @@ async def _certificate(
         certificate = x509.load_der_x509_certificate(base64.b64decode(info["der"]))
         if not format(certificate.serial_number, "x") == consent["certificate_serial"] == info["serial"]:
             raise Mismatch("the certificate's serial is not the one the consent names")
-        if hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest() != info["fingerprint_sha256"]:
+        if fingerprint(certificate) != info["fingerprint_sha256"]:
             raise Mismatch("the certificate does not match its recorded fingerprint")
         if format_time(certificate.not_valid_after_utc) != info["not_after"]:
             raise Mismatch("evidence.json gives another expiry than the certificate's")
