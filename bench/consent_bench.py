@@ -30,12 +30,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from ceremony.canonical import canonicalize
+from ceremony.commands import Freeze, OpenRooms, StartSegment
 from ceremony.consent import consent_text, text_sha256
-from ceremony.core import Freeze, OpenRooms, StartSegment
 from ceremony.definition import parse_definition
 from ceremony.demo import DEMO_DEFINITION
 from ceremony.events import Role
-from ceremony.service import CeremonyService
+from ceremony.runtime.service import CeremonyService
 from signatures.pki_store import load_or_create
 from signatures.tsa import TimeStampAuthority
 from web.app import create_app

@@ -44,11 +44,11 @@ from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
 
 from bench.common import free_port, machine
-from ceremony.core import OpenRooms
+from ceremony.commands import OpenRooms
 from ceremony.demo import demo_definition
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition
-from ceremony.service import CeremonyService
+from ceremony.runtime.local import on_disk
 from signaling.client import AdmittedToRoom, SignalingClient
 from signaling.peer import ice_configuration
 from signaling.venue_bot import BotOptions, HostBot, LocalMedia, MediaBot, VenueBot
@@ -109,7 +109,7 @@ class Links:
 async def prepare(data: Path, rounds: int) -> Links:
     from web.mou import render_mou_pdf
 
-    service = CeremonyService(data, clock=utc_clock)
+    service = on_disk(data, clock=utc_clock)
     await service.start()
 
     def render(definition: CeremonyDefinition, ceremony: str) -> bytes:

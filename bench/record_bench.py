@@ -66,11 +66,10 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from bench.common import free_port, machine
-from ceremony.core import CeremonyState
 from ceremony.definition import definition_to_json
 from ceremony.demo import demo_definition
 from ceremony.model import CeremonyDefinition
-from ceremony.sealing import current_pdf
+from ceremony.state import CeremonyState, current_pdf
 from signatures import pades
 from signatures.appearance import VisibleSignature, stamp_style
 from signatures.cms import sign_detached

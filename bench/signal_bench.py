@@ -52,11 +52,11 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from bench.common import free_port, machine
-from ceremony.core import OpenRooms
+from ceremony.commands import OpenRooms
 from ceremony.demo import demo_definition
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition
-from ceremony.service import CeremonyService
+from ceremony.runtime.local import on_disk
 from web.settings import utc_clock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,7 +189,7 @@ async def prepare(data: Path, count: int) -> list[Ceremony]:
     """
     from web.mou import render_mou_pdf
 
-    service = CeremonyService(data, clock=utc_clock)
+    service = on_disk(data, clock=utc_clock)
     await service.start()
     pdf: list[bytes] = []
 

@@ -37,11 +37,13 @@ from typing import Protocol
 
 from ceremony.capabilities import new_invitation_id, new_token, token_hash
 from ceremony.chain import GENESIS, StoredEvent, link
-from ceremony.core import CeremonyState, IssueInvitation, decide, evolve, initial_state
+from ceremony.commands import IssueInvitation
+from ceremony.core import decide, evolve, initial_state
 from ceremony.demo import demo_definition
 from ceremony.events import CeremonyDrafted, Envelope, InvitationIssued, Role
-from ceremony.service import CeremonyService
-from ceremony.sqlite_store import SqliteStore
+from ceremony.runtime.local import on_disk
+from ceremony.runtime.sqlite_store import SqliteStore
+from ceremony.state import CeremonyState
 from web.settings import utc_clock
 
 WARMUP = 20  # operations run and discarded by each scenario before measuring
@@ -139,7 +141,7 @@ class Sequential:
         self.n = 0
 
     async def setup(self) -> None:
-        self.service = CeremonyService(self.directory, clock=utc_clock)
+        self.service = on_disk(self.directory, clock=utc_clock)
         self.ceremony = (await self.service.create(demo_definition(), "bench")).id
         await self.batch(WARMUP, [])
 
@@ -165,7 +167,7 @@ class Concurrent:
         self.ceremonies: list[str] = []
 
     async def setup(self) -> None:
-        self.service = CeremonyService(self.directory, clock=utc_clock)
+        self.service = on_disk(self.directory, clock=utc_clock)
         for _ in range(self.clients):
             self.ceremonies.append((await self.service.create(demo_definition(), "bench")).id)
         await self.batch(WARMUP, [])

@@ -13,12 +13,37 @@ lasts (through later segments such as the exchange and closing) until sealing.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from types import MappingProxyType
 
+from .commands import (
+    NEXT_SEGMENT,
+    ApproveEnrollment,
+    Cancel,
+    Command,
+    Freeze,
+    IssueInvitation,
+    OpenRooms,
+    RecordConsent,
+    RejectEnrollment,
+    RequestEnrollment,
+    ReviseDefinition,
+    RevokeCertificate,
+    RevokeInvitation,
+    Seal,
+    SignDocument,
+    StartSegment,
+)
+from .decide_document import decide_seal, decide_sign_document, evolve_document_signed
+from .decide_enrollment import (
+    decide_approve,
+    decide_consent,
+    decide_reject,
+    decide_request,
+    decide_revoke,
+    evolve_signing,
+)
 from .errors import CommandRefused, InvalidCommand
 from .events import (
     CeremonyCancelled,
@@ -35,99 +60,8 @@ from .events import (
     RoomsOpened,
     SegmentStarted,
 )
-from .model import CeremonyDefinition, SegmentKind
-from .sealing import PdfSignature, Seal, SignDocument, decide_seal, decide_sign_document, evolve_document_signed
-from .signing import (
-    ApproveEnrollment,
-    Consent,
-    Enrollment,
-    RecordConsent,
-    RejectEnrollment,
-    RequestEnrollment,
-    RevokeCertificate,
-    decide_approve,
-    decide_consent,
-    decide_reject,
-    decide_request,
-    decide_revoke,
-    evolve_signing,
-)
-
-
-class Phase(enum.StrEnum):
-    DRAFT = "draft"
-    FROZEN = "frozen"
-    OPEN = "open"
-    SIGNING = "signing"
-    SEALED = "sealed"
-    CANCELLED = "cancelled"
-
-
-# ---- commands: what someone asks for; the core answers with events or refuses ----
-
-
-@dataclass(frozen=True, slots=True)
-class ReviseDefinition:
-    definition: CeremonyDefinition
-
-
-@dataclass(frozen=True, slots=True)
-class Freeze:
-    """Lock the definition; the shell has already rendered the original PDF."""
-
-    document_sha256: str
-    document_size: int
-
-
-@dataclass(frozen=True, slots=True)
-class OpenRooms:
-    pass
-
-
-NEXT_SEGMENT = "next"
-
-
-@dataclass(frozen=True, slots=True)
-class StartSegment:
-    segment: str  # a segment id, or NEXT_SEGMENT
-
-
-@dataclass(frozen=True, slots=True)
-class Cancel:
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class IssueInvitation:
-    invitation: str
-    role: Role
-    token_sha256: str
-    label: str = ""
-    venue: str | None = None
-    signatory: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RevokeInvitation:
-    invitation: str
-
-
-Command = (
-    ReviseDefinition
-    | Freeze
-    | OpenRooms
-    | StartSegment
-    | Seal
-    | Cancel
-    | IssueInvitation
-    | RevokeInvitation
-    | RequestEnrollment
-    | ApproveEnrollment
-    | RejectEnrollment
-    | RecordConsent
-    | SignDocument
-    | RevokeCertificate
-)
+from .model import SegmentKind
+from .state import CeremonyState, Invitation, Phase
 
 _LIVE = frozenset({Phase.DRAFT, Phase.FROZEN, Phase.OPEN, Phase.SIGNING})
 _ROSTER_FIXED = frozenset({Phase.FROZEN, Phase.OPEN, Phase.SIGNING})
@@ -163,54 +97,6 @@ _WHY_NOT: Mapping[Phase, str] = MappingProxyType(
         Phase.CANCELLED: "the ceremony was cancelled",
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Invitation:
-    id: str
-    role: Role
-    token_sha256: str
-    label: str
-    issued_at: datetime
-    venue: str | None = None
-    signatory: str | None = None
-    revoked_at: datetime | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-
-@dataclass(frozen=True, slots=True)
-class CeremonyState:
-    id: str
-    definition: CeremonyDefinition
-    phase: Phase
-    created_at: datetime
-    updated_at: datetime
-    seq: int
-    document_sha256: str | None = None
-    document_size: int | None = None
-    segment: str | None = None
-    cancel_reason: str | None = None
-    invitations: Mapping[str, Invitation] = field(default_factory=lambda: MappingProxyType({}))
-    enrollments: Mapping[str, Enrollment] = field(default_factory=lambda: MappingProxyType({}))
-    consents: Mapping[str, Consent] = field(default_factory=lambda: MappingProxyType({}))
-    used_challenges: frozenset[str] = frozenset()
-    pdf_signatures: Mapping[str, PdfSignature] = field(default_factory=lambda: MappingProxyType({}))
-    sealed: CeremonySealed | None = None
-    sealed_at: datetime | None = None
-
-    def segment_index(self) -> int:
-        """Position of the current segment, -1 before the first one."""
-        ids = [s.id for s in self.definition.run_of_show]
-        return ids.index(self.segment) if self.segment is not None else -1
-
-    def invitation_by_token(self, token_sha256: str) -> Invitation | None:
-        for invitation in self.invitations.values():
-            if invitation.token_sha256 == token_sha256:
-                return invitation
-        return None
 
 
 def decide(state: CeremonyState, command: Command) -> list[Event]:

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from ceremony.events import CeremonyCancelled, Envelope, InvitationRevoked, Role
-from ceremony.service import CeremonyService
+from ceremony.runtime.service import CeremonyService
 
 from .errors import REPLACED
 from .ice import IceConfig

@@ -16,10 +16,11 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from ceremony.core import Phase, StartSegment
+from ceremony.commands import StartSegment
 from ceremony.errors import CeremonyError
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition, LocalizedText
+from ceremony.state import Phase
 from web.auth import require
 from web.errors import Forbidden, NotFound, Unauthenticated, WebError
 from web.views import summary

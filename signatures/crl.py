@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ceremony.core import CeremonyState
+from ceremony.state import CeremonyState
 
 from .errors import PkiError
 from .pki import YEAR, CeremonyPki, KeyPair, key_id

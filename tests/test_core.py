@@ -14,23 +14,25 @@ from typing import Any
 
 import pytest
 
-from ceremony.core import (
-    ALLOWED,
+from ceremony.commands import (
     NEXT_SEGMENT,
+    ApproveEnrollment,
     Cancel,
-    CeremonyState,
     Command,
     Freeze,
     IssueInvitation,
     OpenRooms,
-    Phase,
+    RecordConsent,
+    RejectEnrollment,
+    RequestEnrollment,
     ReviseDefinition,
+    RevokeCertificate,
     RevokeInvitation,
+    Seal,
+    SignDocument,
     StartSegment,
-    decide,
-    evolve,
-    initial_state,
 )
+from ceremony.core import ALLOWED, decide, evolve, initial_state
 from ceremony.errors import CommandRefused, InvalidCommand
 from ceremony.events import (
     CeremonyCancelled,
@@ -60,14 +62,7 @@ from ceremony.model import (
     Signatory,
     Venue,
 )
-from ceremony.sealing import Seal, SignDocument
-from ceremony.signing import (
-    ApproveEnrollment,
-    RecordConsent,
-    RejectEnrollment,
-    RequestEnrollment,
-    RevokeCertificate,
-)
+from ceremony.state import CeremonyState, Phase
 
 CEREMONY = "00112233aabbccdd"
 T0 = datetime(2020, 5, 29, 1, 0, tzinfo=UTC)

@@ -59,7 +59,7 @@ async def world(aiohttp_client: ClientFactory, tmp_path: Path) -> World:
         "garbage": "x" * 43,
     }
     revoked = await service.issue_link(state.id, Role.HOST, "test")
-    from ceremony.core import RevokeInvitation
+    from ceremony.commands import RevokeInvitation
 
     await service.execute(state.id, RevokeInvitation(revoked.invitation), "test")
     tokens["revoked-host"] = revoked.token

@@ -33,10 +33,10 @@ import pytest
 from aiortc import RTCConfiguration
 from av import AudioFrame
 
-from ceremony.core import OpenRooms
+from ceremony.commands import OpenRooms
 from ceremony.demo import demo_definition
 from ceremony.events import Role
-from ceremony.service import CeremonyService
+from ceremony.runtime.local import on_disk
 from signaling.client import (
     BadLink,
     CapabilityLink,
@@ -83,7 +83,7 @@ class Prepared:
 
 
 async def _prepare(data: Path) -> Prepared:
-    service = CeremonyService(data, clock=utc_clock)
+    service = on_disk(data, clock=utc_clock)
     await service.start()
     try:
         state = await service.create(demo_definition(), "operator")

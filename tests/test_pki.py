@@ -19,11 +19,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from ceremony.core import Freeze, OpenRooms, StartSegment, decide
+from ceremony.commands import Freeze, OpenRooms, RevokeCertificate, SignDocument, StartSegment
+from ceremony.core import decide
 from ceremony.demo import demo_definition
 from ceremony.errors import CommandRefused, InvalidCommand
-from ceremony.sealing import SignDocument
-from ceremony.signing import RevokeCertificate
 from signatures.crl import Cause, Revocation, issue_crl, revoked_serials
 from signatures.errors import PkiError, TimestampError
 from signatures.keys import issue_signatory_certificate
@@ -217,9 +216,9 @@ def _signing(state: Any) -> Any:
 
 
 def test_the_core_revokes_an_approved_key_once_and_it_then_signs_nothing(tmp_path: Path) -> None:
+    from ceremony.commands import ApproveEnrollment, RequestEnrollment
     from ceremony.core import initial_state
     from ceremony.events import CeremonyDrafted, ConsentRecorded, DocumentSigned, Envelope
-    from ceremony.signing import ApproveEnrollment, RequestEnrollment
 
     state = initial_state(Envelope("c" * 16, 1, NOW, "test", CeremonyDrafted(demo_definition())))
     apply = _signing(state)

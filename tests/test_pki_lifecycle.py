@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from cryptography import x509
 
-from ceremony.core import Freeze, OpenRooms, StartSegment
+from ceremony.commands import Freeze, OpenRooms, StartSegment
 from ceremony.demo import demo_definition
 from ceremony.events import Role
 from signatures import pki_store

@@ -1,4 +1,4 @@
-"""The core's rules for PDF signatures and the seal, without I/O (ceremony/sealing.py).
+"""The core's rules for PDF signatures and the seal, without I/O (ceremony/decide_document.py).
 
 Consents are folded in as recorded events (their own rules are tested through the
 API in tests/test_signing.py); what is tested here is what the core then allows.
@@ -11,7 +11,8 @@ from datetime import timedelta
 
 import pytest
 
-from ceremony.core import Phase, decide, evolve
+from ceremony.commands import Seal, SignDocument
+from ceremony.core import decide, evolve
 from ceremony.errors import CommandRefused, InvalidCommand
 from ceremony.events import (
     CeremonySealed,
@@ -23,7 +24,7 @@ from ceremony.events import (
     Event,
     SegmentStarted,
 )
-from ceremony.sealing import Seal, SignDocument, current_pdf, roll
+from ceremony.state import Phase, current_pdf, roll
 
 from .test_core import CEREMONY, SHA, T0, Log, log_in
 

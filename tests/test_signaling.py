@@ -27,11 +27,12 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
-from ceremony.core import OpenRooms, RevokeInvitation
+from ceremony.commands import OpenRooms, RevokeInvitation
 from ceremony.demo import demo_definition
 from ceremony.events import Role
 from ceremony.model import LocalizedText
-from ceremony.service import CeremonyService
+from ceremony.runtime.local import on_disk
+from ceremony.runtime.service import CeremonyService
 from signaling.errors import ProtocolError
 from signaling.hub import SignalSettings
 from signaling.ice import IceConfig, IceConfigError, load_ice_config
@@ -84,7 +85,7 @@ class Template:
 
 
 async def build_template(data: Path) -> Template:
-    service = CeremonyService(data, clock=utc_clock)
+    service = on_disk(data, clock=utc_clock)
     await service.start()
     try:
         state = await service.create(demo_definition(), "operator")

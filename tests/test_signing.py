@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ceremony.canonical import canonicalize
-from ceremony.core import Freeze, OpenRooms, StartSegment
+from ceremony.commands import Freeze, OpenRooms, StartSegment
 from ceremony.demo import demo_definition
 from ceremony.events import Role
 from signatures.pki import make_root

@@ -22,13 +22,14 @@ import aiohttp
 import pytest
 
 from ceremony.chain import verify_chain
-from ceremony.core import NEXT_SEGMENT, OpenRooms, ReviseDefinition, RevokeInvitation, StartSegment
+from ceremony.commands import NEXT_SEGMENT, OpenRooms, ReviseDefinition, RevokeInvitation, StartSegment
 from ceremony.demo import demo_definition
 from ceremony.errors import CorruptLog
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition, LocalizedText
-from ceremony.service import CeremonyService
-from ceremony.sqlite_store import DB_NAME, SqliteStore
+from ceremony.runtime.local import on_disk
+from ceremony.runtime.service import CeremonyService
+from ceremony.runtime.sqlite_store import DB_NAME, SqliteStore
 from web.settings import utc_clock
 
 from .conftest import ROOT, Server, start_server
@@ -114,7 +115,7 @@ async def _run_a_ceremony(service: CeremonyService) -> str:
 
 async def test_a_restart_replays_to_an_identical_state(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    first = CeremonyService(data, clock=SteppingClock())
+    first = on_disk(data, clock=SteppingClock())
     cid = await _run_a_ceremony(first)
     other = await first.create(demo_definition(), "operator")  # a second chain in the same file
     before = first.get(cid)
@@ -127,7 +128,7 @@ async def test_a_restart_replays_to_an_identical_state(tmp_path: Path) -> None:
     assert before.seq == 12
     assert before.definition.title.en.endswith("(revised)")
 
-    second = CeremonyService(data, clock=utc_clock)  # a new process would do exactly this at start-up
+    second = on_disk(data, clock=utc_clock)  # a new process would do exactly this at start-up
     try:
         after = second.get(cid)
         assert after.phase is before.phase
@@ -152,9 +153,9 @@ async def test_a_restart_replays_to_an_identical_state(tmp_path: Path) -> None:
 async def test_two_writers_on_one_file_never_conflict_for_the_caller(tmp_path: Path) -> None:
     """Like `ceremony invite` beside a server: the stale writer catches up and decides again."""
     data = tmp_path / "data"
-    a = CeremonyService(data, clock=utc_clock)
+    a = on_disk(data, clock=utc_clock)
     cid = (await a.create(demo_definition(), "operator")).id
-    b = CeremonyService(data, clock=utc_clock)
+    b = on_disk(data, clock=utc_clock)
     try:
         first = await a.issue_link(cid, Role.OBSERVER, "a", label="from a")
         second = await b.issue_link(cid, Role.OBSERVER, "b", label="from b")  # b still believes seq is 1
@@ -175,7 +176,7 @@ async def test_two_writers_on_one_file_never_conflict_for_the_caller(tmp_path: P
 
 async def _tamper_fixture(data: Path) -> tuple[str, str]:
     """Two ceremonies; the first has five events, the third an observer link labelled 'press pool'."""
-    service = CeremonyService(data, clock=utc_clock)
+    service = on_disk(data, clock=utc_clock)
     try:
         cid = (await service.create(demo_definition(), "operator")).id
         await service.issue_link(cid, Role.HOST, "operator", label="host")
@@ -265,7 +266,7 @@ async def test_replay_refuses_a_chain_with_a_deleted_event(tmp_path: Path) -> No
     cid, _ = await _tamper_fixture(data)
     _tamper(data, "DELETE FROM events WHERE ceremony = ? AND seq = 2", cid)
     with pytest.raises(CorruptLog, match=f"ceremony {cid} event 3"):
-        CeremonyService(data, clock=utc_clock)
+        on_disk(data, clock=utc_clock)
 
 
 async def test_replay_refuses_a_chain_with_an_altered_event(tmp_path: Path) -> None:
@@ -273,7 +274,7 @@ async def test_replay_refuses_a_chain_with_an_altered_event(tmp_path: Path) -> N
     cid, _ = await _tamper_fixture(data)
     _alter_body_of_event_3(data, cid)
     with pytest.raises(CorruptLog):
-        CeremonyService(data, clock=utc_clock)
+        on_disk(data, clock=utc_clock)
 
 
 # ---- (c) SIGKILL mid-stream ----
@@ -428,7 +429,7 @@ async def test_cli_invite_works_against_a_running_server(server: Server) -> None
 
 async def test_the_store_and_documents_are_private(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    service = CeremonyService(data, clock=utc_clock)
+    service = on_disk(data, clock=utc_clock)
     try:
         cid = (await service.create(demo_definition(), "operator")).id
         await service.freeze(cid, "host", fake_pdf)
@@ -444,7 +445,7 @@ async def test_the_store_and_documents_are_private(tmp_path: Path) -> None:
 
 async def test_the_write_ahead_log_is_private_too(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    service = CeremonyService(data, clock=utc_clock)
+    service = on_disk(data, clock=utc_clock)
     try:
         await service.create(demo_definition(), "operator")
         modes = {p.name: oct(p.stat().st_mode & 0o777) for p in data.glob(f"{DB_NAME}-*")}

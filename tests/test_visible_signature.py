@@ -37,9 +37,9 @@ from pypdf import PageObject, PdfReader
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 from weasyprint import HTML
 
-from ceremony.core import CeremonyState, Phase
 from ceremony.demo import demo_definition
 from ceremony.model import CeremonyDefinition
+from ceremony.state import CeremonyState, Phase
 from signatures import pades
 from signatures.appearance import SignatureBox, VisibleSignature, stamp_for
 from signatures.pki import KeyPair

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ceremony.core import NEXT_SEGMENT, Cancel, OpenRooms, ReviseDefinition, RevokeInvitation, StartSegment
+from ceremony.commands import NEXT_SEGMENT, Cancel, OpenRooms, ReviseDefinition, RevokeInvitation, StartSegment
 from ceremony.definition import definition_to_json, parse_definition
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition

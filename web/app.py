@@ -15,7 +15,8 @@ from aiohttp import web
 from cryptography import x509
 
 from ceremony.events import Envelope, Role
-from ceremony.service import CeremonyService, Clock
+from ceremony.runtime.local import on_disk
+from ceremony.runtime.service import CeremonyService, Clock
 from signaling.hub import Hub
 from signaling.server import HUB
 from signaling.server import routes as signal_routes
@@ -53,7 +54,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
     app[RECORDS] = RecordStore(settings.data_dir)
 
     async def service_ctx(app: web.Application) -> AsyncIterator[None]:
-        service = CeremonyService(settings.data_dir, clock=clock)
+        service = on_disk(settings.data_dir, clock=clock)
         app[SERVICE] = service
         pki = await asyncio.to_thread(_load_pki, settings, clock())
         app[PKI] = pki

@@ -19,8 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ceremony.core import CeremonyState, Phase
 from ceremony.events import Role
+from ceremony.state import CeremonyState, Phase
 from signatures.record.store import RecordStore
 
 from . import views

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from ceremony.capabilities import CEREMONY_ID_PATTERN, looks_like_token, token_hash
-from ceremony.core import CeremonyState, Invitation
 from ceremony.errors import UnknownCeremony
 from ceremony.events import Role
-from ceremony.service import CeremonyService
+from ceremony.runtime.service import CeremonyService
+from ceremony.state import CeremonyState, Invitation
 
 from .errors import Forbidden, NotFound, Unauthenticated
 from .keys import SERVICE

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ceremony.demo import demo_definition
 from ceremony.events import Role
-from ceremony.service import CeremonyService
+from ceremony.runtime.service import CeremonyService
 
 from .links import link_for, operator_link
 

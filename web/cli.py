@@ -17,8 +17,8 @@ from ceremony.capabilities import CEREMONY_ID_PATTERN
 from ceremony.chain import verify_chain
 from ceremony.errors import CeremonyError
 from ceremony.events import Role
-from ceremony.service import CeremonyService
-from ceremony.sqlite_store import DB_NAME, SqliteStore
+from ceremony.runtime.local import on_disk
+from ceremony.runtime.sqlite_store import DB_NAME, SqliteStore
 from signaling.errors import SignalingError
 from signatures.errors import SignatureError
 
@@ -225,7 +225,7 @@ async def _invite(args: argparse.Namespace) -> int:
         raise CeremonyError(f"'{args.ceremony}' is not a ceremony id (16 hex digits)")
     from .settings import utc_clock  # with the server's modules: not for `verify`
 
-    service = CeremonyService(args.data, clock=utc_clock)
+    service = on_disk(args.data, clock=utc_clock)
     try:
         issued = await service.issue_link(
             args.ceremony, Role(args.role), "cli", venue=args.venue, signatory=args.signatory, label=args.label
@@ -241,7 +241,7 @@ async def _invite(args: argparse.Namespace) -> int:
 async def _operator_link(args: argparse.Namespace) -> int:
     from .settings import utc_clock
 
-    service = CeremonyService(args.data, clock=utc_clock)
+    service = on_disk(args.data, clock=utc_clock)
     try:
         token = await service.issue_operator_link()
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jinja2
 from aiohttp import web
 
-from ceremony.service import CeremonyService
+from ceremony.runtime.service import CeremonyService
 from signatures.crl import CrlPublisher
 from signatures.pki import CeremonyPki
 from signatures.record.sealer import Sealer

@@ -18,12 +18,11 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
-from ceremony.core import CeremonyState, Phase
+from ceremony.commands import SignDocument
 from ceremony.errors import CommandRefused, InvalidCommand
 from ceremony.events import format_time
-from ceremony.sealing import PdfSignature, SignDocument, current_pdf
-from ceremony.service import CeremonyService
-from ceremony.signing import Enrollment, enrollment_with_serial
+from ceremony.runtime.service import CeremonyService
+from ceremony.state import CeremonyState, Enrollment, PdfSignature, Phase, current_pdf, enrollment_with_serial
 from signatures import pades
 from signatures.appearance import Stamp, VisibleSignature, stamp_for
 from signatures.errors import PdfSigningError

@@ -13,11 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ceremony.core import CeremonyState, Phase
 from ceremony.definition import definition_to_json
 from ceremony.demo import demo_definition
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition, SegmentKind
+from ceremony.state import CeremonyState, Phase
 
 from . import views
 from .auth import ALL_ROLES, Principal, ceremony_state, require, require_operator

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ceremony.core import CeremonyState
 from ceremony.events import format_time
 from ceremony.model import CeremonyDefinition
+from ceremony.state import CeremonyState
 from signatures.errors import NotARecord
 from signatures.record.container import open_archive
 from signatures.record.parts import EVIDENCE, part_of

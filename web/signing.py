@@ -19,22 +19,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ceremony.canonical import canonicalize
 from ceremony.challenges import Challenge, ChallengeBook
+from ceremony.commands import ApproveEnrollment, RecordConsent, RejectEnrollment, RequestEnrollment
 from ceremony.consent import parse_statement, statement_bytes
-from ceremony.core import CeremonyState, decide
+from ceremony.core import decide
 from ceremony.errors import CommandRefused, InvalidCommand
 from ceremony.events import format_time
-from ceremony.sealing import PdfSignature
-from ceremony.service import CeremonyService
-from ceremony.signing import (
-    ApproveEnrollment,
-    Consent,
-    Enrollment,
-    RecordConsent,
-    RejectEnrollment,
-    RequestEnrollment,
-    current_certificate,
-    enrollment_with_serial,
-)
+from ceremony.runtime.service import CeremonyService
+from ceremony.state import CeremonyState, Consent, Enrollment, PdfSignature, current_certificate, enrollment_with_serial
 from signatures.keys import (
     b64,
     b64decode,

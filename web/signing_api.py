@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
+from ceremony.commands import RevokeCertificate
 from ceremony.consent import consent_text, text_sha256
 from ceremony.events import Role
 from ceremony.model import LANGUAGES
-from ceremony.signing import RevokeCertificate
 from signatures.keys import b64
 
 from .api import _object, read_json

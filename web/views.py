@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ceremony.core import CeremonyState, Invitation
 from ceremony.definition import definition_to_json
 from ceremony.events import (
     CertificateRevoked,
@@ -23,6 +22,7 @@ from ceremony.events import (
     format_time,
 )
 from ceremony.model import LocalizedText
+from ceremony.state import CeremonyState, Invitation
 
 from .auth import Principal
 

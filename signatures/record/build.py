@@ -24,7 +24,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from ceremony.canonical import canonicalize
 from ceremony.chain import StoredEvent
-from ceremony.core import CeremonyState
+from ceremony.state import CeremonyState
 
 from ..cms import check_signed_data, sign_detached
 from ..errors import KeyRetired

@@ -21,10 +21,8 @@ from cryptography import x509
 
 from ceremony.canonical import canonicalize
 from ceremony.chain import StoredEvent
-from ceremony.core import CeremonyState
 from ceremony.events import format_time
-from ceremony.sealing import roll
-from ceremony.signing import enrollment_with_serial
+from ceremony.state import CeremonyState, enrollment_with_serial, roll
 
 from ..pki import fingerprint
 from ..tsa import token_gen_time

@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
-from ceremony.core import CeremonyState, decide
+from ceremony.commands import Seal
+from ceremony.core import decide
 from ceremony.errors import CommandRefused
-from ceremony.sealing import Seal, current_pdf
-from ceremony.service import CeremonyService
+from ceremony.runtime.service import CeremonyService
+from ceremony.state import CeremonyState, current_pdf
 
 from ..turns import Turns
 from .build import Record, SealKit, assemble, seal_document

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ceremony.chain import verify_chain
-from ceremony.core import CeremonyState, evolve, initial_state
+from ceremony.core import evolve, initial_state
 from ceremony.errors import CeremonyError
 from ceremony.events import Envelope, format_time, parse_time
+from ceremony.state import CeremonyState
 
 from .evidence import FROM_LOG, from_log, parse_events_jsonl
 from .report import Report

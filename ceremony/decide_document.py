@@ -8,89 +8,13 @@ keeps a later signer from silently dropping an earlier signature.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
+from .commands import Seal, SignDocument
 from .errors import AbsentSignatories, CommandRefused, InvalidCommand
 from .events import CeremonySealed, DocumentSigned, Event
-from .signing import enrollment_with_serial
-
-if TYPE_CHECKING:
-    from .core import CeremonyState
-
-
-@dataclass(frozen=True, slots=True)
-class PdfSignature:
-    signatory: str
-    field: str
-    sha256: str
-    size: int
-    certificate_serial: str
-    timestamp: str
-    timestamp_token: str = ""
-    extra_timestamp_tokens: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class SignDocument:
-    signatory: str
-    field: str
-    base_sha256: str
-    sha256: str
-    size: int
-    certificate_serial: str
-    timestamp: str
-    timestamp_token: str = ""
-    extra_timestamp_tokens: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Seal:
-    """Seal the ceremony. With `absent_ok`, parties who have not signed are recorded as absent.
-
-    The shell fills in the record's hashes and the log length the record covers; the
-    core refuses if the log moved on meanwhile, so the record always ends where the
-    seal begins.
-    """
-
-    absent_ok: bool = False
-    log_length: int = 0
-    signed_sha256: str = ""
-    signed_size: int = 0
-    evidence_sha256: str = ""
-    record_sha256: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Roll:
-    """Who signed, declined or is absent at this point."""
-
-    signed: tuple[str, ...]
-    declined: tuple[str, ...]
-    absent: tuple[str, ...]
-
-
-def current_pdf(state: CeremonyState) -> tuple[str, int]:
-    """SHA-256 and size of the newest revision of the MOU: the original or the last signature."""
-    if state.pdf_signatures:
-        last = list(state.pdf_signatures.values())[-1]
-        return last.sha256, last.size
-    if state.document_sha256 is None or state.document_size is None:
-        raise CommandRefused("the ceremony is not frozen; there is no document to sign")
-    return state.document_sha256, state.document_size
-
-
-def roll(state: CeremonyState) -> Roll:
-    signed = tuple(state.pdf_signatures)
-    declined = tuple(s.id for s in state.definition.signatories if _decision(state, s.id) == "decline")
-    absent = tuple(s.id for s in state.definition.signatories if s.id not in signed and s.id not in declined)
-    return Roll(signed, declined, absent)
-
-
-def _decision(state: CeremonyState, signatory: str) -> str | None:
-    consent = state.consents.get(signatory)
-    return consent.decision if consent is not None else None
+from .state import CeremonyState, PdfSignature, current_pdf, enrollment_with_serial, roll
 
 
 def decide_sign_document(state: CeremonyState, c: SignDocument) -> list[Event]:

@@ -13,9 +13,9 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from .chain import StoredEvent
-from .errors import SequenceConflict, StoreError
-from .events import format_time
+from ..chain import StoredEvent
+from ..errors import SequenceConflict, StoreError
+from ..events import format_time
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (

@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import StoreError
+from ..errors import StoreError
 
 
 class DocumentFiles:

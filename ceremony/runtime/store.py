@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from .chain import StoredEvent
+from ..chain import StoredEvent
 
 
 class EventStore(Protocol):
@@ -43,3 +43,17 @@ class OperatorTokens(Protocol):
         """Hashes of the operator tokens not revoked."""
 
     def revoke_operator_tokens(self, at: datetime) -> int: ...
+
+
+class Store(EventStore, OperatorTokens, Protocol):
+    """What the service needs of a database: the log and the operator tokens."""
+
+
+class DocumentStore(Protocol):
+    """Content-addressed bytes (the MOU's revisions), kept durably before an event names them."""
+
+    def put(self, data: bytes) -> str:
+        """Store `data` durably; its SHA-256 (hex)."""
+
+    def read(self, sha256: str) -> bytes:
+        """The bytes with this SHA-256, checked; StoreError if missing or altered."""

@@ -15,17 +15,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import TypeVar
 
-from .capabilities import new_ceremony_id, new_invitation_id, new_token, token_hash
-from .chain import GENESIS, StoredEvent, check_link, decode, link
-from .core import CeremonyState, Command, Freeze, IssueInvitation, decide, evolve, initial_state
-from .documents import DocumentFiles
-from .errors import CeremonyError, CorruptLog, SequenceConflict, StoreError, UnknownCeremony
-from .events import CeremonyDrafted, Envelope, Role
-from .model import CeremonyDefinition
-from .sqlite_store import SqliteStore
+from ..capabilities import new_ceremony_id, new_invitation_id, new_token, token_hash
+from ..chain import GENESIS, StoredEvent, check_link, decode, link
+from ..commands import Command, Freeze, IssueInvitation
+from ..core import decide, evolve, initial_state
+from ..errors import CeremonyError, CorruptLog, SequenceConflict, StoreError, UnknownCeremony
+from ..events import CeremonyDrafted, Envelope, Role
+from ..model import CeremonyDefinition
+from ..state import CeremonyState
+from .store import DocumentStore, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,12 +46,16 @@ class IssuedLink:
 
 
 class CeremonyService:
-    def __init__(self, data_dir: Path, *, clock: Clock) -> None:
-        # The clock comes from the shell (web/settings.utc_clock), tests pass their own: the core reads no time.
-        self.data_dir = data_dir
+    """One process's view of every ceremony: states folded from `store`, commands serialised per ceremony.
+
+    Whoever builds it chooses the store (SQLite by default, see `local.on_disk`), where
+    documents go, and the clock; tests pass their own clock: the core reads no time.
+    """
+
+    def __init__(self, store: Store, documents: DocumentStore, *, clock: Clock) -> None:
         self.clock = clock
-        self.store = SqliteStore(data_dir)
-        self.documents = DocumentFiles(data_dir / "documents")
+        self.store = store
+        self.documents = documents
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-store")
         self._render = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
         self._states: dict[str, CeremonyState] = {}

@@ -9,11 +9,18 @@ statement is the one this ceremony expects, and that no challenge is reused.
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
 
+from .commands import (
+    REVOCATION_CAUSES,
+    ApproveEnrollment,
+    RecordConsent,
+    RejectEnrollment,
+    RequestEnrollment,
+    RevokeCertificate,
+)
 from .consent import consent_text, text_sha256
 from .errors import CommandRefused, InvalidCommand
 from .events import (
@@ -25,127 +32,7 @@ from .events import (
     Event,
 )
 from .model import SegmentKind
-
-if TYPE_CHECKING:
-    from .core import CeremonyState
-
-
-class EnrollmentStatus(enum.StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class Enrollment:
-    id: str
-    signatory: str
-    public_key: str
-    fingerprint: str
-    device: str
-    address: str
-    requested_at: datetime
-    status: EnrollmentStatus = EnrollmentStatus.PENDING
-    certificate: str | None = None
-    serial: str | None = None
-    not_after: str | None = None
-    revoked: bool = False
-    reason: str | None = None
-    revoked_at: datetime | None = None
-    cause: str | None = None  # the CRL's reason code once revoked
-
-
-@dataclass(frozen=True, slots=True)
-class Consent:
-    signatory: str
-    decision: str
-    statement: dict[str, Any]
-    signature: str
-    certificate_serial: str
-    timestamp_token: str
-    timestamp: str
-    recorded_at: datetime
-    address: str
-    device: str
-    extra_timestamp_tokens: tuple[str, ...] = ()
-
-
-# ---- commands ----
-
-
-@dataclass(frozen=True, slots=True)
-class RequestEnrollment:
-    enrollment: str
-    signatory: str
-    invitation: str
-    public_key: str
-    fingerprint: str
-    device: str
-    address: str
-
-
-@dataclass(frozen=True, slots=True)
-class ApproveEnrollment:
-    enrollment: str
-    certificate: str
-    serial: str
-    not_after: str
-
-
-@dataclass(frozen=True, slots=True)
-class RejectEnrollment:
-    enrollment: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class RecordConsent:
-    signatory: str
-    statement: dict[str, Any]
-    signature: str
-    certificate_serial: str
-    timestamp_token: str
-    timestamp: str
-    address: str
-    device: str
-    extra_timestamp_tokens: tuple[str, ...] = ()
-
-
-REVOCATION_CAUSES = ("superseded", "key_compromise", "cessation")
-
-
-@dataclass(frozen=True, slots=True)
-class RevokeCertificate:
-    """The host revokes a signatory's approved key (a lost or stolen device): the CA's CRL lists it from now on.
-
-    Allowed also after the seal: what the key signed before stays valid, since
-    the record's timestamps prove it came before the revocation.
-    """
-
-    enrollment: str
-    cause: str
-    reason: str = ""
-
-
-def current_certificate(state: CeremonyState, signatory: str) -> Enrollment | None:
-    """The signatory's approved, unrevoked enrollment, if any."""
-    for enrollment in state.enrollments.values():
-        if (
-            enrollment.signatory == signatory
-            and enrollment.status is EnrollmentStatus.APPROVED
-            and not enrollment.revoked
-        ):
-            return enrollment
-    return None
-
-
-def enrollment_with_serial(state: CeremonyState, serial: str) -> Enrollment | None:
-    """The approved enrollment whose certificate has this serial, revoked or not: what a decision
-    was made with stays what it was made with; whether it may still sign is `revoked`."""
-    for enrollment in state.enrollments.values():
-        if enrollment.status is EnrollmentStatus.APPROVED and enrollment.serial == serial:
-            return enrollment
-    return None
+from .state import CeremonyState, Consent, Enrollment, EnrollmentStatus, current_certificate
 
 
 def decide_request(state: CeremonyState, c: RequestEnrollment) -> list[Event]:
@@ -259,9 +146,6 @@ def _check_statement(state: CeremonyState, c: RecordConsent) -> None:
 
 def evolve_signing(state: CeremonyState, event: Event, at: datetime) -> CeremonyState | None:
     """The new state for a signing event, or None if `event` is not one."""
-    from dataclasses import replace
-    from types import MappingProxyType
-
     match event:
         case EnrollmentRequested():
             enrollment = Enrollment(
