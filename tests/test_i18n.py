@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from ceremony.core import Phase
+from ceremony.commands import REVOCATION_CAUSES
 from ceremony.events import EVENT_TYPES, Role
 from ceremony.model import LANGUAGES, SegmentKind
-from ceremony.signing import REVOCATION_CAUSES
+from ceremony.state import Phase
 from web.i18n import Translator, from_accept_language
 from web.messages import MESSAGES
 
@@ -147,3 +148,34 @@ def test_translator_fills_placeholders_and_shows_unknown_keys() -> None:
     assert Translator("zh")("state.sealed") == "已封存"
     assert Translator("en")("no.such.key") == "no.such.key"
     assert set(Translator("en").catalogue("state.")) == {f"state.{p.value}" for p in Phase}
+
+
+CATALOGUE = WEB / "catalogue"
+
+
+def _read_catalogue(lang: str) -> list[tuple[str, str]]:
+    """The file's key -> text pairs in file order, duplicates kept (json.loads would keep only the last)."""
+    text = (CATALOGUE / f"{lang}.json").read_text(encoding="utf-8")
+    pairs: list[tuple[str, str]] = json.loads(text, object_pairs_hook=list)
+    return pairs
+
+
+def test_catalogue_files_have_the_same_keys_in_order_and_the_same_placeholders() -> None:
+    files = {lang: _read_catalogue(lang) for lang in LANGUAGES}
+    for lang, pairs in files.items():
+        keys = [key for key, _ in pairs]
+        assert len(keys) == len(set(keys)), f"{lang}.json repeats {sorted({k for k in keys if keys.count(k) > 1})}"
+    orders = {lang: [key for key, _ in pairs] for lang, pairs in files.items()}
+    first = LANGUAGES[0]
+    for lang in LANGUAGES[1:]:
+        assert orders[lang] == orders[first], f"{lang}.json and {first}.json differ in keys or their order"
+    texts = {lang: dict(pairs) for lang, pairs in files.items()}
+    missing = [
+        f"{key}: {{{name}}} is in {lang} but not in {other}"
+        for key in orders[first]
+        for lang in LANGUAGES
+        for name in sorted(set(PLACEHOLDER.findall(texts[lang][key])))
+        for other in LANGUAGES
+        if other != lang and f"{{{name}}}" not in texts[other][key]
+    ]
+    assert missing == []
