@@ -39,7 +39,7 @@ from ceremony.runtime.service import CeremonyService
 from signatures.pki_store import load_or_create
 from signatures.tsa import TimeStampAuthority
 from web.app import create_app
-from web.keys import SERVICE
+from web.appkeys import SERVICE
 from web.settings import Settings
 
 

@@ -73,6 +73,7 @@ from ceremony.state import CeremonyState, current_pdf
 from signatures import pades
 from signatures.appearance import VisibleSignature, stamp_style
 from signatures.cms import sign_detached
+from signatures.pdf_desk import signature_stamp, signature_texts
 from signatures.pki import CeremonyPki
 from signatures.record.build import seal_document
 from signatures.record.container import write_archive
@@ -86,10 +87,9 @@ from signatures.record.verify_pdf import read_pdf
 from signatures.timestamping import LocalTimestamper
 from signatures.tsa import TimeStampAuthority
 from web.app import create_app
+from web.appkeys import PKI, RECORDS, SEALER, SERVICE, TSA
 from web.completion import render_completion_pdf
-from web.keys import PKI, RECORDS, SEALER, SERVICE, TSA
 from web.mou import signature_box
-from web.pades_desk import signature_stamp, signature_texts
 from web.scripted import Api, ScriptedSignatory
 from web.settings import Settings, utc_clock
 
@@ -240,7 +240,7 @@ async def ready_to_sign(operator: Api, definition: CeremonyDefinition) -> tuple[
 
 
 def signers_of(state: CeremonyState, scripted: list[ScriptedSignatory], original: bytes) -> list[Signer]:
-    """The same keys, certificates, field texts and stamps as web/pades_desk.py uses, in signing order."""
+    """The same keys, certificates, field texts and stamps as signatures/pdf_desk.py uses, in signing order."""
     certificates = {
         e.signatory: x509.load_der_x509_certificate(base64.b64decode(e.certificate))
         for e in state.enrollments.values()
@@ -270,7 +270,7 @@ async def server_step(samples: Samples, position: int, signatory: ScriptedSignat
 
 
 async def ours_step(samples: Samples, pdf: bytes, signer: Signer, pki: CeremonyPki, tsa: TimeStampAuthority) -> bytes:
-    """signatures.pades as web/pades_desk.py calls it, without HTTP, turn or store."""
+    """signatures.pades as signatures/pdf_desk.py calls it, without HTTP, turn or store."""
     watch = Stopwatch()
     prepared = await timed(
         samples,

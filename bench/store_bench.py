@@ -237,8 +237,9 @@ class Core:
         for i in range(count):
             t0 = time.perf_counter()
             command = IssueInvitation(new_invitation_id(), Role.OBSERVER, token_hash(new_token()), f"bench {i}")
-            (event,) = decide(self.state, command)
-            envelope = Envelope(self.state.id, self.state.seq + 1, datetime.now(UTC), "bench", event)
+            now = datetime.now(UTC)
+            (event,) = decide(self.state, command, now=now)
+            envelope = Envelope(self.state.id, self.state.seq + 1, now, "bench", event)
             self.head = link(self.head, envelope).hash
             self.state = evolve(self.state, envelope)
             latencies.append(time.perf_counter() - t0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime
 from types import MappingProxyType
 
 from .commands import (
@@ -99,8 +100,12 @@ _WHY_NOT: Mapping[Phase, str] = MappingProxyType(
 )
 
 
-def decide(state: CeremonyState, command: Command) -> list[Event]:
-    """The events `command` produces in `state`, or CommandRefused / InvalidCommand."""
+def decide(state: CeremonyState, command: Command, *, now: datetime) -> list[Event]:
+    """The events `command` produces in `state` at `now`, or CommandRefused / InvalidCommand.
+
+    `now` is the caller's clock (the time the events will carry); rules that expire,
+    such as a certificate's validity, are judged at it.
+    """
     allowed = ALLOWED[type(command)]
     if state.phase not in allowed:
         if isinstance(command, RecordConsent):
@@ -136,7 +141,7 @@ def decide(state: CeremonyState, command: Command) -> list[Event]:
         case RejectEnrollment():
             return decide_reject(state, command)
         case RecordConsent():
-            return decide_consent(state, command)
+            return decide_consent(state, command, now)
         case RevokeCertificate():
             return decide_revoke(state, command)
         case RevokeInvitation(invitation):

@@ -14,22 +14,39 @@ from types import MappingProxyType
 from .commands import Seal, SignDocument
 from .errors import AbsentSignatories, CommandRefused, InvalidCommand
 from .events import CeremonySealed, DocumentSigned, Event
-from .state import CeremonyState, PdfSignature, current_pdf, enrollment_with_serial, roll
+from .state import CeremonyState, Enrollment, PdfSignature, Phase, current_pdf, enrollment_with_serial, roll
+
+
+def check_may_sign(state: CeremonyState, signatory: str) -> Enrollment:
+    """The enrollment whose certificate signs `signatory`'s PDF signature, or why none may start.
+
+    The PDF desk asks this before it takes the signing turn or asks a TSA, and
+    `decide_sign_document` asks it again at the end: one rule, stated once.
+    """
+    if state.phase is not Phase.SIGNING:
+        raise CommandRefused(f"the MOU can no longer be signed: the ceremony is {state.phase.value}")
+    if not state.definition.has_signatory(signatory):
+        raise InvalidCommand(f"no signatory '{signatory}' in this ceremony")
+    consent = state.consents.get(signatory)
+    if consent is None or consent.decision != "consent":
+        raise CommandRefused("only a signatory who has consented signs the MOU; give consent first")
+    if signatory in state.pdf_signatures:
+        raise CommandRefused("this signatory has already signed the MOU")
+    enrollment = enrollment_with_serial(state, consent.certificate_serial)
+    if enrollment is None or enrollment.certificate is None:
+        raise CommandRefused("no certificate of this signatory matches the one the consent was given with")
+    if enrollment.revoked:
+        raise CommandRefused(
+            "the certificate this consent was given with has been revoked; it signs nothing more "
+            "(ask the host about a new key)"
+        )
+    return enrollment
 
 
 def decide_sign_document(state: CeremonyState, c: SignDocument) -> list[Event]:
-    if not state.definition.has_signatory(c.signatory):
-        raise InvalidCommand(f"no signatory '{c.signatory}' in this ceremony")
-    consent = state.consents.get(c.signatory)
-    if consent is None or consent.decision != "consent":
-        raise CommandRefused("only a signatory who has consented signs the MOU")
-    if c.signatory in state.pdf_signatures:
-        raise CommandRefused("this signatory has already signed the MOU")
-    if c.certificate_serial != consent.certificate_serial:
+    enrollment = check_may_sign(state, c.signatory)
+    if c.certificate_serial != enrollment.serial:
         raise CommandRefused("the PDF must be signed with the certificate the consent was given with")
-    enrollment = enrollment_with_serial(state, c.certificate_serial)
-    if enrollment is not None and enrollment.revoked:
-        raise CommandRefused("the certificate this consent was given with has been revoked; it signs nothing more")
     base, _ = current_pdf(state)
     if c.base_sha256 != base:
         raise CommandRefused("the signature was made over an older revision of the MOU; sign the current one")

@@ -30,6 +30,7 @@ from .events import (
     EnrollmentRejected,
     EnrollmentRequested,
     Event,
+    parse_time,
 )
 from .model import SegmentKind
 from .state import CeremonyState, Consent, Enrollment, EnrollmentStatus, current_certificate
@@ -76,20 +77,38 @@ def decide_reject(state: CeremonyState, c: RejectEnrollment) -> list[Event]:
     return [EnrollmentRejected(c.enrollment, c.reason.strip())]
 
 
-def decide_consent(state: CeremonyState, c: RecordConsent) -> list[Event]:
+def consent_key(state: CeremonyState, signatory: str, now: datetime) -> Enrollment:
+    """The approved, unrevoked, unexpired enrollment whose key signs `signatory`'s decision at `now`, or why none."""
     segment = next((s for s in state.definition.run_of_show if s.id == state.segment), None)
     if segment is None or segment.kind is not SegmentKind.SIGNING:
         raise CommandRefused("signing is possible only while the ceremony is in its signing stage")
-    if not state.definition.has_signatory(c.signatory):
-        raise InvalidCommand(f"no signatory '{c.signatory}' in this ceremony")
-    if c.signatory in state.consents:
+    if not state.definition.has_signatory(signatory):
+        raise InvalidCommand(f"no signatory '{signatory}' in this ceremony")
+    if signatory in state.consents:
         raise CommandRefused("this signatory has already given their decision")
-    certificate = current_certificate(state, c.signatory)
-    if certificate is None:
+    enrollment = current_certificate(state, signatory)
+    if enrollment is None or enrollment.certificate is None or enrollment.not_after is None:
         raise CommandRefused("this signatory has no approved key yet; the host must approve the enrollment first")
-    if certificate.serial != c.certificate_serial:
+    if parse_time(enrollment.not_after) < now:
+        raise CommandRefused("this signatory's certificate has expired; enroll again")
+    return enrollment
+
+
+def check_consent(state: CeremonyState, c: RecordConsent, now: datetime) -> Enrollment:
+    """Every rule of the ceremony's state a decision must meet at `now`; the enrollment it is signed with.
+
+    The consent desk asks this once the signature verifies and before any TSA is
+    asked, so a refusal costs no timestamp; `decide` asks it again under the lock.
+    """
+    enrollment = consent_key(state, c.signatory, now)
+    if enrollment.serial != c.certificate_serial:
         raise CommandRefused("the certificate used is not this signatory's current one (revoked or replaced)")
     _check_statement(state, c)
+    return enrollment
+
+
+def decide_consent(state: CeremonyState, c: RecordConsent, now: datetime) -> list[Event]:
+    check_consent(state, c, now)
     s = c.statement
     return [
         ConsentRecorded(

@@ -44,6 +44,11 @@ class Invitation:
     def active(self) -> bool:
         return self.revoked_at is None
 
+    @property
+    def actor(self) -> str:
+        """How the log names what this link's holder does (no secrets: the invitation's id)."""
+        return f"{self.role.value}:{self.id}"
+
 
 class EnrollmentStatus(enum.StrEnum):
     PENDING = "pending"

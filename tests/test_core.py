@@ -33,6 +33,7 @@ from ceremony.commands import (
     StartSegment,
 )
 from ceremony.core import ALLOWED, decide, evolve, initial_state
+from ceremony.decide_enrollment import consent_key
 from ceremony.errors import CommandRefused, InvalidCommand
 from ceremony.events import (
     CeremonyCancelled,
@@ -121,8 +122,8 @@ class Log:
         self.envelopes = [drafted]
 
     def run(self, command: Command, *, actor: str = "host:inv-host") -> list[Event]:
-        events = decide(self.state, command)
         at = T0 + timedelta(minutes=len(self.envelopes))
+        events = decide(self.state, command, now=at)
         for event in events:
             envelope = Envelope(CEREMONY, self.state.seq + 1, at, actor, event)
             self.state = evolve(self.state, envelope)
@@ -165,7 +166,7 @@ def assert_refused(log: Log, command: Command, error: type[Exception] = CommandR
     before_state = log.state
     before = snapshot(log.state)
     with pytest.raises(error) as caught:
-        decide(log.state, command)
+        decide(log.state, command, now=log.state.updated_at)
     assert log.state is before_state
     assert snapshot(log.state) == before
     return str(caught.value)
@@ -545,3 +546,18 @@ def test_same_commands_same_events() -> None:
     assert a.envelopes == b.envelopes
     assert a.state.phase is Phase.SEALED
     assert a.state.updated_at == T0 + timedelta(minutes=len(script))  # time came from the envelopes only
+
+
+def test_a_consent_key_is_judged_at_the_callers_now() -> None:
+    # The certificate's expiry is a rule of the state (it holds not_after), judged at the time
+    # the caller passes: the same key is usable a second before it expires and refused after.
+    log = log_in(Phase.SIGNING)
+    log.run(RequestEnrollment("enr-1", "signer-kr", "inv-s", "pk", "fp", "UA", "127.0.0.1"), actor="signatory:inv-s")
+    log.run(ApproveEnrollment("enr-1", "Y2VydA==", "0a", "2020-06-05T00:00:00.000000Z"))
+    expiry = datetime(2020, 6, 5, tzinfo=UTC)
+    assert consent_key(log.state, "signer-kr", expiry - timedelta(seconds=1)).serial == "0a"
+    consent = RecordConsent("signer-kr", {}, "c2ln", "0a", "", "", "127.0.0.1", "UA")
+    with pytest.raises(CommandRefused, match="expired"):
+        decide(log.state, consent, now=expiry + timedelta(seconds=1))
+    with pytest.raises(InvalidCommand, match="statement"):  # before expiry, the next rule speaks
+        decide(log.state, consent, now=expiry - timedelta(seconds=1))

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 from ceremony.demo import demo_definition
 from ceremony.events import Role
 from web.app import create_app
-from web.keys import SERVICE
+from web.appkeys import SERVICE
 from web.settings import MAX_BODY_BYTES, Settings
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]

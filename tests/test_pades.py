@@ -27,7 +27,7 @@ from aiohttp.test_utils import TestClient
 from ceremony.commands import Freeze, OpenRooms, StartSegment
 from ceremony.demo import demo_definition
 from ceremony.events import Role
-from signatures import turns
+from signatures import pdf_desk, turns
 from signatures.crl import revoked_serials
 from signatures.pki import key_id
 from signatures.record.pins import Pins
@@ -36,9 +36,8 @@ from signatures.record.sealer import Sealer
 from signatures.record.validation import Anchors, Material
 from signatures.record.verifier import verify_record
 from signatures.record.verify_pdf import PdfResult, read_pdf
-from web import pades_desk
 from web.app import create_app
-from web.keys import CRLS, PADES, PKI, RECORDS, SERVICE, SETTINGS
+from web.appkeys import CRLS, PDFS, PKI, RECORDS, SERVICE, SETTINGS
 from web.scripted import Api, ScriptedSignatory, ScriptError
 from web.settings import Settings
 
@@ -218,7 +217,7 @@ async def test_refusals_change_nothing(room: Room) -> None:
 
 
 async def test_a_vanished_browser_loses_its_turn_after_the_lease(room: Room, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pades_desk, "LEASE_SECONDS", 0.5)
+    monkeypatch.setattr(pdf_desk, "LEASE_SECONDS", 0.5)
     gone, next_one = room.signers[:2]
     await ready(room, gone)
     await ready(room, next_one)
@@ -288,13 +287,13 @@ async def test_a_revoked_key_cannot_start_a_signature_nor_hold_the_turn(room: Ro
     await thief.decide()
     await ready(room, next_one)
     await room.host.call("POST", f"/enrollments/{enrollment}/revoke", {"cause": "key_compromise"})
-    seq, documents = room.state.seq, sorted(((room.app[SETTINGS].data_dir / "documents")).rglob("*"))
+    seq, documents = room.state.seq, sorted((room.app[SETTINGS].data_dir / "documents").rglob("*"))
     with pytest.raises(ScriptError, match=r"HTTP 409: .*revoked"):
         await thief.sign_pdf()
     # Refused before the turn is taken: the next signer goes at once, and nothing was stamped or stored.
-    assert not room.app[PADES].turns.lock(room.ceremony).locked()
+    assert not room.app[PDFS].turns.lock(room.ceremony).locked()
     assert room.state.seq == seq and not room.state.pdf_signatures
-    assert sorted(((room.app[SETTINGS].data_dir / "documents")).rglob("*")) == documents
+    assert sorted((room.app[SETTINGS].data_dir / "documents").rglob("*")) == documents
     assert (await asyncio.wait_for(next_one.sign_pdf(), 10))["signatory"] == next_one.signatory
 
 
@@ -305,13 +304,13 @@ async def test_a_key_revoked_during_the_lease_is_refused_before_any_stamp(room: 
     await signer.decide()
     prepared = await signer.api.call("POST", "/pdf-signatures", {})
     await room.host.call("POST", f"/enrollments/{enrollment}/revoke", {"cause": "key_compromise"})
-    seq, documents = room.state.seq, sorted(((room.app[SETTINGS].data_dir / "documents")).rglob("*"))
+    seq, documents = room.state.seq, sorted((room.app[SETTINGS].data_dir / "documents").rglob("*"))
     to_sign = base64.b64decode(prepared["to_sign"])
     with pytest.raises(ScriptError, match=r"HTTP 409: .*revoked"):
         await signer.api.call("POST", f"/pdf-signatures/{prepared['session']}", {"signature": signer.sign(to_sign)})
     assert room.state.seq == seq and not room.state.pdf_signatures
-    assert sorted(((room.app[SETTINGS].data_dir / "documents")).rglob("*")) == documents  # no orphan revision
-    assert not room.app[PADES].turns.lock(room.ceremony).locked()  # the turn went on
+    assert sorted((room.app[SETTINGS].data_dir / "documents").rglob("*")) == documents  # no orphan revision
+    assert not room.app[PDFS].turns.lock(room.ceremony).locked()  # the turn went on
 
 
 async def test_the_crl_route_reads_revocations_on_the_loop_and_only_signs_in_a_thread(

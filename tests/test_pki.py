@@ -223,27 +223,27 @@ def test_the_core_revokes_an_approved_key_once_and_it_then_signs_nothing(tmp_pat
     state = initial_state(Envelope("c" * 16, 1, NOW, "test", CeremonyDrafted(demo_definition())))
     apply = _signing(state)
     for command in (Freeze("a" * 64, 10), OpenRooms(), StartSegment("signing")):
-        (event,) = decide(state, command)
+        (event,) = decide(state, command, now=NOW)
         state = apply(state, event)
     who = state.definition.signatories[0].id
-    for event in decide(state, RequestEnrollment("enr-1", who, "inv", "pk", "fp", "dev", "1.2.3.4")):
+    for event in decide(state, RequestEnrollment("enr-1", who, "inv", "pk", "fp", "dev", "1.2.3.4"), now=NOW):
         state = apply(state, event)
-    for event in decide(state, ApproveEnrollment("enr-1", "Y2VydA==", "abc1", "2030-01-01T00:00:00.000000Z")):
+    for event in decide(state, ApproveEnrollment("enr-1", "Y2VydA==", "abc1", "2030-01-01T00:00:00.000000Z"), now=NOW):
         state = apply(state, event)
     # The consent as the core stores it (its signature is the web layer's check, not the core's).
     consent = ConsentRecorded(who, "consent", {"challenge": "c1"}, "sig", "abc1", "tok", "t", "1.2.3.4", "dev")
     state = apply(state, consent)
     sign = SignDocument(who, "Signature-1", state.document_sha256, "b" * 64, 20, "abc1", "t")
-    assert [type(e) for e in decide(state, sign)] == [DocumentSigned]  # before the revocation it would sign
+    assert [type(e) for e in decide(state, sign, now=NOW)] == [DocumentSigned]  # before the revocation it would sign
     with pytest.raises(InvalidCommand, match="cause"):
-        decide(state, RevokeCertificate("enr-1", "bored"))
+        decide(state, RevokeCertificate("enr-1", "bored"), now=NOW)
     with pytest.raises(InvalidCommand, match="no enrollment"):
-        decide(state, RevokeCertificate("enr-9", "key_compromise"))
-    (revoked,) = decide(state, RevokeCertificate("enr-1", "key_compromise", "tablet left in a taxi"))
+        decide(state, RevokeCertificate("enr-9", "key_compromise"), now=NOW)
+    (revoked,) = decide(state, RevokeCertificate("enr-1", "key_compromise", "tablet left in a taxi"), now=NOW)
     state = apply(state, revoked, NOW + dt.timedelta(minutes=3))
     enrollment = state.enrollments["enr-1"]
     assert enrollment.revoked and enrollment.cause == "key_compromise" and enrollment.revoked_at is not None
     with pytest.raises(CommandRefused, match="already revoked"):
-        decide(state, RevokeCertificate("enr-1", "key_compromise"))
+        decide(state, RevokeCertificate("enr-1", "key_compromise"), now=NOW)
     with pytest.raises(CommandRefused, match="has been revoked"):
-        decide(state, sign)
+        decide(state, sign, now=NOW)

@@ -35,7 +35,7 @@ from signatures.pki_store import (
     sign_issuing,
 )
 from web.app import _load_pki, create_app
-from web.keys import RECORDS, SERVICE
+from web.appkeys import RECORDS, SERVICE
 from web.scripted import Api, ScriptedSignatory, ScriptError
 from web.settings import Settings
 

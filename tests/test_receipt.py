@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ceremony.canonical import canonicalize
 from ceremony.events import Role
-from web.keys import PKI, SERVICE
+from web.appkeys import PKI, SERVICE
 from web.scripted import ScriptedSignatory
 
 # Plain helpers from test_pades, not fixtures: each test makes its own room (the one test_pades signs in).

@@ -58,7 +58,7 @@ def test_signatures_chain_revisions_in_order() -> None:
     assert current_pdf(log.state) == (first.sha256, first.size)
     # A signature prepared over the original after another landed would drop it: refused.
     with pytest.raises(CommandRefused, match="older revision"):
-        decide(log.state, signature(CN, SHA, "0b", 2))
+        decide(log.state, signature(CN, SHA, "0b", 2), now=log.state.updated_at)
     events = log.run(signature(CN, first.sha256, "0b", 2))
     assert events == [DocumentSigned(CN, "Signature-2", first.sha256, "2" * 64, 5002, "0b", "t")]
     assert list(log.state.pdf_signatures) == [KR, CN]
@@ -82,7 +82,7 @@ def test_bad_signatures_are_refused_and_change_nothing(
     decided(log, CN, "decline", "0b")
     before = log.state
     with pytest.raises(error, match=reason):
-        decide(log.state, dataclasses.replace(signature(KR, SHA, "0a", 1), **change))
+        decide(log.state, dataclasses.replace(signature(KR, SHA, "0a", 1), **change), now=log.state.updated_at)
     assert log.state is before
 
 
@@ -91,17 +91,17 @@ def test_one_signature_per_signatory_and_none_outside_signing() -> None:
     decided(log, KR, "consent", "0a")
     log.run(signature(KR, SHA, "0a", 1))
     with pytest.raises(CommandRefused, match="already signed"):
-        decide(log.state, signature(KR, "1" * 64, "0a", 2))
+        decide(log.state, signature(KR, "1" * 64, "0a", 2), now=log.state.updated_at)
     for phase in (Phase.OPEN, Phase.SEALED):
         with pytest.raises(CommandRefused):
-            decide(log_in(phase).state, signature(KR, SHA, "0a", 1))
+            decide(log_in(phase).state, signature(KR, SHA, "0a", 1), now=log_in(phase).state.updated_at)
 
 
 def test_seal_records_who_signed_declined_or_is_absent() -> None:
     log = log_in(Phase.SIGNING)
     decided(log, KR, "consent", "0a")
     with pytest.raises(CommandRefused, match=f"not everyone has signed .*{KR}, {CN}"):
-        decide(log.state, Seal())  # consented but not in the PDF yet counts as not signed
+        decide(log.state, Seal(), now=log.state.updated_at)  # consented but not in the PDF yet counts as not signed
     log.run(signature(KR, SHA, "0a", 1))
     decided(log, CN, "decline", "0b")
     assert roll(log.state).absent == ()
@@ -116,5 +116,5 @@ def test_seal_refuses_a_record_built_from_an_older_log() -> None:
     length = log.state.seq
     fold(log, SegmentStarted("closing"))  # something reached the log while the record was built
     with pytest.raises(CommandRefused, match="moved on"):
-        decide(log.state, Seal(True, length))
-    assert decide(log.state, Seal(True, log.state.seq))
+        decide(log.state, Seal(True, length), now=log.state.updated_at)
+    assert decide(log.state, Seal(True, log.state.seq), now=log.state.updated_at)

@@ -39,8 +39,8 @@ from signaling.ice import IceConfig, IceConfigError, load_ice_config
 from signaling.room import OUTBOX_LIMIT, Joined, Room
 from signaling.server import HUB
 from web.app import create_app
+from web.appkeys import SERVICE
 from web.auth import role_cookie
-from web.keys import SERVICE
 from web.mou import render_mou_pdf
 from web.settings import Settings, utc_clock
 

@@ -29,7 +29,7 @@ from ceremony.demo import demo_definition
 from ceremony.events import Role
 from signatures.pki import make_root
 from web.app import create_app
-from web.keys import DESK, PKI, SERVICE
+from web.appkeys import CONSENTS, PKI, SERVICE
 from web.settings import Settings
 
 from .conftest import free_port
@@ -291,9 +291,9 @@ async def test_bad_consents_get_4xx_and_leave_the_log_unchanged(hall: Hall) -> N
     r = await hall.client.post(hall.url("/consents"), json={"statement": 5, "signature": "x"}, headers=hall.signer)
     assert r.status == 400
 
-    hall.app[DESK].challenges.lifetime = -1.0  # every new challenge is born expired
+    hall.app[CONSENTS].challenges.lifetime = -1.0  # every new challenge is born expired
     await refused(await hall.statement(), browser, 400, "expired")
-    hall.app[DESK].challenges.lifetime = 300.0
+    hall.app[CONSENTS].challenges.lifetime = 300.0
 
     used = await hall.statement()
     assert (await hall.sign(browser, used)).status == 201

@@ -35,7 +35,7 @@ from signatures.record.validation import Anchors
 from signatures.record.verifier import verify_record
 from signatures.timestamping import RemoteTimestamper, imprint
 from signatures.tsa import TimeStampAuthority
-from web.keys import PKI, RECORDS, SEALER
+from web.appkeys import PKI, RECORDS, SEALER
 from web.scripted import ScriptError
 
 from .conftest import zip_bytes

@@ -1,7 +1,7 @@
 """Visible PAdES signatures in their signatories' boxes, and a MOU that stays PDF 1.7 and PDF/A-3b.
 
 The demo MOU is rendered once and signed by all six signatories the way
-web/pades_desk.py does it (its texts, stamp and box, then pades.prepare and
+signatures/pdf_desk.py does it (its texts, stamp and box, then pades.prepare and
 finish with a P-256 key and the built-in TSA), then sealed with a document
 timestamp. What is checked is the files: with poppler (pdfsig, pdffonts,
 pdftoppm), pypdf and pyHanko, never with the code that wrote them.
@@ -42,11 +42,11 @@ from ceremony.model import CeremonyDefinition
 from ceremony.state import CeremonyState, Phase
 from signatures import pades
 from signatures.appearance import SignatureBox, VisibleSignature, stamp_for
+from signatures.pdf_desk import signature_stamp, signature_texts
 from signatures.pki import KeyPair
 from signatures.timestamping import LocalTimestamper, Timestamper, TokenSource
 from signatures.tsa import TimeStampAuthority
 from web.mou import SIGNATURE_BOX_HEIGHT_MM, SIGNATURE_BOX_WIDTH_MM, render_mou_pdf, signature_box
-from web.pades_desk import signature_stamp, signature_texts
 
 SEAL_FIELD = "Seal-Timestamp-1"
 
@@ -121,7 +121,7 @@ class Authority:
 async def sign(
     pdf: bytes, state: CeremonyState, signatory: str, position: int, authority: Authority, timestamper: Timestamper
 ) -> tuple[bytes, KeyPair, pades.PreparedSignature]:
-    """One signature the way PadesDesk.prepare and finish make it, without HTTP and turns."""
+    """One signature the way PdfDesk.prepare and finish make it, without HTTP and turns."""
     signer = authority.issue(signatory, ExtendedKeyUsageOID.EMAIL_PROTECTION)
     box = signature_box(pdf, signatory)
     visible = None

@@ -14,9 +14,9 @@ from ceremony.events import Role
 from ceremony.model import CeremonyDefinition
 
 from . import views
+from .appkeys import SEALER, SERVICE
 from .auth import ALL_ROLES, ceremony_state, require, require_operator
 from .errors import BadRequest, Conflict
-from .keys import SEALER, SERVICE
 from .links import ceremony_link, qr_svg
 from .mou import render_mou_pdf
 

@@ -20,8 +20,10 @@ from ceremony.runtime.service import CeremonyService, Clock
 from signaling.hub import Hub
 from signaling.server import HUB
 from signaling.server import routes as signal_routes
+from signatures.consent_desk import ConsentDesk
 from signatures.crl import CrlPublisher, revocations_in
 from signatures.errors import PkiError
+from signatures.pdf_desk import PdfDesk
 from signatures.pki import ROTATION_NOTICE, CeremonyPki, crl_base_named, key_use_period
 from signatures.pki_store import load_or_create, load_pair, retired_issuers
 from signatures.record.arrival import CheckedTimestamper
@@ -34,14 +36,12 @@ from signatures.tsa import TimeStampAuthority
 from signatures.turns import Turns
 
 from . import api, archive, entry, pages, signing_api, stream, trust, verify_api, views
+from .appkeys import CONSENTS, CRLS, PDFS, PKI, RECORDS, SEALER, SERVICE, SETTINGS, TEMPLATES, TSA
 from .auth import Principal
 from .completion import render_completion_pdf, render_instructions
-from .keys import CRLS, DESK, PADES, PKI, RECORDS, SEALER, SERVICE, SETTINGS, TEMPLATES, TSA
 from .middleware import errors, remember_language, security_headers
-from .mou import template_environment
-from .pades_desk import PadesDesk
+from .mou import signature_box, template_environment
 from .settings import BUILTIN, MAX_BODY_BYTES, Settings, utc_clock
-from .signing import SigningDesk
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)
@@ -74,9 +74,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
         tsas = TimestampSet(members)
         retired = await asyncio.to_thread(retired_issuers, settings.data_dir / "pki")
         app[CRLS] = crls = CrlPublisher(pki, lambda: revocations_in(service.ceremonies()), retired)
-        app[DESK] = SigningDesk(service, pki, tsas)
+        app[CONSENTS] = ConsentDesk(service, pki, tsas)
         turns = Turns()
-        app[PADES] = PadesDesk(service, pki, tsas, turns)
+        app[PDFS] = PdfDesk(service, pki, tsas, turns, signature_box)
         kit = SealKit(
             pki=pki,
             tsas=tsas,

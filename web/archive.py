@@ -24,10 +24,10 @@ from ceremony.state import CeremonyState, Phase
 from signatures.record.store import RecordStore
 
 from . import views
+from .appkeys import RECORDS, SERVICE
 from .auth import ceremony_state, held_ceremonies, require
 from .errors import Conflict, NotFound, Unauthenticated
 from .i18n import Translator, display_zones, negotiate, zoned_times
-from .keys import RECORDS, SERVICE
 from .pages import _page, _schedule
 from .record_view import (
     RecordListing,

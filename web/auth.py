@@ -24,8 +24,8 @@ from ceremony.events import Role
 from ceremony.runtime.service import CeremonyService
 from ceremony.state import CeremonyState, Invitation
 
+from .appkeys import SERVICE
 from .errors import Forbidden, NotFound, Unauthenticated
-from .keys import SERVICE
 
 OPERATOR_COOKIE = "cap-operator"
 ALL_ROLES = frozenset(Role)

@@ -182,8 +182,8 @@ async def _run_server(settings: Settings, host: str, port: int, ssl_context: ssl
     from aiohttp import web
 
     from .app import create_app
+    from .appkeys import SERVICE
     from .bootstrap import ensure_demo
-    from .keys import SERVICE
     from .middleware import QuietAccessLogger
 
     app = create_app(settings)

@@ -12,10 +12,10 @@ from aiohttp import web
 from ceremony.events import Role
 
 from .api import _object, _string_field, read_json
+from .appkeys import SERVICE, TEMPLATES
 from .auth import OPERATOR_COOKIE, ceremony_state, operator_valid, resolve_link, role_cookie, set_cap_cookie
 from .errors import Forbidden
 from .i18n import Translator, negotiate
-from .keys import SERVICE, TEMPLATES
 
 routes = web.RouteTableDef()
 

@@ -8,7 +8,7 @@ import qrcode
 import qrcode.image.svg
 from aiohttp import web
 
-from .keys import SETTINGS
+from .appkeys import SETTINGS
 
 
 def base_url(request: web.Request) -> str:

@@ -17,11 +17,11 @@ from ceremony.errors import (
     InvalidDefinition,
     UnknownCeremony,
 )
-from signatures.errors import KeyRetired, PdfSigningFailed, SignatureError, TimestampError, TurnTaken
+from signatures.errors import BadSubmission, KeyRetired, PdfSigningFailed, SignatureError, TimestampError, TurnTaken
 
+from .appkeys import TEMPLATES
 from .errors import AbsentParties, BadRequest, Conflict, NotFound, WebError
 from .i18n import Translator, negotiate
-from .keys import TEMPLATES
 from .settings import MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _render_error(request, 503, "key_retired", str(exc), [])
     except PdfSigningFailed as exc:
         return _render_error(request, 503, "signing_failed", f"{exc}; nothing was recorded, try again", [])
+    except BadSubmission as exc:
+        return _render_error(request, 400, "bad_request", str(exc), [])
     except SignatureError as exc:
         return _render_error(request, 400, "bad_signature_input", str(exc), [])
     except web.HTTPException as exc:

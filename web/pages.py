@@ -20,10 +20,10 @@ from ceremony.model import CeremonyDefinition, SegmentKind
 from ceremony.state import CeremonyState, Phase
 
 from . import views
+from .appkeys import SERVICE, TEMPLATES
 from .auth import ALL_ROLES, Principal, ceremony_state, require, require_operator
 from .errors import Conflict
 from .i18n import Translator, display_zones, negotiate, zoned_times
-from .keys import SERVICE, TEMPLATES
 
 routes = web.RouteTableDef()
 

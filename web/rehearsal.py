@@ -31,7 +31,7 @@ from signatures.record.report import Report
 from signatures.record.verifier import verify_record
 
 from .app import create_app
-from .keys import PKI, SERVICE
+from .appkeys import PKI, SERVICE
 from .scripted import Api, ScriptedSignatory, ScriptError
 from .settings import Settings
 

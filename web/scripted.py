@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ceremony.canonical import canonicalize
+from signatures.consent_desk import possession_message
 from signatures.keys import der_to_raw
 
 from .errors import WebError
-from .signing import possession_message
 
 
 class ScriptError(WebError):

@@ -10,14 +10,17 @@ from ceremony.commands import RevokeCertificate
 from ceremony.consent import consent_text, text_sha256
 from ceremony.events import Role
 from ceremony.model import LANGUAGES
+from ceremony.state import Invitation
+from signatures.consent_desk import Client
 from signatures.keys import b64
+from signatures.pdf_desk import LEASE_SECONDS
+from signatures.record.receipts import receipt_json
 
 from .api import _object, read_json
+from .appkeys import CONSENTS, PDFS, SERVICE
 from .auth import ALL_ROLES, Principal, ceremony_state, require
 from .errors import BadRequest, Conflict, Forbidden
-from .keys import DESK, PADES, SERVICE
-from .pades_desk import LEASE_SECONDS
-from .signing import Client, consent_json, enrollment_json, pdf_signature_json, receipt_json
+from .views import consent_json, enrollment_json, pdf_signature_json
 
 routes = web.RouteTableDef()
 BASE = "/api/ceremonies/{ceremony}"
@@ -35,6 +38,11 @@ def _client(request: web.Request) -> Client:
     return Client(address=(forwarded or request.remote or "")[:64], device=request.headers.get("User-Agent", "")[:300])
 
 
+def _invitation(principal: Principal) -> Invitation:
+    assert principal.invitation is not None  # require() gave a signatory's link
+    return principal.invitation
+
+
 def _signatory(request: web.Request) -> Principal:
     return require(request, [Role.SIGNATORY])
 
@@ -43,7 +51,9 @@ def _signatory(request: web.Request) -> Principal:
 async def new_challenge(request: web.Request) -> web.Response:
     principal = _signatory(request)
     body = _object(await read_json(request), {"purpose"})
-    challenge = request.app[DESK].challenge(ceremony_state(request), principal, str(body.get("purpose")))
+    challenge = request.app[CONSENTS].challenge(
+        ceremony_state(request), _invitation(principal), str(body.get("purpose"))
+    )
     return web.json_response({"challenge": challenge.value, "purpose": challenge.purpose}, status=201)
 
 
@@ -71,9 +81,8 @@ async def enroll(request: web.Request) -> web.Response:
     principal = _signatory(request)
     state = ceremony_state(request)
     body = _object(await read_json(request), {"public_key", "challenge", "signature"})
-    enrollment = await request.app[DESK].enroll(state, principal, body, _client(request))
-    fresh = ceremony_state(request)
-    return web.json_response(enrollment_json(fresh.enrollments[enrollment], fresh), status=201)
+    enrollment, after = await request.app[CONSENTS].enroll(state, _invitation(principal), body, _client(request))
+    return web.json_response(enrollment_json(enrollment, after), status=201)
 
 
 @routes.get(BASE + "/enrollments")
@@ -88,9 +97,8 @@ async def approve(request: web.Request) -> web.Response:
     principal = require(request, [Role.HOST], operator=True)
     state = ceremony_state(request)
     enrollment = request.match_info["enrollment"]
-    await request.app[DESK].approve(state, enrollment, principal.actor)
-    fresh = ceremony_state(request)
-    return web.json_response(enrollment_json(fresh.enrollments[enrollment], fresh))
+    after = (await request.app[CONSENTS].approve(state, enrollment, principal.actor)).state
+    return web.json_response(enrollment_json(after.enrollments[enrollment], after))
 
 
 @routes.post(BASE + "/enrollments/{enrollment}/reject")
@@ -99,9 +107,8 @@ async def reject(request: web.Request) -> web.Response:
     state = ceremony_state(request)
     body = _object(await read_json(request), {"reason"})
     enrollment = request.match_info["enrollment"]
-    await request.app[DESK].reject(state, enrollment, str(body.get("reason") or ""), principal.actor)
-    fresh = ceremony_state(request)
-    return web.json_response(enrollment_json(fresh.enrollments[enrollment], fresh))
+    done = await request.app[CONSENTS].reject(state, enrollment, str(body.get("reason") or ""), principal.actor)
+    return web.json_response(enrollment_json(done.state.enrollments[enrollment], done.state))
 
 
 @routes.post(BASE + "/enrollments/{enrollment}/revoke")
@@ -114,9 +121,9 @@ async def revoke(request: web.Request) -> web.Response:
     cause, reason = body.get("cause", "key_compromise"), body.get("reason", "")
     if not isinstance(cause, str) or not isinstance(reason, str):
         raise BadRequest("cause and reason must be strings")
-    await request.app[SERVICE].execute(state.id, RevokeCertificate(enrollment, cause, reason), principal.actor)
-    fresh = ceremony_state(request)
-    return web.json_response(enrollment_json(fresh.enrollments[enrollment], fresh))
+    command = RevokeCertificate(enrollment=enrollment, cause=cause, reason=reason)
+    after = (await request.app[SERVICE].execute(state.id, command, principal.actor)).state
+    return web.json_response(enrollment_json(after.enrollments[enrollment], after))
 
 
 @routes.get(BASE + "/me")
@@ -161,7 +168,7 @@ async def give_consent(request: web.Request) -> web.Response:
     principal = _signatory(request)
     state = ceremony_state(request)
     body = _object(await read_json(request), {"statement", "signature"})
-    consent = await request.app[DESK].consent(state, principal, body, _client(request))
+    consent = await request.app[CONSENTS].consent(state, _invitation(principal), body, _client(request))
     return web.json_response(consent_json(consent), status=201)
 
 
@@ -178,7 +185,7 @@ async def prepare_pdf_signature(request: web.Request) -> web.Response:
     principal = _signatory(request)
     state = ceremony_state(request)
     assert principal.invitation is not None and principal.invitation.signatory is not None
-    session, prepared = await request.app[PADES].prepare(
+    session, prepared = await request.app[PDFS].prepare(
         state.id, principal.invitation.signatory, principal.invitation.id
     )
     body = {
@@ -200,7 +207,7 @@ async def finish_pdf_signature(request: web.Request) -> web.Response:
     signature = body.get("signature")
     if not isinstance(signature, str) or not signature:
         raise BadRequest("'signature' must be the base64 raw r||s ECDSA signature of to_sign")
-    done = await request.app[PADES].finish(state.id, principal.invitation.id, request.match_info["session"], signature)
+    done = await request.app[PDFS].finish(state.id, principal.invitation.id, request.match_info["session"], signature)
     return web.json_response(pdf_signature_json(done), status=201)
 
 

@@ -11,9 +11,9 @@ import json
 from aiohttp import web
 
 from . import views
+from .appkeys import SERVICE
 from .auth import ALL_ROLES, ceremony_state, require
 from .errors import BadRequest
-from .keys import SERVICE
 
 routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 15.0

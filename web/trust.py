@@ -13,8 +13,8 @@ import asyncio
 from aiohttp import web
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from .appkeys import CRLS, PKI, SERVICE, TSA
 from .errors import BadRequest, NotFound
-from .keys import CRLS, PKI, SERVICE, TSA
 from .settings import utc_clock
 
 routes = web.RouteTableDef()

@@ -24,9 +24,9 @@ from signatures.pki import fingerprint
 from signatures.record.pins import Pins, parse_fingerprint, parse_moment
 from signatures.record.verifier import verify_record
 
+from .appkeys import PKI, SERVICE, SETTINGS
 from .errors import BadRequest, Busy, NotARecord, TooLarge, UnsupportedEncoding
 from .i18n import Translator, negotiate
-from .keys import PKI, SERVICE, SETTINGS
 from .pages import _page
 from .record_view import as_object, record_facts, size_text
 

@@ -22,7 +22,7 @@ from ceremony.events import (
     format_time,
 )
 from ceremony.model import LocalizedText
-from ceremony.state import CeremonyState, Invitation
+from ceremony.state import CeremonyState, Consent, Enrollment, Invitation, PdfSignature
 
 from .auth import Principal
 
@@ -131,3 +131,48 @@ def envelope_json(envelope: Envelope, principal: Principal) -> dict[str, Any] | 
         definition = data.pop("definition")
         data["title"] = definition["title"]
     return value
+
+
+def enrollment_json(enrollment: Enrollment, state: CeremonyState) -> dict[str, Any]:
+    signatory = state.definition.signatory(enrollment.signatory)
+    return {
+        "id": enrollment.id,
+        "signatory": enrollment.signatory,
+        "name": signatory.name.as_dict(),
+        "title": signatory.title.as_dict(),
+        "party": signatory.party,
+        "venue": signatory.venue,
+        "fingerprint": enrollment.fingerprint,
+        "device": enrollment.device,
+        "requested_at": format_time(enrollment.requested_at),
+        "status": enrollment.status.value,
+        "revoked": enrollment.revoked,
+        "revoked_at": format_time(enrollment.revoked_at) if enrollment.revoked_at else None,
+        "cause": enrollment.cause,
+        "reason": enrollment.reason,
+        "serial": enrollment.serial,
+        "not_after": enrollment.not_after,
+    }
+
+
+def consent_json(consent: Consent) -> dict[str, Any]:
+    return {
+        "signatory": consent.signatory,
+        "decision": consent.decision,
+        "timestamp": consent.timestamp,
+        "recorded_at": format_time(consent.recorded_at),
+        "certificate_serial": consent.certificate_serial,
+        "statement": consent.statement,
+        "signature": consent.signature,
+        "timestamp_token": consent.timestamp_token,
+    }
+
+
+def pdf_signature_json(signature: PdfSignature) -> dict[str, Any]:
+    return {
+        "signatory": signature.signatory,
+        "field": signature.field,
+        "sha256": signature.sha256,
+        "size": signature.size,
+        "timestamp": signature.timestamp,
+    }

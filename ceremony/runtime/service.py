@@ -37,6 +37,14 @@ FOLLOWER_QUEUE = 256  # events a slow follower may lag behind before it is dropp
 
 
 @dataclass(frozen=True, slots=True)
+class Executed:
+    """What a command did: its events as logged, and the state they led to (handlers need not re-read it)."""
+
+    envelopes: tuple[Envelope, ...]
+    state: CeremonyState
+
+
+@dataclass(frozen=True, slots=True)
 class IssuedLink:
     """A freshly issued invitation; `token` exists only here, never on disk."""
 
@@ -195,7 +203,7 @@ class CeremonyService:
             self._publish(ceremony, [envelope])
         return self._states[ceremony]
 
-    async def execute(self, ceremony: str, command: Command, actor: str) -> list[Envelope]:
+    async def execute(self, ceremony: str, command: Command, actor: str) -> Executed:
         try:
             async with self._lock(ceremony):
                 return await self._execute_locked(ceremony, command, actor)
@@ -206,7 +214,7 @@ class CeremonyService:
             async with self._lock(ceremony):
                 return await self._execute_locked(ceremony, command, actor)
 
-    async def freeze(self, ceremony: str, actor: str, render: Renderer) -> list[Envelope]:
+    async def freeze(self, ceremony: str, actor: str, render: Renderer) -> Executed:
         """Render the original PDF, store it durably, then log its hash.
 
         The lock is held across rendering so no revision can slip in between
@@ -214,7 +222,7 @@ class CeremonyService:
         """
         async with self._lock(ceremony):
             state = self.get(ceremony)
-            decide(state, Freeze("0" * 64, 1))  # refuse early (409) before seconds of rendering
+            decide(state, Freeze("0" * 64, 1), now=self.clock())  # refuse early (409) before seconds of rendering
             pdf = await self.render(state.definition, ceremony, render)
             sha = await self._in_store(lambda: self.documents.put(pdf))
             return await self._execute_locked(ceremony, Freeze(sha, len(pdf)), actor)
@@ -232,8 +240,8 @@ class CeremonyService:
         token = new_token()
         invitation = new_invitation_id()
         command = IssueInvitation(invitation, role, token_hash(token), label, venue, signatory)
-        envelopes = await self.execute(ceremony, command, actor)
-        return IssuedLink(invitation, token, envelopes[0])
+        done = await self.execute(ceremony, command, actor)
+        return IssuedLink(invitation, token, done.envelopes[0])
 
     # ---- following the log ----
 
@@ -254,10 +262,10 @@ class CeremonyService:
         self.get(ceremony)
         return self._locks.setdefault(ceremony, asyncio.Lock())
 
-    async def _execute_locked(self, ceremony: str, command: Command, actor: str) -> list[Envelope]:
+    async def _execute_locked(self, ceremony: str, command: Command, actor: str) -> Executed:
         state = self.get(ceremony)
-        events = decide(state, command)
         now = self.clock()
+        events = decide(state, command, now=now)
         envelopes = [Envelope(ceremony, state.seq + i + 1, now, actor, e) for i, e in enumerate(events)]
         rows: list[StoredEvent] = []
         head = self._heads[ceremony]
@@ -272,7 +280,7 @@ class CeremonyService:
         self._states[ceremony] = new_state
         self._heads[ceremony] = head
         self._publish(ceremony, envelopes)
-        return envelopes
+        return Executed(tuple(envelopes), new_state)
 
     def _read_rows(self, ceremony: str, after_seq: int) -> list[StoredEvent]:
         return list(self.store.read(ceremony, after_seq))

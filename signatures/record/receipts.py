@@ -16,6 +16,10 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from ceremony.errors import CommandRefused
+from ceremony.state import CeremonyState, Enrollment, enrollment_with_serial
+
+from .evidence import stamps
 from .report import Mismatch, Report
 from .untrusted import load_json
 
@@ -61,3 +65,54 @@ def _matches(receipt: dict[str, Any], evidence: dict[str, Any]) -> str:
             raise Mismatch(f"the record's MOU after {who}'s signature is not the one on their receipt")
     what = "decision and PDF signature" if signed is not None else "decision"
     return f"the record holds exactly the {what} on {who}'s receipt (key {receipt['key']['fingerprint'][:16]}…)"
+
+
+def receipt_json(state: CeremonyState, signatory: str) -> dict[str, Any]:
+    """What a signatory keeps of their own decision, to hold a sealed record against later.
+
+    Everything in it is the log's own value, byte for byte (statement, signature, tokens,
+    certificate): a record fabricated afterwards by whoever holds the server's keys cannot
+    match a receipt that left the server when the signatory decided.
+    """
+    consent = state.consents.get(signatory)
+    if consent is None:
+        raise CommandRefused("there is no receipt yet: this signatory has neither signed nor declined")
+    enrollment = _enrollment_with_serial(state, signatory, consent.certificate_serial)
+    person = state.definition.signatory(signatory)
+    party = state.definition.party(person.party)
+    venue = state.definition.venue(person.venue)
+    pdf = state.pdf_signatures.get(signatory)
+    return {
+        "type": RECEIPT_TYPE,
+        "ceremony": {"id": state.id, "title": state.definition.title.as_dict()},
+        "signatory": {"id": person.id, "name": person.name.as_dict(), "title": person.title.as_dict()},
+        "party": {"id": party.id, "name": party.name.as_dict()},
+        "venue": {"id": venue.id, "name": venue.name.as_dict()},
+        "key": {
+            "fingerprint": enrollment.fingerprint,
+            "certificate": enrollment.certificate,
+            "serial": enrollment.serial,
+        },
+        "decision": consent.decision,
+        "statement": consent.statement,
+        "signature": consent.signature,
+        "timestamps": stamps(consent.timestamp_token, consent.extra_timestamp_tokens),
+        "document_sha256": state.document_sha256,
+        "pdf_signature": None
+        if pdf is None
+        else {
+            "field": pdf.field,
+            "sha256": pdf.sha256,
+            "size": pdf.size,
+            "timestamp": pdf.timestamp,
+            "timestamps": stamps(pdf.timestamp_token, pdf.extra_timestamp_tokens),
+        },
+    }
+
+
+def _enrollment_with_serial(state: CeremonyState, signatory: str, serial: str) -> Enrollment:
+    # By serial, not "the current one": a certificate revoked after the decision still made it.
+    enrollment = enrollment_with_serial(state, serial)
+    if enrollment is not None and enrollment.signatory == signatory:
+        return enrollment
+    raise CommandRefused(f"the log has no approved enrollment with certificate serial {serial}")

@@ -34,7 +34,7 @@ class Sealer:
         self.service, self.kit, self.turns, self.records = service, kit, turns, records
 
     async def seal(self, ceremony: str, actor: str, *, absent_ok: bool) -> CeremonyState:
-        decide(self.service.get(ceremony), Seal(absent_ok))  # refuse now, before any work
+        decide(self.service.get(ceremony), Seal(absent_ok), now=self.service.clock())  # refuse now, before any work
         lock = await self.turns.acquire(ceremony)
         try:
             for attempt in range(ATTEMPTS):
@@ -49,14 +49,13 @@ class Sealer:
                     hashlib.sha256(record.zip).hexdigest(),
                 )
                 try:
-                    await self.service.execute(ceremony, command, actor)
-                    break
+                    return (await self.service.execute(ceremony, command, actor)).state
                 except CommandRefused:
                     if attempt == ATTEMPTS - 1 or self.service.get(ceremony).seq == record.log_length:
                         raise  # refused for a reason other than the log moving on
         finally:
             lock.release()
-        return self.service.get(ceremony)
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
     async def build(self, state: CeremonyState) -> Record:
         """The record of `state` (the log as it is now), with fresh validation data and document timestamps."""

@@ -13,25 +13,30 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
 
 from ceremony.commands import SignDocument
-from ceremony.errors import CommandRefused, InvalidCommand
+from ceremony.decide_document import check_may_sign
+from ceremony.errors import CommandRefused
 from ceremony.events import format_time
 from ceremony.runtime.service import CeremonyService
-from ceremony.state import CeremonyState, Enrollment, PdfSignature, Phase, current_pdf, enrollment_with_serial
-from signatures import pades
-from signatures.appearance import Stamp, VisibleSignature, stamp_for
-from signatures.errors import PdfSigningError
-from signatures.keys import b64, b64decode, raw_to_der
-from signatures.pki import CeremonyPki
-from signatures.timestamping import TimestampSet, imprint, timestamp_others
-from signatures.turns import Turns
+from ceremony.state import CeremonyState, PdfSignature, current_pdf
 
-from .mou import signature_box
+from . import pades
+from .appearance import SignatureBox, Stamp, VisibleSignature, stamp_for
+from .errors import BadSubmission, PdfSigningError
+from .keys import b64, b64decode, raw_to_der
+from .pki import CeremonyPki
+from .timestamping import TimestampSet, imprint, timestamp_others
+from .turns import Turns
+
+# Where a signatory's visible signature goes in a revision of the MOU (None: sign invisibly).
+# The renderer that drew the boxes knows; web/mou.py hands it in.
+BoxLocator = Callable[[bytes, str], SignatureBox | None]
 
 LEASE_SECONDS = 30.0  # a browser signs in milliseconds; this only covers one that vanished
 
@@ -70,24 +75,29 @@ class _Pending:
     busy: bool = False
 
 
-class PadesDesk:
-    def __init__(self, service: CeremonyService, pki: CeremonyPki, tsas: TimestampSet, turns: Turns) -> None:
+class PdfDesk:
+    def __init__(
+        self, service: CeremonyService, pki: CeremonyPki, tsas: TimestampSet, turns: Turns, locate: BoxLocator
+    ) -> None:
         self.service, self.pki, self.tsas, self.turns = service, pki, tsas, turns
+        self._locate = locate
         self._pending: dict[str, _Pending] = {}
 
     async def prepare(self, ceremony: str, signatory: str, invitation: str) -> tuple[str, pades.PreparedSignature]:
         """Wait for the turn, then prepare a signature over the newest revision: (session id, prepared)."""
-        self._check_may_sign(self.service.get(ceremony), signatory)
+        # A refusal here costs no turn, no TSA stamp and no stored revision, and a revoked key
+        # cannot hold the turn; the core asks the same again when the signature is logged.
+        check_may_sign(self.service.get(ceremony), signatory)
         lock = await self.turns.acquire(ceremony)
         try:
             state = self.service.get(ceremony)  # fresh: the previous signer has just finished
-            enrollment = self._check_may_sign(state, signatory)
+            enrollment = check_may_sign(state, signatory)
             assert enrollment.certificate is not None and enrollment.serial is not None
             certificate = x509.load_der_x509_certificate(b64decode(enrollment.certificate, "certificate", limit=8192))
             sha, _ = current_pdf(state)
             pdf = await self.service.document(sha)
             texts = signature_texts(state, signatory, len(state.pdf_signatures) + 1)
-            box = signature_box(pdf, signatory)
+            box = self._locate(pdf, signatory)
             # An original rendered before the MOU had signature boxes is signed invisibly.
             visible = None
             if box is not None:
@@ -108,11 +118,11 @@ class PadesDesk:
     async def finish(self, ceremony: str, invitation: str, session: str, raw_signature: str) -> PdfSignature:
         pending = self._pending.get(session)
         if pending is None or pending.ceremony != ceremony or pending.invitation != invitation or pending.busy:
-            raise InvalidCommand("no such signing session: it expired or was used; prepare the signature again")
+            raise BadSubmission("no such signing session: it expired or was used; prepare the signature again")
         signature = raw_to_der(b64decode(raw_signature, "signature"))
         try:
             # Revoked during the lease: refused before the TSAs stamp and a revision is stored for nothing.
-            self._check_may_sign(self.service.get(ceremony), pending.signatory)
+            check_may_sign(self.service.get(ceremony), pending.signatory)
         except CommandRefused:
             self._end(session)
             raise
@@ -127,50 +137,27 @@ class PadesDesk:
             pending.busy = False
             if asyncio.get_running_loop().time() >= pending.deadline:
                 self._end(session)
-            raise InvalidCommand(str(exc)) from exc
+            raise BadSubmission(str(exc)) from exc
         except BaseException:
             self._end(session)  # the TSA failed, say: nothing was signed, the next signer goes
             raise
         try:
             await self.service.store_document(signed.data)
             command = SignDocument(
-                pending.signatory,
-                pending.prepared.field_name,
-                pending.prepared.base_sha256,
-                signed.sha256,
-                signed.size,
-                pending.certificate_serial,
-                format_time(signed.timestamp.astimezone(UTC)),
-                b64(signed.token),
-                tuple(b64(t.der) for t in more),
+                signatory=pending.signatory,
+                field=pending.prepared.field_name,
+                base_sha256=pending.prepared.base_sha256,
+                sha256=signed.sha256,
+                size=signed.size,
+                certificate_serial=pending.certificate_serial,
+                timestamp=format_time(signed.timestamp.astimezone(UTC)),
+                timestamp_token=b64(signed.token),
+                extra_timestamp_tokens=tuple(b64(t.der) for t in more),
             )
-            await self.service.execute(ceremony, command, f"signatory:{invitation}")
+            done = await self.service.execute(ceremony, command, f"signatory:{invitation}")
         finally:
             self._end(session)
-        return self.service.get(ceremony).pdf_signatures[pending.signatory]
-
-    def _check_may_sign(self, state: CeremonyState, signatory: str) -> Enrollment:
-        """The enrollment whose certificate signs, or CommandRefused (409) saying why no signature may start.
-
-        The core refuses the same at the end (decide_sign_document); asked here, a refusal costs
-        no turn, no TSA stamp and no stored revision, and a revoked key cannot hold the turn.
-        """
-        if state.phase is not Phase.SIGNING:
-            raise CommandRefused(f"the MOU can no longer be signed: the ceremony is {state.phase.value}")
-        consent = state.consents.get(signatory)
-        if consent is None or consent.decision != "consent":
-            raise CommandRefused("the MOU is signed after giving consent; give consent first")
-        if signatory in state.pdf_signatures:
-            raise CommandRefused("you have already signed the MOU")
-        enrollment = enrollment_with_serial(state, consent.certificate_serial)
-        if enrollment is None:
-            raise CommandRefused("no certificate of yours matches the one your consent was given with")
-        if enrollment.revoked:
-            raise CommandRefused(
-                "the certificate your consent was given with has been revoked; it signs nothing more "
-                "(ask the host about a new key)"
-            )
-        return enrollment
+        return done.state.pdf_signatures[pending.signatory]
 
     def _expire(self, session: str) -> None:
         pending = self._pending.get(session)
