@@ -5,7 +5,7 @@ Scenarios, run interleaved for `--rounds` rounds in one process:
 - direct: two RTCPeerConnections in this process, each sending the venue bot's synthetic
   video and audio (`LocalMedia.synthetic`); the offer and answer are handed over by
   function call. Nothing is faster than this with aiortc on this machine: the floor.
-- server, admitted: two `VenueBot`s (signaling/venue_bot.py) join one ceremony on a
+- server, admitted: two `VenueBot`s (signaling/bots/venue_bot.py) join one ceremony on a
   `ceremony serve` subprocess at the same moment, as two halls reconnecting after a
   break would. Their links were admitted earlier (the server remembers it; an observer
   stays connected so that the room, and with it that memory, lives on), so only the
@@ -49,9 +49,10 @@ from ceremony.demo import demo_definition
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition
 from ceremony.runtime.local import on_disk
-from signaling.client import AdmittedToRoom, SignalingClient
-from signaling.peer import ice_configuration
-from signaling.venue_bot import BotOptions, HostBot, LocalMedia, MediaBot, VenueBot
+from signaling.bots.client import SignalingClient
+from signaling.bots.peer import ice_configuration
+from signaling.bots.venue_bot import BotOptions, HostBot, LocalMedia, MediaBot, VenueBot
+from signaling.protocol import AdmittedToRoom
 from web.links import link_for
 from web.settings import utc_clock
 

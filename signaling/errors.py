@@ -3,6 +3,7 @@
 SignalingError
 ├── ProtocolError     a message is malformed or not allowed (-> `error` message, code inside)
 └── SessionClosed     the connection must end (-> close with `close_code` and reason)
+    └── AccessRefused the gate refused the socket: no ceremony, no capability, or not this one
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ class SessionClosed(SignalingError):
         super().__init__(reason)
         self.close_code = close_code
         self.reason = reason
+
+
+class AccessRefused(SessionClosed):
+    """Raised by the gate (hub.Gate) with NO_CEREMONY, UNAUTHENTICATED or FORBIDDEN."""
 
 
 # Close codes (docs/signaling.md).

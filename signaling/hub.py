@@ -3,6 +3,10 @@
 Rooms decide; the hub delivers. One task per room follows the ceremony's log
 and pushes each event to the members, shaped per role; one ticker drives
 heartbeats and session expiry for every room.
+
+What belongs to the layer above (web/) is handed in, never imported: the
+`view` that shapes a ceremony event per role, the `gate` that checks a
+socket's capability, and the `summary` of a ceremony for the welcome.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +23,11 @@ from aiohttp import web
 
 from ceremony.events import CeremonyCancelled, Envelope, InvitationRevoked, Role
 from ceremony.runtime.service import CeremonyService
+from ceremony.state import CeremonyState, Invitation
 
 from .errors import REPLACED
 from .ice import IceConfig
-from .protocol import encode
+from .protocol import Pinged, ServerMessage, encode
 from .room import Effects, Room
 
 log = logging.getLogger(__name__)
@@ -41,16 +46,30 @@ class SignalSettings:
     rate_burst: float = 200.0
 
 
-# One ceremony event as the `ceremony` message each role may see (None: that role may not).
-EventView = Callable[[Envelope], dict[Role, dict[str, Any] | None]]
+# One ceremony event as the `ceremony` message each role may see, in wire form (None: that role may not).
+EventView = Callable[[Envelope], Mapping[Role, Mapping[str, Any] | None]]
+# The invitation a socket's request holds, among these roles, for the ceremony in its path;
+# or errors.AccessRefused with the close code (NO_CEREMONY, UNAUTHENTICATED, FORBIDDEN) and reason.
+Gate = Callable[[web.Request, tuple[Role, ...]], Invitation]
+# A ceremony as the welcome's `ceremony` field shows it.
+Summary = Callable[[CeremonyState], Mapping[str, Any]]
 
 
 class Hub:
     def __init__(
-        self, service: CeremonyService, settings: SignalSettings, view: EventView, clock: Clock = time.monotonic
+        self,
+        service: CeremonyService,
+        settings: SignalSettings,
+        view: EventView,
+        *,
+        gate: Gate,
+        summary: Summary,
+        clock: Clock = time.monotonic,
     ):
         self.service = service
         self.settings = settings
+        self.gate = gate
+        self.summary = summary
         self.clock = clock
         self._view = view
         self.rooms: dict[str, Room] = {}
@@ -107,7 +126,7 @@ class Hub:
                 with contextlib.suppress(ConnectionError):
                     await ws.close(code=close.code, message=close.reason.encode()[:120])
 
-    async def deliver(self, peer: str, message: dict[str, Any]) -> None:
+    async def deliver(self, peer: str, message: ServerMessage | Mapping[str, Any]) -> None:
         ws = self.sockets.get(peer)
         if ws is None or ws.closed:
             return  # kept in the session's outbox for resume
@@ -146,7 +165,7 @@ class Hub:
             for peer, member in room.members.items():
                 if member.connected and now - self._last_ping.get(peer, now) >= self.settings.heartbeat_interval:
                     self._last_ping[peer] = now
-                    await self.deliver(peer, {"type": "ping", "nonce": f"{now:.3f}"})
+                    await self.deliver(peer, Pinged(nonce=f"{now:.3f}"))
             if room.empty:
                 del self.rooms[ceremony]
                 self._feeds.pop(ceremony).cancel()

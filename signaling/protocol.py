@@ -1,15 +1,23 @@
-"""Wire messages of the signaling protocol (docs/signaling.md), parsed in this one place.
+"""Wire messages of the signaling protocol (docs/signaling.md), both directions, in this one place.
 
-Client messages become frozen dataclasses (a tagged union on `type`); anything
-else raises ProtocolError("bad_message", reason) and is never acted upon.
+Client messages (`ClientMessage`: what browsers and bots send) are parsed by
+`parse` into frozen dataclasses, a tagged union on `type`; anything else raises
+ProtocolError("bad_message", reason) and is never acted upon.
+
+Server messages (`ServerMessage` subclasses, named in the past tense, as a
+client sees them happen) are built by the room, the hub and the WebSocket edge,
+written by `to_wire` / `encode`, and read back by bots with
+`parse_server_message`. `to_wire` is the one place their JSON field names are
+spelt; browser scripts (web/static/signal.js, rtc.js) depend on them.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from .errors import ProtocolError
 
@@ -18,6 +26,12 @@ MAX_SDP = 60 * 1024
 MAX_CANDIDATE = 1024
 PEER_ID = re.compile(r"^p-[0-9a-f]{12}$")
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+
+Wire = dict[str, Any]  # one message as its JSON object
+
+
+# ---------------------------------------------------------------------------
+# Client -> server
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +55,14 @@ class Relay:
     to: str
     payload: dict[str, Any]
     ref: str | None = None
+
+    def delivered(self, sender: str) -> DescriptionReceived | CandidateReceived:
+        """The message peer `to` receives."""
+        if self.kind == "candidate":
+            return CandidateReceived(sender=sender, candidate=_candidate_init(self.payload["candidate"]))
+        return DescriptionReceived(
+            sender=sender, kind="offer" if self.kind == "offer" else "answer", sdp=self.payload["sdp"]
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +237,371 @@ def _candidate(m: dict[str, Any]) -> dict[str, Any] | None:
     return {"candidate": line, "sdpMid": mid, "sdpMLineIndex": index, "usernameFragment": ufrag}
 
 
+# ---------------------------------------------------------------------------
+# Server -> client: the values inside messages
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """A media peer as the server describes it to one viewer."""
+
+    id: str
+    role: str  # a Role's value; kept a string so that a newer server's roles do not break old clients
+    venue: str | None
+    name: Mapping[str, str]  # {ko, zh, en}
+    # From the viewer's point of view: True when *that* peer is the polite one of the
+    # pair (the server computes it as "its id sorts greater than the viewer's").
+    polite: bool
+
+    @property
+    def label(self) -> str:
+        return self.venue or self.role
+
+    def to_wire(self) -> Wire:
+        return {"id": self.id, "role": self.role, "venue": self.venue, "name": dict(self.name), "polite": self.polite}
+
+
+@dataclass(frozen=True, slots=True)
+class IceServer:
+    """One RTCIceServer of `welcome.ice_servers`."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_wire(cls, value: object) -> IceServer:
+        if not isinstance(value, dict):
+            raise TypeError("an ICE server must be an object")
+        urls = value["urls"]
+        urls = [urls] if isinstance(urls, str) else urls
+        return cls(
+            urls=tuple(_str(u) for u in urls),
+            username=_opt_str(value.get("username")),
+            credential=_opt_str(value.get("credential")),
+        )
+
+    def to_wire(self) -> Wire:
+        wire: Wire = {"urls": list(self.urls)}
+        if self.username is not None:
+            wire["username"] = self.username
+        if self.credential is not None:
+            wire["credential"] = self.credential
+        return wire
+
+
+@dataclass(frozen=True, slots=True)
+class IceCandidateInit:
+    """A trickled candidate as browsers send it (RTCIceCandidateInit)."""
+
+    candidate: str
+    sdp_mid: str | None
+    sdp_mline_index: int | None
+    username_fragment: str | None = None
+
+    def to_wire(self) -> Wire:
+        """As a client sends it in `candidate` (no usernameFragment when there is none)."""
+        wire: Wire = {
+            "candidate": self.candidate,
+            "sdpMid": self.sdp_mid,
+            "sdpMLineIndex": self.sdp_mline_index,
+        }
+        if self.username_fragment is not None:
+            wire["usernameFragment"] = self.username_fragment
+        return wire
+
+
+# ---------------------------------------------------------------------------
+# Server -> client: the messages
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerMessage:
+    # The server sequences what it would replay after a resume (the room adds `seq`
+    # when it queues a message); `welcome`, `ping` and `pong` travel outside that
+    # sequence, so `seq` may be None.
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Welcomed(ServerMessage):
+    session: str
+    peer: str
+    role: str
+    venue: str | None
+    admitted: bool
+    resumed: bool
+    ice_servers: tuple[IceServer, ...]
+    peers: tuple[PeerInfo, ...]
+    ceremony: Mapping[str, Any]  # the ceremony's summary, as the HTTP API shows it
+    heartbeat_interval: float
+    heartbeat_timeout: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerJoined(ServerMessage):
+    peer: PeerInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerBack(ServerMessage):
+    peer: PeerInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerLeft(ServerMessage):
+    peer: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Knocked(ServerMessage):
+    peer: PeerInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdmittedToRoom(ServerMessage):
+    peers: tuple[PeerInfo, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DescriptionReceived(ServerMessage):
+    sender: str
+    kind: Literal["offer", "answer"]
+    sdp: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CandidateReceived(ServerMessage):
+    sender: str
+    candidate: IceCandidateInit | None  # None: the sender has no more candidates
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CeremonyUpdated(ServerMessage):
+    event: Mapping[str, Any]
+    state: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Acknowledged(ServerMessage):
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refused(ServerMessage):
+    code: str
+    reason: str
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pinged(ServerMessage):
+    nonce: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ponged(ServerMessage):
+    nonce: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unrecognised(ServerMessage):
+    """A type this client does not know; kept, so that newer servers do not break it."""
+
+    type: str
+    body: Mapping[str, Any]
+
+
+# ---------------------------------------------------------------------------
+# Writing server messages
+
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def encode(message: dict[str, Any]) -> str:
-    return _ENCODER.encode(message)
+def to_wire(message: ServerMessage) -> Wire:
+    """A server message as its JSON object: `type` first, `seq` (when sequenced) last."""
+    wire = _fields(message)
+    if message.seq is not None:
+        wire["seq"] = message.seq
+    return wire
+
+
+def encode(message: ServerMessage | Mapping[str, Any]) -> str:
+    """One text frame. A sequenced message comes as the wire object the room keeps for resume."""
+    return _ENCODER.encode(to_wire(message) if isinstance(message, ServerMessage) else message)
+
+
+def _fields(message: ServerMessage) -> Wire:
+    match message:
+        case Welcomed():
+            return {
+                "type": "welcome",
+                "session": message.session,
+                "peer": message.peer,
+                "role": message.role,
+                "venue": message.venue,
+                "admitted": message.admitted,
+                "resumed": message.resumed,
+                "ice_servers": [s.to_wire() for s in message.ice_servers],
+                "peers": [p.to_wire() for p in message.peers],
+                "ceremony": dict(message.ceremony),
+                "heartbeat": {"interval": message.heartbeat_interval, "timeout": message.heartbeat_timeout},
+            }
+        case PeerJoined() | PeerBack() | Knocked():
+            return {"type": _PEER_TYPES[type(message)], "peer": message.peer.to_wire()}
+        case PeerLeft():
+            return {"type": "peer-left", "peer": message.peer, "reason": message.reason}
+        case AdmittedToRoom():
+            return {"type": "admitted", "peers": [p.to_wire() for p in message.peers]}
+        case DescriptionReceived():
+            return {"type": message.kind, "from": message.sender, "sdp": message.sdp}
+        case CandidateReceived():
+            return {"type": "candidate", "from": message.sender, "candidate": _relayed_candidate(message.candidate)}
+        case CeremonyUpdated():
+            return {"type": "ceremony", "event": dict(message.event), "state": dict(message.state)}
+        case Acknowledged():
+            return {"type": "ack"} | _ref(message.ref)
+        case Refused():
+            return {"type": "error", "code": message.code, "reason": message.reason} | _ref(message.ref)
+        case Pinged() | Ponged():
+            return {"type": "ping" if isinstance(message, Pinged) else "pong", "nonce": message.nonce}
+        case Unrecognised():
+            return dict(message.body)
+    raise TypeError(f"{type(message).__name__} is not a wire message")
+
+
+_PEER_TYPES: dict[type[ServerMessage], str] = {PeerJoined: "peer-joined", PeerBack: "peer-back", Knocked: "knock"}
+
+
+def _ref(ref: str | None) -> Wire:
+    return {"ref": ref} if ref else {}
+
+
+def _relayed_candidate(candidate: IceCandidateInit | None) -> Wire | None:
+    # As the server validated it (protocol._candidate): all four keys, usernameFragment null when absent.
+    if candidate is None:
+        return None
+    return {
+        "candidate": candidate.candidate,
+        "sdpMid": candidate.sdp_mid,
+        "sdpMLineIndex": candidate.sdp_mline_index,
+        "usernameFragment": candidate.username_fragment,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Reading server messages (bots)
+
+
+def parse_server_message(raw: str | bytes) -> ServerMessage:
+    """One server frame -> a message, or ProtocolError("bad_message") saying what is wrong.
+
+    Lenient where a newer server may differ (unknown types, missing optional
+    fields); strict where a wrong type would mislead the client.
+    """
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise _bad("server frame is not JSON") from None
+    if not isinstance(value, dict):
+        raise _bad("server frame is not a JSON object")
+    try:
+        return _build_server(value)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad(f"server {value.get('type')!r} message: {exc!r}") from None
+
+
+def _build_server(m: dict[str, Any]) -> ServerMessage:
+    kind = m.get("type")
+    seq = _opt_int(m.get("seq"))
+    match kind:
+        case "welcome":
+            beat = m["heartbeat"]
+            return Welcomed(
+                seq=seq,
+                session=_str(m["session"]),
+                peer=_str(m["peer"]),
+                role=_str(m["role"]),
+                venue=_opt_str(m.get("venue")),
+                admitted=bool(m["admitted"]),
+                resumed=bool(m["resumed"]),
+                ice_servers=tuple(IceServer.from_wire(s) for s in m.get("ice_servers") or ()),
+                peers=tuple(_peer(p) for p in m.get("peers") or ()),
+                ceremony=dict(m.get("ceremony") or {}),
+                heartbeat_interval=float(beat["interval"]),
+                heartbeat_timeout=float(beat["timeout"]),
+            )
+        case "peer-joined":
+            return PeerJoined(seq=seq, peer=_peer(m["peer"]))
+        case "peer-back":
+            return PeerBack(seq=seq, peer=_peer(m["peer"]))
+        case "knock":
+            return Knocked(seq=seq, peer=_peer(m["peer"]))
+        case "peer-left":
+            peer = m["peer"]
+            peer_id = peer["id"] if isinstance(peer, dict) else peer  # tolerate either shape
+            return PeerLeft(seq=seq, peer=_str(peer_id), reason=str(m.get("reason", "")))
+        case "admitted":
+            return AdmittedToRoom(seq=seq, peers=tuple(_peer(p) for p in m.get("peers") or ()))
+        case "offer" | "answer":
+            return DescriptionReceived(seq=seq, sender=_str(m["from"]), kind=kind, sdp=_str(m["sdp"]))
+        case "candidate":
+            return CandidateReceived(seq=seq, sender=_str(m["from"]), candidate=_candidate_init(m.get("candidate")))
+        case "ceremony":
+            return CeremonyUpdated(seq=seq, event=dict(m.get("event") or {}), state=dict(m.get("state") or {}))
+        case "ack":
+            return Acknowledged(seq=seq, ref=_opt_str(m.get("ref")))
+        case "error":
+            return Refused(seq=seq, code=str(m["code"]), reason=str(m.get("reason", "")), ref=_opt_str(m.get("ref")))
+        case "ping":
+            return Pinged(seq=seq, nonce=_opt_str(m.get("nonce")))
+        case "pong":
+            return Ponged(seq=seq, nonce=_opt_str(m.get("nonce")))
+    if not isinstance(kind, str):
+        raise _bad("server message without a type")
+    return Unrecognised(seq=seq, type=kind, body=m)
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _opt_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("seq must be a whole number")
+    return value
+
+
+def _peer(value: object) -> PeerInfo:
+    if not isinstance(value, dict):
+        raise TypeError("a peer must be an object")
+    name = value.get("name") or {}
+    return PeerInfo(
+        id=_str(value["id"]),
+        role=_str(value["role"]),
+        venue=_opt_str(value.get("venue")),
+        name={str(k): str(v) for k, v in name.items()} if isinstance(name, dict) else {},
+        polite=bool(value.get("polite", False)),
+    )
+
+
+def _candidate_init(value: object) -> IceCandidateInit | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError("a candidate must be an object or null")
+    return IceCandidateInit(
+        candidate=_str(value.get("candidate", "")),
+        sdp_mid=_opt_str(value.get("sdpMid")),
+        sdp_mline_index=_opt_int(value.get("sdpMLineIndex")),
+        username_fragment=_opt_str(value.get("usernameFragment")),
+    )

@@ -4,12 +4,17 @@ The room knows who is present (members), who waits in the lobby, and each
 session's outgoing messages with their sequence numbers, which is what makes
 resume exact. Every operation takes `now` and returns Effects: messages to
 deliver and sockets to close. The asyncio hub (hub.py) carries them out.
+
+Messages are built as protocol.py's typed server messages; a session's outbox
+keeps each one as the wire object it was sent as, `seq` included, so that a
+resume replays exactly what was missed.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +27,18 @@ from .errors import (
     TIMEOUT,
     ProtocolError,
 )
-from .protocol import Relay
+from .protocol import (
+    AdmittedToRoom,
+    Knocked,
+    PeerBack,
+    PeerInfo,
+    PeerJoined,
+    PeerLeft,
+    Relay,
+    ServerMessage,
+    Wire,
+    to_wire,
+)
 
 MEDIA_ROLES = frozenset({Role.HOST, Role.VENUE})
 OUTBOX_LIMIT = 512  # messages kept for a disconnected session; beyond that it cannot resume
@@ -41,7 +57,7 @@ class Member:
     last_heard: float
     disconnected_at: float | None = None
     next_seq: int = 1
-    outbox: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=OUTBOX_LIMIT))
+    outbox: deque[Wire] = field(default_factory=lambda: deque(maxlen=OUTBOX_LIMIT))
     overflowed: bool = False
     left_announced: bool = False  # peers were told peer-left (a heartbeat drop); say it once
 
@@ -49,15 +65,13 @@ class Member:
     def media(self) -> bool:
         return self.role in MEDIA_ROLES
 
-    def describe(self, viewer: str) -> dict[str, Any]:
+    def info(self, viewer: str) -> PeerInfo:
         # Perfect negotiation needs exactly one polite side per pair: the greater id is polite.
-        return {
-            "id": self.peer,
-            "role": self.role.value,
-            "venue": self.venue,
-            "name": self.name.as_dict(),
-            "polite": self.peer > viewer,
-        }
+        return PeerInfo(self.peer, self.role.value, self.venue, self.name.as_dict(), polite=self.peer > viewer)
+
+    def describe(self, viewer: str) -> dict[str, Any]:
+        """This member as `viewer` sees it on the wire."""
+        return self.info(viewer).to_wire()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +85,7 @@ class Close:
 class Effects:
     """What the hub must do: deliver `send` (already sequenced), close `close`."""
 
-    send: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    send: list[tuple[str, Wire]] = field(default_factory=list)
     close: list[Close] = field(default_factory=list)
 
     def extend(self, other: Effects) -> None:
@@ -108,9 +122,12 @@ class Room:
 
     # ---- delivery ----
 
-    def _to(self, member: Member, message: dict[str, Any], effects: Effects) -> None:
+    def _to(self, member: Member, message: ServerMessage, effects: Effects) -> None:
+        self._sequence(member, to_wire(message), effects)
+
+    def _sequence(self, member: Member, wire: Mapping[str, Any], effects: Effects) -> None:
         """Sequence a message into the member's outbox; deliver it now if connected."""
-        message = {**message, "seq": member.next_seq}
+        message = {**wire, "seq": member.next_seq}
         member.next_seq += 1
         if len(member.outbox) == OUTBOX_LIMIT and not member.connected:
             member.overflowed = True
@@ -147,7 +164,7 @@ class Room:
             existing.left_announced = False
             if existing.media and existing.admitted:
                 for other in self._media_peers(exclude=existing.peer):
-                    self._to(other, {"type": "peer-back", "peer": existing.describe(other.peer)}, effects)
+                    self._to(other, PeerBack(peer=existing.info(other.peer)), effects)
             return Joined(existing, True, min(last_seq, existing.next_seq - 1), replaced, effects)
 
         member = Member(
@@ -167,23 +184,23 @@ class Room:
             self._announce(member, effects)
         elif member.role is Role.VENUE:
             for host in self._hosts():
-                self._to(host, {"type": "knock", "peer": member.describe(host.peer)}, effects)
+                self._to(host, Knocked(peer=member.info(host.peer)), effects)
         if member.role is Role.HOST:
             for waiting in self.lobby():
-                self._to(member, {"type": "knock", "peer": waiting.describe(member.peer)}, effects)
+                self._to(member, Knocked(peer=waiting.info(member.peer)), effects)
         return Joined(member, False, 0, False, effects)
 
     def _announce(self, member: Member, effects: Effects) -> None:
         for other in self._media_peers(exclude=member.peer):
-            self._to(other, {"type": "peer-joined", "peer": member.describe(other.peer)}, effects)
+            self._to(other, PeerJoined(peer=member.info(other.peer)), effects)
 
     def lobby(self) -> list[Member]:
         return [m for m in self.members.values() if m.role is Role.VENUE and not m.admitted]
 
-    def peers_for(self, member: Member) -> list[dict[str, Any]]:
+    def peers_for(self, member: Member) -> list[PeerInfo]:
         if not (member.media and member.admitted):
             return []
-        return [m.describe(member.peer) for m in self._media_peers(exclude=member.peer)]
+        return [m.info(member.peer) for m in self._media_peers(exclude=member.peer)]
 
     def disconnected(self, peer: str, now: float) -> None:
         """The socket closed without `leave`: keep the session for the resume window."""
@@ -208,11 +225,11 @@ class Room:
         member.left_announced = True
         if member.media and member.admitted:
             for other in self._media_peers(exclude=member.peer):
-                self._to(other, {"type": "peer-left", "peer": member.peer, "reason": reason}, effects)
+                self._to(other, PeerLeft(peer=member.peer, reason=reason), effects)
         elif member.role is Role.VENUE:
             # A venue that leaves the lobby: the host's knock list must lose it.
             for host in self._hosts():
-                self._to(host, {"type": "peer-left", "peer": member.peer, "reason": reason}, effects)
+                self._to(host, PeerLeft(peer=member.peer, reason=reason), effects)
 
     def tick(self, now: float, timeout: float) -> Effects:
         """Drop silent connections and expire sessions whose resume window has passed."""
@@ -248,7 +265,7 @@ class Room:
         if target is None or not target.media or not target.admitted or target.peer == sender:
             raise ProtocolError("no_such_peer", f"no media peer '{message.to}' in this ceremony")
         effects = Effects()
-        self._to(target, {"type": message.kind, "from": sender, **message.payload}, effects)
+        self._to(target, message.delivered(sender), effects)
         return effects
 
     def admit(self, host: str, peer: str) -> Effects:
@@ -261,7 +278,7 @@ class Room:
             return effects
         member.admitted = True
         self._admitted.add(member.invitation)
-        self._to(member, {"type": "admitted", "peers": self.peers_for(member)}, effects)
+        self._to(member, AdmittedToRoom(peers=tuple(self.peers_for(member))), effects)
         self._announce(member, effects)
         return effects
 
@@ -301,16 +318,20 @@ class Room:
         self._admitted.discard(invitation)
         return effects
 
-    def broadcast(self, message_for: dict[Role, dict[str, Any] | None]) -> Effects:
-        """Push one ceremony update, shaped per role (None: that role may not see it)."""
+    def broadcast(self, message_for: Mapping[Role, Mapping[str, Any] | None]) -> Effects:
+        """Push one ceremony update, shaped per role (None: that role may not see it).
+
+        The update comes already in wire form (a `ceremony` message, see
+        protocol.CeremonyUpdated) from the hub's view, which shapes it per role.
+        """
         effects = Effects()
         for member in self.members.values():
             message = message_for.get(member.role)
             if message is not None:
-                self._to(member, message, effects)
+                self._sequence(member, message, effects)
         return effects
 
-    def send(self, peer: str, message: dict[str, Any]) -> Effects:
+    def send(self, peer: str, message: ServerMessage) -> Effects:
         """A message to one member (ack, error, pong), sequenced like the rest."""
         effects = Effects()
         member = self.members.get(peer)

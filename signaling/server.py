@@ -1,8 +1,10 @@
 """The WebSocket edge: `GET /api/ceremonies/{ceremony}/signal` (docs/signaling.md).
 
-Thin by design: check the capability, read frames, parse them in protocol.py,
-let the room decide, let the hub deliver. Problems become `error` messages or
-close codes; no exception from a client's input escapes this handler.
+Thin by design, in four steps: authenticate (the gate web hands to the hub),
+read the hello, join the room (welcome and catch up), serve frames: parse them
+in protocol.py, let the room decide, let the hub deliver. Problems become
+`error` messages or close codes; no exception from a client's input escapes
+this handler.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -20,44 +21,45 @@ from ceremony.commands import StartSegment
 from ceremony.errors import CeremonyError
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition, LocalizedText
-from ceremony.state import Phase
-from web.auth import require
-from web.errors import Forbidden, NotFound, Unauthenticated, WebError
-from web.views import summary
+from ceremony.state import CeremonyState, Invitation, Phase
 
 from .errors import (
     FORBIDDEN,
-    NO_CEREMONY,
     PROTOCOL_VIOLATION,
     RATE_LIMITED,
     TIMEOUT,
-    UNAUTHENTICATED,
+    AccessRefused,
     ProtocolError,
 )
 from .hub import Hub
 from .protocol import (
     MAX_FRAME,
+    Acknowledged,
     Admit,
     ClientMessage,
     End,
     Hello,
+    IceServer,
     Leave,
     Ping,
     Pong,
+    Ponged,
+    Refused,
     Reject,
     Relay,
     Stage,
+    Welcomed,
     encode,
     parse,
 )
-from .room import Member, Room
+from .room import Joined, Member, Room
 
 log = logging.getLogger(__name__)
 HUB = web.AppKey("signaling_hub", Hub)
 SIGNAL_ROLES = (Role.HOST, Role.VENUE, Role.OBSERVER, Role.SIGNATORY)
 MAX_BAD_MESSAGES = 20
-HOST_NAME = LocalizedText("주최자", "主办方", "Host")
-OBSERVER_NAME = LocalizedText("참관인", "观察员", "Observer")
+HOST_NAME = LocalizedText(ko="주최자", zh="主办方", en="Host")
+OBSERVER_NAME = LocalizedText(ko="참관인", zh="观察员", en="Observer")
 
 routes = web.RouteTableDef()
 
@@ -92,67 +94,32 @@ async def signal(request: web.Request) -> web.WebSocketResponse:
     # per connection and tens of microseconds per message (docs/benchmarks.md).
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, autoping=True, heartbeat=None, compress=False)
     await ws.prepare(request)
-    try:
-        principal = require(request, _wanted_roles(request))
-        _check_ws_origin(request)
-    except NotFound as exc:
-        await ws.close(code=NO_CEREMONY, message=exc.reason.encode()[:120])
-        return ws
-    except Unauthenticated as exc:
-        await ws.close(code=UNAUTHENTICATED, message=exc.reason.encode()[:120])
-        return ws
-    except WebError as exc:
-        await ws.close(code=FORBIDDEN, message=exc.reason.encode()[:120])
-        return ws
-    assert principal.invitation is not None and principal.ceremony is not None
     hub = request.app[HUB]
-    if hub.service.get(principal.ceremony).phase is Phase.CANCELLED:
-        await ws.close(code=FORBIDDEN, message=b"the ceremony was cancelled")
+    invitation = await _authenticate(request, ws, hub)
+    if invitation is None:
         return ws
     hello = await _read_hello(ws, hub)
     if hello is None:
         return ws
-    state = hub.service.get(principal.ceremony)
-    invitation = principal.invitation
-    name = _display_name(state.definition, invitation.role, invitation.venue, invitation.signatory)
-    room = hub.room(principal.ceremony)
-    now = hub.clock()
-    joined = room.join(
-        role=invitation.role,
-        invitation=invitation.id,
-        venue=invitation.venue,
-        name=name,
-        resume_session=hello.resume.session if hello.resume else None,
-        last_seq=hello.resume.last_seq if hello.resume else 0,
-        now=now,
-    )
-    member = joined.member
-    if joined.replaced:
-        await hub.replace(member.peer)
-    welcome = {
-        "type": "welcome",
-        "session": member.session,
-        "peer": member.peer,
-        "role": member.role.value,
-        "venue": member.venue,
-        "admitted": member.admitted,
-        "resumed": joined.resumed,
-        "ice_servers": hub.settings.ice.for_peer(member.peer, time.time()),
-        "peers": room.peers_for(member),
-        "ceremony": summary(state),
-        "heartbeat": {"interval": hub.settings.heartbeat_interval, "timeout": hub.settings.heartbeat_timeout},
-    }
-    await _catch_up(hub, ws, member, welcome, joined.last_seq)
-    await hub.apply(joined.effects)
-    connection = Connection(ws, room, member, TokenBucket(hub.settings.rate_per_second, hub.settings.rate_burst, now))
+    connection = await _join(hub, ws, request.match_info["ceremony"], invitation, hello)
     try:
         await _serve(hub, connection)
     finally:
-        hub.detach(member.peer, ws)
-        current = room.members.get(member.peer)
-        if current is member and hub.sockets.get(member.peer) is None:
-            room.disconnected(member.peer, hub.clock())
+        _part(hub, connection)
     return ws
+
+
+async def _authenticate(request: web.Request, ws: web.WebSocketResponse, hub: Hub) -> Invitation | None:
+    """The caller's invitation, checked by the gate web hands in; None once the socket is closed."""
+    try:
+        invitation = hub.gate(request, _wanted_roles(request))
+        # The gate resolved the path's ceremony, so it exists.
+        if hub.service.get(request.match_info["ceremony"]).phase is Phase.CANCELLED:
+            raise AccessRefused(FORBIDDEN, "the ceremony was cancelled")
+    except AccessRefused as exc:
+        await ws.close(code=exc.close_code, message=exc.reason.encode()[:120])
+        return None
+    return invitation
 
 
 def _wanted_roles(request: web.Request) -> tuple[Role, ...]:
@@ -162,23 +129,58 @@ def _wanted_roles(request: web.Request) -> tuple[Role, ...]:
         return SIGNAL_ROLES
     matching = tuple(r for r in SIGNAL_ROLES if r.value == wanted)
     if not matching:
-        raise Forbidden(f"'{wanted[:20]}' links cannot join the signaling room")
+        raise AccessRefused(FORBIDDEN, f"'{wanted[:20]}' links cannot join the signaling room")
     return matching
 
 
-def _check_ws_origin(request: web.Request) -> None:
-    """Cookie-authenticated sockets must come from our own pages (cross-site WebSocket hijacking)."""
-    if request.headers.get("Authorization"):
-        return
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return
-    proto = request.headers.get("X-Forwarded-Proto", request.scheme)
-    if origin not in (f"{request.scheme}://{request.host}", f"{proto}://{request.host}"):
-        raise Forbidden("cross-site connection refused")
+async def _join(hub: Hub, ws: web.WebSocketResponse, ceremony: str, invitation: Invitation, hello: Hello) -> Connection:
+    """Into the room (a new session or a resumed one), welcomed and caught up."""
+    state = hub.service.get(ceremony)
+    room = hub.room(ceremony)
+    now = hub.clock()
+    joined = room.join(
+        role=invitation.role,
+        invitation=invitation.id,
+        venue=invitation.venue,
+        name=_display_name(state.definition, invitation.role, invitation.venue, invitation.signatory),
+        resume_session=hello.resume.session if hello.resume else None,
+        last_seq=hello.resume.last_seq if hello.resume else 0,
+        now=now,
+    )
+    if joined.replaced:
+        await hub.replace(joined.member.peer)
+    await _catch_up(hub, ws, joined.member, _welcome(hub, room, joined, state), joined.last_seq)
+    await hub.apply(joined.effects)
+    bucket = TokenBucket(hub.settings.rate_per_second, hub.settings.rate_burst, now)
+    return Connection(ws, room, joined.member, bucket)
 
 
-async def _catch_up(hub: Hub, ws: web.WebSocketResponse, member: Member, welcome: dict[str, Any], seen: int) -> None:
+def _welcome(hub: Hub, room: Room, joined: Joined, state: CeremonyState) -> Welcomed:
+    member, settings = joined.member, hub.settings
+    return Welcomed(
+        session=member.session,
+        peer=member.peer,
+        role=member.role.value,
+        venue=member.venue,
+        admitted=member.admitted,
+        resumed=joined.resumed,
+        ice_servers=tuple(IceServer.from_wire(s) for s in settings.ice.for_peer(member.peer, time.time())),
+        peers=tuple(room.peers_for(member)),
+        ceremony=hub.summary(state),
+        heartbeat_interval=settings.heartbeat_interval,
+        heartbeat_timeout=settings.heartbeat_timeout,
+    )
+
+
+def _part(hub: Hub, c: Connection) -> None:
+    """The socket is gone: unless the session moved to another socket, keep it for resume."""
+    hub.detach(c.member.peer, c.ws)
+    current = c.room.members.get(c.member.peer)
+    if current is c.member and hub.sockets.get(c.member.peer) is None:
+        c.room.disconnected(c.member.peer, hub.clock())
+
+
+async def _catch_up(hub: Hub, ws: web.WebSocketResponse, member: Member, welcome: Welcomed, seen: int) -> None:
     """Welcome first, then everything after `seen` in order, then live delivery.
 
     Messages for this member produced while we await the sends land in its
@@ -244,10 +246,7 @@ async def _serve(hub: Hub, c: Connection) -> None:
 
 
 async def _refuse(hub: Hub, c: Connection, exc: ProtocolError, ref: str | None) -> None:
-    error: dict[str, object] = {"type": "error", "code": exc.code, "reason": exc.reason}
-    if ref:
-        error["ref"] = ref
-    await hub.apply(c.room.send(c.member.peer, error))
+    await hub.apply(c.room.send(c.member.peer, Refused(code=exc.code, reason=exc.reason, ref=ref)))
     if exc.code == "bad_message":
         c.bad += 1
         if c.bad >= MAX_BAD_MESSAGES:
@@ -261,14 +260,14 @@ async def _dispatch(hub: Hub, c: Connection, message: ClientMessage) -> bool:
         case Relay():
             await hub.apply(room.relay(peer, message))
         case Ping(nonce):
-            await c.ws.send_str(encode({"type": "pong", "nonce": nonce}))
+            await c.ws.send_str(encode(Ponged(nonce=nonce)))
         case Pong():
             pass  # being heard is all a pong is for
         case Stage(segment):
             if c.member.role is not Role.HOST:
                 raise ProtocolError("forbidden", "only the host can change the stage")
             try:
-                await hub.service.execute(room.ceremony, StartSegment(segment), f"host:{c.member.invitation}")
+                await hub.service.execute(room.ceremony, StartSegment(segment=segment), f"host:{c.member.invitation}")
             except CeremonyError as exc:
                 raise ProtocolError("refused", str(exc)) from None
             await _ack(hub, c, message.ref)
@@ -293,10 +292,7 @@ async def _dispatch(hub: Hub, c: Connection, message: ClientMessage) -> bool:
 
 
 async def _ack(hub: Hub, c: Connection, ref: str | None) -> None:
-    message: dict[str, object] = {"type": "ack"}
-    if ref:
-        message["ref"] = ref
-    await hub.apply(c.room.send(c.member.peer, message))
+    await hub.apply(c.room.send(c.member.peer, Acknowledged(ref=ref)))
 
 
 def _display_name(

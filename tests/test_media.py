@@ -3,7 +3,7 @@
 Everything is real and on this machine: the server (with its SQLite log), the
 WebSockets, aiortc's ICE/DTLS/SRTP, VP8 and Opus, and in the TURN test Debian's
 coturn. Each venue draws a marker into its video (a tag naming the venue and a
-frame number, see signaling/venue_bot.py); receivers read it back from the
+frame number, see signaling/bots/venue_bot.py); receivers read it back from the
 decoded pictures, so "frames arrived" means "frames from *that* venue arrived".
 
 Every wait is bounded and fails with what was seen instead; none is a claim about speed.
@@ -37,21 +37,9 @@ from ceremony.commands import OpenRooms
 from ceremony.demo import demo_definition
 from ceremony.events import Role
 from ceremony.runtime.local import on_disk
-from signaling.client import (
-    BadLink,
-    CapabilityLink,
-    CeremonyUpdated,
-    ConnectionLost,
-    IceCandidateInit,
-    IceServer,
-    PeerBack,
-    PeerInfo,
-    Welcomed,
-    parse_server_message,
-)
-from signaling.ice import IceConfig
-from signaling.peer import PeerLink, ReceiveStats, ice_configuration, selected_pair
-from signaling.venue_bot import (
+from signaling.bots.client import BadLink, CapabilityLink, ConnectionLost
+from signaling.bots.peer import PeerLink, ReceiveStats, ice_configuration, selected_pair
+from signaling.bots.venue_bot import (
     BotOptions,
     ColourBars,
     HostBot,
@@ -60,6 +48,16 @@ from signaling.venue_bot import (
     MediaBot,
     VenueBot,
     venue_tag,
+)
+from signaling.ice import IceConfig
+from signaling.protocol import (
+    CeremonyUpdated,
+    IceCandidateInit,
+    IceServer,
+    PeerBack,
+    PeerInfo,
+    Welcomed,
+    parse_server_message,
 )
 from web.mou import render_mou_pdf
 from web.settings import utc_clock

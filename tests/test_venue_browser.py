@@ -2,7 +2,7 @@
 
 A `ceremony serve` subprocess relays the negotiation; headless Chromium (its fake
 camera sends a test pattern) runs the venue screen and the host console; an aiortc
-venue (signaling.venue_bot) is the other hall. Media flows peer to peer on loopback.
+venue (signaling.bots.venue_bot) is the other hall. Media flows peer to peer on loopback.
 "Sees" means decoded frames: `getStats()` inbound-rtp `framesDecoded` in a browser,
 frames returned by the decoder in aiortc.
 """
@@ -19,8 +19,8 @@ import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
-from signaling.peer import ReceiveStats
-from signaling.venue_bot import HEIGHT, WIDTH, BotOptions, HostBot, MediaBot, VenueBot
+from signaling.bots.peer import ReceiveStats
+from signaling.bots.venue_bot import HEIGHT, WIDTH, BotOptions, HostBot, MediaBot, VenueBot
 from tests.conftest import Server
 
 pytestmark = pytest.mark.browser

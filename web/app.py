@@ -42,6 +42,7 @@ from .completion import render_completion_pdf, render_instructions
 from .middleware import errors, remember_language, security_headers
 from .mou import signature_box, template_environment
 from .settings import BUILTIN, MAX_BODY_BYTES, Settings, utc_clock
+from .signal_gate import signal_gate
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
         )
         app[SEALER] = Sealer(service, kit, turns, app[RECORDS])
         await service.start()
-        hub = Hub(service, settings.signal, partial(_event_for_role, service))
+        hub = Hub(service, settings.signal, partial(_event_for_role, service), gate=signal_gate, summary=views.summary)
         app[HUB] = hub
         await hub.start()
         yield

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from ceremony.definition import definition_to_json
 from ceremony.demo import demo_definition
-from signaling.venue_bot import BotOptions, HostBot, MediaBot, VenueBot
+from signaling.bots.venue_bot import BotOptions, HostBot, MediaBot, VenueBot
 from signatures.record.pins import Pins
 from signatures.record.report import Report
 from signatures.record.verifier import verify_record

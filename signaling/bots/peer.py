@@ -53,7 +53,7 @@ from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
 from av import VideoFrame
 
-from .client import IceCandidateInit, IceServer, PeerInfo
+from ..protocol import IceCandidateInit, IceServer, PeerInfo
 
 log = logging.getLogger(__name__)
 

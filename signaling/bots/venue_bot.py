@@ -34,12 +34,11 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 from PIL import Image, ImageDraw, ImageFont
 
-from .client import (
+from ..errors import SignalingError
+from ..protocol import (
     AdmittedToRoom,
     CandidateReceived,
-    CapabilityLink,
     CeremonyUpdated,
-    ConnectionLost,
     DescriptionReceived,
     IceServer,
     Knocked,
@@ -48,12 +47,9 @@ from .client import (
     PeerJoined,
     PeerLeft,
     ServerMessage,
-    SessionEnded,
-    SignalingClient,
-    Subscription,
     Welcomed,
 )
-from .errors import SignalingError
+from .client import CapabilityLink, ConnectionLost, SessionEnded, SignalingClient, Subscription
 from .peer import PeerLink, ReceiveStats, ice_configuration
 
 log = logging.getLogger(__name__)

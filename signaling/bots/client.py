@@ -6,9 +6,10 @@ capability link, says `hello`, keeps the last sequence number it has seen,
 answers the server's `ping`, and after a socket drop reconnects (with backoff)
 and resumes its session, so that it receives what it missed.
 
-Server frames are parsed here, in one place, into frozen dataclasses
-(`ServerMessage` subclasses, named in the past tense); consumers read them from
-a `Subscription` (an async iterator) or wait for one kind with `wait_for`.
+Server frames are parsed by signaling.protocol (`parse_server_message`), the
+one definition of the wire, into frozen dataclasses (`ServerMessage`
+subclasses, named in the past tense); consumers read them from a
+`Subscription` (an async iterator) or wait for one kind with `wait_for`.
 
 Errors (all under signaling.errors.SignalingError):
 
@@ -32,15 +33,25 @@ import re
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from .errors import SignalingError
+from ..errors import ProtocolError, SignalingError
+from ..protocol import (
+    MAX_FRAME,
+    Acknowledged,
+    IceCandidateInit,
+    Pinged,
+    Refused,
+    ServerMessage,
+    Welcomed,
+    parse_server_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +59,6 @@ CLIENT_NAME = "ceremony-bot"
 CLIENT_VERSION = "1"
 HISTORY = 2048
 OUTBOX_LIMIT = 256
-MAX_FRAME = 64 * 1024
 
 # Close codes after which reconnecting cannot help (docs/signaling.md): the
 # session was ended, refused or taken over. Anything else (1006 abnormal
@@ -119,148 +129,7 @@ class CapabilityLink:
 
 
 # ---------------------------------------------------------------------------
-# Server messages, parsed in one place
-
-
-@dataclass(frozen=True, slots=True)
-class PeerInfo:
-    """A media peer as the server describes it to us."""
-
-    id: str
-    role: str
-    venue: str | None
-    name: Mapping[str, str]
-    # From our point of view: True when *that* peer is the polite one of the
-    # pair (the server computes it as "their id sorts greater than ours").
-    polite: bool
-
-    @property
-    def label(self) -> str:
-        return self.venue or self.role
-
-
-@dataclass(frozen=True, slots=True)
-class IceServer:
-    urls: tuple[str, ...]
-    username: str | None = None
-    credential: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class IceCandidateInit:
-    """A trickled candidate as browsers send it (RTCIceCandidateInit)."""
-
-    candidate: str
-    sdp_mid: str | None
-    sdp_mline_index: int | None
-    username_fragment: str | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {
-            "candidate": self.candidate,
-            "sdpMid": self.sdp_mid,
-            "sdpMLineIndex": self.sdp_mline_index,
-        }
-        if self.username_fragment is not None:
-            wire["usernameFragment"] = self.username_fragment
-        return wire
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServerMessage:
-    # The server sequences what it would replay after a resume; `welcome`,
-    # `ping` and `pong` travel outside that sequence, so `seq` may be None.
-    seq: int | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Welcomed(ServerMessage):
-    session: str
-    peer: str
-    role: str
-    venue: str | None
-    admitted: bool
-    resumed: bool
-    ice_servers: tuple[IceServer, ...]
-    peers: tuple[PeerInfo, ...]
-    ceremony: Mapping[str, Any]
-    heartbeat_interval: float
-    heartbeat_timeout: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PeerJoined(ServerMessage):
-    peer: PeerInfo
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PeerBack(ServerMessage):
-    peer: PeerInfo
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PeerLeft(ServerMessage):
-    peer: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Knocked(ServerMessage):
-    peer: PeerInfo
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AdmittedToRoom(ServerMessage):
-    peers: tuple[PeerInfo, ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DescriptionReceived(ServerMessage):
-    sender: str
-    kind: Literal["offer", "answer"]
-    sdp: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CandidateReceived(ServerMessage):
-    sender: str
-    candidate: IceCandidateInit | None  # None: the sender has no more candidates
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CeremonyUpdated(ServerMessage):
-    event: Mapping[str, Any]
-    state: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Acknowledged(ServerMessage):
-    ref: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Refused(ServerMessage):
-    code: str
-    reason: str
-    ref: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pinged(ServerMessage):
-    nonce: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Ponged(ServerMessage):
-    nonce: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Unrecognised(ServerMessage):
-    """A type this client does not know; kept, so that newer servers do not break it."""
-
-    type: str
-    body: Mapping[str, Any]
+# Messages that are not on the wire
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -272,126 +141,11 @@ class ConnectionLost(ServerMessage):
     final: bool
 
 
-def parse_server_message(raw: str | bytes) -> ServerMessage:
-    """One server frame -> a message, or MalformedFrame saying what is wrong."""
+def _parse(raw: str | bytes) -> ServerMessage:
     try:
-        value = json.loads(raw)
-    except ValueError:
-        raise MalformedFrame("server frame is not JSON") from None
-    if not isinstance(value, dict):
-        raise MalformedFrame("server frame is not a JSON object")
-    try:
-        return _build(value)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MalformedFrame(f"server {value.get('type')!r} message: {exc!r}") from None
-
-
-def _build(m: dict[str, Any]) -> ServerMessage:
-    kind = m.get("type")
-    seq = _opt_int(m.get("seq"))
-    match kind:
-        case "welcome":
-            beat = m["heartbeat"]
-            return Welcomed(
-                seq=seq,
-                session=_str(m["session"]),
-                peer=_str(m["peer"]),
-                role=_str(m["role"]),
-                venue=_opt_str(m.get("venue")),
-                admitted=bool(m["admitted"]),
-                resumed=bool(m["resumed"]),
-                ice_servers=tuple(_ice_server(s) for s in m.get("ice_servers") or ()),
-                peers=tuple(_peer(p) for p in m.get("peers") or ()),
-                ceremony=dict(m.get("ceremony") or {}),
-                heartbeat_interval=float(beat["interval"]),
-                heartbeat_timeout=float(beat["timeout"]),
-            )
-        case "peer-joined":
-            return PeerJoined(seq=seq, peer=_peer(m["peer"]))
-        case "peer-back":
-            return PeerBack(seq=seq, peer=_peer(m["peer"]))
-        case "knock":
-            return Knocked(seq=seq, peer=_peer(m["peer"]))
-        case "peer-left":
-            peer = m["peer"]
-            peer_id = peer["id"] if isinstance(peer, dict) else peer  # tolerate either shape
-            return PeerLeft(seq=seq, peer=_str(peer_id), reason=str(m.get("reason", "")))
-        case "admitted":
-            return AdmittedToRoom(seq=seq, peers=tuple(_peer(p) for p in m.get("peers") or ()))
-        case "offer" | "answer":
-            return DescriptionReceived(seq=seq, sender=_str(m["from"]), kind=kind, sdp=_str(m["sdp"]))
-        case "candidate":
-            return CandidateReceived(seq=seq, sender=_str(m["from"]), candidate=_candidate(m.get("candidate")))
-        case "ceremony":
-            return CeremonyUpdated(seq=seq, event=dict(m.get("event") or {}), state=dict(m.get("state") or {}))
-        case "ack":
-            return Acknowledged(seq=seq, ref=_opt_str(m.get("ref")))
-        case "error":
-            return Refused(seq=seq, code=str(m["code"]), reason=str(m.get("reason", "")), ref=_opt_str(m.get("ref")))
-        case "ping":
-            return Pinged(seq=seq, nonce=_opt_str(m.get("nonce")))
-        case "pong":
-            return Ponged(seq=seq, nonce=_opt_str(m.get("nonce")))
-    if not isinstance(kind, str):
-        raise MalformedFrame("server message without a type")
-    return Unrecognised(seq=seq, type=kind, body=m)
-
-
-def _str(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _opt_str(value: object) -> str | None:
-    return None if value is None else _str(value)
-
-
-def _opt_int(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError("seq must be a whole number")
-    return value
-
-
-def _peer(value: object) -> PeerInfo:
-    if not isinstance(value, dict):
-        raise TypeError("a peer must be an object")
-    name = value.get("name") or {}
-    return PeerInfo(
-        id=_str(value["id"]),
-        role=_str(value["role"]),
-        venue=_opt_str(value.get("venue")),
-        name={str(k): str(v) for k, v in name.items()} if isinstance(name, dict) else {},
-        polite=bool(value.get("polite", False)),
-    )
-
-
-def _ice_server(value: object) -> IceServer:
-    if not isinstance(value, dict):
-        raise TypeError("an ICE server must be an object")
-    urls = value["urls"]
-    urls = [urls] if isinstance(urls, str) else urls
-    return IceServer(
-        urls=tuple(_str(u) for u in urls),
-        username=_opt_str(value.get("username")),
-        credential=_opt_str(value.get("credential")),
-    )
-
-
-def _candidate(value: object) -> IceCandidateInit | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise TypeError("a candidate must be an object or null")
-    index = value.get("sdpMLineIndex")
-    return IceCandidateInit(
-        candidate=_str(value.get("candidate", "")),
-        sdp_mid=_opt_str(value.get("sdpMid")),
-        sdp_mline_index=_opt_int(index),
-        username_fragment=_opt_str(value.get("usernameFragment")),
-    )
+        return parse_server_message(raw)
+    except ProtocolError as exc:
+        raise MalformedFrame(exc.reason) from None
 
 
 # ---------------------------------------------------------------------------
@@ -684,7 +438,7 @@ class SignalingClient:
             async with asyncio.timeout(self.connect_timeout):
                 first = await ws.receive()
             if first.type == aiohttp.WSMsgType.TEXT:
-                welcome = parse_server_message(first.data)
+                welcome = _parse(first.data)
                 if not isinstance(welcome, Welcomed):
                     raise MalformedFrame(f"expected welcome first, got {type(welcome).__name__}")
                 welcomed = True
@@ -758,7 +512,7 @@ class SignalingClient:
 
     async def _on_frame(self, data: str) -> None:
         try:
-            message = parse_server_message(data)
+            message = _parse(data)
         except MalformedFrame as exc:
             log.warning("ignoring a malformed server frame: %s", exc)
             return
