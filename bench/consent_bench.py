@@ -74,7 +74,7 @@ async def one_ceremony(client: TestClient[Any, Any], service: CeremonyService, n
     definition = parse_definition(many_signatories(max(n, 2)))
     state = await service.create(definition, "bench")
     sha = hashlib.sha256(b"original").hexdigest()
-    await service.execute(state.id, Freeze(sha, 8), "bench")
+    await service.execute(state.id, Freeze(document_sha256=sha, document_size=8), "bench")
     await service.execute(state.id, OpenRooms(), "bench")
     host = (await service.issue_link(state.id, Role.HOST, "bench")).token
     prepared = []
@@ -107,7 +107,7 @@ async def one_ceremony(client: TestClient[Any, Any], service: CeremonyService, n
         ).json()
         await client.post(f"{url}/enrollments/{enrolled['id']}/approve", headers={"Authorization": f"Bearer {host}"})
         prepared.append((signatory, key, headers))
-    await service.execute(state.id, StartSegment("signing"), "bench")
+    await service.execute(state.id, StartSegment(segment="signing"), "bench")
     latencies = []
     for signatory, key, headers in prepared[:n]:
         challenge = (

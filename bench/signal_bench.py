@@ -460,7 +460,7 @@ def parts(n: int) -> list[tuple[str, float]]:
     from signaling.server import TokenBucket
 
     room = Room("0" * 16, 60.0)
-    name = LocalizedText("a", "b", "c")
+    name = LocalizedText(ko="a", zh="b", en="c")
     joined = [
         room.join(role=r, invitation=r.value, venue=v, name=name, resume_session=None, last_seq=0, now=0.0)
         for r, v in ((Role.HOST, None), (Role.VENUE, "chuncheon"))

@@ -79,12 +79,16 @@ class Scenario(Protocol):
 
 
 def _invitation(seq: int) -> InvitationIssued:
-    return InvitationIssued(new_invitation_id(), Role.OBSERVER, token_hash(new_token()), f"bench {seq}")
+    return InvitationIssued(
+        invitation=new_invitation_id(), role=Role.OBSERVER, token_sha256=token_hash(new_token()), label=f"bench {seq}"
+    )
 
 
 def typical_row_size() -> int:
     """Bytes of the canonical body of one invitation.issued event, as the service writes it."""
-    envelope = Envelope(CEREMONY, 1234, datetime.now(UTC), "host:inv-0123456789ab", _invitation(1234))
+    envelope = Envelope(
+        ceremony=CEREMONY, seq=1234, at=datetime.now(UTC), actor="host:inv-0123456789ab", event=_invitation(1234)
+    )
     return len(link(GENESIS, envelope).body)
 
 
@@ -201,7 +205,13 @@ class Append:
 
     async def setup(self) -> None:
         self.store = SqliteStore(self.directory)
-        drafted = Envelope(CEREMONY, 1, datetime.now(UTC), "bench", CeremonyDrafted(demo_definition()))
+        drafted = Envelope(
+            ceremony=CEREMONY,
+            seq=1,
+            at=datetime.now(UTC),
+            actor="bench",
+            event=CeremonyDrafted(definition=demo_definition()),
+        )
         self.row = link(GENESIS, drafted)
         self.store.append(CEREMONY, [self.row])
         await self.batch(WARMUP, [])
@@ -210,7 +220,10 @@ class Append:
         rows: list[StoredEvent] = []
         for _ in range(count):  # linked before timing: this measures the store only
             seq = self.row.seq + 1
-            self.row = link(self.row.hash, Envelope(CEREMONY, seq, datetime.now(UTC), "bench", _invitation(seq)))
+            self.row = link(
+                self.row.hash,
+                Envelope(ceremony=CEREMONY, seq=seq, at=datetime.now(UTC), actor="bench", event=_invitation(seq)),
+            )
             rows.append(self.row)
         for row in rows:
             t0 = time.perf_counter()
@@ -228,7 +241,13 @@ class Core:
     name = "part: core decide+link+evolve"
 
     async def setup(self) -> None:
-        drafted = Envelope(CEREMONY, 1, datetime.now(UTC), "bench", CeremonyDrafted(demo_definition()))
+        drafted = Envelope(
+            ceremony=CEREMONY,
+            seq=1,
+            at=datetime.now(UTC),
+            actor="bench",
+            event=CeremonyDrafted(definition=demo_definition()),
+        )
         self.state: CeremonyState = initial_state(drafted)
         self.head = link(GENESIS, drafted).hash
         await self.batch(WARMUP, [])
@@ -236,10 +255,15 @@ class Core:
     async def batch(self, count: int, latencies: list[float]) -> int:
         for i in range(count):
             t0 = time.perf_counter()
-            command = IssueInvitation(new_invitation_id(), Role.OBSERVER, token_hash(new_token()), f"bench {i}")
+            command = IssueInvitation(
+                invitation=new_invitation_id(),
+                role=Role.OBSERVER,
+                token_sha256=token_hash(new_token()),
+                label=f"bench {i}",
+            )
             now = datetime.now(UTC)
             (event,) = decide(self.state, command, now=now)
-            envelope = Envelope(self.state.id, self.state.seq + 1, now, "bench", event)
+            envelope = Envelope(ceremony=self.state.id, seq=self.state.seq + 1, at=now, actor="bench", event=event)
             self.head = link(self.head, envelope).hash
             self.state = evolve(self.state, envelope)
             latencies.append(time.perf_counter() - t0)

@@ -21,7 +21,7 @@ from .events import Envelope
 GENESIS = bytes(32)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoredEvent:
     """One row of the log as the storage adapter keeps it."""
 
@@ -47,7 +47,7 @@ def decode(stored: StoredEvent) -> Envelope:
     return Envelope.from_json(json.loads(stored.body))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChainBreak:
     """The first place a ceremony's chain does not hold, said for a person."""
 
@@ -56,7 +56,7 @@ class ChainBreak:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChainReport:
     ceremony: str
     length: int
@@ -114,7 +114,9 @@ def verify_chain(ceremony: str, rows: Iterable[StoredEvent]) -> ChainReport:
         envelope, reason = check_link(ceremony, prev, count + 1, row)
         if envelope is None:
             seq = count + 1 if reason.startswith("sequence gap") else row.seq
-            return ChainReport(ceremony, count, prev, ChainBreak(ceremony, seq, reason))
+            return ChainReport(
+                ceremony=ceremony, length=count, head=prev, broken=ChainBreak(ceremony=ceremony, seq=seq, reason=reason)
+            )
         prev = row.hash
         count += 1
-    return ChainReport(ceremony, count, prev, None)
+    return ChainReport(ceremony=ceremony, length=count, head=prev, broken=None)

@@ -16,7 +16,7 @@ LIFETIME_SECONDS = 300.0
 MAX_OUTSTANDING = 10_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Challenge:
     value: str
     ceremony: str
@@ -34,7 +34,13 @@ class ChallengeBook:
         self._forget_expired(now)
         if len(self._open) >= MAX_OUTSTANDING:
             raise InvalidCommand("too many open challenges; try again in a few minutes")
-        challenge = Challenge(secrets.token_urlsafe(32), ceremony, invitation, purpose, now + self.lifetime)
+        challenge = Challenge(
+            value=secrets.token_urlsafe(32),
+            ceremony=ceremony,
+            invitation=invitation,
+            purpose=purpose,
+            expires=now + self.lifetime,
+        )
         self._open[challenge.value] = challenge
         return challenge
 

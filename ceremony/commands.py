@@ -8,8 +8,8 @@ happen in the ceremony's current state is the core's question alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from .consent import ConsentStatement
 from .events import Role
 from .model import CeremonyDefinition
 
@@ -17,12 +17,12 @@ NEXT_SEGMENT = "next"
 REVOCATION_CAUSES = ("superseded", "key_compromise", "cessation")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReviseDefinition:
     definition: CeremonyDefinition
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Freeze:
     """Lock the definition; the shell has already rendered the original PDF."""
 
@@ -30,22 +30,22 @@ class Freeze:
     document_size: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OpenRooms:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StartSegment:
     segment: str  # a segment id, or NEXT_SEGMENT
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Cancel:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IssueInvitation:
     invitation: str
     role: Role
@@ -55,12 +55,12 @@ class IssueInvitation:
     signatory: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RevokeInvitation:
     invitation: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RequestEnrollment:
     enrollment: str
     signatory: str
@@ -71,7 +71,7 @@ class RequestEnrollment:
     address: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ApproveEnrollment:
     enrollment: str
     certificate: str
@@ -79,16 +79,16 @@ class ApproveEnrollment:
     not_after: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RejectEnrollment:
     enrollment: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RecordConsent:
     signatory: str
-    statement: dict[str, Any]
+    statement: ConsentStatement
     signature: str
     certificate_serial: str
     timestamp_token: str
@@ -98,7 +98,7 @@ class RecordConsent:
     extra_timestamp_tokens: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RevokeCertificate:
     """The host revokes a signatory's approved key (a lost or stolen device): the CA's CRL lists it from now on.
 
@@ -111,7 +111,7 @@ class RevokeCertificate:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignDocument:
     signatory: str
     field: str
@@ -124,7 +124,7 @@ class SignDocument:
     extra_timestamp_tokens: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Seal:
     """Seal the ceremony. With `absent_ok`, parties who have not signed are recorded as absent.
 

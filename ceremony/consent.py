@@ -8,32 +8,30 @@ challenge, and the client's clock (the trusted time comes from the TSA).
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
-from typing import Any
+from dataclasses import asdict, dataclass, fields
 
 from .canonical import canonicalize
 from .errors import InvalidCommand
 from .model import LANGUAGES, CeremonyDefinition, Signatory
 
-DECISIONS = ("consent", "decline")
-STATEMENT_FIELDS = {
-    "type",
-    "decision",
-    "ceremony",
-    "document_sha256",
-    "consent_text_sha256",
-    "language",
-    "party",
-    "signatory",
-    "venue",
-    "challenge",
-    "client_time",
-}
+STATEMENT_TYPE = "ceremony-consent/1"
+
+
+class Decision(enum.StrEnum):
+    """What a signatory decided; the statement their key signs says which."""
+
+    CONSENT = "consent"
+    DECLINE = "decline"
+
+
+DECISIONS = tuple(d.value for d in Decision)
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 _TEXTS = {
-    "consent": {
+    Decision.CONSENT: {
         "ko": (
             "본인 {name}({title})은(는) {party}을(를) 대표하여, SHA-256 값이 {sha}인 "
             "「{doc}」의 내용을 읽고 이해하였으며 이에 동의하고 서명합니다."
@@ -44,7 +42,7 @@ _TEXTS = {
             "whose SHA-256 is {sha}, and I consent to it and sign it."
         ),
     },
-    "decline": {
+    Decision.DECLINE: {
         "ko": "본인 {name}({title})은(는) {party}을(를) 대표하여, SHA-256 값이 {sha}인 「{doc}」에 서명하지 않습니다.",
         "zh": "本人{name}（{title}）代表{party}，不签署SHA-256值为{sha}的《{doc}》。",
         "en": "I, {name}, {title}, on behalf of {party}, decline to sign \u201c{doc}\u201d, whose SHA-256 is {sha}.",
@@ -52,10 +50,38 @@ _TEXTS = {
 }
 
 
-def consent_text(definition: CeremonyDefinition, signatory: Signatory, lang: str, sha256: str, decision: str) -> str:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsentStatement:
+    """The JSON object a signatory's key signs, parsed once (`parse_statement`); its bytes are RFC 8785.
+
+    Field names are the wire names: `to_json` gives back exactly the object that was signed.
+    """
+
+    type: str
+    decision: Decision
+    ceremony: str
+    document_sha256: str
+    consent_text_sha256: str
+    language: str
+    party: str
+    signatory: str
+    venue: str
+    challenge: str
+    client_time: str
+
+    def to_json(self) -> dict[str, str]:
+        return {key: str(value) for key, value in asdict(self).items()}
+
+
+STATEMENT_FIELDS = frozenset(f.name for f in fields(ConsentStatement))
+
+
+def consent_text(
+    definition: CeremonyDefinition, signatory: Signatory, lang: str, sha256: str, decision: Decision | str
+) -> str:
     """The exact sentence shown to the signatory; its SHA-256 goes into the statement."""
     party = definition.party(signatory.party)
-    return _TEXTS[decision][lang].format(
+    return _TEXTS[Decision(decision)][lang].format(
         name=signatory.name.get(lang),
         title=signatory.title.get(lang),
         party=party.name.get(lang),
@@ -68,7 +94,7 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def parse_statement(value: object) -> dict[str, Any]:
+def parse_statement(value: object) -> ConsentStatement:
     """Shape checks only (types, lengths); what the values must *be* is checked by the core."""
     if not isinstance(value, dict):
         raise InvalidCommand("the statement must be a JSON object")
@@ -84,8 +110,8 @@ def parse_statement(value: object) -> dict[str, Any]:
     for key in STATEMENT_FIELDS:
         if not isinstance(value[key], str) or not value[key] or len(value[key]) > 200:
             raise InvalidCommand(f"statement field '{key}' must be a non-empty string")
-    if value["type"] != "ceremony-consent/1":
-        raise InvalidCommand("statement type must be 'ceremony-consent/1'")
+    if value["type"] != STATEMENT_TYPE:
+        raise InvalidCommand(f"statement type must be '{STATEMENT_TYPE}'")
     if value["decision"] not in DECISIONS:
         raise InvalidCommand("statement decision must be 'consent' or 'decline'")
     if value["language"] not in LANGUAGES:
@@ -93,8 +119,21 @@ def parse_statement(value: object) -> dict[str, Any]:
     for key in ("document_sha256", "consent_text_sha256"):
         if not HEX64.match(value[key]):
             raise InvalidCommand(f"statement field '{key}' must be 64 lowercase hex digits")
-    return dict(value)
+    return ConsentStatement(
+        type=value["type"],
+        decision=Decision(value["decision"]),
+        ceremony=value["ceremony"],
+        document_sha256=value["document_sha256"],
+        consent_text_sha256=value["consent_text_sha256"],
+        language=value["language"],
+        party=value["party"],
+        signatory=value["signatory"],
+        venue=value["venue"],
+        challenge=value["challenge"],
+        client_time=value["client_time"],
+    )
 
 
-def statement_bytes(statement: dict[str, Any]) -> bytes:
-    return canonicalize(statement)
+def statement_bytes(statement: ConsentStatement) -> bytes:
+    """The bytes the signatory's key signed and the TSA stamped."""
+    return canonicalize(statement.to_json())

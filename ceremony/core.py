@@ -114,24 +114,24 @@ def decide(state: CeremonyState, command: Command, *, now: datetime) -> list[Eve
             )
         raise CommandRefused(f"cannot {_verb(command)}: {_WHY_NOT[state.phase]}")
     match command:
-        case ReviseDefinition(definition):
-            return [DefinitionRevised(definition)]
-        case Freeze(sha, size):
+        case ReviseDefinition(definition=definition):
+            return [DefinitionRevised(definition=definition)]
+        case Freeze(document_sha256=sha, document_size=size):
             if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha) or size <= 0:
                 raise InvalidCommand("a frozen document needs its SHA-256 (64 hex digits) and size")
-            return [CeremonyFrozen(sha, size)]
+            return [CeremonyFrozen(document_sha256=sha, document_size=size)]
         case OpenRooms():
             return [RoomsOpened()]
-        case StartSegment(target):
+        case StartSegment(segment=target):
             return [_start_segment(state, target)]
         case Seal():
             return decide_seal(state, command)
         case SignDocument():
             return decide_sign_document(state, command)
-        case Cancel(reason):
+        case Cancel(reason=reason):
             if not reason.strip() or len(reason) > 500:
                 raise InvalidCommand("a cancellation needs a reason of 1-500 characters")
-            return [CeremonyCancelled(reason.strip())]
+            return [CeremonyCancelled(reason=reason.strip())]
         case IssueInvitation():
             return [_issue(state, command)]
         case RequestEnrollment():
@@ -144,13 +144,13 @@ def decide(state: CeremonyState, command: Command, *, now: datetime) -> list[Eve
             return decide_consent(state, command, now)
         case RevokeCertificate():
             return decide_revoke(state, command)
-        case RevokeInvitation(invitation):
+        case RevokeInvitation(invitation=invitation):
             found = state.invitations.get(invitation)
             if found is None:
                 raise InvalidCommand(f"no invitation '{invitation}' in this ceremony")
             if not found.active:
                 raise CommandRefused(f"invitation '{invitation}' is already revoked")
-            return [InvitationRevoked(invitation)]
+            return [InvitationRevoked(invitation=invitation)]
     raise InvalidCommand(f"unknown command {command!r}")  # pragma: no cover - exhaustive match
 
 
@@ -190,7 +190,7 @@ def _start_segment(state: CeremonyState, target: str) -> SegmentStarted:
     signing = next(i for i, s in enumerate(segments) if s.kind is SegmentKind.SIGNING)
     if state.phase is Phase.OPEN and index > signing:
         raise CommandRefused(f"the signing segment '{segments[signing].id}' cannot be skipped")
-    return SegmentStarted(segments[index].id)
+    return SegmentStarted(segment=segments[index].id)
 
 
 def _issue(state: CeremonyState, command: IssueInvitation) -> InvitationIssued:
@@ -242,13 +242,13 @@ def evolve(state: CeremonyState, envelope: Envelope) -> CeremonyState:
     base = replace(state, seq=envelope.seq, updated_at=envelope.at)
     event = envelope.event
     match event:
-        case DefinitionRevised(definition):
+        case DefinitionRevised(definition=definition):
             return replace(base, definition=definition)
-        case CeremonyFrozen(sha, size):
+        case CeremonyFrozen(document_sha256=sha, document_size=size):
             return replace(base, phase=Phase.FROZEN, document_sha256=sha, document_size=size)
         case RoomsOpened():
             return replace(base, phase=Phase.OPEN)
-        case SegmentStarted(segment):
+        case SegmentStarted(segment=segment):
             kind = next(s.kind for s in state.definition.run_of_show if s.id == segment)
             phase = Phase.SIGNING if kind is SegmentKind.SIGNING else base.phase
             return replace(base, segment=segment, phase=phase)
@@ -256,7 +256,7 @@ def evolve(state: CeremonyState, envelope: Envelope) -> CeremonyState:
             return replace(base, phase=Phase.SEALED, sealed=event, sealed_at=envelope.at)
         case DocumentSigned():
             return evolve_document_signed(base, event)
-        case CeremonyCancelled(reason):
+        case CeremonyCancelled(reason=reason):
             return replace(base, phase=Phase.CANCELLED, cancel_reason=reason)
         case InvitationIssued():
             invitation = Invitation(
@@ -269,7 +269,7 @@ def evolve(state: CeremonyState, envelope: Envelope) -> CeremonyState:
                 signatory=event.signatory,
             )
             return replace(base, invitations=MappingProxyType({**state.invitations, invitation.id: invitation}))
-        case InvitationRevoked(invitation_id):
+        case InvitationRevoked(invitation=invitation_id):
             revoked = replace(state.invitations[invitation_id], revoked_at=envelope.at)
             return replace(base, invitations=MappingProxyType({**state.invitations, invitation_id: revoked}))
         case CeremonyDrafted():

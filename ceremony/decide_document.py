@@ -12,6 +12,7 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from .commands import Seal, SignDocument
+from .consent import Decision
 from .errors import AbsentSignatories, CommandRefused, InvalidCommand
 from .events import CeremonySealed, DocumentSigned, Event
 from .state import CeremonyState, Enrollment, PdfSignature, Phase, current_pdf, enrollment_with_serial, roll
@@ -28,11 +29,11 @@ def check_may_sign(state: CeremonyState, signatory: str) -> Enrollment:
     if not state.definition.has_signatory(signatory):
         raise InvalidCommand(f"no signatory '{signatory}' in this ceremony")
     consent = state.consents.get(signatory)
-    if consent is None or consent.decision != "consent":
+    if consent is None or consent.event.decision is not Decision.CONSENT:
         raise CommandRefused("only a signatory who has consented signs the MOU; give consent first")
     if signatory in state.pdf_signatures:
         raise CommandRefused("this signatory has already signed the MOU")
-    enrollment = enrollment_with_serial(state, consent.certificate_serial)
+    enrollment = enrollment_with_serial(state, consent.event.certificate_serial)
     if enrollment is None or enrollment.certificate is None:
         raise CommandRefused("no certificate of this signatory matches the one the consent was given with")
     if enrollment.revoked:
@@ -50,21 +51,21 @@ def decide_sign_document(state: CeremonyState, c: SignDocument) -> list[Event]:
     base, _ = current_pdf(state)
     if c.base_sha256 != base:
         raise CommandRefused("the signature was made over an older revision of the MOU; sign the current one")
-    if any(p.field == c.field for p in state.pdf_signatures.values()) or not c.field:
+    if any(p.event.field == c.field for p in state.pdf_signatures.values()) or not c.field:
         raise InvalidCommand(f"signature field '{c.field}' is empty or already used")
     if len(c.sha256) != 64 or c.size <= 0:
         raise InvalidCommand("a signed revision needs its SHA-256 and size")
     return [
         DocumentSigned(
-            c.signatory,
-            c.field,
-            c.base_sha256,
-            c.sha256,
-            c.size,
-            c.certificate_serial,
-            c.timestamp,
-            c.timestamp_token,
-            c.extra_timestamp_tokens,
+            signatory=c.signatory,
+            field=c.field,
+            base_sha256=c.base_sha256,
+            sha256=c.sha256,
+            size=c.size,
+            certificate_serial=c.certificate_serial,
+            timestamp=c.timestamp,
+            timestamp_token=c.timestamp_token,
+            extra_timestamp_tokens=c.extra_timestamp_tokens,
         )
     ]
 
@@ -77,26 +78,17 @@ def decide_seal(state: CeremonyState, c: Seal) -> list[Event]:
         raise CommandRefused("the log moved on while the record was being built; seal again")
     return [
         CeremonySealed(
-            now.signed,
-            now.declined,
-            now.absent,
-            c.signed_sha256,
-            c.signed_size,
-            c.evidence_sha256,
-            c.record_sha256,
+            signed=now.signed,
+            declined=now.declined,
+            absent=now.absent,
+            signed_sha256=c.signed_sha256,
+            signed_size=c.signed_size,
+            evidence_sha256=c.evidence_sha256,
+            record_sha256=c.record_sha256,
         )
     ]
 
 
 def evolve_document_signed(state: CeremonyState, event: DocumentSigned) -> CeremonyState:
-    signature = PdfSignature(
-        event.signatory,
-        event.field,
-        event.sha256,
-        event.size,
-        event.certificate_serial,
-        event.timestamp,
-        event.timestamp_token,
-        event.extra_timestamp_tokens,
-    )
+    signature = PdfSignature(event=event, recorded_at=state.updated_at)  # the envelope's time, set by evolve
     return replace(state, pdf_signatures=MappingProxyType({**state.pdf_signatures, event.signatory: signature}))

@@ -44,7 +44,15 @@ def decide_request(state: CeremonyState, c: RequestEnrollment) -> list[Event]:
     if c.enrollment in state.enrollments:
         raise InvalidCommand(f"enrollment id '{c.enrollment}' is already used")
     return [
-        EnrollmentRequested(c.enrollment, c.signatory, c.invitation, c.public_key, c.fingerprint, c.device, c.address)
+        EnrollmentRequested(
+            enrollment=c.enrollment,
+            signatory=c.signatory,
+            invitation=c.invitation,
+            public_key=c.public_key,
+            fingerprint=c.fingerprint,
+            device=c.device,
+            address=c.address,
+        )
     ]
 
 
@@ -65,8 +73,10 @@ def decide_approve(state: CeremonyState, c: ApproveEnrollment) -> list[Event]:
     previous = current_certificate(state, enrollment.signatory)
     if previous is not None and previous.serial is not None:
         # A new device means a new key: the old certificate must not sign any more.
-        events.append(CertificateRevoked(previous.serial, f"superseded by enrollment {c.enrollment}"))
-    events.append(EnrollmentApproved(c.enrollment, c.certificate, c.serial, c.not_after))
+        events.append(CertificateRevoked(serial=previous.serial, reason=f"superseded by enrollment {c.enrollment}"))
+    events.append(
+        EnrollmentApproved(enrollment=c.enrollment, certificate=c.certificate, serial=c.serial, not_after=c.not_after)
+    )
     return events
 
 
@@ -74,7 +84,7 @@ def decide_reject(state: CeremonyState, c: RejectEnrollment) -> list[Event]:
     _pending(state, c.enrollment)
     if not c.reason.strip() or len(c.reason) > 500:
         raise InvalidCommand("a rejection needs a reason of 1-500 characters")
-    return [EnrollmentRejected(c.enrollment, c.reason.strip())]
+    return [EnrollmentRejected(enrollment=c.enrollment, reason=c.reason.strip())]
 
 
 def consent_key(state: CeremonyState, signatory: str, now: datetime) -> Enrollment:
@@ -112,16 +122,16 @@ def decide_consent(state: CeremonyState, c: RecordConsent, now: datetime) -> lis
     s = c.statement
     return [
         ConsentRecorded(
-            c.signatory,
-            s["decision"],
-            s,
-            c.signature,
-            c.certificate_serial,
-            c.timestamp_token,
-            c.timestamp,
-            c.address,
-            c.device,
-            c.extra_timestamp_tokens,
+            signatory=c.signatory,
+            decision=s.decision,
+            statement=s,
+            signature=c.signature,
+            certificate_serial=c.certificate_serial,
+            timestamp_token=c.timestamp_token,
+            timestamp=c.timestamp,
+            address=c.address,
+            device=c.device,
+            extra_timestamp_tokens=c.extra_timestamp_tokens,
         )
     ]
 
@@ -139,7 +149,7 @@ def decide_revoke(state: CeremonyState, c: RevokeCertificate) -> list[Event]:
     if len(c.reason) > 500:
         raise InvalidCommand("a revocation's reason is at most 500 characters")
     reason = c.reason.strip() or f"revoked by the host ({c.cause.replace('_', ' ')})"
-    return [CertificateRevoked(enrollment.serial, reason, c.cause)]
+    return [CertificateRevoked(serial=enrollment.serial, reason=reason, cause=c.cause)]
 
 
 def _check_statement(state: CeremonyState, c: RecordConsent) -> None:
@@ -153,13 +163,13 @@ def _check_statement(state: CeremonyState, c: RecordConsent) -> None:
         "venue": signatory.venue,
     }
     for key, value in expected.items():
-        if s.get(key) != value:
-            raise InvalidCommand(f"the statement's {key} is {s.get(key)!r}, but this consent is for {value!r}")
+        if getattr(s, key) != value:
+            raise InvalidCommand(f"the statement's {key} is {getattr(s, key)!r}, but this consent is for {value!r}")
     assert state.document_sha256 is not None
-    text = consent_text(state.definition, signatory, s["language"], state.document_sha256, s["decision"])
-    if s["consent_text_sha256"] != text_sha256(text):
+    text = consent_text(state.definition, signatory, s.language, state.document_sha256, s.decision)
+    if s.consent_text_sha256 != text_sha256(text):
         raise InvalidCommand("the consent text hash does not match the text this ceremony shows in that language")
-    if s["challenge"] in state.used_challenges:
+    if s.challenge in state.used_challenges:
         raise InvalidCommand("the challenge was already used (a replayed statement)")
 
 
@@ -168,7 +178,13 @@ def evolve_signing(state: CeremonyState, event: Event, at: datetime) -> Ceremony
     match event:
         case EnrollmentRequested():
             enrollment = Enrollment(
-                event.enrollment, event.signatory, event.public_key, event.fingerprint, event.device, event.address, at
+                id=event.enrollment,
+                signatory=event.signatory,
+                public_key=event.public_key,
+                fingerprint=event.fingerprint,
+                device=event.device,
+                address=event.address,
+                requested_at=at,
             )
             return replace(state, enrollments=MappingProxyType({**state.enrollments, enrollment.id: enrollment}))
         case EnrollmentApproved():
@@ -193,22 +209,10 @@ def evolve_signing(state: CeremonyState, event: Event, at: datetime) -> Ceremony
             }
             return replace(state, enrollments=MappingProxyType({**state.enrollments, **changed}))
         case ConsentRecorded():
-            consent = Consent(
-                event.signatory,
-                event.decision,
-                event.statement,
-                event.signature,
-                event.certificate_serial,
-                event.timestamp_token,
-                event.timestamp,
-                at,
-                event.address,
-                event.device,
-                event.extra_timestamp_tokens,
-            )
+            consent = Consent(event=event, recorded_at=at)
             return replace(
                 state,
-                consents=MappingProxyType({**state.consents, consent.signatory: consent}),
-                used_challenges=state.used_challenges | {str(event.statement["challenge"])},
+                consents=MappingProxyType({**state.consents, event.signatory: consent}),
+                used_challenges=state.used_challenges | {event.statement.challenge},
             )
     return None

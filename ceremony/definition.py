@@ -63,12 +63,12 @@ class _Collector:
     def localized(self, value: object, path: str, *, limit: int = MAX_TEXT) -> LocalizedText:
         mapping = self.obj(value, path)
         if mapping is None:
-            return LocalizedText("", "", "")
+            return LocalizedText(ko="", zh="", en="")
         for key in mapping:
             if key not in LANGUAGES:
                 self.add(f"{path}.{key}", "unknown language (use ko, zh, en)")
         texts = [self.text(mapping.get(lang), f"{path}.{lang}", limit=limit) for lang in LANGUAGES]
-        return LocalizedText(*texts)
+        return LocalizedText(**dict(zip(LANGUAGES, texts, strict=True)))
 
     def ident(self, value: object, path: str) -> str:
         if not isinstance(value, str) or not ID_PATTERN.match(value):

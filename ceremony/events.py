@@ -8,12 +8,14 @@ module is the one place that turns events into JSON values and back.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from .consent import ConsentStatement, Decision, parse_statement
 from .definition import definition_to_json, parse_definition
-from .errors import CorruptLog, InvalidDefinition
+from .errors import CorruptLog, InvalidCommand, InvalidDefinition
 from .model import CeremonyDefinition
 
 
@@ -27,33 +29,33 @@ class Role(enum.StrEnum):
     OBSERVER = "observer"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CeremonyDrafted:
     definition: CeremonyDefinition
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DefinitionRevised:
     definition: CeremonyDefinition
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CeremonyFrozen:
     document_sha256: str
     document_size: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RoomsOpened:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SegmentStarted:
     segment: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CeremonySealed:
     """Final. Names the record built just before it (docs/record.md), so log and record point at each other."""
 
@@ -66,12 +68,12 @@ class CeremonySealed:
     record_sha256: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CeremonyCancelled:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InvitationIssued:
     invitation: str
     role: Role
@@ -81,12 +83,12 @@ class InvitationIssued:
     signatory: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InvitationRevoked:
     invitation: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EnrollmentRequested:
     """A signatory's browser presented a new key (with proof of possession)."""
 
@@ -99,7 +101,7 @@ class EnrollmentRequested:
     address: str  # the client's IP address
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EnrollmentApproved:
     enrollment: str
     certificate: str  # base64 DER X.509 issued by the ceremony CA
@@ -107,26 +109,26 @@ class EnrollmentApproved:
     not_after: str  # ISO 8601 UTC
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EnrollmentRejected:
     enrollment: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CertificateRevoked:
     serial: str
     reason: str
     cause: str = "superseded"  # the CRL's reason: superseded, key_compromise or cessation
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConsentRecorded:
     """A signed, timestamped decision (consent or decline) of one signatory."""
 
     signatory: str
-    decision: str
-    statement: dict[str, Any]
+    decision: Decision
+    statement: ConsentStatement
     signature: str  # base64 DER ECDSA-SHA256 over the statement's canonical bytes
     certificate_serial: str
     timestamp_token: str  # base64 DER RFC 3161 token over the statement's canonical bytes
@@ -136,7 +138,7 @@ class ConsentRecorded:
     extra_timestamp_tokens: tuple[str, ...] = ()  # from each further configured TSA, in order
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DocumentSigned:
     """A signatory's PAdES signature was added to the MOU as an incremental update."""
 
@@ -200,6 +202,8 @@ def event_to_json(event: Event) -> dict[str, Any]:
         value = getattr(event, f.name)
         if isinstance(value, CeremonyDefinition):
             value = definition_to_json(value)
+        elif isinstance(value, ConsentStatement):
+            value = value.to_json()
         elif isinstance(value, enum.Enum):
             value = value.value
         elif isinstance(value, tuple):
@@ -207,6 +211,15 @@ def event_to_json(event: Event) -> dict[str, Any]:
         if value is not None:
             data[f.name] = value
     return data
+
+
+# Fields whose JSON form is not their value: each is parsed, and so checked, on the way in.
+_PARSERS: dict[str, Callable[[Any], object]] = {
+    "definition": parse_definition,
+    "role": Role,
+    "decision": Decision,
+    "statement": parse_statement,
+}
 
 
 def event_from_json(type_: str, data: dict[str, Any]) -> Event:
@@ -219,19 +232,17 @@ def event_from_json(type_: str, data: dict[str, Any]) -> Event:
             if f.name not in data:
                 continue
             value = data[f.name]
-            if f.name == "definition":
-                value = parse_definition(value)
-            elif f.name == "role":
-                value = Role(value)
+            if f.name in _PARSERS:
+                value = _PARSERS[f.name](value)
             elif isinstance(value, list):
                 value = tuple(value)  # events are immutable; JSON arrays come back as tuples
             kwargs[f.name] = value
         return cls(**kwargs)
-    except (TypeError, ValueError, InvalidDefinition) as exc:
+    except (TypeError, ValueError, InvalidDefinition, InvalidCommand) as exc:
         raise CorruptLog(f"event {type_!r} has unreadable data: {exc}") from exc
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Envelope:
     """An event as it sits in the log, before or after hashing."""
 

@@ -19,7 +19,7 @@ class Language(enum.StrEnum):
     EN = "en"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LocalizedText:
     """One text in the three ceremony languages; none may be empty."""
 
@@ -35,7 +35,7 @@ class LocalizedText:
         return {"ko": self.ko, "zh": self.zh, "en": self.en}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Venue:
     """A hall with a screen and cameras; `timezone` is an IANA zone name."""
 
@@ -46,14 +46,14 @@ class Venue:
     timezone: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Party:
     id: str
     name: LocalizedText
     country: str  # ISO 3166-1 alpha-2
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Signatory:
     """A person who signs for one party, from one venue."""
 
@@ -74,7 +74,7 @@ class SegmentKind(enum.StrEnum):
     CLOSING = "closing"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Segment:
     id: str
     kind: SegmentKind
@@ -82,7 +82,7 @@ class Segment:
     minutes: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Article:
     """A numbered article of the MOU; its number is its 1-based position."""
 
@@ -90,7 +90,7 @@ class Article:
     body: LocalizedText
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Document:
     """The MOU text: what is rendered to the original PDF at freeze."""
 
@@ -102,13 +102,13 @@ class Document:
     prevailing_clause: LocalizedText
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Schedule:
     start: datetime  # timezone-aware
     duration_minutes: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CeremonyDefinition:
     """What the host defines while the ceremony is a draft, locked at freeze."""
 

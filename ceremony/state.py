@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
 
+from .consent import Decision
 from .errors import CommandRefused
-from .events import CeremonySealed, Role
+from .events import CeremonySealed, ConsentRecorded, DocumentSigned, Role
 from .model import CeremonyDefinition
 
 
@@ -29,7 +29,7 @@ class Phase(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Invitation:
     id: str
     role: Role
@@ -56,7 +56,7 @@ class EnrollmentStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Enrollment:
     id: str
     signatory: str
@@ -75,34 +75,23 @@ class Enrollment:
     cause: str | None = None  # the CRL's reason code once revoked
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Consent:
-    signatory: str
-    decision: str
-    statement: dict[str, Any]
-    signature: str
-    certificate_serial: str
-    timestamp_token: str
-    timestamp: str
+    """A signatory's decision as the log holds it: the event itself, and when it was recorded."""
+
+    event: ConsentRecorded
     recorded_at: datetime
-    address: str
-    device: str
-    extra_timestamp_tokens: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PdfSignature:
-    signatory: str
-    field: str
-    sha256: str
-    size: int
-    certificate_serial: str
-    timestamp: str
-    timestamp_token: str = ""
-    extra_timestamp_tokens: tuple[str, ...] = ()
+    """A signatory's PAdES signature as the log holds it: the event itself, and when it was recorded."""
+
+    event: DocumentSigned
+    recorded_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CeremonyState:
     id: str
     definition: CeremonyDefinition
@@ -134,7 +123,7 @@ class CeremonyState:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Roll:
     """Who signed, declined or is absent at this point."""
 
@@ -167,7 +156,7 @@ def enrollment_with_serial(state: CeremonyState, serial: str) -> Enrollment | No
 def current_pdf(state: CeremonyState) -> tuple[str, int]:
     """SHA-256 and size of the newest revision of the MOU: the original or the last signature."""
     if state.pdf_signatures:
-        last = list(state.pdf_signatures.values())[-1]
+        last = list(state.pdf_signatures.values())[-1].event
         return last.sha256, last.size
     if state.document_sha256 is None or state.document_size is None:
         raise CommandRefused("the ceremony is not frozen; there is no document to sign")
@@ -176,11 +165,11 @@ def current_pdf(state: CeremonyState) -> tuple[str, int]:
 
 def roll(state: CeremonyState) -> Roll:
     signed = tuple(state.pdf_signatures)
-    declined = tuple(s.id for s in state.definition.signatories if _decision(state, s.id) == "decline")
+    declined = tuple(s.id for s in state.definition.signatories if _decision(state, s.id) is Decision.DECLINE)
     absent = tuple(s.id for s in state.definition.signatories if s.id not in signed and s.id not in declined)
-    return Roll(signed, declined, absent)
+    return Roll(signed=signed, declined=declined, absent=absent)
 
 
-def _decision(state: CeremonyState, signatory: str) -> str | None:
+def _decision(state: CeremonyState, signatory: str) -> Decision | None:
     consent = state.consents.get(signatory)
-    return consent.decision if consent is not None else None
+    return consent.event.decision if consent is not None else None

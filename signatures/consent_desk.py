@@ -135,9 +135,9 @@ class ConsentDesk:
         """Verify the signed decision, check it against the core at this moment, timestamp it, log it."""
         signatory = _signatory_of(invitation)
         statement = parse_statement(body.get("statement"))
-        if statement["signatory"] != signatory:
+        if statement.signatory != signatory:
             raise BadSubmission("this link may only sign for its own signatory")
-        self.challenges.check(statement["challenge"], state.id, invitation.id, "consent", time.monotonic())
+        self.challenges.check(statement.challenge, state.id, invitation.id, "consent", time.monotonic())
         now = self.service.clock()
         enrollment = consent_key(state, signatory, now)
         assert enrollment.certificate is not None and enrollment.serial is not None
@@ -172,7 +172,7 @@ class ConsentDesk:
             extra_timestamp_tokens=tuple(b64(t.der) for t in more),
         )
         done = await self.service.execute(state.id, stamped, invitation.actor)
-        self.challenges.spend(statement["challenge"])
+        self.challenges.spend(statement.challenge)
         return done.state.consents[signatory]
 
 

@@ -56,7 +56,7 @@ SIGNATURE_BYTES = 16384
 _ECDSA = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignedPdf:
     data: bytes
     sha256: str
@@ -83,7 +83,7 @@ def _asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignatureTexts:
     """What a signature says about itself in the PDF: its field, who, where, why."""
 
@@ -182,7 +182,13 @@ async def prepare(
         "signer": signer_cert,
         "registry": registry,
     }
-    return PreparedSignature(attributes.dump(), hashlib.sha256(pdf).hexdigest(), texts.field_name, certificate, state)
+    return PreparedSignature(
+        to_sign=attributes.dump(),
+        base_sha256=hashlib.sha256(pdf).hexdigest(),
+        field_name=texts.field_name,
+        certificate=certificate,
+        _state=state,
+    )
 
 
 async def finish(prepared: PreparedSignature, der_signature: bytes, timestamper: Timestamper) -> SignedPdf:
@@ -215,4 +221,6 @@ async def finish(prepared: PreparedSignature, der_signature: bytes, timestamper:
         raise PdfSigningFailed(f"the signature could not be written into the PDF: {exc}") from exc
     data = output.getvalue()
     assert source.last is not None  # async_sign_prescribed_attributes stamps exactly once
-    return SignedPdf(data, hashlib.sha256(data).hexdigest(), source.last.gen_time, source.last.der)
+    return SignedPdf(
+        data=data, sha256=hashlib.sha256(data).hexdigest(), timestamp=source.last.gen_time, token=source.last.der
+    )

@@ -285,7 +285,7 @@ async def _verify(
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"", "the body is empty"),
+        (b"", "The file is empty"),
         (b"this is not a zip at all", "not a zip file"),
         (b"PK\x03\x04" + b"\x00" * 200, "This zip is cut short"),
         (zip_bytes({"readme.txt": b"hello"}), "no evidence.json"),

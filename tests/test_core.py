@@ -64,6 +64,7 @@ from ceremony.model import (
     Venue,
 )
 from ceremony.state import CeremonyState, Phase
+from tests import helpers
 
 CEREMONY = "00112233aabbccdd"
 T0 = datetime(2020, 5, 29, 1, 0, tzinfo=UTC)
@@ -83,25 +84,28 @@ def make_definition(title: str = "Export MOU") -> CeremonyDefinition:
         title=_t(title),
         schedule=Schedule(start=datetime(2020, 5, 29, 1, 20, tzinfo=UTC), duration_minutes=60),
         venues=(
-            Venue("hall-kr", _t("Hall KR"), _t("Chuncheon"), "KR", "Asia/Seoul"),
-            Venue("hall-cn", _t("Hall CN"), _t("Nanjing"), "CN", "Asia/Shanghai"),
+            Venue(id="hall-kr", name=_t("Hall KR"), city=_t("Chuncheon"), country="KR", timezone="Asia/Seoul"),
+            Venue(id="hall-cn", name=_t("Hall CN"), city=_t("Nanjing"), country="CN", timezone="Asia/Shanghai"),
         ),
-        parties=(Party("party-kr", _t("Party KR"), "KR"), Party("party-cn", _t("Party CN"), "CN")),
+        parties=(
+            Party(id="party-kr", name=_t("Party KR"), country="KR"),
+            Party(id="party-cn", name=_t("Party CN"), country="CN"),
+        ),
         signatories=(
-            Signatory("signer-kr", _t("Signer KR"), _t("Governor"), "party-kr", "hall-kr"),
-            Signatory("signer-cn", _t("Signer CN"), _t("Mayor"), "party-cn", "hall-cn"),
+            Signatory(id="signer-kr", name=_t("Signer KR"), title=_t("Governor"), party="party-kr", venue="hall-kr"),
+            Signatory(id="signer-cn", name=_t("Signer CN"), title=_t("Mayor"), party="party-cn", venue="hall-cn"),
         ),
         run_of_show=(
-            Segment("opening", SegmentKind.OPENING, _t("Opening"), 5),
-            Segment("remarks", SegmentKind.REMARKS, _t("Remarks"), 10),
-            Segment("signing", SegmentKind.SIGNING, _t("Signing"), 10),
-            Segment("exchange", SegmentKind.EXCHANGE, _t("Exchange"), 5),
-            Segment("closing", SegmentKind.CLOSING, _t("Closing"), 5),
+            Segment(id="opening", kind=SegmentKind.OPENING, title=_t("Opening"), minutes=5),
+            Segment(id="remarks", kind=SegmentKind.REMARKS, title=_t("Remarks"), minutes=10),
+            Segment(id="signing", kind=SegmentKind.SIGNING, title=_t("Signing"), minutes=10),
+            Segment(id="exchange", kind=SegmentKind.EXCHANGE, title=_t("Exchange"), minutes=5),
+            Segment(id="closing", kind=SegmentKind.CLOSING, title=_t("Closing"), minutes=5),
         ),
         document=Document(
             title=_t("MOU"),
             preamble=_t("Preamble"),
-            articles=(Article(_t("Purpose"), _t("Sell goods")),),
+            articles=(Article(title=_t("Purpose"), body=_t("Sell goods")),),
             closing=_t("Closing words"),
             prevailing_language=Language.EN,
             prevailing_clause=_t("English prevails"),
@@ -117,7 +121,9 @@ class Log:
     """A ceremony stepped by hand: decide, wrap in envelopes at explicit times, evolve."""
 
     def __init__(self) -> None:
-        drafted = Envelope(CEREMONY, 1, T0, "operator", CeremonyDrafted(DEFINITION))
+        drafted = Envelope(
+            ceremony=CEREMONY, seq=1, at=T0, actor="operator", event=CeremonyDrafted(definition=DEFINITION)
+        )
         self.state = initial_state(drafted)
         self.envelopes = [drafted]
 
@@ -125,7 +131,7 @@ class Log:
         at = T0 + timedelta(minutes=len(self.envelopes))
         events = decide(self.state, command, now=at)
         for event in events:
-            envelope = Envelope(CEREMONY, self.state.seq + 1, at, actor, event)
+            envelope = Envelope(ceremony=CEREMONY, seq=self.state.seq + 1, at=at, actor=actor, event=event)
             self.state = evolve(self.state, envelope)
             self.envelopes.append(envelope)
         return events
@@ -134,19 +140,19 @@ class Log:
 def log_in(phase: Phase) -> Log:
     """A log whose state is in `phase`, with an active host link `inv-host` issued in draft."""
     log = Log()
-    log.run(IssueInvitation("inv-host", Role.HOST, TOKEN_A, "host"))
+    log.run(IssueInvitation(invitation="inv-host", role=Role.HOST, token_sha256=TOKEN_A, label="host"))
     if phase is Phase.DRAFT:
         return log
-    log.run(Freeze(SHA, 4096))
+    log.run(Freeze(document_sha256=SHA, document_size=4096))
     if phase is Phase.FROZEN:
         return log
     log.run(OpenRooms())
     if phase is Phase.OPEN:
         return log
     if phase is Phase.CANCELLED:
-        log.run(Cancel("the video link failed"))
+        log.run(Cancel(reason="the video link failed"))
         return log
-    log.run(StartSegment("signing"))
+    log.run(StartSegment(segment="signing"))
     if phase is Phase.SIGNING:
         return log
     log.run(Seal(absent_ok=True))
@@ -174,36 +180,72 @@ def assert_refused(log: Log, command: Command, error: type[Exception] = CommandR
 
 # ---- every command in every phase ----
 
-OBSERVER = IssueInvitation("inv-new", Role.OBSERVER, TOKEN_B, "press")
-VENUE_LINK = IssueInvitation("inv-new", Role.VENUE, TOKEN_B, "screen", venue="hall-kr")
-SIGNATORY_LINK = IssueInvitation("inv-new", Role.SIGNATORY, TOKEN_B, "tablet", signatory="signer-cn")
+OBSERVER = IssueInvitation(invitation="inv-new", role=Role.OBSERVER, token_sha256=TOKEN_B, label="press")
+VENUE_LINK = IssueInvitation(
+    invitation="inv-new", role=Role.VENUE, token_sha256=TOKEN_B, label="screen", venue="hall-kr"
+)
+SIGNATORY_LINK = IssueInvitation(
+    invitation="inv-new", role=Role.SIGNATORY, token_sha256=TOKEN_B, label="tablet", signatory="signer-cn"
+)
 
 COMMANDS: dict[str, Command] = {
-    "revise": ReviseDefinition(REVISED),
-    "freeze": Freeze(SHA, 4096),
+    "revise": ReviseDefinition(definition=REVISED),
+    "freeze": Freeze(document_sha256=SHA, document_size=4096),
     "open": OpenRooms(),
-    "next": StartSegment(NEXT_SEGMENT),
+    "next": StartSegment(segment=NEXT_SEGMENT),
     "seal": Seal(absent_ok=True),
-    "cancel": Cancel("  a hall lost power  "),
+    "cancel": Cancel(reason="  a hall lost power  "),
     "observer-link": OBSERVER,
     "venue-link": VENUE_LINK,
     "signatory-link": SIGNATORY_LINK,
-    "revoke": RevokeInvitation("inv-host"),
+    "revoke": RevokeInvitation(invitation="inv-host"),
     # The signing commands; their finer rules are in tests/test_signing_core.py. Here no
     # enrollment exists yet, so approving, rejecting, revoking a key and consenting are refused in every phase.
-    "enroll": RequestEnrollment("enr-1", "signer-kr", "inv-sig", "c3BraQ==", "cd" * 32, "UA", "127.0.0.1"),
-    "approve": ApproveEnrollment("enr-1", "Y2VydA==", "0a", "2020-06-05T00:00:00Z"),
-    "reject": RejectEnrollment("enr-1", "not the right person"),
-    "revoke-key": RevokeCertificate("enr-1", "key_compromise", "the tablet was stolen"),
-    "consent": RecordConsent("signer-kr", {}, "c2ln", "0a", "dG9rZW4=", "2020-05-29T01:30:00Z", "127.0.0.1", "UA"),
+    "enroll": RequestEnrollment(
+        enrollment="enr-1",
+        signatory="signer-kr",
+        invitation="inv-sig",
+        public_key="c3BraQ==",
+        fingerprint="cd" * 32,
+        device="UA",
+        address="127.0.0.1",
+    ),
+    "approve": ApproveEnrollment(
+        enrollment="enr-1", certificate="Y2VydA==", serial="0a", not_after="2020-06-05T00:00:00Z"
+    ),
+    "reject": RejectEnrollment(enrollment="enr-1", reason="not the right person"),
+    "revoke-key": RevokeCertificate(enrollment="enr-1", cause="key_compromise", reason="the tablet was stolen"),
+    "consent": RecordConsent(
+        signatory="signer-kr",
+        statement=helpers.statement(),
+        signature="c2ln",
+        certificate_serial="0a",
+        timestamp_token="dG9rZW4=",
+        timestamp="2020-05-29T01:30:00Z",
+        address="127.0.0.1",
+        device="UA",
+    ),
     # Nobody has consented here, so a PDF signature is refused in every phase (tests/test_pades.py has the rest).
-    "sign-pdf": SignDocument("signer-kr", "Signature-1", SHA, "cd" * 32, 5000, "0a", "2020-05-29T01:31:00Z"),
+    "sign-pdf": SignDocument(
+        signatory="signer-kr",
+        field="Signature-1",
+        base_sha256=SHA,
+        sha256="cd" * 32,
+        size=5000,
+        certificate_serial="0a",
+        timestamp="2020-05-29T01:31:00Z",
+    ),
 }
 
 
 def _issued(command: IssueInvitation) -> InvitationIssued:
     return InvitationIssued(
-        command.invitation, command.role, command.token_sha256, command.label, command.venue, command.signatory
+        invitation=command.invitation,
+        role=command.role,
+        token_sha256=command.token_sha256,
+        label=command.label,
+        venue=command.venue,
+        signatory=command.signatory,
     )
 
 
@@ -211,23 +253,33 @@ _LIVE_LINKS = {Phase.FROZEN, Phase.OPEN, Phase.SIGNING}
 
 # (command, phase) -> (the events it must produce, the phase after them). Anything absent is refused.
 ALLOWED_CASES: dict[tuple[str, Phase], tuple[list[Event], Phase]] = {
-    ("revise", Phase.DRAFT): ([DefinitionRevised(REVISED)], Phase.DRAFT),
-    ("freeze", Phase.DRAFT): ([CeremonyFrozen(SHA, 4096)], Phase.FROZEN),
+    ("revise", Phase.DRAFT): ([DefinitionRevised(definition=REVISED)], Phase.DRAFT),
+    ("freeze", Phase.DRAFT): ([CeremonyFrozen(document_sha256=SHA, document_size=4096)], Phase.FROZEN),
     ("open", Phase.FROZEN): ([RoomsOpened()], Phase.OPEN),
-    ("next", Phase.OPEN): ([SegmentStarted("opening")], Phase.OPEN),
-    ("next", Phase.SIGNING): ([SegmentStarted("exchange")], Phase.SIGNING),
+    ("next", Phase.OPEN): ([SegmentStarted(segment="opening")], Phase.OPEN),
+    ("next", Phase.SIGNING): ([SegmentStarted(segment="exchange")], Phase.SIGNING),
     ("seal", Phase.SIGNING): ([CeremonySealed(absent=("signer-kr", "signer-cn"))], Phase.SEALED),
     **{
-        ("cancel", p): ([CeremonyCancelled("a hall lost power")], Phase.CANCELLED)
+        ("cancel", p): ([CeremonyCancelled(reason="a hall lost power")], Phase.CANCELLED)
         for p in (Phase.DRAFT, Phase.FROZEN, Phase.OPEN, Phase.SIGNING)
     },
     **{("observer-link", p): ([_issued(OBSERVER)], p) for p in set(Phase) - {Phase.CANCELLED}},
     **{("venue-link", p): ([_issued(VENUE_LINK)], p) for p in _LIVE_LINKS},
     **{("signatory-link", p): ([_issued(SIGNATORY_LINK)], p) for p in _LIVE_LINKS},
-    **{("revoke", p): ([InvitationRevoked("inv-host")], p) for p in Phase},
+    **{("revoke", p): ([InvitationRevoked(invitation="inv-host")], p) for p in Phase},
     **{
         ("enroll", p): (
-            [EnrollmentRequested("enr-1", "signer-kr", "inv-sig", "c3BraQ==", "cd" * 32, "UA", "127.0.0.1")],
+            [
+                EnrollmentRequested(
+                    enrollment="enr-1",
+                    signatory="signer-kr",
+                    invitation="inv-sig",
+                    public_key="c3BraQ==",
+                    fingerprint="cd" * 32,
+                    device="UA",
+                    address="127.0.0.1",
+                )
+            ],
             p,
         )
         for p in _LIVE_LINKS
@@ -271,7 +323,7 @@ def test_every_command_in_every_phase(name: str, phase: Phase) -> None:
 def test_revision_replaces_the_definition_and_nothing_else() -> None:
     log = log_in(Phase.DRAFT)
     before = log.state
-    log.run(ReviseDefinition(REVISED))
+    log.run(ReviseDefinition(definition=REVISED))
     assert log.state.definition == REVISED
     assert log.state.invitations == before.invitations
     assert log.state.document_sha256 is None
@@ -279,17 +331,19 @@ def test_revision_replaces_the_definition_and_nothing_else() -> None:
 
 def test_freeze_records_the_document_and_checks_its_hash() -> None:
     log = log_in(Phase.DRAFT)
-    assert_refused(log, Freeze("AB" * 32, 10), InvalidCommand)  # upper case is not our hex form
-    assert_refused(log, Freeze("ab" * 31, 10), InvalidCommand)
-    assert_refused(log, Freeze(SHA, 0), InvalidCommand)
-    log.run(Freeze(SHA, 4096))
+    assert_refused(
+        log, Freeze(document_sha256="AB" * 32, document_size=10), InvalidCommand
+    )  # upper case is not our hex form
+    assert_refused(log, Freeze(document_sha256="ab" * 31, document_size=10), InvalidCommand)
+    assert_refused(log, Freeze(document_sha256=SHA, document_size=0), InvalidCommand)
+    log.run(Freeze(document_sha256=SHA, document_size=4096))
     assert (log.state.document_sha256, log.state.document_size) == (SHA, 4096)
 
 
 def test_definition_revision_only_in_draft() -> None:
     for phase in set(Phase) - {Phase.DRAFT}:
         log = log_in(phase)
-        message = assert_refused(log, ReviseDefinition(REVISED))
+        message = assert_refused(log, ReviseDefinition(definition=REVISED))
         assert "edit the definition" in message
         assert log.state.definition == DEFINITION
 
@@ -303,7 +357,7 @@ def test_run_of_show_walks_forward_and_signing_sets_the_phase() -> None:
     assert log.state.segment_index() == -1
     seen = []
     for _ in range(5):
-        (event,) = log.run(StartSegment(NEXT_SEGMENT))
+        (event,) = log.run(StartSegment(segment=NEXT_SEGMENT))
         assert isinstance(event, SegmentStarted)
         seen.append((event.segment, log.state.phase))
     assert seen == [
@@ -317,8 +371,8 @@ def test_run_of_show_walks_forward_and_signing_sets_the_phase() -> None:
 
 def test_next_at_the_last_segment_is_refused() -> None:
     log = log_in(Phase.SIGNING)
-    log.run(StartSegment("closing"))
-    message = assert_refused(log, StartSegment(NEXT_SEGMENT))
+    log.run(StartSegment(segment="closing"))
+    message = assert_refused(log, StartSegment(segment=NEXT_SEGMENT))
     assert "last segment" in message
     log.run(Seal(absent_ok=True))  # sealing is the way on
     assert log.state.phase is Phase.SEALED
@@ -327,16 +381,16 @@ def test_next_at_the_last_segment_is_refused() -> None:
 @pytest.mark.parametrize("target", ["opening", "remarks"])
 def test_run_of_show_only_moves_forward(target: str) -> None:
     log = log_in(Phase.OPEN)
-    log.run(StartSegment("remarks"))
-    message = assert_refused(log, StartSegment(target))
+    log.run(StartSegment(segment="remarks"))
+    message = assert_refused(log, StartSegment(segment=target))
     assert "only moves forward" in message
 
 
 def test_no_going_back_from_signing() -> None:
     log = log_in(Phase.SIGNING)
-    log.run(StartSegment("exchange"))
+    log.run(StartSegment(segment="exchange"))
     for target in ("opening", "remarks", "signing", "exchange"):
-        assert_refused(log, StartSegment(target))
+        assert_refused(log, StartSegment(segment=target))
     assert log.state.segment == "exchange"
 
 
@@ -345,34 +399,34 @@ def test_no_going_back_from_signing() -> None:
 def test_the_signing_segment_cannot_be_skipped_from_open(start_at: str | None, target: str) -> None:
     log = log_in(Phase.OPEN)
     if start_at is not None:
-        log.run(StartSegment(start_at))
-    message = assert_refused(log, StartSegment(target))
+        log.run(StartSegment(segment=start_at))
+    message = assert_refused(log, StartSegment(segment=target))
     assert "'signing' cannot be skipped" in message
 
 
 def test_jumping_straight_to_signing_enters_the_signing_phase() -> None:
     log = log_in(Phase.OPEN)
-    assert log.run(StartSegment("signing")) == [SegmentStarted("signing")]
+    assert log.run(StartSegment(segment="signing")) == [SegmentStarted(segment="signing")]
     assert log.state.phase is Phase.SIGNING
     assert log.state.segment == "signing"
 
 
 def test_segments_after_signing_may_be_skipped() -> None:
     log = log_in(Phase.SIGNING)
-    assert log.run(StartSegment("closing")) == [SegmentStarted("closing")]
+    assert log.run(StartSegment(segment="closing")) == [SegmentStarted(segment="closing")]
     assert log.state.phase is Phase.SIGNING
 
 
 def test_an_unknown_segment_is_an_invalid_command() -> None:
     log = log_in(Phase.OPEN)
-    message = assert_refused(log, StartSegment("intermission"), InvalidCommand)
+    message = assert_refused(log, StartSegment(segment="intermission"), InvalidCommand)
     assert "intermission" in message and "opening" in message
 
 
 @pytest.mark.parametrize("phase", [Phase.DRAFT, Phase.FROZEN, Phase.SEALED, Phase.CANCELLED])
 def test_stages_do_not_move_outside_open_and_signing(phase: Phase) -> None:
     log = log_in(phase)
-    assert_refused(log, StartSegment("signing"))
+    assert_refused(log, StartSegment(segment="signing"))
 
 
 # ---- sealing and cancelling ----
@@ -387,27 +441,27 @@ def test_seal_only_from_signing(phase: Phase) -> None:
 @pytest.mark.parametrize("phase", [Phase.DRAFT, Phase.FROZEN, Phase.OPEN, Phase.SIGNING])
 def test_cancel_before_sealing_records_the_trimmed_reason(phase: Phase) -> None:
     log = log_in(phase)
-    log.run(Cancel("\tthe Nanjing hall lost power \n"))
+    log.run(Cancel(reason="\tthe Nanjing hall lost power \n"))
     assert log.state.phase is Phase.CANCELLED
     assert log.state.cancel_reason == "the Nanjing hall lost power"
 
 
 @pytest.mark.parametrize("reason", ["", "   \n", "x" * 501])
 def test_cancel_needs_a_reason(reason: str) -> None:
-    message = assert_refused(log_in(Phase.OPEN), Cancel(reason), InvalidCommand)
+    message = assert_refused(log_in(Phase.OPEN), Cancel(reason=reason), InvalidCommand)
     assert "reason" in message
 
 
 def test_a_reason_of_500_characters_is_enough() -> None:
     log = log_in(Phase.OPEN)
-    log.run(Cancel("x" * 500))
+    log.run(Cancel(reason="x" * 500))
     assert log.state.cancel_reason == "x" * 500
 
 
 @pytest.mark.parametrize("phase", [Phase.SEALED, Phase.CANCELLED])
 def test_cancel_refused_once_sealed_or_cancelled(phase: Phase) -> None:
     log = log_in(phase)
-    message = assert_refused(log, Cancel("too late"))
+    message = assert_refused(log, Cancel(reason="too late"))
     assert message.startswith("cannot cancel")
     if phase is Phase.CANCELLED:
         assert log.state.cancel_reason == "the video link failed"
@@ -417,10 +471,10 @@ def test_cancel_refused_once_sealed_or_cancelled(phase: Phase) -> None:
 def test_nothing_moves_after_the_end(phase: Phase) -> None:
     log = log_in(phase)
     for command in (
-        ReviseDefinition(REVISED),
-        Freeze(SHA, 1),
+        ReviseDefinition(definition=REVISED),
+        Freeze(document_sha256=SHA, document_size=1),
         OpenRooms(),
-        StartSegment("closing"),
+        StartSegment(segment="closing"),
         Seal(absent_ok=True),
     ):
         assert_refused(log, command)
@@ -441,7 +495,7 @@ def test_venue_and_signatory_links_refused_in_draft_and_sealed(phase: Phase, com
 @pytest.mark.parametrize("role", [Role.HOST, Role.ARCHIVIST, Role.OBSERVER])
 def test_other_links_can_be_issued_after_sealing(role: Role) -> None:
     log = log_in(Phase.SEALED)
-    log.run(IssueInvitation("inv-late", role, TOKEN_C, "after the seal"))
+    log.run(IssueInvitation(invitation="inv-late", role=role, token_sha256=TOKEN_C, label="after the seal"))
     assert log.state.invitations["inv-late"].role is role
 
 
@@ -449,7 +503,12 @@ def test_other_links_can_be_issued_after_sealing(role: Role) -> None:
 def test_no_links_at_all_once_cancelled(role: Role) -> None:
     venue = "hall-kr" if role is Role.VENUE else None
     signatory = "signer-kr" if role is Role.SIGNATORY else None
-    assert_refused(log_in(Phase.CANCELLED), IssueInvitation("inv-x", role, TOKEN_C, "", venue, signatory))
+    assert_refused(
+        log_in(Phase.CANCELLED),
+        IssueInvitation(
+            invitation="inv-x", role=role, token_sha256=TOKEN_C, label="", venue=venue, signatory=signatory
+        ),
+    )
 
 
 @pytest.mark.parametrize("phase", sorted(_LIVE_LINKS))
@@ -464,13 +523,17 @@ def test_unknown_venue_or_signatory_is_an_invalid_command(phase: Phase) -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        IssueInvitation("inv-x", Role.VENUE, TOKEN_C),  # a venue link without its venue
-        IssueInvitation("inv-x", Role.SIGNATORY, TOKEN_C),  # a signatory link without its signatory
-        IssueInvitation("inv-x", Role.OBSERVER, TOKEN_C, venue="hall-kr"),
-        IssueInvitation("inv-x", Role.HOST, TOKEN_C, signatory="signer-kr"),
-        IssueInvitation("inv-x", Role.VENUE, TOKEN_C, venue="hall-kr", signatory="signer-kr"),
-        IssueInvitation("inv-x", Role.OBSERVER, TOKEN_C, label="x" * 201),
-        IssueInvitation("inv-host", Role.OBSERVER, TOKEN_C),  # the id is taken
+        IssueInvitation(invitation="inv-x", role=Role.VENUE, token_sha256=TOKEN_C),  # a venue link without its venue
+        IssueInvitation(
+            invitation="inv-x", role=Role.SIGNATORY, token_sha256=TOKEN_C
+        ),  # a signatory link without its signatory
+        IssueInvitation(invitation="inv-x", role=Role.OBSERVER, token_sha256=TOKEN_C, venue="hall-kr"),
+        IssueInvitation(invitation="inv-x", role=Role.HOST, token_sha256=TOKEN_C, signatory="signer-kr"),
+        IssueInvitation(
+            invitation="inv-x", role=Role.VENUE, token_sha256=TOKEN_C, venue="hall-kr", signatory="signer-kr"
+        ),
+        IssueInvitation(invitation="inv-x", role=Role.OBSERVER, token_sha256=TOKEN_C, label="x" * 201),
+        IssueInvitation(invitation="inv-host", role=Role.OBSERVER, token_sha256=TOKEN_C),  # the id is taken
     ],
 )
 def test_malformed_links_are_invalid_commands(command: IssueInvitation) -> None:
@@ -490,16 +553,16 @@ def test_an_issued_link_records_who_it_is_for_and_when() -> None:
 
 def test_revoke_twice_is_refused() -> None:
     log = log_in(Phase.OPEN)
-    log.run(RevokeInvitation("inv-host"))
+    log.run(RevokeInvitation(invitation="inv-host"))
     revoked = log.state.invitations["inv-host"]
     assert not revoked.active
     assert revoked.revoked_at == log.envelopes[-1].at
-    message = assert_refused(log, RevokeInvitation("inv-host"))
+    message = assert_refused(log, RevokeInvitation(invitation="inv-host"))
     assert "already revoked" in message
 
 
 def test_revoking_an_unknown_link_is_an_invalid_command() -> None:
-    message = assert_refused(log_in(Phase.OPEN), RevokeInvitation("inv-nope"), InvalidCommand)
+    message = assert_refused(log_in(Phase.OPEN), RevokeInvitation(invitation="inv-nope"), InvalidCommand)
     assert "inv-nope" in message
 
 
@@ -507,21 +570,21 @@ def test_revoking_an_unknown_link_is_an_invalid_command() -> None:
 
 
 def test_the_log_must_start_with_drafted_at_seq_1() -> None:
-    drafted = CeremonyDrafted(DEFINITION)
+    drafted = CeremonyDrafted(definition=DEFINITION)
     with pytest.raises(CommandRefused):
-        initial_state(Envelope(CEREMONY, 2, T0, "operator", drafted))
+        initial_state(Envelope(ceremony=CEREMONY, seq=2, at=T0, actor="operator", event=drafted))
     with pytest.raises(CommandRefused):
-        initial_state(Envelope(CEREMONY, 1, T0, "operator", RoomsOpened()))
+        initial_state(Envelope(ceremony=CEREMONY, seq=1, at=T0, actor="operator", event=RoomsOpened()))
     log = Log()
     with pytest.raises(CommandRefused):
-        evolve(log.state, Envelope(CEREMONY, 2, T0, "operator", drafted))
+        evolve(log.state, Envelope(ceremony=CEREMONY, seq=2, at=T0, actor="operator", event=drafted))
 
 
 def test_replaying_the_envelopes_rebuilds_an_equal_state() -> None:
     log = log_in(Phase.SIGNING)
     log.run(VENUE_LINK)
-    log.run(RevokeInvitation("inv-new"))
-    log.run(StartSegment(NEXT_SEGMENT))
+    log.run(RevokeInvitation(invitation="inv-new"))
+    log.run(StartSegment(segment=NEXT_SEGMENT))
     first, *rest = log.envelopes
     state = initial_state(first)
     for envelope in rest:
@@ -532,11 +595,11 @@ def test_replaying_the_envelopes_rebuilds_an_equal_state() -> None:
 
 def test_same_commands_same_events() -> None:
     script: list[Command] = [
-        ReviseDefinition(REVISED),
-        Freeze(SHA, 1),
+        ReviseDefinition(definition=REVISED),
+        Freeze(document_sha256=SHA, document_size=1),
         OpenRooms(),
-        StartSegment(NEXT_SEGMENT),
-        StartSegment("signing"),
+        StartSegment(segment=NEXT_SEGMENT),
+        StartSegment(segment="signing"),
         Seal(absent_ok=True),
     ]
     a, b = Log(), Log()
@@ -552,11 +615,35 @@ def test_a_consent_key_is_judged_at_the_callers_now() -> None:
     # The certificate's expiry is a rule of the state (it holds not_after), judged at the time
     # the caller passes: the same key is usable a second before it expires and refused after.
     log = log_in(Phase.SIGNING)
-    log.run(RequestEnrollment("enr-1", "signer-kr", "inv-s", "pk", "fp", "UA", "127.0.0.1"), actor="signatory:inv-s")
-    log.run(ApproveEnrollment("enr-1", "Y2VydA==", "0a", "2020-06-05T00:00:00.000000Z"))
+    log.run(
+        RequestEnrollment(
+            enrollment="enr-1",
+            signatory="signer-kr",
+            invitation="inv-s",
+            public_key="pk",
+            fingerprint="fp",
+            device="UA",
+            address="127.0.0.1",
+        ),
+        actor="signatory:inv-s",
+    )
+    log.run(
+        ApproveEnrollment(
+            enrollment="enr-1", certificate="Y2VydA==", serial="0a", not_after="2020-06-05T00:00:00.000000Z"
+        )
+    )
     expiry = datetime(2020, 6, 5, tzinfo=UTC)
     assert consent_key(log.state, "signer-kr", expiry - timedelta(seconds=1)).serial == "0a"
-    consent = RecordConsent("signer-kr", {}, "c2ln", "0a", "", "", "127.0.0.1", "UA")
+    consent = RecordConsent(
+        signatory="signer-kr",
+        statement=helpers.statement(),
+        signature="c2ln",
+        certificate_serial="0a",
+        timestamp_token="",
+        timestamp="",
+        address="127.0.0.1",
+        device="UA",
+    )
     with pytest.raises(CommandRefused, match="expired"):
         decide(log.state, consent, now=expiry + timedelta(seconds=1))
     with pytest.raises(InvalidCommand, match="statement"):  # before expiry, the next rule speaks

@@ -61,7 +61,7 @@ async def world(aiohttp_client: ClientFactory, tmp_path: Path) -> World:
     revoked = await service.issue_link(state.id, Role.HOST, "test")
     from ceremony.commands import RevokeInvitation
 
-    await service.execute(state.id, RevokeInvitation(revoked.invitation), "test")
+    await service.execute(state.id, RevokeInvitation(invitation=revoked.invitation), "test")
     tokens["revoked-host"] = revoked.token
     return World(client, state.id, tokens)
 

@@ -58,7 +58,7 @@ class Room:
         return self.app[SERVICE].get(self.ceremony)
 
     async def pdf(self) -> bytes:
-        sha = list(self.state.pdf_signatures.values())[-1].sha256
+        sha = list(self.state.pdf_signatures.values())[-1].event.sha256
         data: bytes = await self.app[SERVICE].document(sha)
         return data
 
@@ -75,9 +75,9 @@ async def make_room(aiohttp_client: Any, tmp_path: Path, original_pdf: bytes, **
     service = app[SERVICE]
     state = await service.create(demo_definition(), "operator")
     sha = await service.store_document(original_pdf)
-    await service.execute(state.id, Freeze(sha, len(original_pdf)), "test")
+    await service.execute(state.id, Freeze(document_sha256=sha, document_size=len(original_pdf)), "test")
     await service.execute(state.id, OpenRooms(), "test")
-    await service.execute(state.id, StartSegment("signing"), "test")
+    await service.execute(state.id, StartSegment(segment="signing"), "test")
     base = str(client.make_url("")).rstrip("/")
     host = Api(client.session, base, state.id, (await service.issue_link(state.id, Role.HOST, "t")).token)
     signers = []
@@ -132,7 +132,7 @@ async def test_each_signatory_signs_the_newer_revision_and_earlier_signatures_st
         signed = await signer.sign_pdf()
         assert signed["signatory"] == signer.signatory and len(signed["sha256"]) == 64
     signatures = list(room.state.pdf_signatures.values())
-    assert [s.signatory for s in signatures] == [first.signatory, second.signatory]
+    assert [s.event.signatory for s in signatures] == [first.signatory, second.signatory]
     pdf = await room.pdf()
     original = room.state.document_size
     assert pdf[:original] == (await room.app[SERVICE].document(room.state.document_sha256))  # incremental only

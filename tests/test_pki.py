@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ceremony.commands import Freeze, OpenRooms, RevokeCertificate, SignDocument, StartSegment
+from ceremony.consent import Decision
 from ceremony.core import decide
 from ceremony.demo import demo_definition
 from ceremony.errors import CommandRefused, InvalidCommand
@@ -31,6 +32,7 @@ from signatures.pki_store import load_or_create, save_pair
 from signatures.record.report import Mismatch
 from signatures.record.validation import Anchors, Material, validate
 from signatures.tsa import TimeStampAuthority
+from tests import helpers
 
 from .conftest import CEREMONY, ROOT, start_server
 
@@ -210,7 +212,7 @@ def _signing(state: Any) -> Any:
     from ceremony.events import Envelope
 
     def apply(s: Any, event: Any, at: dt.datetime = NOW) -> Any:
-        return evolve(s, Envelope(s.id, s.seq + 1, at, "test", event))
+        return evolve(s, Envelope(ceremony=s.id, seq=s.seq + 1, at=at, actor="test", event=event))
 
     return apply
 
@@ -220,30 +222,70 @@ def test_the_core_revokes_an_approved_key_once_and_it_then_signs_nothing(tmp_pat
     from ceremony.core import initial_state
     from ceremony.events import CeremonyDrafted, ConsentRecorded, DocumentSigned, Envelope
 
-    state = initial_state(Envelope("c" * 16, 1, NOW, "test", CeremonyDrafted(demo_definition())))
+    state = initial_state(
+        Envelope(ceremony="c" * 16, seq=1, at=NOW, actor="test", event=CeremonyDrafted(definition=demo_definition()))
+    )
     apply = _signing(state)
-    for command in (Freeze("a" * 64, 10), OpenRooms(), StartSegment("signing")):
+    for command in (Freeze(document_sha256="a" * 64, document_size=10), OpenRooms(), StartSegment(segment="signing")):
         (event,) = decide(state, command, now=NOW)
         state = apply(state, event)
     who = state.definition.signatories[0].id
-    for event in decide(state, RequestEnrollment("enr-1", who, "inv", "pk", "fp", "dev", "1.2.3.4"), now=NOW):
+    for event in decide(
+        state,
+        RequestEnrollment(
+            enrollment="enr-1",
+            signatory=who,
+            invitation="inv",
+            public_key="pk",
+            fingerprint="fp",
+            device="dev",
+            address="1.2.3.4",
+        ),
+        now=NOW,
+    ):
         state = apply(state, event)
-    for event in decide(state, ApproveEnrollment("enr-1", "Y2VydA==", "abc1", "2030-01-01T00:00:00.000000Z"), now=NOW):
+    for event in decide(
+        state,
+        ApproveEnrollment(
+            enrollment="enr-1", certificate="Y2VydA==", serial="abc1", not_after="2030-01-01T00:00:00.000000Z"
+        ),
+        now=NOW,
+    ):
         state = apply(state, event)
     # The consent as the core stores it (its signature is the web layer's check, not the core's).
-    consent = ConsentRecorded(who, "consent", {"challenge": "c1"}, "sig", "abc1", "tok", "t", "1.2.3.4", "dev")
+    consent = ConsentRecorded(
+        signatory=who,
+        decision=Decision.CONSENT,
+        statement=helpers.statement(challenge="c1"),
+        signature="sig",
+        certificate_serial="abc1",
+        timestamp_token="tok",
+        timestamp="t",
+        address="1.2.3.4",
+        device="dev",
+    )
     state = apply(state, consent)
-    sign = SignDocument(who, "Signature-1", state.document_sha256, "b" * 64, 20, "abc1", "t")
+    sign = SignDocument(
+        signatory=who,
+        field="Signature-1",
+        base_sha256=state.document_sha256,
+        sha256="b" * 64,
+        size=20,
+        certificate_serial="abc1",
+        timestamp="t",
+    )
     assert [type(e) for e in decide(state, sign, now=NOW)] == [DocumentSigned]  # before the revocation it would sign
     with pytest.raises(InvalidCommand, match="cause"):
-        decide(state, RevokeCertificate("enr-1", "bored"), now=NOW)
+        decide(state, RevokeCertificate(enrollment="enr-1", cause="bored"), now=NOW)
     with pytest.raises(InvalidCommand, match="no enrollment"):
-        decide(state, RevokeCertificate("enr-9", "key_compromise"), now=NOW)
-    (revoked,) = decide(state, RevokeCertificate("enr-1", "key_compromise", "tablet left in a taxi"), now=NOW)
+        decide(state, RevokeCertificate(enrollment="enr-9", cause="key_compromise"), now=NOW)
+    (revoked,) = decide(
+        state, RevokeCertificate(enrollment="enr-1", cause="key_compromise", reason="tablet left in a taxi"), now=NOW
+    )
     state = apply(state, revoked, NOW + dt.timedelta(minutes=3))
     enrollment = state.enrollments["enr-1"]
     assert enrollment.revoked and enrollment.cause == "key_compromise" and enrollment.revoked_at is not None
     with pytest.raises(CommandRefused, match="already revoked"):
-        decide(state, RevokeCertificate("enr-1", "key_compromise"), now=NOW)
+        decide(state, RevokeCertificate(enrollment="enr-1", cause="key_compromise"), now=NOW)
     with pytest.raises(CommandRefused, match="has been revoked"):
         decide(state, sign, now=NOW)

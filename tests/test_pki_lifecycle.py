@@ -128,7 +128,11 @@ async def test_a_server_running_past_the_seal_keys_year_refuses_to_seal_and_writ
     service = app[SERVICE]
     state = await service.create(demo_definition(), "operator")
     sha = await service.store_document(original_pdf)
-    for command in (Freeze(sha, len(original_pdf)), OpenRooms(), StartSegment("signing")):
+    for command in (
+        Freeze(document_sha256=sha, document_size=len(original_pdf)),
+        OpenRooms(),
+        StartSegment(segment="signing"),
+    ):
         await service.execute(state.id, command, "test")
     base = str(client.make_url("")).rstrip("/")
     host = Api(client.session, base, state.id, (await service.issue_link(state.id, Role.HOST, "t")).token)

@@ -186,5 +186,5 @@ async def test_only_the_signatorys_own_link_after_a_decision(
     assert body["pdf_signature"] is None
     assert (
         body["statement"]["consent_text_sha256"]
-        == room.state.consents[decliner.signatory].statement["consent_text_sha256"]
+        == room.state.consents[decliner.signatory].event.statement.consent_text_sha256
     )

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from ceremony.commands import Seal, SignDocument
+from ceremony.consent import Decision
 from ceremony.core import decide, evolve
 from ceremony.errors import CommandRefused, InvalidCommand
 from ceremony.events import (
@@ -25,6 +26,7 @@ from ceremony.events import (
     SegmentStarted,
 )
 from ceremony.state import Phase, current_pdf, roll
+from tests import helpers
 
 from .test_core import CEREMONY, SHA, T0, Log, log_in
 
@@ -32,20 +34,57 @@ KR, CN = "signer-kr", "signer-cn"
 
 
 def fold(log: Log, event: Event) -> None:
-    envelope = Envelope(CEREMONY, log.state.seq + 1, T0 + timedelta(hours=1), "test", event)
+    envelope = Envelope(ceremony=CEREMONY, seq=log.state.seq + 1, at=T0 + timedelta(hours=1), actor="test", event=event)
     log.state = evolve(log.state, envelope)
 
 
 def decided(log: Log, signatory: str, decision: str, serial: str) -> None:
     enrollment = f"enr-{serial}"
-    fold(log, EnrollmentRequested(enrollment, signatory, "inv", "a2V5", "ab" * 32, "UA", "127.0.0.1"))
-    fold(log, EnrollmentApproved(enrollment, "Y2VydA==", serial, "2030-01-01T00:00:00.000Z"))
-    statement = {"decision": decision, "challenge": f"c-{serial}"}
-    fold(log, ConsentRecorded(signatory, decision, statement, "c2ln", serial, "dG9r", "t", "ip", "UA"))
+    fold(
+        log,
+        EnrollmentRequested(
+            enrollment=enrollment,
+            signatory=signatory,
+            invitation="inv",
+            public_key="a2V5",
+            fingerprint="ab" * 32,
+            device="UA",
+            address="127.0.0.1",
+        ),
+    )
+    fold(
+        log,
+        EnrollmentApproved(
+            enrollment=enrollment, certificate="Y2VydA==", serial=serial, not_after="2030-01-01T00:00:00.000Z"
+        ),
+    )
+    statement = helpers.statement(decision=decision, challenge=f"c-{serial}")
+    fold(
+        log,
+        ConsentRecorded(
+            signatory=signatory,
+            decision=Decision(decision),
+            statement=statement,
+            signature="c2ln",
+            certificate_serial=serial,
+            timestamp_token="dG9r",
+            timestamp="t",
+            address="ip",
+            device="UA",
+        ),
+    )
 
 
 def signature(signatory: str, base: str, serial: str, n: int) -> SignDocument:
-    return SignDocument(signatory, f"Signature-{n}", base, f"{n:x}" * 64, 5000 + n, serial, "t")
+    return SignDocument(
+        signatory=signatory,
+        field=f"Signature-{n}",
+        base_sha256=base,
+        sha256=f"{n:x}" * 64,
+        size=5000 + n,
+        certificate_serial=serial,
+        timestamp="t",
+    )
 
 
 def test_signatures_chain_revisions_in_order() -> None:
@@ -60,7 +99,17 @@ def test_signatures_chain_revisions_in_order() -> None:
     with pytest.raises(CommandRefused, match="older revision"):
         decide(log.state, signature(CN, SHA, "0b", 2), now=log.state.updated_at)
     events = log.run(signature(CN, first.sha256, "0b", 2))
-    assert events == [DocumentSigned(CN, "Signature-2", first.sha256, "2" * 64, 5002, "0b", "t")]
+    assert events == [
+        DocumentSigned(
+            signatory=CN,
+            field="Signature-2",
+            base_sha256=first.sha256,
+            sha256="2" * 64,
+            size=5002,
+            certificate_serial="0b",
+            timestamp="t",
+        )
+    ]
     assert list(log.state.pdf_signatures) == [KR, CN]
 
 
@@ -106,15 +155,34 @@ def test_seal_records_who_signed_declined_or_is_absent() -> None:
     decided(log, CN, "decline", "0b")
     assert roll(log.state).absent == ()
     # Everyone has either signed or declined: no absent_ok needed.
-    events = log.run(Seal(False, log.state.seq, "e" * 64, 9000, "f" * 64, "d" * 64))
-    assert events == [CeremonySealed((KR,), (CN,), (), "e" * 64, 9000, "f" * 64, "d" * 64)]
+    events = log.run(
+        Seal(
+            absent_ok=False,
+            log_length=log.state.seq,
+            signed_sha256="e" * 64,
+            signed_size=9000,
+            evidence_sha256="f" * 64,
+            record_sha256="d" * 64,
+        )
+    )
+    assert events == [
+        CeremonySealed(
+            signed=(KR,),
+            declined=(CN,),
+            absent=(),
+            signed_sha256="e" * 64,
+            signed_size=9000,
+            evidence_sha256="f" * 64,
+            record_sha256="d" * 64,
+        )
+    ]
     assert log.state.phase is Phase.SEALED and log.state.sealed == events[0]
 
 
 def test_seal_refuses_a_record_built_from_an_older_log() -> None:
     log = log_in(Phase.SIGNING)
     length = log.state.seq
-    fold(log, SegmentStarted("closing"))  # something reached the log while the record was built
+    fold(log, SegmentStarted(segment="closing"))  # something reached the log while the record was built
     with pytest.raises(CommandRefused, match="moved on"):
-        decide(log.state, Seal(True, length), now=log.state.updated_at)
-    assert decide(log.state, Seal(True, log.state.seq), now=log.state.updated_at)
+        decide(log.state, Seal(absent_ok=True, log_length=length), now=log.state.updated_at)
+    assert decide(log.state, Seal(absent_ok=True, log_length=log.state.seq), now=log.state.updated_at)

@@ -104,7 +104,7 @@ async def build_template(data: Path) -> Template:
             "revoked": await service.issue_link(state.id, Role.VENUE, "t", venue="nanjing"),
             "other-host": await service.issue_link(other.id, Role.HOST, "t"),
         }
-        await service.execute(state.id, RevokeInvitation(issued["revoked"].invitation), "operator")
+        await service.execute(state.id, RevokeInvitation(invitation=issued["revoked"].invitation), "operator")
     finally:
         await service.close()
     return Template(
@@ -502,7 +502,9 @@ async def test_capability_failures_close_after_the_upgrade(
 
 async def test_revoking_a_connected_venues_link_closes_it(world: World) -> None:
     host, venue = await world.pair()
-    await world.service.execute(world.ceremony, RevokeInvitation(world.template.invitations["chuncheon"]), "test")
+    await world.service.execute(
+        world.ceremony, RevokeInvitation(invitation=world.template.invitations["chuncheon"]), "test"
+    )
     assert await venue.closed() == 4403
     assert "revoked" in venue.close_reason
     left = await host.expect("peer-left", peer=venue.peer)
@@ -800,7 +802,7 @@ async def test_welcome_carries_fresh_turn_credentials_for_the_peer(make_world: W
 
 
 def _name(en: str) -> LocalizedText:
-    return LocalizedText(en, en, en)
+    return LocalizedText(ko=en, zh=en, en=en)
 
 
 def _join(room: Room, role: Role, invitation: str, now: float = 0.0, **kw: Any) -> Joined:

@@ -141,7 +141,9 @@ async def make_hall(aiohttp_client: Any, tmp_path: Path, **settings: Any) -> Hal
     service = app[SERVICE]
     state = await service.create(demo_definition(), "operator")
     # The PDF itself is not needed here: a frozen hash is (test_http.py renders the real one).
-    await service.execute(state.id, Freeze(hashlib.sha256(b"the original").hexdigest(), 12), "test")
+    await service.execute(
+        state.id, Freeze(document_sha256=hashlib.sha256(b"the original").hexdigest(), document_size=12), "test"
+    )
     await service.execute(state.id, OpenRooms(), "test")
     definition = state.definition
     links = {
@@ -160,7 +162,7 @@ async def hall(aiohttp_client: Any, tmp_path: Path) -> Hall:
 
 
 async def to_signing(hall: Hall) -> None:
-    await hall.app[SERVICE].execute(hall.ceremony, StartSegment("signing"), "test")
+    await hall.app[SERVICE].execute(hall.ceremony, StartSegment(segment="signing"), "test")
 
 
 def openssl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

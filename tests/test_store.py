@@ -94,7 +94,7 @@ async def _run_a_ceremony(service: CeremonyService) -> str:
     observer = await service.issue_link(cid, Role.OBSERVER, "host", label="press")
     d = demo_definition()
     revised = type(d)(
-        title=LocalizedText(d.title.ko, d.title.zh, d.title.en + " (revised)"),
+        title=LocalizedText(ko=d.title.ko, zh=d.title.zh, en=d.title.en + " (revised)"),
         schedule=d.schedule,
         venues=d.venues,
         parties=d.parties,
@@ -102,14 +102,14 @@ async def _run_a_ceremony(service: CeremonyService) -> str:
         run_of_show=d.run_of_show,
         document=d.document,
     )
-    await service.execute(cid, ReviseDefinition(revised), "host")
+    await service.execute(cid, ReviseDefinition(definition=revised), "host")
     await service.freeze(cid, "host", fake_pdf)
     await service.execute(cid, OpenRooms(), "host")
     await service.issue_link(cid, Role.VENUE, "host", venue="nanjing", label="Nanjing screen")
     await service.issue_link(cid, Role.SIGNATORY, "host", signatory="gangwon-governor", label="governor")
     for _ in range(3):
-        await service.execute(cid, StartSegment(NEXT_SEGMENT), "host")
-    await service.execute(cid, RevokeInvitation(observer.invitation), "host")
+        await service.execute(cid, StartSegment(segment=NEXT_SEGMENT), "host")
+    await service.execute(cid, RevokeInvitation(invitation=observer.invitation), "host")
     return cid
 
 
@@ -453,3 +453,29 @@ async def test_the_write_ahead_log_is_private_too(tmp_path: Path) -> None:
         await service.close()
     assert set(modes) == {f"{DB_NAME}-wal", f"{DB_NAME}-shm"}  # they exist while the store is open
     assert set(modes.values()) == {"0o600"}, modes
+
+
+async def test_cli_revokes_every_operator_link_of_a_running_server(server: Server) -> None:
+    # A leaked operator link is ended from the server's own shell; the running server stops
+    # accepting it once it has caught up with the store (it polls every 0.5 s), without a restart.
+    url = f"{server.base}/api/ceremonies"
+    operator = {"Authorization": f"Bearer {server.token(server.operator_link)}"}
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        async with session.get(url, headers=operator) as r:
+            assert r.status == 200, await r.text()
+        code, out, err = await run_cli_async("operator-link", "--revoke-all", "--data", str(server.data))
+        assert code == 0 and "revoked 1 operator link" in out, out + err
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10.0
+        while True:
+            async with session.get(url, headers=operator) as r:
+                if r.status == 403:
+                    assert "revoked" in (await r.json())["reason"]
+                    break
+                assert r.status == 200, await r.text()
+            assert loop.time() < deadline, "the revoked operator link still worked after 10 s"
+            await asyncio.sleep(0.1)
+        # The host's capability link is not an operator link: it keeps working.
+        host = {"Authorization": f"Bearer {server.token(server.host_link)}"}
+        async with session.get(f"{url}/{server.demo_id}", headers=host) as r:
+            assert r.status == 200, await r.text()

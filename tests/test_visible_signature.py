@@ -150,7 +150,9 @@ class Signed:
 
 def _state(definition: CeremonyDefinition) -> CeremonyState:
     now = dt.datetime.now(dt.UTC)
-    return CeremonyState(CEREMONY_ID, definition, Phase.SIGNING, now, now, 1)
+    return CeremonyState(
+        id=CEREMONY_ID, definition=definition, phase=Phase.SIGNING, created_at=now, updated_at=now, seq=1
+    )
 
 
 @pytest.fixture(scope="module")

@@ -100,7 +100,7 @@ async def revise_definition(request: web.Request) -> web.Response:
     principal = require(request, [Role.HOST], operator=True)
     state = ceremony_state(request)
     definition = parse_definition(await read_json(request))
-    await request.app[SERVICE].execute(state.id, ReviseDefinition(definition), principal.actor)
+    await request.app[SERVICE].execute(state.id, ReviseDefinition(definition=definition), principal.actor)
     return _state_response(request)
 
 
@@ -125,7 +125,7 @@ async def change_stage(request: web.Request) -> web.Response:
     state = ceremony_state(request)
     body = _object(await read_json(request), {"segment"})
     segment = _string_field(body, "segment") or NEXT_SEGMENT
-    await request.app[SERVICE].execute(state.id, StartSegment(segment), principal.actor)
+    await request.app[SERVICE].execute(state.id, StartSegment(segment=segment), principal.actor)
     return _state_response(request)
 
 
@@ -146,7 +146,7 @@ async def cancel(request: web.Request) -> web.Response:
     state = ceremony_state(request)
     body = _object(await read_json(request), {"reason"})
     reason = _string_field(body, "reason") or ""
-    await request.app[SERVICE].execute(state.id, Cancel(reason), principal.actor)
+    await request.app[SERVICE].execute(state.id, Cancel(reason=reason), principal.actor)
     return _state_response(request)
 
 
@@ -194,7 +194,7 @@ async def revoke_invitation(request: web.Request) -> web.Response:
     principal = require(request, [Role.HOST], operator=True)
     state = ceremony_state(request)
     invitation = request.match_info["invitation"]
-    await request.app[SERVICE].execute(state.id, RevokeInvitation(invitation), principal.actor)
+    await request.app[SERVICE].execute(state.id, RevokeInvitation(invitation=invitation), principal.actor)
     return web.json_response(views.invitation_json(request.app[SERVICE].get(state.id).invitations[invitation]))
 
 

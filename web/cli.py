@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
 
     op = sub.add_parser("operator-link", help="print a new operator link (may create ceremonies)")
     op.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    op.add_argument(
+        "--revoke-all",
+        action="store_true",
+        help="revoke every operator link instead (a running server stops accepting them within a second)",
+    )
     op.add_argument("--base-url", default="http://127.0.0.1:8080")
 
     logp = sub.add_parser("log", help="inspect the event log")
@@ -243,6 +248,10 @@ async def _operator_link(args: argparse.Namespace) -> int:
 
     service = on_disk(args.data, clock=utc_clock)
     try:
+        if args.revoke_all:
+            count = await service.revoke_operator_links()
+            print(f"revoked {count} operator link(s); issue a new one with `ceremony operator-link`")
+            return 0
         token = await service.issue_operator_link()
     finally:
         await service.close()
@@ -290,7 +299,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _venue_bot(args: argparse.Namespace) -> int:
-    from signaling.venue_bot import venue_bot_command  # aiortc loads only for this command
+    from signaling.bots.venue_bot import venue_bot_command  # aiortc loads only for this command
 
     return venue_bot_command(
         args.link, play=args.play, duration=args.duration, relay_only=args.relay_only, verbose=args.verbose

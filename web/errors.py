@@ -33,10 +33,6 @@ class BadRequest(WebError):
     code = "bad_request"
 
 
-class NotARecord(BadRequest):
-    code = "not_a_record"
-
-
 class Unauthenticated(WebError):
     status = 401
     code = "unauthenticated"

@@ -17,7 +17,15 @@ from ceremony.errors import (
     InvalidDefinition,
     UnknownCeremony,
 )
-from signatures.errors import BadSubmission, KeyRetired, PdfSigningFailed, SignatureError, TimestampError, TurnTaken
+from signatures.errors import (
+    BadSubmission,
+    KeyRetired,
+    NotARecord,
+    PdfSigningFailed,
+    SignatureError,
+    TimestampError,
+    TurnTaken,
+)
 
 from .appkeys import TEMPLATES
 from .errors import AbsentParties, BadRequest, Conflict, NotFound, WebError
@@ -94,6 +102,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _render_error(request, 503, "key_retired", str(exc), [])
     except PdfSigningFailed as exc:
         return _render_error(request, 503, "signing_failed", f"{exc}; nothing was recorded, try again", [])
+    except NotARecord as exc:
+        return _render_error(request, 400, "not_a_record", str(exc), [])
     except BadSubmission as exc:
         return _render_error(request, 400, "bad_request", str(exc), [])
     except SignatureError as exc:

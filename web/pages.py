@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ceremony.consent import Decision
 from ceremony.definition import definition_to_json
 from ceremony.demo import demo_definition
 from ceremony.events import Role
@@ -227,7 +228,7 @@ def _progress(state: CeremonyState, signatory: str) -> str:
     consent = state.consents.get(signatory)
     if consent is None:
         return "waiting"
-    return "declined" if consent.decision == "decline" else "consented"
+    return "declined" if consent.event.decision is Decision.DECLINE else "consented"
 
 
 def _here(definition: CeremonyDefinition, venue: str | None) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from ceremony.commands import RevokeCertificate
-from ceremony.consent import consent_text, text_sha256
+from ceremony.consent import DECISIONS, consent_text, text_sha256
 from ceremony.events import Role
 from ceremony.model import LANGUAGES
 from ceremony.state import Invitation
@@ -64,7 +64,7 @@ async def get_consent_text(request: web.Request) -> web.Response:
     lang = request.query.get("lang", "en")
     decision = request.query.get("decision", "consent")
     signatory_id = request.query.get("signatory") or (principal.invitation.signatory if principal.invitation else None)
-    if lang not in LANGUAGES or decision not in ("consent", "decline"):
+    if lang not in LANGUAGES or decision not in DECISIONS:
         raise BadRequest("lang must be ko, zh or en and decision consent or decline")
     if signatory_id is None or not state.definition.has_signatory(signatory_id):
         raise BadRequest("name a signatory of this ceremony")

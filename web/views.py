@@ -157,22 +157,22 @@ def enrollment_json(enrollment: Enrollment, state: CeremonyState) -> dict[str, A
 
 def consent_json(consent: Consent) -> dict[str, Any]:
     return {
-        "signatory": consent.signatory,
-        "decision": consent.decision,
-        "timestamp": consent.timestamp,
+        "signatory": consent.event.signatory,
+        "decision": consent.event.decision.value,
+        "timestamp": consent.event.timestamp,
         "recorded_at": format_time(consent.recorded_at),
-        "certificate_serial": consent.certificate_serial,
-        "statement": consent.statement,
-        "signature": consent.signature,
-        "timestamp_token": consent.timestamp_token,
+        "certificate_serial": consent.event.certificate_serial,
+        "statement": consent.event.statement.to_json(),
+        "signature": consent.event.signature,
+        "timestamp_token": consent.event.timestamp_token,
     }
 
 
 def pdf_signature_json(signature: PdfSignature) -> dict[str, Any]:
     return {
-        "signatory": signature.signatory,
-        "field": signature.field,
-        "sha256": signature.sha256,
-        "size": signature.size,
-        "timestamp": signature.timestamp,
+        "signatory": signature.event.signatory,
+        "field": signature.event.field,
+        "sha256": signature.event.sha256,
+        "size": signature.event.size,
+        "timestamp": signature.event.timestamp,
     }

@@ -189,13 +189,21 @@ class CeremonyService:
         self._operator_tokens.add(digest)
         return token
 
+    async def revoke_operator_links(self) -> int:
+        """Revoke every operator link; how many were live. Other processes notice at their next catch-up."""
+        count = await self._in_store(lambda: self.store.revoke_operator_tokens(self.clock()))
+        self._operator_tokens.clear()
+        return count
+
     # ---- commands ----
 
     async def create(self, definition: CeremonyDefinition, actor: str) -> CeremonyState:
         ceremony = new_ceremony_id()
         self._locks[ceremony] = lock = asyncio.Lock()
         async with lock:
-            envelope = Envelope(ceremony, 1, self.clock(), actor, CeremonyDrafted(definition))
+            envelope = Envelope(
+                ceremony=ceremony, seq=1, at=self.clock(), actor=actor, event=CeremonyDrafted(definition=definition)
+            )
             row = link(GENESIS, envelope)
             await self._append(ceremony, [row])
             self._states[ceremony] = initial_state(envelope)
@@ -222,10 +230,12 @@ class CeremonyService:
         """
         async with self._lock(ceremony):
             state = self.get(ceremony)
-            decide(state, Freeze("0" * 64, 1), now=self.clock())  # refuse early (409) before seconds of rendering
+            decide(
+                state, Freeze(document_sha256="0" * 64, document_size=1), now=self.clock()
+            )  # refuse early (409) before seconds of rendering
             pdf = await self.render(state.definition, ceremony, render)
             sha = await self._in_store(lambda: self.documents.put(pdf))
-            return await self._execute_locked(ceremony, Freeze(sha, len(pdf)), actor)
+            return await self._execute_locked(ceremony, Freeze(document_sha256=sha, document_size=len(pdf)), actor)
 
     async def issue_link(
         self,
@@ -239,7 +249,14 @@ class CeremonyService:
     ) -> IssuedLink:
         token = new_token()
         invitation = new_invitation_id()
-        command = IssueInvitation(invitation, role, token_hash(token), label, venue, signatory)
+        command = IssueInvitation(
+            invitation=invitation,
+            role=role,
+            token_sha256=token_hash(token),
+            label=label,
+            venue=venue,
+            signatory=signatory,
+        )
         done = await self.execute(ceremony, command, actor)
         return IssuedLink(invitation, token, done.envelopes[0])
 
@@ -266,7 +283,10 @@ class CeremonyService:
         state = self.get(ceremony)
         now = self.clock()
         events = decide(state, command, now=now)
-        envelopes = [Envelope(ceremony, state.seq + i + 1, now, actor, e) for i, e in enumerate(events)]
+        envelopes = [
+            Envelope(ceremony=ceremony, seq=state.seq + i + 1, at=now, actor=actor, event=e)
+            for i, e in enumerate(events)
+        ]
         rows: list[StoredEvent] = []
         head = self._heads[ceremony]
         for envelope in envelopes:

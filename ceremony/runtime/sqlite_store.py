@@ -99,7 +99,7 @@ class SqliteStore:
             (ceremony, after_seq),
         )
         for c, seq, body, prev, digest in cursor:
-            yield StoredEvent(c, seq, bytes(body), bytes(prev), bytes(digest))
+            yield StoredEvent(ceremony=c, seq=seq, body=bytes(body), prev_hash=bytes(prev), hash=bytes(digest))
 
     def ceremonies(self) -> list[str]:
         # Also list ceremonies whose rows exist but whose order row was lost, so

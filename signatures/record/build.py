@@ -74,7 +74,7 @@ def signatory_certificates(state: CeremonyState) -> list[x509.Certificate]:
     """The certificates the decisions were made with, in the order of the decisions."""
     by_serial = {e.serial: e.certificate for e in state.enrollments.values() if e.serial and e.certificate}
     return [
-        x509.load_der_x509_certificate(base64.b64decode(by_serial[c.certificate_serial]))
+        x509.load_der_x509_certificate(base64.b64decode(by_serial[c.event.certificate_serial]))
         for c in state.consents.values()
     ]
 

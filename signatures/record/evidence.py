@@ -126,26 +126,26 @@ def from_log(state: CeremonyState, rows: list[StoredEvent]) -> dict[str, Any]:
         ],
         "consents": [
             {
-                "signatory": c.signatory,
-                "decision": c.decision,
-                "statement": c.statement,
-                "signature": c.signature,
-                "certificate_serial": c.certificate_serial,
-                "timestamps": stamps(c.timestamp_token, c.extra_timestamp_tokens),
+                "signatory": c.event.signatory,
+                "decision": c.event.decision.value,
+                "statement": c.event.statement.to_json(),
+                "signature": c.event.signature,
+                "certificate_serial": c.event.certificate_serial,
+                "timestamps": stamps(c.event.timestamp_token, c.event.extra_timestamp_tokens),
                 "recorded_at": format_time(c.recorded_at),
-                "address": c.address,
-                "device": c.device,
+                "address": c.event.address,
+                "device": c.event.device,
             }
             for c in state.consents.values()
         ],
         "pdf_signatures": [
             {
-                "signatory": p.signatory,
-                "field": p.field,
-                "sha256": p.sha256,
-                "size": p.size,
-                "certificate_serial": p.certificate_serial,
-                "timestamps": stamps(p.timestamp_token, p.extra_timestamp_tokens),
+                "signatory": p.event.signatory,
+                "field": p.event.field,
+                "sha256": p.event.sha256,
+                "size": p.event.size,
+                "certificate_serial": p.event.certificate_serial,
+                "timestamps": stamps(p.event.timestamp_token, p.event.extra_timestamp_tokens),
             }
             for p in state.pdf_signatures.values()
         ],
@@ -171,11 +171,11 @@ def _certificate(state: CeremonyState, signatory: str) -> dict[str, str] | None:
     consent = state.consents.get(signatory)
     if consent is None:
         return None
-    enrollment = enrollment_with_serial(state, consent.certificate_serial)
+    enrollment = enrollment_with_serial(state, consent.event.certificate_serial)
     assert enrollment is not None and enrollment.certificate is not None and enrollment.not_after is not None
     der = base64.b64decode(enrollment.certificate)
     return {
-        "serial": consent.certificate_serial,
+        "serial": consent.event.certificate_serial,
         "fingerprint_sha256": hashlib.sha256(der).hexdigest(),
         "not_after": enrollment.not_after,
         "der": enrollment.certificate,
@@ -211,6 +211,12 @@ def parse_events_jsonl(data: bytes) -> list[StoredEvent]:
         body = str(item["body"]).encode("utf-8")
         ceremony = str(load_json(body)["ceremony"])
         rows.append(
-            StoredEvent(ceremony, int(item["seq"]), body, bytes.fromhex(item["prev_hash"]), bytes.fromhex(item["hash"]))
+            StoredEvent(
+                ceremony=ceremony,
+                seq=int(item["seq"]),
+                body=body,
+                prev_hash=bytes.fromhex(item["prev_hash"]),
+                hash=bytes.fromhex(item["hash"]),
+            )
         )
     return rows

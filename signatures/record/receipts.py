@@ -77,7 +77,7 @@ def receipt_json(state: CeremonyState, signatory: str) -> dict[str, Any]:
     consent = state.consents.get(signatory)
     if consent is None:
         raise CommandRefused("there is no receipt yet: this signatory has neither signed nor declined")
-    enrollment = _enrollment_with_serial(state, signatory, consent.certificate_serial)
+    enrollment = _enrollment_with_serial(state, signatory, consent.event.certificate_serial)
     person = state.definition.signatory(signatory)
     party = state.definition.party(person.party)
     venue = state.definition.venue(person.venue)
@@ -93,19 +93,19 @@ def receipt_json(state: CeremonyState, signatory: str) -> dict[str, Any]:
             "certificate": enrollment.certificate,
             "serial": enrollment.serial,
         },
-        "decision": consent.decision,
-        "statement": consent.statement,
-        "signature": consent.signature,
-        "timestamps": stamps(consent.timestamp_token, consent.extra_timestamp_tokens),
+        "decision": consent.event.decision.value,
+        "statement": consent.event.statement.to_json(),
+        "signature": consent.event.signature,
+        "timestamps": stamps(consent.event.timestamp_token, consent.event.extra_timestamp_tokens),
         "document_sha256": state.document_sha256,
         "pdf_signature": None
         if pdf is None
         else {
-            "field": pdf.field,
-            "sha256": pdf.sha256,
-            "size": pdf.size,
-            "timestamp": pdf.timestamp,
-            "timestamps": stamps(pdf.timestamp_token, pdf.extra_timestamp_tokens),
+            "field": pdf.event.field,
+            "sha256": pdf.event.sha256,
+            "size": pdf.event.size,
+            "timestamp": pdf.event.timestamp,
+            "timestamps": stamps(pdf.event.timestamp_token, pdf.event.extra_timestamp_tokens),
         },
     }
 

@@ -34,19 +34,21 @@ class Sealer:
         self.service, self.kit, self.turns, self.records = service, kit, turns, records
 
     async def seal(self, ceremony: str, actor: str, *, absent_ok: bool) -> CeremonyState:
-        decide(self.service.get(ceremony), Seal(absent_ok), now=self.service.clock())  # refuse now, before any work
+        decide(
+            self.service.get(ceremony), Seal(absent_ok=absent_ok), now=self.service.clock()
+        )  # refuse now, before any work
         lock = await self.turns.acquire(ceremony)
         try:
             for attempt in range(ATTEMPTS):
                 record = await self.build(self.service.get(ceremony))
                 await asyncio.to_thread(self.records.write, ceremony, record.zip)
                 command = Seal(
-                    absent_ok,
-                    record.log_length,
-                    record.signed_sha256,
-                    record.signed_size,
-                    record.evidence_sha256,
-                    hashlib.sha256(record.zip).hexdigest(),
+                    absent_ok=absent_ok,
+                    log_length=record.log_length,
+                    signed_sha256=record.signed_sha256,
+                    signed_size=record.signed_size,
+                    evidence_sha256=record.evidence_sha256,
+                    record_sha256=hashlib.sha256(record.zip).hexdigest(),
                 )
                 try:
                     return (await self.service.execute(ceremony, command, actor)).state

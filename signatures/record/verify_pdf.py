@@ -48,7 +48,7 @@ AFTER_SEAL_CHANGES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
 READ_ERRORS = (PdfError, SignatureValidationError, ValueError, KeyError, TypeError, IndexError)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PdfResult:
     field: str
     ok: bool
@@ -84,7 +84,18 @@ async def read_pdf(pdf: bytes, anchors: Anchors, material: Material, at: dt.date
             kind = signature in stamps
             failure = f"cannot be validated: {exc}"
             results.append(
-                PdfResult(str(signature.field_name), False, failure, revision, size, None, None, None, None, kind)
+                PdfResult(
+                    field=str(signature.field_name),
+                    ok=False,
+                    detail=failure,
+                    revision_sha256=revision,
+                    revision_size=size,
+                    signer_fingerprint=None,
+                    timestamp=None,
+                    token=None,
+                    value=None,
+                    is_document_timestamp=kind,
+                )
             )
     return results
 
@@ -121,7 +132,18 @@ async def _signature(
     if token is None:
         problem = "it has no signature timestamp, so nothing proves when it was made"
         field = str(signature.field_name)
-        return PdfResult(field, False, problem, revision, size, fingerprint, None, None, value, False)
+        return PdfResult(
+            field=field,
+            ok=False,
+            detail=problem,
+            revision_sha256=revision,
+            revision_size=size,
+            signer_fingerprint=fingerprint,
+            timestamp=None,
+            token=None,
+            value=value,
+            is_document_timestamp=False,
+        )
     proven = cms.ContentInfo.load(token)["content"]["encap_content_info"]["content"].parsed["gen_time"].native
     status = await async_validate_pdf_signature(
         signature,
@@ -150,13 +172,35 @@ async def _signature(
     if problems:
         detail = "; ".join(problems)
         field = str(signature.field_name)
-        return PdfResult(field, False, detail, revision, size, fingerprint, proven, token, value, False)
+        return PdfResult(
+            field=field,
+            ok=False,
+            detail=detail,
+            revision_sha256=revision,
+            revision_size=size,
+            signer_fingerprint=fingerprint,
+            timestamp=proven,
+            token=token,
+            value=value,
+            is_document_timestamp=False,
+        )
     detail = (
         f"valid (PAdES B-LTA), signed by {signer.subject.human_friendly}, a signatory certificate valid at "
         f"{proven.isoformat()}, when its signature timestamp proves it signed; that timestamp's TSA judged at "
         f"{covered_at.isoformat()}, under {anchors.describe(anchors.root)}"
     )
-    return PdfResult(str(signature.field_name), True, detail, revision, size, fingerprint, proven, token, value, False)
+    return PdfResult(
+        field=str(signature.field_name),
+        ok=True,
+        detail=detail,
+        revision_sha256=revision,
+        revision_size=size,
+        signer_fingerprint=fingerprint,
+        timestamp=proven,
+        token=token,
+        value=value,
+        is_document_timestamp=False,
+    )
 
 
 async def _document_timestamp(
@@ -189,7 +233,16 @@ async def _document_timestamp(
         f"valid, time {status.timestamp.isoformat()}, its TSA judged at {judged_at.isoformat()}"
     )
     return PdfResult(
-        str(signature.field_name), not problems, detail, revision, size, None, status.timestamp, token, None, True
+        field=str(signature.field_name),
+        ok=not problems,
+        detail=detail,
+        revision_sha256=revision,
+        revision_size=size,
+        signer_fingerprint=None,
+        timestamp=status.timestamp,
+        token=token,
+        value=None,
+        is_document_timestamp=True,
     )
 
 
