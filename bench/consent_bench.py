@@ -33,13 +33,13 @@ from ceremony.canonical import canonicalize
 from ceremony.commands import Freeze, OpenRooms, StartSegment
 from ceremony.consent import consent_text, text_sha256
 from ceremony.definition import parse_definition
-from ceremony.demo import DEMO_DEFINITION
 from ceremony.events import Role
 from ceremony.runtime.service import CeremonyService
 from signatures.pki_store import load_or_create
 from signatures.tsa import TimeStampAuthority
 from web.app import create_app
 from web.appkeys import SERVICE
+from web.demo.definition import DEMO_DEFINITION
 from web.settings import Settings
 
 

@@ -45,7 +45,6 @@ from av import VideoFrame
 
 from bench.common import free_port, machine
 from ceremony.commands import OpenRooms
-from ceremony.demo import demo_definition
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition
 from ceremony.runtime.local import on_disk
@@ -53,6 +52,7 @@ from signaling.bots.client import SignalingClient
 from signaling.bots.peer import ice_configuration
 from signaling.bots.venue_bot import BotOptions, HostBot, LocalMedia, MediaBot, VenueBot
 from signaling.protocol import AdmittedToRoom
+from web.demo.definition import demo_definition
 from web.links import link_for
 from web.settings import utc_clock
 

@@ -67,7 +67,6 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from bench.common import free_port, machine
 from ceremony.definition import definition_to_json
-from ceremony.demo import demo_definition
 from ceremony.model import CeremonyDefinition
 from ceremony.state import CeremonyState, current_pdf
 from signatures import pades
@@ -89,8 +88,9 @@ from signatures.tsa import TimeStampAuthority
 from web.app import create_app
 from web.appkeys import PKI, RECORDS, SEALER, SERVICE, TSA
 from web.completion import render_completion_pdf
+from web.demo.definition import demo_definition
+from web.demo.scripted import Api, ScriptedSignatory
 from web.mou import signature_box
-from web.scripted import Api, ScriptedSignatory
 from web.settings import Settings, utc_clock
 
 T = TypeVar("T")

@@ -53,10 +53,10 @@ from aiohttp import WSMsgType, web
 
 from bench.common import free_port, machine
 from ceremony.commands import OpenRooms
-from ceremony.demo import demo_definition
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition
 from ceremony.runtime.local import on_disk
+from web.demo.definition import demo_definition
 from web.settings import utc_clock
 
 ROOT = Path(__file__).resolve().parent.parent

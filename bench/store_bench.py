@@ -39,11 +39,11 @@ from ceremony.capabilities import new_invitation_id, new_token, token_hash
 from ceremony.chain import GENESIS, StoredEvent, link
 from ceremony.commands import IssueInvitation
 from ceremony.core import decide, evolve, initial_state
-from ceremony.demo import demo_definition
 from ceremony.events import CeremonyDrafted, Envelope, InvitationIssued, Role
 from ceremony.runtime.local import on_disk
 from ceremony.runtime.sqlite_store import SqliteStore
 from ceremony.state import CeremonyState
+from web.demo.definition import demo_definition
 from web.settings import utc_clock
 
 WARMUP = 20  # operations run and discarded by each scenario before measuring

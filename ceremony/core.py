@@ -93,7 +93,7 @@ _WHY_NOT: Mapping[Phase, str] = MappingProxyType(
         Phase.DRAFT: "the ceremony is still a draft; freeze it first",
         Phase.FROZEN: "the ceremony is frozen: its document and roster are locked, and its rooms are not open yet",
         Phase.OPEN: "the rooms are open and the ceremony is under way",
-        Phase.SIGNING: "the ceremony is in its signing stage",
+        Phase.SIGNING: "the ceremony is in its signing segment",
         Phase.SEALED: "the ceremony is sealed; nothing can change any more",
         Phase.CANCELLED: "the ceremony was cancelled",
     }
@@ -110,7 +110,7 @@ def decide(state: CeremonyState, command: Command, *, now: datetime) -> list[Eve
     if state.phase not in allowed:
         if isinstance(command, RecordConsent):
             raise CommandRefused(
-                f"cannot sign: signing is possible only in the signing stage, and {_WHY_NOT[state.phase]}"
+                f"cannot sign: signing is possible only in the signing segment, and {_WHY_NOT[state.phase]}"
             )
         raise CommandRefused(f"cannot {_verb(command)}: {_WHY_NOT[state.phase]}")
     match command:
@@ -159,7 +159,7 @@ def _verb(command: Command) -> str:
         ReviseDefinition: "edit the definition",
         Freeze: "freeze",
         OpenRooms: "open the rooms",
-        StartSegment: "change the stage",
+        StartSegment: "move the run-of-show",
         Seal: "seal",
         Cancel: "cancel",
         IssueInvitation: "issue a link",

@@ -2,7 +2,7 @@
 
 The shell does the cryptography (proof of possession, certificate issuance,
 signature verification, RFC 3161) before it asks; the core checks everything
-that depends on the ceremony's state and the log: the phase and stage, who
+that depends on the ceremony's state and the log: the phase and segment, who
 may sign for whom, which certificate is current, that each value in a
 statement is the one this ceremony expects, and that no challenge is reused.
 """
@@ -91,7 +91,7 @@ def consent_key(state: CeremonyState, signatory: str, now: datetime) -> Enrollme
     """The approved, unrevoked, unexpired enrollment whose key signs `signatory`'s decision at `now`, or why none."""
     segment = next((s for s in state.definition.run_of_show if s.id == state.segment), None)
     if segment is None or segment.kind is not SegmentKind.SIGNING:
-        raise CommandRefused("signing is possible only while the ceremony is in its signing stage")
+        raise CommandRefused("signing is possible only while the ceremony is in its signing segment")
     if not state.definition.has_signatory(signatory):
         raise InvalidCommand(f"no signatory '{signatory}' in this ceremony")
     if signatory in state.consents:

@@ -2,8 +2,8 @@
 
 SignalingError
 ├── ProtocolError     a message is malformed or not allowed (-> `error` message, code inside)
-└── SessionClosed     the connection must end (-> close with `close_code` and reason)
-    └── AccessRefused the gate refused the socket: no ceremony, no capability, or not this one
+└── AccessRefused     the gate refused the socket: no ceremony, no capability, or not this
+                      one (-> close with `close_code` and reason)
 """
 
 from __future__ import annotations
@@ -21,15 +21,13 @@ class ProtocolError(SignalingError):
         self.ref = ref  # the client's ref, when the message got far enough to have one
 
 
-class SessionClosed(SignalingError):
+class AccessRefused(SignalingError):
+    """Raised by the gate (hub.Gate) with NO_CEREMONY, UNAUTHENTICATED or FORBIDDEN."""
+
     def __init__(self, close_code: int, reason: str) -> None:
         super().__init__(reason)
         self.close_code = close_code
         self.reason = reason
-
-
-class AccessRefused(SessionClosed):
-    """Raised by the gate (hub.Gate) with NO_CEREMONY, UNAUTHENTICATED or FORBIDDEN."""
 
 
 # Close codes (docs/signaling.md).
@@ -40,5 +38,4 @@ FORBIDDEN = 4403
 NO_CEREMONY = 4404
 TIMEOUT = 4408
 REPLACED = 4409
-REVOKED = 4403
 RATE_LIMITED = 4429

@@ -22,12 +22,13 @@ from typing import Any
 from aiohttp import web
 
 from ceremony.events import CeremonyCancelled, Envelope, InvitationRevoked, Role
+from ceremony.model import LocalizedText
 from ceremony.runtime.service import CeremonyService
 from ceremony.state import CeremonyState, Invitation
 
 from .errors import REPLACED
 from .ice import IceConfig
-from .protocol import Pinged, ServerMessage, encode
+from .protocol import CeremonyUpdated, Pinged, ServerMessage, encode
 from .room import Effects, Room
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,8 @@ class SignalSettings:
     rate_burst: float = 200.0
 
 
-# One ceremony event as the `ceremony` message each role may see, in wire form (None: that role may not).
-EventView = Callable[[Envelope], Mapping[Role, Mapping[str, Any] | None]]
+# One ceremony event as the `ceremony` message each role may see (None: that role may not).
+EventView = Callable[[Envelope], Mapping[Role, CeremonyUpdated | None]]
 # The invitation a socket's request holds, among these roles, for the ceremony in its path;
 # or errors.AccessRefused with the close code (NO_CEREMONY, UNAUTHENTICATED, FORBIDDEN) and reason.
 Gate = Callable[[web.Request, tuple[Role, ...]], Invitation]
@@ -64,12 +65,14 @@ class Hub:
         *,
         gate: Gate,
         summary: Summary,
+        role_names: Mapping[Role, LocalizedText],
         clock: Clock = time.monotonic,
     ):
         self.service = service
         self.settings = settings
         self.gate = gate
         self.summary = summary
+        self.role_names = role_names  # a host's or observer's name in the room, from web's catalogue
         self.clock = clock
         self._view = view
         self.rooms: dict[str, Room] = {}

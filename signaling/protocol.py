@@ -78,7 +78,7 @@ class Pong:
 
 
 @dataclass(frozen=True, slots=True)
-class Stage:
+class StartSegmentRequest:
     segment: str
     ref: str | None = None
 
@@ -107,7 +107,7 @@ class Leave:
     ref: str | None = None
 
 
-ClientMessage = Hello | Relay | Ping | Pong | Stage | Admit | Reject | End | Leave
+ClientMessage = Hello | Relay | Ping | Pong | StartSegmentRequest | Admit | Reject | End | Leave
 
 _FIELDS: dict[str, set[str]] = {
     "hello": {"resume", "client"},
@@ -116,7 +116,7 @@ _FIELDS: dict[str, set[str]] = {
     "candidate": {"to", "candidate"},
     "ping": {"nonce"},
     "pong": {"nonce"},
-    "stage": {"segment"},
+    "segment": {"segment"},
     "admit": {"peer"},
     "reject": {"peer", "reason"},
     "end": {"reason"},
@@ -180,8 +180,8 @@ def _build(kind: str, m: dict[str, Any], ref: str | None) -> ClientMessage:
         case "ping" | "pong":
             nonce = _text(m, "nonce", limit=64, required=False) or None
             return Ping(nonce, ref) if kind == "ping" else Pong(nonce, ref)
-        case "stage":
-            return Stage(_text(m, "segment", limit=48), ref)
+        case "segment":
+            return StartSegmentRequest(_text(m, "segment", limit=48), ref)
         case "admit":
             return Admit(_text(m, "peer", limit=20, pattern=PEER_ID), ref)
         case "reject":

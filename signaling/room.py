@@ -29,6 +29,7 @@ from .errors import (
 )
 from .protocol import (
     AdmittedToRoom,
+    CeremonyUpdated,
     Knocked,
     PeerBack,
     PeerInfo,
@@ -318,17 +319,14 @@ class Room:
         self._admitted.discard(invitation)
         return effects
 
-    def broadcast(self, message_for: Mapping[Role, Mapping[str, Any] | None]) -> Effects:
-        """Push one ceremony update, shaped per role (None: that role may not see it).
-
-        The update comes already in wire form (a `ceremony` message, see
-        protocol.CeremonyUpdated) from the hub's view, which shapes it per role.
-        """
+    def broadcast(self, message_for: Mapping[Role, CeremonyUpdated | None]) -> Effects:
+        """Push one ceremony update, shaped per role by the hub's view (None: that role may not see it)."""
         effects = Effects()
+        wires = {role: to_wire(message) for role, message in message_for.items() if message is not None}
         for member in self.members.values():
-            message = message_for.get(member.role)
-            if message is not None:
-                self._sequence(member, message, effects)
+            wire = wires.get(member.role)
+            if wire is not None:
+                self._sequence(member, wire, effects)
         return effects
 
     def send(self, peer: str, message: ServerMessage) -> Effects:

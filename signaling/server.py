@@ -47,7 +47,7 @@ from .protocol import (
     Refused,
     Reject,
     Relay,
-    Stage,
+    StartSegmentRequest,
     Welcomed,
     encode,
     parse,
@@ -58,8 +58,6 @@ log = logging.getLogger(__name__)
 HUB = web.AppKey("signaling_hub", Hub)
 SIGNAL_ROLES = (Role.HOST, Role.VENUE, Role.OBSERVER, Role.SIGNATORY)
 MAX_BAD_MESSAGES = 20
-HOST_NAME = LocalizedText(ko="주최자", zh="主办方", en="Host")
-OBSERVER_NAME = LocalizedText(ko="참관인", zh="观察员", en="Observer")
 
 routes = web.RouteTableDef()
 
@@ -142,7 +140,7 @@ async def _join(hub: Hub, ws: web.WebSocketResponse, ceremony: str, invitation: 
         role=invitation.role,
         invitation=invitation.id,
         venue=invitation.venue,
-        name=_display_name(state.definition, invitation.role, invitation.venue, invitation.signatory),
+        name=_display_name(hub, state.definition, invitation),
         resume_session=hello.resume.session if hello.resume else None,
         last_seq=hello.resume.last_seq if hello.resume else 0,
         now=now,
@@ -263,9 +261,9 @@ async def _dispatch(hub: Hub, c: Connection, message: ClientMessage) -> bool:
             await c.ws.send_str(encode(Ponged(nonce=nonce)))
         case Pong():
             pass  # being heard is all a pong is for
-        case Stage(segment):
+        case StartSegmentRequest(segment):
             if c.member.role is not Role.HOST:
-                raise ProtocolError("forbidden", "only the host can change the stage")
+                raise ProtocolError("forbidden", "only the host moves the run-of-show")
             try:
                 await hub.service.execute(room.ceremony, StartSegment(segment=segment), f"host:{c.member.invitation}")
             except CeremonyError as exc:
@@ -295,11 +293,10 @@ async def _ack(hub: Hub, c: Connection, ref: str | None) -> None:
     await hub.apply(c.room.send(c.member.peer, Acknowledged(ref=ref)))
 
 
-def _display_name(
-    definition: CeremonyDefinition, role: Role, venue: str | None, signatory: str | None
-) -> LocalizedText:
-    if venue is not None and definition.has_venue(venue):
-        return definition.venue(venue).name
-    if signatory is not None and definition.has_signatory(signatory):
-        return definition.signatory(signatory).name
-    return HOST_NAME if role is Role.HOST else OBSERVER_NAME
+def _display_name(hub: Hub, definition: CeremonyDefinition, invitation: Invitation) -> LocalizedText:
+    """How the room shows a member: its hall's or signatory's name, else its role's (web's catalogue)."""
+    if invitation.venue is not None and definition.has_venue(invitation.venue):
+        return definition.venue(invitation.venue).name
+    if invitation.signatory is not None and definition.has_signatory(invitation.signatory):
+        return definition.signatory(invitation.signatory).name
+    return hub.role_names[invitation.role]

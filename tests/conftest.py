@@ -1,20 +1,20 @@
-"""Shared fixtures: a real server subprocess, a real headless Chromium, the demo definition."""
+"""Shared fixtures: a real server subprocess, a real headless Chromium, the demo definition.
+
+Plain helpers (the server process, tools, records) are in tests/helpers.py; this module imports
+from there. What stays here beside the fixtures is the `ceremony demo` run the `demo` fixture
+makes and `verify`, both on `CEREMONY` (the CLI command; helpers' `CEREMONY` is the core tests' id).
+"""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -25,7 +25,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, Server, start_server
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root
@@ -40,101 +41,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    """A `ceremony serve` subprocess and what it printed at start."""
-
-    process: subprocess.Popen[str]
-    base: str
-    data: Path
-    output: list[str]
-    pump: threading.Thread | None = None
-
-    @property
-    def host_link(self) -> str:
-        return self._printed(r"Host link:\s+(\S+)")
-
-    @property
-    def operator_link(self) -> str:
-        return self._printed(r"Operator link:\s+(\S+)")
-
-    @property
-    def demo_id(self) -> str:
-        return self._printed(r"Created the demo ceremony ([0-9a-f]{16})")
-
-    def token(self, link: str) -> str:
-        return link.split("#", 1)[1]
-
-    def root_pem(self) -> bytes:
-        """The ceremony root CA the server made on first start (what an archivist would be given)."""
-        return (self.data / "pki" / "root.pem").read_bytes()
-
-    def _printed(self, pattern: str) -> str:
-        for line in self.output:
-            m = re.search(pattern, line)
-            if m:
-                return m.group(1)
-        raise AssertionError(f"server did not print {pattern!r}; output: {self.output}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        if self.pump is not None:
-            self.pump.join(5)  # the pipe reaches EOF once the process is gone
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        return self.process.returncode
-
-
-def start_server(data: Path, *extra: str, port: int | None = None) -> Server:
-    port = port or free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--data", str(data), *extra],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-    )
-    output: list[str] = []
-    deadline = time.monotonic() + 60
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        output.append(line.rstrip("\n"))
-        if line.startswith("Serving on"):
-            return Server(process, f"http://127.0.0.1:{port}", data, output, _drain(process, output))
-    process.kill()
-    raise AssertionError("server did not start:\n" + "\n".join(output))
-
-
-def _drain(process: subprocess.Popen[str], output: list[str]) -> threading.Thread:
-    """Keep reading the server's output (so a full pipe never blocks it) into `output`."""
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line.rstrip("\n"))
-
-    thread = threading.Thread(target=pump, daemon=True)
-    thread.start()
-    return thread
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     srv = start_server(tmp_path / "data")
@@ -147,7 +53,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def original_pdf() -> bytes:
     """The demo MOU as freezing renders it (once per session: about two seconds)."""
-    from ceremony.demo import demo_definition
+    from web.demo.definition import demo_definition
     from web.mou import render_mou_pdf
 
     return render_mou_pdf(demo_definition(), ceremony_id="0123456789abcdef")
@@ -155,7 +61,7 @@ def original_pdf() -> bytes:
 
 @pytest.fixture
 def demo_json() -> dict[str, Any]:
-    from ceremony.demo import DEMO_DEFINITION
+    from web.demo.definition import DEMO_DEFINITION
 
     return copy.deepcopy(DEMO_DEFINITION)
 
@@ -231,12 +137,3 @@ def verify(record: Path, *extra: str, prefix: tuple[str, ...] = ()) -> subproces
         timeout=180,
         check=False,
     )
-
-
-def zip_bytes(files: dict[str, bytes]) -> bytes:
-    """A zip of `files` in memory: a record, tampered with or made up."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()

@@ -23,9 +23,9 @@ import aiohttp
 import pytest
 from playwright.async_api import expect
 
-from ceremony.demo import DEMO_DEFINITION
 from signatures.record.parts import PARTS
-from tests.conftest import Server, start_server, zip_bytes
+from tests.helpers import Server, bearer, start_server, zip_bytes
+from web.demo.definition import DEMO_DEFINITION
 from web.errors import Busy
 from web.messages import MESSAGES
 from web.record_view import STATUSES
@@ -107,10 +107,6 @@ class Api:
 @pytest.fixture
 def api(site: Server, http: aiohttp.ClientSession) -> Api:
     return Api(site, http)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def cap(ceremony: str, role: str, token: str) -> dict[str, str]:

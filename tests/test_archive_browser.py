@@ -23,10 +23,7 @@ from playwright.async_api import Page, expect
 
 from signatures.record.pins import Pins
 from signatures.record.verifier import verify_record
-
-from .conftest import Server
-from .test_pades import pdfsig
-from .test_signing_browser import SHOTS, Api, new_page
+from tests.helpers import SHOTS, Api, Server, new_page, pdfsig
 
 pytestmark = pytest.mark.browser
 
@@ -59,7 +56,7 @@ async def test_two_browsers_sign_the_pdf_and_the_archivist_downloads_the_record(
     fingerprints = [await page.locator("#key-fingerprint").inner_text() for page, _ in pages]
     for enrollment in (await call("GET", f"{api}/enrollments", host))["enrollments"]:
         await call("POST", f"{api}/enrollments/{enrollment['id']}/approve", host)
-    await call("POST", f"{api}/stage", host, {"segment": "signing"})
+    await call("POST", f"{api}/segment", host, {"segment": "signing"})
 
     # Both sign at about the same time; the server takes their PDF signatures one after the other.
     for page, _ in pages:

@@ -13,8 +13,9 @@ import aiohttp
 import pytest
 
 from signatures.record.renew import RenewalRefused
+from tests.helpers import ROOT, Server, start_server
 
-from .conftest import ROOT, Demo, Server, start_server
+from .conftest import Demo
 
 
 def ceremony(*args: str) -> subprocess.CompletedProcess[str]:

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 
 from ceremony.definition import definition_to_json
-from ceremony.demo import demo_definition
 from signatures.record.evidence import RECORD_TYPE
 from signatures.record.shape import check_shape
+from tests.helpers import pdftotext, squeezed
 from web.completion import hex_lines, render_completion_html, render_completion_pdf, signatory_rows, zoned
+from web.demo.definition import demo_definition
 
 CEREMONY_ID = "demo-2020-05-29"
 # The consent this test converts by hand: 06:05 UTC is 15:05 in Chuncheon and 14:05 in Nanjing.
@@ -159,12 +160,7 @@ def _poppler(*command: str) -> str:
 
 @pytest.fixture(scope="module")
 def pdf_text(pdf_path: Path) -> str:
-    return _poppler("pdftotext", "-enc", "UTF-8", str(pdf_path), "-")
-
-
-def _squeezed(text: str) -> str:
-    # Hex is printed in groups of four and names may wrap: compare without whitespace.
-    return "".join(text.split())
+    return pdftotext(pdf_path)
 
 
 @pytest.fixture(scope="module")
@@ -178,11 +174,11 @@ def signatory_blocks(evidence: dict[str, Any]) -> list[str]:
 
 
 def test_every_signatory_is_named_in_three_languages(evidence: dict[str, Any], pdf_text: str) -> None:
-    text = _squeezed(pdf_text)
+    text = squeezed(pdf_text)
     for signatory in evidence["signatories"]:
         for lang in ("ko", "zh", "en"):
-            assert _squeezed(signatory["name"][lang]) in text, (signatory["id"], lang)
-            assert _squeezed(signatory["title"][lang]) in text, (signatory["id"], lang)
+            assert squeezed(signatory["name"][lang]) in text, (signatory["id"], lang)
+            assert squeezed(signatory["title"][lang]) in text, (signatory["id"], lang)
 
 
 def test_the_first_consent_is_shown_in_kst_cst_and_utc(evidence: dict[str, Any], pdf_text: str) -> None:
@@ -196,9 +192,9 @@ def test_the_first_consent_is_shown_in_kst_cst_and_utc(evidence: dict[str, Any],
 
 
 def test_ceremony_title_id_and_times(evidence: dict[str, Any], pdf_text: str) -> None:
-    text = _squeezed(pdf_text)
+    text = squeezed(pdf_text)
     for lang in ("ko", "zh", "en"):
-        assert _squeezed(evidence["ceremony"]["title"][lang]) in text
+        assert squeezed(evidence["ceremony"]["title"][lang]) in text
     assert "서명 완료 확인서 · 签署完成证明 · Certificate of Completion" in pdf_text
     assert CEREMONY_ID in pdf_text
     assert "2020-05-29 15:00:00.000" in pdf_text  # frozen, KST
@@ -211,7 +207,7 @@ def test_statuses_are_translated(pdf_text: str) -> None:
 
 
 def test_addresses_devices_and_certificates(evidence: dict[str, Any], pdf_text: str) -> None:
-    text = _squeezed(pdf_text)
+    text = squeezed(pdf_text)
     assert "203.0.113.10" in pdf_text
     assert "198.51.100.24" in pdf_text
     assert "Chrome/83.0.4103.60" in text
@@ -224,11 +220,11 @@ def test_addresses_devices_and_certificates(evidence: dict[str, Any], pdf_text: 
 
 
 def test_hashes_and_trust_anchors(evidence: dict[str, Any], pdf_text: str) -> None:
-    text = _squeezed(pdf_text)
+    text = squeezed(pdf_text)
     trust = evidence["trust"]
     for certificate in (trust["root"], trust["seal"], *trust["timestamping"]):
         assert certificate["fingerprint_sha256"] in text, certificate["subject"]
-        assert _squeezed(certificate["subject"]) in text, certificate["subject"]
+        assert squeezed(certificate["subject"]) in text, certificate["subject"]
     assert evidence["documents"]["original"]["sha256"] in text
     assert evidence["documents"]["signed"]["sha256"] in text
     assert evidence["log"]["head"] in text
@@ -245,9 +241,9 @@ def test_a4_pages_numbered_with_the_roster_header_repeated(pdf_path: Path) -> No
     pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
     assert pages >= 2
     for page in range(1, pages + 1):
-        text = _poppler("pdftotext", "-enc", "UTF-8", "-f", str(page), "-l", str(page), str(pdf_path), "-")
-        assert f"{page}/{pages}" in _squeezed(text)
-    second = _poppler("pdftotext", "-enc", "UTF-8", "-f", "2", "-l", "2", str(pdf_path), "-")
+        text = pdftotext(pdf_path, "-f", str(page), "-l", str(page))
+        assert f"{page}/{pages}" in squeezed(text)
+    second = pdftotext(pdf_path, "-f", "2", "-l", "2")
     assert "Signatory · title" in second
 
 

@@ -14,21 +14,11 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.conftest import Server
+from tests.helpers import Server, new_page
 
 pytestmark = pytest.mark.browser
 
-VIEWPORT = {"width": 1280, "height": 900}
 FREEZE_SECONDS = 60_000  # rendering the original PDF takes a few seconds; a loaded CI machine more
-
-
-async def new_page(browser: Any, *, locale: str = "en-US") -> tuple[Any, Page, list[str]]:
-    """A fresh browser profile (no cookies) and a page that records script errors."""
-    context = await browser.new_context(viewport=VIEWPORT, locale=locale)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return context, page, errors
 
 
 def badge(page: Page) -> Any:

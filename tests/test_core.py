@@ -50,114 +50,13 @@ from ceremony.events import (
     RoomsOpened,
     SegmentStarted,
 )
-from ceremony.model import (
-    Article,
-    CeremonyDefinition,
-    Document,
-    Language,
-    LocalizedText,
-    Party,
-    Schedule,
-    Segment,
-    SegmentKind,
-    Signatory,
-    Venue,
-)
 from ceremony.state import CeremonyState, Phase
 from tests import helpers
+from tests.helpers import CEREMONY, DEFINITION, SHA, T0, Log, log_in, make_definition
 
-CEREMONY = "00112233aabbccdd"
-T0 = datetime(2020, 5, 29, 1, 0, tzinfo=UTC)
-SHA = "ab" * 32
-TOKEN_A = "1" * 64
 TOKEN_B = "2" * 64
 TOKEN_C = "3" * 64
-
-
-def _t(word: str) -> LocalizedText:
-    return LocalizedText(ko=f"{word} (ko)", zh=f"{word} (zh)", en=word)
-
-
-def make_definition(title: str = "Export MOU") -> CeremonyDefinition:
-    """A small two-hall ceremony; its run-of-show has the signing segment third of five."""
-    return CeremonyDefinition(
-        title=_t(title),
-        schedule=Schedule(start=datetime(2020, 5, 29, 1, 20, tzinfo=UTC), duration_minutes=60),
-        venues=(
-            Venue(id="hall-kr", name=_t("Hall KR"), city=_t("Chuncheon"), country="KR", timezone="Asia/Seoul"),
-            Venue(id="hall-cn", name=_t("Hall CN"), city=_t("Nanjing"), country="CN", timezone="Asia/Shanghai"),
-        ),
-        parties=(
-            Party(id="party-kr", name=_t("Party KR"), country="KR"),
-            Party(id="party-cn", name=_t("Party CN"), country="CN"),
-        ),
-        signatories=(
-            Signatory(id="signer-kr", name=_t("Signer KR"), title=_t("Governor"), party="party-kr", venue="hall-kr"),
-            Signatory(id="signer-cn", name=_t("Signer CN"), title=_t("Mayor"), party="party-cn", venue="hall-cn"),
-        ),
-        run_of_show=(
-            Segment(id="opening", kind=SegmentKind.OPENING, title=_t("Opening"), minutes=5),
-            Segment(id="remarks", kind=SegmentKind.REMARKS, title=_t("Remarks"), minutes=10),
-            Segment(id="signing", kind=SegmentKind.SIGNING, title=_t("Signing"), minutes=10),
-            Segment(id="exchange", kind=SegmentKind.EXCHANGE, title=_t("Exchange"), minutes=5),
-            Segment(id="closing", kind=SegmentKind.CLOSING, title=_t("Closing"), minutes=5),
-        ),
-        document=Document(
-            title=_t("MOU"),
-            preamble=_t("Preamble"),
-            articles=(Article(title=_t("Purpose"), body=_t("Sell goods")),),
-            closing=_t("Closing words"),
-            prevailing_language=Language.EN,
-            prevailing_clause=_t("English prevails"),
-        ),
-    )
-
-
-DEFINITION = make_definition()
 REVISED = make_definition("Revised export MOU")
-
-
-class Log:
-    """A ceremony stepped by hand: decide, wrap in envelopes at explicit times, evolve."""
-
-    def __init__(self) -> None:
-        drafted = Envelope(
-            ceremony=CEREMONY, seq=1, at=T0, actor="operator", event=CeremonyDrafted(definition=DEFINITION)
-        )
-        self.state = initial_state(drafted)
-        self.envelopes = [drafted]
-
-    def run(self, command: Command, *, actor: str = "host:inv-host") -> list[Event]:
-        at = T0 + timedelta(minutes=len(self.envelopes))
-        events = decide(self.state, command, now=at)
-        for event in events:
-            envelope = Envelope(ceremony=CEREMONY, seq=self.state.seq + 1, at=at, actor=actor, event=event)
-            self.state = evolve(self.state, envelope)
-            self.envelopes.append(envelope)
-        return events
-
-
-def log_in(phase: Phase) -> Log:
-    """A log whose state is in `phase`, with an active host link `inv-host` issued in draft."""
-    log = Log()
-    log.run(IssueInvitation(invitation="inv-host", role=Role.HOST, token_sha256=TOKEN_A, label="host"))
-    if phase is Phase.DRAFT:
-        return log
-    log.run(Freeze(document_sha256=SHA, document_size=4096))
-    if phase is Phase.FROZEN:
-        return log
-    log.run(OpenRooms())
-    if phase is Phase.OPEN:
-        return log
-    if phase is Phase.CANCELLED:
-        log.run(Cancel(reason="the video link failed"))
-        return log
-    log.run(StartSegment(segment="signing"))
-    if phase is Phase.SIGNING:
-        return log
-    log.run(Seal(absent_ok=True))
-    assert phase is Phase.SEALED
-    return log
 
 
 def snapshot(state: CeremonyState) -> dict[str, Any]:

@@ -10,9 +10,9 @@ import pytest
 
 from ceremony.canonical import canonicalize
 from ceremony.definition import definition_to_json, parse_definition
-from ceremony.demo import demo_definition
 from ceremony.errors import InvalidDefinition
 from ceremony.model import SegmentKind
+from web.demo.definition import demo_definition
 
 
 def demo() -> dict[str, Any]:

@@ -32,7 +32,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from .conftest import Demo, Server, start_server, verify, zip_bytes
+from tests.helpers import Server, start_server, zip_bytes
+
+from .conftest import Demo, verify
 
 Files = dict[str, bytes]
 

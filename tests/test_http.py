@@ -16,17 +16,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from ceremony.demo import demo_definition
 from ceremony.events import Role
+from tests.helpers import bearer
 from web.app import create_app
 from web.appkeys import SERVICE
+from web.demo.definition import demo_definition
 from web.settings import MAX_BODY_BYTES, Settings
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @dataclass
@@ -118,11 +115,11 @@ async def test_full_lifecycle_with_frozen_pdf(world: World, demo_json: dict[str,
     assert r.status == 409 and "frozen" in (await r.json())["reason"]
 
     assert (await w.client.post(f"{base}/open", headers=w.as_("host"))).status == 200
-    r = await w.client.post(f"{base}/stage", json={"segment": "next"}, headers=w.as_("host"))
+    r = await w.client.post(f"{base}/segment", json={"segment": "next"}, headers=w.as_("host"))
     assert (await r.json())["segment"] == "opening"
-    r = await w.client.post(f"{base}/stage", json={"segment": "signing"}, headers=w.as_("host"))
+    r = await w.client.post(f"{base}/segment", json={"segment": "signing"}, headers=w.as_("host"))
     assert (await r.json())["state"] == "signing"
-    r = await w.client.post(f"{base}/stage", json={"segment": "opening"}, headers=w.as_("host"))
+    r = await w.client.post(f"{base}/segment", json={"segment": "opening"}, headers=w.as_("host"))
     assert r.status == 409 and "forward" in (await r.json())["reason"]
     # Nobody signed: sealing must be asked for with the parties recorded as absent.
     r = await w.client.post(f"{base}/seal", headers=w.as_("host"))
@@ -232,7 +229,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("PUT", "/definition", {}, {"operator", "host"}),
     ("POST", "/freeze", None, {"operator", "host"}),
     ("POST", "/open", None, {"operator", "host"}),
-    ("POST", "/stage", {"segment": "next"}, {"operator", "host"}),
+    ("POST", "/segment", {"segment": "next"}, {"operator", "host"}),
     ("POST", "/seal", None, {"operator", "host"}),
     ("POST", "/cancel", {"reason": "x"}, {"operator", "host"}),
     ("GET", "/preview.pdf", None, {"operator", "host"}),
@@ -333,11 +330,11 @@ async def test_bad_inputs_get_clear_4xx_and_change_nothing(world: World, demo_js
 
     r = await w.client.post(f"{base}/open", headers=w.as_("host"))
     assert r.status == 409 and "draft" in (await r.json())["reason"]
-    r = await w.client.post(f"{base}/stage", json={"segment": "next"}, headers=w.as_("host"))
+    r = await w.client.post(f"{base}/segment", json={"segment": "next"}, headers=w.as_("host"))
     assert r.status == 409
-    r = await w.client.post(f"{base}/stage", json={"segment": 7}, headers=w.as_("host"))
+    r = await w.client.post(f"{base}/segment", json={"segment": 7}, headers=w.as_("host"))
     assert r.status == 400
-    r = await w.client.post(f"{base}/stage", json={"bogus": 1}, headers=w.as_("host"))
+    r = await w.client.post(f"{base}/segment", json={"bogus": 1}, headers=w.as_("host"))
     assert r.status == 400 and (await r.json())["fields"][0]["field"] == "bogus"
     r = await w.client.post(f"{base}/invitations", json={"role": "king"}, headers=w.as_("host"))
     assert r.status == 400 and "role" in (await r.json())["reason"]

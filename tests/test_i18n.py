@@ -91,7 +91,7 @@ def test_keys_built_at_run_time_exist() -> None:
     assert [k for k in expected if k not in MESSAGES] == []
 
 
-# Raised by the scripted client (web/scripted.py) on its own side, never sent by the server.
+# Raised by the scripted client (web/demo/scripted.py) on its own side, never sent by the server.
 CLIENT_SIDE = {"script_failed"}
 RENDERED = re.compile(r'_render_error\(\s*request,\s*\d+,\s*"(\w+)"')
 

@@ -34,7 +34,6 @@ from aiortc import RTCConfiguration
 from av import AudioFrame
 
 from ceremony.commands import OpenRooms
-from ceremony.demo import demo_definition
 from ceremony.events import Role
 from ceremony.runtime.local import on_disk
 from signaling.bots.client import BadLink, CapabilityLink, ConnectionLost
@@ -59,10 +58,10 @@ from signaling.protocol import (
     Welcomed,
     parse_server_message,
 )
+from tests.helpers import Server, free_port, start_server
+from web.demo.definition import demo_definition
 from web.mou import render_mou_pdf
 from web.settings import utc_clock
-
-from .conftest import Server, free_port, start_server
 
 WAIT = 25.0  # seconds before a wait gives up (a guard against hangs, not a speed claim)
 FPS = 15.0  # two CPUs encode and decode every stream here; 15 fps keeps the machine responsive
@@ -150,7 +149,7 @@ def release_output(process: subprocess.Popen[str], reader: threading.Thread | No
     """
     readers = [reader] if reader else [t for t in threading.enumerate() if t.name.endswith("(pump)")]
     for thread in readers:
-        thread.join(10)  # conftest's reader (named after its function) stops at end of file
+        thread.join(10)  # start_server's reader (named after its function) stops at end of file
     if process.stdout is not None:
         process.stdout.close()
 
@@ -257,7 +256,7 @@ async def test_a_dropped_venue_resumes_gets_what_it_missed_and_a_failed_media_pa
         lost = await watching.wait_for(ConnectionLost, within=WAIT)
         assert not lost.final, lost
         seen_before = chuncheon.client.last_seq
-        ack = await the_host.client.stage("next")
+        ack = await the_host.client.start_segment("next")
         assert ack.ref is not None
 
         # Media is peer to peer: it does not need the signaling socket.

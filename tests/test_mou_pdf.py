@@ -18,8 +18,9 @@ import pytest
 from pypdf import PdfReader
 
 from ceremony.definition import definition_to_json, parse_definition
-from ceremony.demo import DEMO_DEFINITION, demo_definition
 from ceremony.model import CeremonyDefinition
+from tests.helpers import pdftotext, squeezed
+from web.demo.definition import DEMO_DEFINITION, demo_definition
 from web.mou import keep_words, paragraphs, render_mou_html, render_mou_pdf, zh_numeral
 
 CEREMONY_ID = "demo-2020-05-29"
@@ -44,11 +45,6 @@ def pdf_path(pdf_bytes: bytes, tmp_path_factory: pytest.TempPathFactory) -> Path
     return path
 
 
-def _pdftotext(path: Path, *options: str) -> str:
-    out = subprocess.run(["pdftotext", "-enc", "UTF-8", *options, str(path), "-"], capture_output=True, check=True)
-    return out.stdout.decode("utf-8")
-
-
 # A4 is 595 x 842 pt; pdftotext crops in points at its default 72 dpi. The
 # crop leaves out the page header (top 22 mm) and footer (bottom 20 mm).
 HALF_WIDTH = "298"
@@ -57,24 +53,19 @@ BODY = ("-y", "63", "-H", "722")
 
 @pytest.fixture(scope="module")
 def pdf_text(pdf_path: Path) -> str:
-    return _pdftotext(pdf_path)
+    return pdftotext(pdf_path)
 
 
 @pytest.fixture(scope="module")
 def left_text(pdf_path: Path) -> str:
     """The left half of every page: the Korean column (and the left half of English lines)."""
-    return _pdftotext(pdf_path, "-x", "0", "-W", HALF_WIDTH, *BODY)
+    return pdftotext(pdf_path, "-x", "0", "-W", HALF_WIDTH, *BODY)
 
 
 @pytest.fixture(scope="module")
 def right_text(pdf_path: Path) -> str:
     """The right half of every page: the Chinese column."""
-    return _pdftotext(pdf_path, "-x", HALF_WIDTH, "-W", HALF_WIDTH, *BODY)
-
-
-def _squeezed(text: str) -> str:
-    # pdftotext breaks lines inside the columns; compare without whitespace.
-    return "".join(text.split())
+    return pdftotext(pdf_path, "-x", HALF_WIDTH, "-W", HALF_WIDTH, *BODY)
 
 
 # ---- the demo definition -------------------------------------------------------------------------------
@@ -166,37 +157,37 @@ def test_every_font_is_embedded(pdf_path: Path) -> None:
 
 
 def test_text_has_the_articles_and_parties_in_every_language(demo: CeremonyDefinition, pdf_text: str) -> None:
-    text = _squeezed(pdf_text)
+    text = squeezed(pdf_text)
     articles = demo.document.articles
     for article in (articles[1], articles[3], articles[4], articles[7], articles[9]):
-        assert _squeezed(article.title.ko) in text
-        assert _squeezed(article.title.zh) in text
-        assert _squeezed(article.title.en) in text
+        assert squeezed(article.title.ko) in text
+        assert squeezed(article.title.zh) in text
+        assert squeezed(article.title.en) in text
     for party in demo.parties:
         for name in (party.name.ko, party.name.zh, party.name.en):
-            assert _squeezed(name) in text, name
+            assert squeezed(name) in text, name
     for signatory in demo.signatories:
         for name in (signatory.name.ko, signatory.name.zh, signatory.name.en):
-            assert _squeezed(name) in text, name
+            assert squeezed(name) in text, name
     for heading in ("제1조", "제10조", "第一条", "第十条", "Article1", "Article10"):
         assert heading in text
-    assert _squeezed(demo.document.prevailing_clause.en) in text
+    assert squeezed(demo.document.prevailing_clause.en) in text
     assert "Signaturesareapplieddigitally" in text
 
 
 def test_korean_is_on_the_left_and_chinese_on_the_right(
     demo: CeremonyDefinition, left_text: str, right_text: str
 ) -> None:
-    left, right = _squeezed(left_text), _squeezed(right_text)
+    left, right = squeezed(left_text), squeezed(right_text)
     document = demo.document
     for text in (document.title, document.articles[2].title, document.articles[5].title, document.prevailing_clause):
-        assert _squeezed(text.ko) in left
-        assert _squeezed(text.zh) in right
-        assert _squeezed(text.ko) not in right
-        assert _squeezed(text.zh) not in left
+        assert squeezed(text.ko) in left
+        assert squeezed(text.zh) in right
+        assert squeezed(text.ko) not in right
+        assert squeezed(text.zh) not in left
     # Whole paragraphs, not only titles: the first paragraph of Article 2 in each column.
-    assert _squeezed(document.articles[1].body.ko.splitlines()[0]) in left
-    assert _squeezed(document.articles[1].body.zh.splitlines()[0]) in right
+    assert squeezed(document.articles[1].body.ko.splitlines()[0]) in left
+    assert squeezed(document.articles[1].body.zh.splitlines()[0]) in right
 
 
 def test_pdf_identifies_itself_as_pdf_a_3b(demo: CeremonyDefinition, pdf_bytes: bytes, pdf_path: Path) -> None:
@@ -237,7 +228,7 @@ def test_page_margins_carry_title_and_page_numbers(demo: CeremonyDefinition, pdf
     pages = len(reader.pages)
     assert pages >= 2
     for number in (1, pages):
-        page = _pdftotext(pdf_path, "-f", str(number), "-l", str(number))
+        page = pdftotext(pdf_path, "-f", str(number), "-l", str(number))
         assert re.search(rf"^{number}\s*/\s*{pages}$", page, re.MULTILINE), page[-200:]
         assert demo.title.en in page
         assert CEREMONY_ID in page

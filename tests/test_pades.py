@@ -1,6 +1,6 @@
 """PAdES signatures by the signatories' own keys, over HTTP, one at a time, checked by poppler and pyHanko.
 
-A Python P-256 key (web/scripted.py) stands in for WebCrypto here, so that bad
+A Python P-256 key (web/demo/scripted.py) stands in for WebCrypto here, so that bad
 inputs can be tried precisely; tests/test_archive_browser.py signs with real
 browser keys. The PDF is the real frozen original (rendered once per session).
 """
@@ -13,19 +13,14 @@ import datetime as dt
 import hashlib
 import io
 import json
-import subprocess
 import threading
 import zipfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from ceremony.commands import Freeze, OpenRooms, StartSegment
-from ceremony.demo import demo_definition
 from ceremony.events import Role
 from signatures import pdf_desk, turns
 from signatures.crl import revoked_serials
@@ -36,55 +31,14 @@ from signatures.record.sealer import Sealer
 from signatures.record.validation import Anchors, Material
 from signatures.record.verifier import verify_record
 from signatures.record.verify_pdf import PdfResult, read_pdf
-from web.app import create_app
+from tests.helpers import Room, make_room, pdfsig, ready
 from web.appkeys import CRLS, PDFS, PKI, RECORDS, SERVICE, SETTINGS
-from web.scripted import Api, ScriptedSignatory, ScriptError
-from web.settings import Settings
-
-
-@dataclass
-class Room:
-    client: TestClient[Any, Any]
-    ceremony: str
-    host: Api
-    signers: list[ScriptedSignatory]
-
-    @property
-    def app(self) -> Any:
-        return self.client.server.app  # type: ignore[union-attr]
-
-    @property
-    def state(self) -> Any:
-        return self.app[SERVICE].get(self.ceremony)
-
-    async def pdf(self) -> bytes:
-        sha = list(self.state.pdf_signatures.values())[-1].event.sha256
-        data: bytes = await self.app[SERVICE].document(sha)
-        return data
+from web.demo.scripted import ScriptError
 
 
 @pytest.fixture
 async def room(aiohttp_client: Any, tmp_path: Path, original_pdf: bytes) -> AsyncIterator[Room]:
     yield await make_room(aiohttp_client, tmp_path, original_pdf)
-
-
-async def make_room(aiohttp_client: Any, tmp_path: Path, original_pdf: bytes, **settings: Any) -> Room:
-    """A ceremony in its signing stage, its original stored, four signatories with links (and keys)."""
-    app = create_app(Settings(data_dir=tmp_path / "data", create_demo=False, **settings))
-    client = await aiohttp_client(app)
-    service = app[SERVICE]
-    state = await service.create(demo_definition(), "operator")
-    sha = await service.store_document(original_pdf)
-    await service.execute(state.id, Freeze(document_sha256=sha, document_size=len(original_pdf)), "test")
-    await service.execute(state.id, OpenRooms(), "test")
-    await service.execute(state.id, StartSegment(segment="signing"), "test")
-    base = str(client.make_url("")).rstrip("/")
-    host = Api(client.session, base, state.id, (await service.issue_link(state.id, Role.HOST, "t")).token)
-    signers = []
-    for signatory in state.definition.signatories[:4]:
-        link = await service.issue_link(state.id, Role.SIGNATORY, "t", signatory=signatory.id)
-        signers.append(ScriptedSignatory(Api(client.session, base, state.id, link.token), signatory.id))
-    return Room(client, state.id, host, signers)
 
 
 async def check_pdf(room: Room, pdf: bytes) -> list[PdfResult]:
@@ -100,27 +54,6 @@ async def check_pdf(room: Room, pdf: bytes) -> list[PdfResult]:
 
 def verify(data: bytes, root_pem: bytes) -> Report:
     return verify_record(data, Pins(root_pem=root_pem), at=dt.datetime.now(dt.UTC))
-
-
-async def ready(room: Room, signer: ScriptedSignatory, decision: str = "consent") -> None:
-    """Enrolled, approved by the host, decided."""
-    enrollment = await signer.enroll()
-    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
-    await signer.decide(decision)
-
-
-def pdfsig(pdf: Path, root_pem: bytes, workdir: Path) -> str:
-    """poppler's verdict with the ceremony root trusted in a fresh NSS database."""
-    nss = workdir / "nss"
-    nss.mkdir()
-    (workdir / "ca.pem").write_bytes(root_pem)
-    for command in (
-        ["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"],
-        ["certutil", "-A", "-d", f"sql:{nss}", "-n", "root", "-t", "CT,C,C", "-i", str(workdir / "ca.pem")],
-    ):
-        subprocess.run(command, check=True, capture_output=True)
-    done = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", str(pdf)], capture_output=True, text=True, check=False)
-    return done.stdout
 
 
 async def test_each_signatory_signs_the_newer_revision_and_earlier_signatures_stay_valid(
@@ -152,7 +85,7 @@ async def test_each_signatory_signs_the_newer_revision_and_earlier_signatures_st
 
     # The signatory's /me shows the PDF signature (a reloaded page resumes from it).
     me = await first.api.call("GET", "/me")
-    assert me["pdf_signature"]["field"] == signatures[0].field
+    assert me["pdf_signature"]["field"] == signatures[0].event.field
 
     # A hall's screen opened now shows both as signed, the others as waiting.
     venue = await room.app[SERVICE].issue_link(room.ceremony, Role.VENUE, "t", venue="chuncheon")
@@ -172,7 +105,7 @@ async def test_concurrent_signers_wait_their_turn_and_none_is_lost(room: Room) -
     results = await check_pdf(room, await room.pdf())
     assert [r.ok for r in results] == [True] * 4, [r.detail for r in results]
     # Each revision is the one the log recorded, in the log's order.
-    assert [r.revision_sha256 for r in results] == [s.sha256 for s in chain]
+    assert [r.revision_sha256 for r in results] == [s.event.sha256 for s in chain]
 
 
 async def test_refusals_change_nothing(room: Room) -> None:

@@ -22,7 +22,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from ceremony.commands import Freeze, OpenRooms, RevokeCertificate, SignDocument, StartSegment
 from ceremony.consent import Decision
 from ceremony.core import decide
-from ceremony.demo import demo_definition
 from ceremony.errors import CommandRefused, InvalidCommand
 from signatures.crl import Cause, Revocation, issue_crl, revoked_serials
 from signatures.errors import PkiError, TimestampError
@@ -33,20 +32,12 @@ from signatures.record.report import Mismatch
 from signatures.record.validation import Anchors, Material, validate
 from signatures.tsa import TimeStampAuthority
 from tests import helpers
-
-from .conftest import CEREMONY, ROOT, start_server
+from tests.helpers import ceremony, openssl, start_server
+from web.demo.definition import demo_definition
 
 NOW = dt.datetime.now(dt.UTC)
 BASE = "http://127.0.0.1:8080/pki/crl"
 YEAR = dt.timedelta(days=365)
-
-
-def openssl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
-
-
-def ceremony(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CEREMONY, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 
 def usages(certificate: x509.Certificate) -> list[x509.ObjectIdentifier]:

@@ -21,7 +21,6 @@ import pytest
 from cryptography import x509
 
 from ceremony.commands import Freeze, OpenRooms, StartSegment
-from ceremony.demo import demo_definition
 from ceremony.events import Role
 from signatures import pki_store
 from signatures.crl import revoked_serials
@@ -34,23 +33,18 @@ from signatures.pki_store import (
     request_issuing,
     sign_issuing,
 )
+from tests.helpers import Room, ceremony, ready, start_server
 from web.app import _load_pki, create_app
 from web.appkeys import RECORDS, SERVICE
-from web.scripted import Api, ScriptedSignatory, ScriptError
+from web.demo.definition import demo_definition
+from web.demo.scripted import Api, ScriptedSignatory, ScriptError
 from web.settings import Settings
-
-from .conftest import CEREMONY, ROOT, start_server
-from .test_pades import Room, ready
 
 NOW = dt.datetime.now(dt.UTC)
 BASE = "http://127.0.0.1:8080/pki/crl"
 YEAR = dt.timedelta(days=365)
 DAY = dt.timedelta(days=1)
 ORG = "Gangwon-Nanjing MOU Office"
-
-
-def ceremony(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CEREMONY, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 
 def serials_in(directory: Path, pattern: str) -> set[int]:

@@ -12,7 +12,6 @@ import base64
 import datetime as dt
 import hashlib
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ceremony.canonical import canonicalize
 from ceremony.events import Role
-from web.appkeys import PKI, SERVICE
-from web.scripted import ScriptedSignatory
 
-# Plain helpers from test_pades, not fixtures: each test makes its own room (the one test_pades signs in).
-from .test_pades import Room, make_room, ready
+# Plain helpers, not fixtures: each test makes its own room (the one test_pades signs in).
+from tests.helpers import Room, make_room, openssl, ready
+from web.appkeys import PKI, SERVICE
+from web.demo.scripted import ScriptedSignatory
 
 
 async def receipt(room: Room, token: str, query: str = "") -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -41,10 +40,6 @@ async def log_data(room: Room, event_type: str, **match: str) -> dict[str, Any]:
     assert len(found) == 1, (event_type, match, found)
     data: dict[str, Any] = found[0]
     return data
-
-
-def openssl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
 async def test_the_receipt_holds_what_the_log_holds_and_verifies_with_openssl(

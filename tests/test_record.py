@@ -23,8 +23,9 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 
 from signatures.record.pins import Pins
 from signatures.record.verifier import verify_record
+from tests.helpers import ROOT
 
-from .conftest import ROOT, Demo, verify
+from .conftest import Demo, verify
 
 PYHANKO = str(ROOT / ".venv" / "bin" / "pyhanko")
 YEAR = dt.timedelta(days=365)

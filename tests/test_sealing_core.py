@@ -27,8 +27,7 @@ from ceremony.events import (
 )
 from ceremony.state import Phase, current_pdf, roll
 from tests import helpers
-
-from .test_core import CEREMONY, SHA, T0, Log, log_in
+from tests.helpers import CEREMONY, SHA, T0, Log, log_in
 
 KR, CN = "signer-kr", "signer-cn"
 

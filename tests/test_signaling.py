@@ -27,93 +27,27 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
-from ceremony.commands import OpenRooms, RevokeInvitation
-from ceremony.demo import demo_definition
+from ceremony.commands import RevokeInvitation
 from ceremony.events import Role
 from ceremony.model import LocalizedText
-from ceremony.runtime.local import on_disk
 from ceremony.runtime.service import CeremonyService
 from signaling.errors import ProtocolError
 from signaling.hub import SignalSettings
 from signaling.ice import IceConfig, IceConfigError, load_ice_config
+from signaling.protocol import CeremonyUpdated
 from signaling.room import OUTBOX_LIMIT, Joined, Room
 from signaling.server import HUB
+from tests.helpers import CANDIDATE, SDP, Template, build_template
 from web.app import create_app
 from web.appkeys import SERVICE
 from web.auth import role_cookie
-from web.mou import render_mou_pdf
-from web.settings import Settings, utc_clock
+from web.settings import Settings
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 WAIT = 10.0  # seconds before a test gives up waiting for a message it expects
-SERVER_TYPES = {
-    "welcome",
-    "peer-joined",
-    "peer-left",
-    "peer-back",
-    "knock",
-    "admitted",
-    "offer",
-    "answer",
-    "candidate",
-    "ceremony",
-    "ack",
-    "error",
-    "ping",
-    "pong",
-}
-CANDIDATE = {
-    "candidate": "candidate:1 1 UDP 2122252543 192.0.2.10 54321 typ host",
-    "sdpMid": "0",
-    "sdpMLineIndex": 0,
-}
-SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 
 
 # ------------------------------------------------------------------ the ceremony, built once
-
-
-@dataclass(frozen=True)
-class Template:
-    """A data directory holding an open ceremony, a draft one, and links to both."""
-
-    data: Path
-    ceremony: str
-    other: str  # a second ceremony (a draft) on the same server
-    tokens: dict[str, str]  # who -> token
-    invitations: dict[str, str]  # who -> invitation id
-
-
-async def build_template(data: Path) -> Template:
-    service = on_disk(data, clock=utc_clock)
-    await service.start()
-    try:
-        state = await service.create(demo_definition(), "operator")
-        other = await service.create(demo_definition(), "operator")
-        await service.freeze(state.id, "operator", lambda d, c: render_mou_pdf(d, ceremony_id=c))
-        await service.execute(state.id, OpenRooms(), "operator")
-        signatory = state.definition.signatories[0].id
-        issued = {
-            "host": await service.issue_link(state.id, Role.HOST, "t"),
-            "chuncheon": await service.issue_link(state.id, Role.VENUE, "t", venue="chuncheon"),
-            "nanjing": await service.issue_link(state.id, Role.VENUE, "t", venue="nanjing"),
-            "chuncheon-2": await service.issue_link(state.id, Role.VENUE, "t", venue="chuncheon"),
-            "observer": await service.issue_link(state.id, Role.OBSERVER, "t"),
-            "signatory": await service.issue_link(state.id, Role.SIGNATORY, "t", signatory=signatory),
-            "archivist": await service.issue_link(state.id, Role.ARCHIVIST, "t"),
-            "revoked": await service.issue_link(state.id, Role.VENUE, "t", venue="nanjing"),
-            "other-host": await service.issue_link(other.id, Role.HOST, "t"),
-        }
-        await service.execute(state.id, RevokeInvitation(invitation=issued["revoked"].invitation), "operator")
-    finally:
-        await service.close()
-    return Template(
-        data,
-        state.id,
-        other.id,
-        {who: link.token for who, link in issued.items()} | {"garbage": "x" * 43},
-        {who: link.invitation for who, link in issued.items()},
-    )
 
 
 @pytest.fixture(scope="session")
@@ -399,7 +333,7 @@ async def test_host_changes_the_stage_and_every_member_hears_it(world: World) ->
     host, venue = await world.pair()
     observer = await world.join("observer")
     signatory = await world.join("signatory")
-    await host.send(type="stage", segment="next", ref="go")
+    await host.send(type="segment", segment="next", ref="go")
     assert (await host.expect("ack"))["ref"] == "go"
     for sock in (host, venue, observer, signatory):
         update = await sock.expect("ceremony")
@@ -409,14 +343,14 @@ async def test_host_changes_the_stage_and_every_member_hears_it(world: World) ->
         assert isinstance(update["seq"], int)
     assert world.service.get(world.ceremony).segment == "opening"
 
-    await host.send(type="stage", segment="signing", ref="sign")
+    await host.send(type="segment", segment="signing", ref="sign")
     await host.expect("ack", ref="sign")
     assert (await observer.expect("ceremony"))["state"]["state"] == "signing"
 
 
 async def test_a_stage_change_the_ceremony_refuses_is_an_error_and_changes_nothing(world: World) -> None:
     host = await world.join("host")
-    await host.send(type="stage", segment="no-such-segment", ref="bad")
+    await host.send(type="segment", segment="no-such-segment", ref="bad")
     error = await host.expect("error")
     assert (error["code"], error["ref"]) == ("refused", "bad")
     assert "no-such-segment" in error["reason"]
@@ -435,7 +369,7 @@ async def test_signatories_and_observers_cannot_signal_nor_run_the_ceremony(worl
     assert (await sock.expect("error", ref="o"))["code"] == "forbidden"
     await sock.send(type="candidate", to=host.peer, candidate=CANDIDATE, ref="c")
     assert (await sock.expect("error", ref="c"))["code"] == "forbidden"
-    await sock.send(type="stage", segment="next", ref="s")
+    await sock.send(type="segment", segment="next", ref="s")
     assert (await sock.expect("error", ref="s"))["code"] == "forbidden"
     for kind, fields in (("admit", {"peer": venue.peer}), ("reject", {"peer": venue.peer}), ("end", {})):
         await sock.send(type=kind, ref=kind, **fields)
@@ -601,7 +535,7 @@ async def test_wrong_shapes_are_bad_messages_and_nothing_is_relayed(world: World
         {"type": "candidate", "to": venue.peer},
         {"type": "candidate", "to": venue.peer, "candidate": {"candidate": 1}},
         {"type": "candidate", "to": venue.peer, "candidate": {**CANDIDATE, "sdpMLineIndex": True}},
-        {"type": "stage", "segment": ["next"]},
+        {"type": "segment", "segment": ["next"]},
         {"type": "admit", "peer": None},
         {"type": "ping", "nonce": {"deep": 1}},
         {"type": "leave", "extra": 1},
@@ -637,7 +571,7 @@ async def test_a_dropped_venue_resumes_gets_what_it_missed_and_the_host_hears_it
     last_seq = max(m["seq"] for m in venue.seen if "seq" in m)
     session, peer = venue.welcome["session"], venue.peer
     await venue.ws.close()  # a network drop: no leave
-    await host.send(type="stage", segment="next", ref="while-away")
+    await host.send(type="segment", segment="next", ref="while-away")
     await host.expect("ack", ref="while-away")
     await host.send(type="candidate", to=peer, candidate=CANDIDATE, ref="to-away")
     await host.round_trip("queued")
@@ -983,6 +917,7 @@ def test_room_reject_end_and_revoke(room: Room) -> None:
 def test_room_broadcast_is_shaped_per_role(room: Room) -> None:
     host = _join(room, Role.HOST, "h").member
     observer = _join(room, Role.OBSERVER, "o").member
-    effects = room.broadcast({Role.HOST: {"type": "ceremony", "event": "for hosts"}, Role.OBSERVER: None})
-    assert [(to, m["event"]) for to, m in effects.send] == [(host.peer, "for hosts")]
+    update = CeremonyUpdated(event={"type": "for hosts"}, state={"state": "open"})
+    effects = room.broadcast({Role.HOST: update, Role.OBSERVER: None})
+    assert [(to, m["type"], m["event"]) for to, m in effects.send] == [(host.peer, "ceremony", {"type": "for hosts"})]
     assert observer.next_seq == 1

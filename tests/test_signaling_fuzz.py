@@ -1,7 +1,7 @@
 """Hostile and malformed signaling traffic against a live server, while a real pair keeps working.
 
 A `ceremony serve` subprocess runs on a copy of the open ceremony built by
-tests/test_signaling.py. Beside it, a well-behaved host and an admitted venue stay
+`build_template` (tests/helpers.py). Beside it, a well-behaved host and an admitted venue stay
 connected for the whole run, trickle candidates to each other and answer pings. Then
 hypothesis opens socket after socket with every kind of link (and with none, or a
 forged one) and sends what it likes: random JSON, wrong field types, huge and deeply
@@ -31,8 +31,7 @@ from aiohttp import WSMsgType
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Server, start_server
-from tests.test_signaling import CANDIDATE, SDP, SERVER_TYPES, Template, build_template
+from tests.helpers import CANDIDATE, SDP, SERVER_TYPES, Server, Template, build_template, start_server
 
 T = TypeVar("T")
 WAIT = 10.0
@@ -42,7 +41,7 @@ ERROR_CODES = {"bad_message", "forbidden", "no_such_peer", "not_admitted", "refu
 # for "the connection ended without a close frame reaching us": it happens when the server closes a
 # socket (say 4403 for a forged token) while the fuzzer is still pushing a 64 KiB frame into it.
 CLOSE_CODES = {1000, 1006, 1007, 1009, 4000, 4400, 4401, 4403, 4404, 4429}
-TYPES = ["hello", "offer", "answer", "candidate", "ping", "pong", "stage", "admit", "reject", "end", "leave"]
+TYPES = ["hello", "offer", "answer", "candidate", "ping", "pong", "segment", "admit", "reject", "end", "leave"]
 FIELDS = ["to", "sdp", "candidate", "peer", "segment", "nonce", "ref", "reason", "resume", "client", "from", "seq"]
 
 
@@ -125,7 +124,7 @@ class Pair:
         """The host moves the run-of-show on; the venue hears of it."""
         ref = f"stage-{self.probes}"
         self.probes += 1
-        await self.host.send(type="stage", segment="next", ref=ref)
+        await self.host.send(type="segment", segment="next", ref=ref)
         await self.host.wait_for(lambda m: m["type"] == "ack" and m.get("ref") == ref)
         update = await self.venue.wait_for(
             lambda m: m["type"] == "ceremony" and m["event"]["type"] == "segment.started"
@@ -342,7 +341,7 @@ def well_formed(arena_peers: list[str]) -> st.SearchStrategy[dict[str, Any]]:
             lambda k, to, sdp: {"type": k, "to": to, "sdp": sdp}, st.sampled_from(["offer", "answer"]), peer, text
         ),
         st.builds(lambda to, c: {"type": "candidate", "to": to, "candidate": c}, peer, line),
-        st.builds(lambda seg: {"type": "stage", "segment": seg}, st.sampled_from(["next", "signing"]) | text),
+        st.builds(lambda seg: {"type": "segment", "segment": seg}, st.sampled_from(["next", "signing"]) | text),
         st.builds(lambda p: {"type": "admit", "peer": p}, peer),
         st.builds(lambda p, r: {"type": "reject", "peer": p, "reason": r}, peer, st.text(max_size=200)),
         st.builds(lambda r: {"type": "end", "reason": r}, st.text(max_size=200)),
@@ -471,13 +470,15 @@ def test_hostile_traffic_never_breaks_the_server_or_the_pair(arena: Arena) -> No
     )
     # Cases every run covers, whatever hypothesis draws besides.
     @example(identity=("nanjing", None), first=None, rest=[("text", json.dumps({**offer_to, "to": peers[0]}))])
-    @example(identity=("observer", None), first=None, rest=[("text", json.dumps({"type": "stage", "segment": "next"}))])
+    @example(
+        identity=("observer", None), first=None, rest=[("text", json.dumps({"type": "segment", "segment": "next"}))]
+    )
     @example(identity=("chuncheon-2", None), first=None, rest=[("text", json.dumps({**offer_to, "to": peers[2]}))])
     @example(identity=("chuncheon-2", None), first=None, rest=[("text", json.dumps({**offer_to, "to": peers[1]}))])
     @example(identity=("signatory", None), first=None, rest=[("text", "[" * 70_000)])
     @example(identity=("observer", None), first=("text", json.dumps({"type": "ping"})), rest=[])
     @example(
-        identity=("other-host", "OTHER"), first=None, rest=[("text", json.dumps({"type": "stage", "segment": "x"}))]
+        identity=("other-host", "OTHER"), first=None, rest=[("text", json.dumps({"type": "segment", "segment": "x"}))]
     )
     @given(
         identity=_identities(),

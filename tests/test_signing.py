@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,14 +24,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ceremony.canonical import canonicalize
 from ceremony.commands import Freeze, OpenRooms, StartSegment
-from ceremony.demo import demo_definition
 from ceremony.events import Role
 from signatures.pki import make_root
+from tests.helpers import bearer, free_port, openssl
 from web.app import create_app
 from web.appkeys import CONSENTS, PKI, SERVICE
+from web.demo.definition import demo_definition
 from web.settings import Settings
-
-from .conftest import free_port
 
 
 class Browser:
@@ -131,10 +129,6 @@ class Hall:
         return await self.client.post(self.url("/consents"), json=body, headers=who or self.signer)
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 async def make_hall(aiohttp_client: Any, tmp_path: Path, **settings: Any) -> Hall:
     app = create_app(Settings(data_dir=tmp_path / "data", create_demo=False, **settings))
     client = await aiohttp_client(app)
@@ -163,10 +157,6 @@ async def hall(aiohttp_client: Any, tmp_path: Path) -> Hall:
 
 async def to_signing(hall: Hall) -> None:
     await hall.app[SERVICE].execute(hall.ceremony, StartSegment(segment="signing"), "test")
-
-
-def openssl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
 # ------------------------------------------------------------------ the journey
@@ -268,7 +258,7 @@ async def test_bad_consents_get_4xx_and_leave_the_log_unchanged(hall: Hall) -> N
 
     seq = hall.seq
     r = await hall.sign(browser, await hall.statement())
-    assert r.status == 409 and "signing stage" in (await r.json())["reason"]  # not yet the signing stage
+    assert r.status == 409 and "signing segment" in (await r.json())["reason"]  # not yet the signing segment
     await to_signing(hall)
     seq = hall.seq
 

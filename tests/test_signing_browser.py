@@ -9,46 +9,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from ceremony.canonical import canonicalize
-from tests.conftest import Server
+from tests.helpers import FREEZE_MS, SHOTS, Api, Server, new_page, openssl
 
 pytestmark = pytest.mark.browser
-
-VIEWPORT = {"width": 1280, "height": 900}
-FREEZE_MS = 60_000  # Playwright timeouts are in milliseconds: a minute for slow steps (freezing renders the PDF)
-# Screenshots go where SHOTS_DIR says, else to a fresh directory of this run (never a fixed, shared path).
-SHOTS = Path(os.environ.get("SHOTS_DIR") or tempfile.mkdtemp(prefix="ceremony-shots-"))
-
-
-class Api:
-    """The JSON API with bearer tokens, as a script (not a browser page) calls it: no cookies."""
-
-    def __init__(self, server: Server, request: Any) -> None:
-        self.server = server
-        self.request = request
-
-    async def __call__(self, method: str, path: str, token: str, body: Any = None) -> Any:
-        response = await self.request.fetch(
-            self.server.base + path,
-            method=method,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            data=body,
-            timeout=FREEZE_MS,
-        )
-        assert response.ok, f"{method} {path}: {response.status} {await response.text()}"
-        return await response.json()
 
 
 @pytest.fixture
@@ -64,22 +37,10 @@ async def open_for_the_first_signatory(call: Api, server: Server, stage: str | N
     await call("POST", f"{api}/freeze", host)
     await call("POST", f"{api}/open", host)
     if stage is not None:
-        await call("POST", f"{api}/stage", host, {"segment": stage})
+        await call("POST", f"{api}/segment", host, {"segment": stage})
     first = (await call("GET", api, host))["signatories"][0]["id"]
     link = (await call("POST", f"{api}/invitations", host, {"role": "signatory", "signatory": first}))["url"]
     return first, link
-
-
-async def new_page(browser: Any, locale: str) -> tuple[Any, Page, list[str]]:
-    context = await browser.new_context(viewport=VIEWPORT, locale=locale)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return context, page, errors
-
-
-def openssl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
 async def test_enroll_approve_sign_and_reload(server: Server, browser: Any, tmp_path: Path, shots: Path) -> None:
@@ -127,7 +88,7 @@ async def test_enroll_approve_sign_and_reload(server: Server, browser: Any, tmp_
     # Not yet the signing segment: still no signing. Then the host moves on to it.
     await signer.locator("#consent-box").check()
     await expect(signer.locator("#sign-button")).to_be_disabled()
-    await call("POST", f"{api}/stage", host, {"segment": "signing"})
+    await call("POST", f"{api}/segment", host, {"segment": "signing"})
     await expect(signer.locator("#sign-button")).to_be_enabled()
     await signer.locator("#consent-box").uncheck()
     await expect(signer.locator("#sign-button")).to_be_disabled()

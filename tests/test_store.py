@@ -23,16 +23,15 @@ import pytest
 
 from ceremony.chain import verify_chain
 from ceremony.commands import NEXT_SEGMENT, OpenRooms, ReviseDefinition, RevokeInvitation, StartSegment
-from ceremony.demo import demo_definition
 from ceremony.errors import CorruptLog
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition, LocalizedText
 from ceremony.runtime.local import on_disk
 from ceremony.runtime.service import CeremonyService
 from ceremony.runtime.sqlite_store import DB_NAME, SqliteStore
+from tests.helpers import ROOT, Server, start_server
+from web.demo.definition import demo_definition
 from web.settings import utc_clock
-
-from .conftest import ROOT, Server, start_server
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 

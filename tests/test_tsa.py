@@ -21,8 +21,7 @@ from signatures.pki import CeremonyPki
 from signatures.pki_store import load_or_create, load_pair
 from signatures.timestamping import RemoteTimestamper
 from signatures.tsa import POLICY, TimeStampAuthority, TimeStampResponse, token_gen_time
-
-from .conftest import ROOT, Server, free_port, start_server
+from tests.helpers import ROOT, Server, free_port, openssl, start_server
 
 # The PKI is made on the morning of the ceremony, so that NOW lies in the TSA key's usage period.
 MADE = dt.datetime(2020, 5, 29, 0, 0, tzinfo=dt.UTC)
@@ -33,10 +32,6 @@ CRL_BASE = "http://127.0.0.1:8080/pki/crl"
 @pytest.fixture
 def pki(tmp_path: Path) -> CeremonyPki:
     return load_or_create(tmp_path / "pki", MADE, crl_base=CRL_BASE)
-
-
-def openssl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
 def test_pki_files_are_private_and_reloaded_unchanged(tmp_path: Path, pki: CeremonyPki) -> None:

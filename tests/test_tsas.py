@@ -35,11 +35,9 @@ from signatures.record.validation import Anchors
 from signatures.record.verifier import verify_record
 from signatures.timestamping import RemoteTimestamper, imprint
 from signatures.tsa import TimeStampAuthority
+from tests.helpers import Room, make_room, ready, zip_bytes
 from web.appkeys import PKI, RECORDS, SEALER
-from web.scripted import ScriptError
-
-from .conftest import zip_bytes
-from .test_pades import Room, make_room, ready
+from web.demo.scripted import ScriptError
 
 NOW = dt.datetime.now
 

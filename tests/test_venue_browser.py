@@ -21,7 +21,7 @@ from playwright.async_api import Page, expect
 
 from signaling.bots.peer import ReceiveStats
 from signaling.bots.venue_bot import HEIGHT, WIDTH, BotOptions, HostBot, MediaBot, VenueBot
-from tests.conftest import Server
+from tests.helpers import Server
 
 pytestmark = pytest.mark.browser
 
@@ -192,7 +192,7 @@ async def test_venue_screen_resumes_after_a_socket_drop_and_shows_the_stage_it_m
     try:
         context, venue, errors = await open_page(browser, ceremony.venue_links["chuncheon"], r"/venue$", locale="ko-KR")
         await expect(venue.locator("#lobby")).to_be_hidden(timeout=15_000)
-        stage = venue.locator("#stage-now")
+        stage = venue.locator("#segment-now")
         await expect(stage).to_have_text("곧 시작합니다")
         hall = await received(host, "chuncheon")
         session = await venue.evaluate("window.__ceremony.signal.session")
@@ -203,7 +203,7 @@ async def test_venue_screen_resumes_after_a_socket_drop_and_shows_the_stage_it_m
         await context.set_offline(True)
         await venue.evaluate("window.__ceremony.signal.ws.close()")
         await expect(venue.locator("#signal-state")).to_have_attribute("data-state", "reconnecting")
-        await ceremony.host_post("stage", {"segment": "next"})
+        await ceremony.host_post("segment", {"segment": "next"})
         await asyncio.sleep(1.5)
         # Still cut off (its retries fail), so nothing reached the page meanwhile.
         assert await venue.evaluate("window.__ceremony.signal.state") == "reconnecting"

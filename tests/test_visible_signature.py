@@ -37,7 +37,6 @@ from pypdf import PageObject, PdfReader
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 from weasyprint import HTML
 
-from ceremony.demo import demo_definition
 from ceremony.model import CeremonyDefinition
 from ceremony.state import CeremonyState, Phase
 from signatures import pades
@@ -46,6 +45,8 @@ from signatures.pdf_desk import signature_stamp, signature_texts
 from signatures.pki import KeyPair
 from signatures.timestamping import LocalTimestamper, Timestamper, TokenSource
 from signatures.tsa import TimeStampAuthority
+from tests.helpers import pdfsig
+from web.demo.definition import demo_definition
 from web.mou import SIGNATURE_BOX_HEIGHT_MM, SIGNATURE_BOX_WIDTH_MM, render_mou_pdf, signature_box
 
 SEAL_FIELD = "Seal-Timestamp-1"
@@ -253,18 +254,9 @@ def _grey_page(pdf: bytes, page: int, workdir: Path, name: str, dpi: int = 72) -
 
 def _pdfsig(pdf: bytes, root: x509.Certificate, workdir: Path) -> str:
     """poppler's verdict with the test root trusted in a fresh NSS database."""
-    nss, ca, path = workdir / "nss", workdir / "ca.pem", workdir / "signed.pdf"
-    nss.mkdir()
-    ca.write_bytes(root.public_bytes(Encoding.PEM))
+    path = workdir / "signed.pdf"
     path.write_bytes(pdf)
-    for command in (
-        ["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"],
-        ["certutil", "-A", "-d", f"sql:{nss}", "-n", "root", "-t", "CT,C,C", "-i", str(ca)],
-    ):
-        subprocess.run(command, check=True, capture_output=True)
-    return subprocess.run(
-        ["pdfsig", "-nssdir", f"sql:{nss}", str(path)], capture_output=True, text=True, check=False
-    ).stdout
+    return pdfsig(path, root.public_bytes(Encoding.PEM), workdir)
 
 
 def _language(definition: CeremonyDefinition, signatory: str) -> tuple[str, str]:

@@ -119,8 +119,8 @@ async def open_rooms(request: web.Request) -> web.Response:
     return _state_response(request)
 
 
-@routes.post("/api/ceremonies/{ceremony}/stage")
-async def change_stage(request: web.Request) -> web.Response:
+@routes.post("/api/ceremonies/{ceremony}/segment")
+async def start_segment(request: web.Request) -> web.Response:
     principal = require(request, [Role.HOST], operator=True)
     state = ceremony_state(request)
     body = _object(await read_json(request), {"segment"})

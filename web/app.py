@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -18,6 +17,7 @@ from ceremony.events import Envelope, Role
 from ceremony.runtime.local import on_disk
 from ceremony.runtime.service import CeremonyService, Clock
 from signaling.hub import Hub
+from signaling.protocol import CeremonyUpdated
 from signaling.server import HUB
 from signaling.server import routes as signal_routes
 from signatures.consent_desk import ConsentDesk
@@ -39,6 +39,7 @@ from . import api, archive, entry, pages, signing_api, stream, trust, verify_api
 from .appkeys import CONSENTS, CRLS, PDFS, PKI, RECORDS, SEALER, SERVICE, SETTINGS, TEMPLATES, TSA
 from .auth import Principal
 from .completion import render_completion_pdf, render_instructions
+from .i18n import role_names
 from .middleware import errors, remember_language, security_headers
 from .mou import signature_box, template_environment
 from .settings import BUILTIN, MAX_BODY_BYTES, Settings, utc_clock
@@ -88,7 +89,14 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
         )
         app[SEALER] = Sealer(service, kit, turns, app[RECORDS])
         await service.start()
-        hub = Hub(service, settings.signal, partial(_event_for_role, service), gate=signal_gate, summary=views.summary)
+        hub = Hub(
+            service,
+            settings.signal,
+            partial(_event_for_role, service),
+            gate=signal_gate,
+            summary=views.summary,
+            role_names=role_names(),
+        )
         app[HUB] = hub
         await hub.start()
         yield
@@ -116,13 +124,13 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
     return app
 
 
-def _event_for_role(service: CeremonyService, envelope: Envelope) -> dict[Role, dict[str, Any] | None]:
+def _event_for_role(service: CeremonyService, envelope: Envelope) -> dict[Role, CeremonyUpdated | None]:
     """A ceremony update as each role's signaling message, shaped like the HTTP timeline for it."""
     state = views.summary(service.get(envelope.ceremony))  # once per event, shared by every role
-    messages: dict[Role, dict[str, Any] | None] = {}
+    messages: dict[Role, CeremonyUpdated | None] = {}
     for role in Role:
         shown = views.envelope_json(envelope, Principal(envelope.ceremony, role, None))
-        messages[role] = None if shown is None else {"type": "ceremony", "event": shown, "state": state}
+        messages[role] = None if shown is None else CeremonyUpdated(event=shown, state=state)
     return messages
 
 

@@ -188,7 +188,7 @@ async def _run_server(settings: Settings, host: str, port: int, ssl_context: ssl
 
     from .app import create_app
     from .appkeys import SERVICE
-    from .bootstrap import ensure_demo
+    from .demo.bootstrap import ensure_demo
     from .middleware import QuietAccessLogger
 
     app = create_app(settings)
@@ -281,8 +281,8 @@ def _verify_log(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .rehearsal import run_demo  # aiortc loads only for this command
-    from .scripted import ScriptError
+    from .demo.rehearsal import run_demo  # aiortc loads only for this command
+    from .demo.scripted import ScriptError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     data = args.data if args.data is not None else Path(tempfile.mkdtemp(prefix="ceremony-demo-"))

@@ -2,16 +2,17 @@
 
     WebError
     ├── BadRequest        400 (malformed JSON, bad fields: `fields` lists them)
-    │   └── NotARecord    400 (bytes sent to the verifier that are not a ceremony record)
     ├── Unauthenticated   401 (no capability presented)
     ├── Forbidden         403 (wrong, revoked or insufficient capability)
     ├── NotFound          404
     ├── Conflict          409 (the ceremony's state does not allow it)
+    │   └── AbsentParties 409 `absent_parties` (a seal that would record signatories as absent)
     ├── TooLarge          413
     ├── UnsupportedEncoding 415 (a body sent compressed where only the plain bytes are accepted)
     └── Busy              503 (a shared resource is taken for now; retry)
 
-ceremony.errors are mapped onto these in middleware.py, and nowhere else.
+ceremony.errors and signatures.errors are mapped onto statuses and codes in middleware.py,
+and nowhere else (signatures' NotARecord, for instance, is 400 `not_a_record`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from ceremony.model import LANGUAGES, CeremonyDefinition
+from ceremony.events import Role
+from ceremony.model import LANGUAGES, CeremonyDefinition, LocalizedText
 
 from .messages import MESSAGES
 
@@ -62,6 +63,11 @@ class Translator:
     def catalogue(self, prefix: str = "") -> dict[str, str]:
         """Messages for client-side scripts (passed as a JSON data block)."""
         return {k: v[self.lang] for k, v in MESSAGES.items() if k.startswith(prefix)}
+
+
+def role_names() -> dict[Role, LocalizedText]:
+    """Each role's name in the three languages, from the catalogue (`role.<role>`)."""
+    return {role: LocalizedText(**{lang: MESSAGES[f"role.{role.value}"][lang] for lang in LANGUAGES}) for role in Role}
 
 
 @dataclass(frozen=True, slots=True)

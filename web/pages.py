@@ -15,10 +15,10 @@ from aiohttp import web
 
 from ceremony.consent import Decision
 from ceremony.definition import definition_to_json
-from ceremony.demo import demo_definition
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition, SegmentKind
 from ceremony.state import CeremonyState, Phase
+from web.demo.definition import demo_definition
 
 from . import views
 from .appkeys import SERVICE, TEMPLATES
@@ -202,7 +202,7 @@ def _you(request: web.Request, state: CeremonyState, principal: Principal) -> st
 
 @routes.get("/c/{ceremony}/venue")
 async def venue_screen(request: web.Request) -> web.Response:
-    """A hall's big screen: the other hall live, its own preview, the stage, the MOU, signing progress."""
+    """A hall's big screen: the other hall live, its own preview, the current segment, the MOU, signing progress."""
     principal = require(request, [Role.VENUE])
     state = ceremony_state(request)
     invitation = principal.invitation

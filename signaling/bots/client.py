@@ -354,8 +354,8 @@ class SignalingClient:
         wire = None if candidate is None else candidate.to_wire()
         await self.send({"type": "candidate", "to": to, "candidate": wire})
 
-    async def stage(self, segment: str = "next") -> Acknowledged:
-        return await self.request({"type": "stage", "segment": segment})
+    async def start_segment(self, segment: str = "next") -> Acknowledged:
+        return await self.request({"type": "segment", "segment": segment})
 
     async def admit(self, peer: str) -> Acknowledged:
         return await self.request({"type": "admit", "peer": peer})

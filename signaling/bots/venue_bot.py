@@ -512,7 +512,7 @@ class MediaBot:
             self.segment = segment
             if segment is not None:
                 self.stages.append(segment)
-            self._say({"type": "stage", "segment": segment, "state": state.get("state"), "event": event.get("type")})
+            self._say({"type": "segment", "segment": segment, "state": state.get("state"), "event": event.get("type")})
 
     async def on_knock(self, peer: PeerInfo) -> None:
         """A venue waits in the lobby (only hosts are told)."""

@@ -65,7 +65,7 @@ class Sealer:
         pdf = await self.service.document(sha)
         sealed = await seal_document(pdf, state, self.kit, self.service.clock())
         await self.service.store_document(sealed.data)
-        # Events may have come meanwhile (a link issued, a stage moved; not a PDF signature: we hold
+        # Events may have come meanwhile (a link issued, a segment started; not a PDF signature: we hold
         # the turn). The record describes the newest state; its rows are stored before it is
         # published, so reading them after taking it finds them all (and perhaps newer ones, cut).
         state = self.service.get(state.id)

@@ -73,7 +73,7 @@ async function run(action, call, busyMessage) {
 const actions = {
   freeze: () => api('POST', `${base}/freeze`),
   open: () => api('POST', `${base}/open`),
-  next: () => api('POST', `${base}/stage`, { segment: 'next' }),
+  next: () => api('POST', `${base}/segment`, { segment: 'next' }),
   seal: sealCeremony,
 };
 

@@ -124,7 +124,7 @@ function enrollmentStatus() {
 function render() {
   applyState(view.summary, page, tr);
   const phase = tr(`state.${view.summary.state}`);
-  $('stage-now').textContent = view.summary.segment ? `${phase} — ${segmentTitle(page, view.summary.segment)}` : phase;
+  $('segment-now').textContent = view.summary.segment ? `${phase} — ${segmentTitle(page, view.summary.segment)}` : phase;
 
   if (view.key) {
     $('key-state').textContent = tr('js.sign.key_here');
@@ -166,7 +166,7 @@ function hint() {
   if (!view.key) return 'key';
   if (!view.enrollment || view.enrollment.status === 'pending') return 'pending';
   if (!approved()) return 'rejected';
-  if (!inSigning()) return 'wait_stage';
+  if (!inSigning()) return 'wait_segment';
   if (!box.checked) return 'tick';
   return 'ready';
 }

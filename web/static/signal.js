@@ -22,7 +22,7 @@ const FINAL_CLOSES = new Map([
 ]);
 const GAP_MS = 1500;  // a hole in the sequence numbers not filled by then was lost: resume to get it
 // Relayed negotiation may wait for a resume; anything else sent while offline is stale by then.
-const QUEUEABLE = new Set(['offer', 'answer', 'candidate', 'stage', 'admit', 'reject', 'end']);
+const QUEUEABLE = new Set(['offer', 'answer', 'candidate', 'segment', 'admit', 'reject', 'end']);
 
 export class SignalClient extends EventTarget {
   /** `ceremony`: the ceremony id; the role cookie the page was opened with authenticates. */

@@ -1,5 +1,5 @@
 // A hall's big screen: the other hall live and large, this hall's own camera small,
-// the ceremony's title and stage, the MOU, signing progress, device controls.
+// the ceremony's title and segment, the MOU, signing progress, device controls.
 
 import { applyState, segmentTitle } from './ceremony.js';
 import { sealOf, showSeal } from './digest.js';
@@ -32,14 +32,14 @@ const media = new MediaRoom(signal, { localStream: () => firstMedia });
 // For tests and for diagnosing a hall on the day: the connections by peer id.
 window.__ceremony = { signal, media, peers: media.links };
 
-// ---- the ceremony: title, stage, document, progress ----
+// ---- the ceremony: title, segment, document, progress ----
 
 function showState(summary) {
   applyState(summary, page, tr);
   // The badge names the phase; this line names the run-of-show segment under way.
   const waiting = ['draft', 'frozen', 'open'].includes(summary.state) ? tr('js.venue.no_segment') : '';
-  $('stage-now').textContent = summary.segment ? segmentTitle(page, summary.segment) : waiting;
-  $('stage-now').dataset.segment = summary.segment ?? '';
+  $('segment-now').textContent = summary.segment ? segmentTitle(page, summary.segment) : waiting;
+  $('segment-now').dataset.segment = summary.segment ?? '';
   if (summary.title?.[page.lang]) $('ceremony-title').textContent = summary.title[page.lang];
 }
 

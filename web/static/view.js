@@ -9,9 +9,9 @@ const tr = translator(page.messages);
 
 function update(summary) {
   applyState(summary, page, tr);
-  const stage = document.getElementById('stage-now');
+  const segment = document.getElementById('segment-now');
   const phase = tr(`state.${summary.state}`);
-  stage.textContent = summary.segment ? `${phase} — ${segmentTitle(page, summary.segment)}` : phase;
+  segment.textContent = summary.segment ? `${phase} — ${segmentTitle(page, summary.segment)}` : phase;
 }
 
 update(page.state);

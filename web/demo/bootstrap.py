@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ceremony.demo import demo_definition
 from ceremony.events import Role
 from ceremony.runtime.service import CeremonyService
+from web.demo.definition import demo_definition
 
-from .links import link_for, operator_link
+from ..links import link_for, operator_link
 
 
 @dataclass(frozen=True, slots=True)

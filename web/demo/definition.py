@@ -25,8 +25,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .definition import parse_definition
-from .model import CeremonyDefinition
+from ceremony.definition import parse_definition
+from ceremony.model import CeremonyDefinition
 
 
 def _t(ko: str, zh: str, en: str) -> dict[str, str]:

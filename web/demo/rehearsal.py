@@ -24,16 +24,16 @@ import aiohttp
 from aiohttp import web
 
 from ceremony.definition import definition_to_json
-from ceremony.demo import demo_definition
 from signaling.bots.venue_bot import BotOptions, HostBot, MediaBot, VenueBot
 from signatures.record.pins import Pins
 from signatures.record.report import Report
 from signatures.record.verifier import verify_record
+from web.demo.definition import demo_definition
 
-from .app import create_app
-from .appkeys import PKI, SERVICE
+from ..app import create_app
+from ..appkeys import PKI, SERVICE
+from ..settings import Settings
 from .scripted import Api, ScriptedSignatory, ScriptError
-from .settings import Settings
 
 STEPS = 8
 MEDIA_WAIT = 45.0
@@ -108,12 +108,12 @@ async def _ceremony(
         frames = await _media_flowing(bots[1:], list(venue_links))
         progress.step(4, "rooms open; the halls see each other: " + ", ".join(frames))
         while (await host.call("GET", ""))["segment"] != "signing":
-            await host.call("POST", "/stage", {"segment": "next"})
+            await host.call("POST", "/segment", {"segment": "next"})
         signers = [ScriptedSignatory(host.of(host.ceremony, t), s) for s, t in signatory_tokens.items()]
         await _enroll_all(host, signers, progress)
         await _sign_all(signers, declines, progress)
         while (await host.call("GET", ""))["segment"] != definition.run_of_show[-1].id:
-            await host.call("POST", "/stage", {"segment": "next"})
+            await host.call("POST", "/segment", {"segment": "next"})
         sealed = await host.call("POST", "/seal", {"absent_ok": bool(declines)})
         progress.step(7, f"sealed ({sealed['state']}): document timestamp, evidence, seal, certificate of completion")
     finally:
@@ -154,7 +154,7 @@ async def _enroll_all(host: Api, signers: list[ScriptedSignatory], progress: Pro
         await host.call("POST", f"/enrollments/{enrollment['id']}/approve")
         progress.say(f"    host approved {enrollment['signatory']}'s key {enrollment['fingerprint'][:16]}… ({n}/6)")
     await asyncio.gather(*(s.wait_for_certificate() for s in signers))
-    progress.step(5, f"signing stage: {len(signers)} keys enrolled and certified by the ceremony CA")
+    progress.step(5, f"signing segment: {len(signers)} keys enrolled and certified by the ceremony CA")
 
 
 async def _sign_all(signers: list[ScriptedSignatory], declines: tuple[str, ...], progress: Progress) -> None:

@@ -20,7 +20,7 @@ from ceremony.canonical import canonicalize
 from signatures.consent_desk import possession_message
 from signatures.keys import der_to_raw
 
-from .errors import WebError
+from ..errors import WebError
 
 
 class ScriptError(WebError):
