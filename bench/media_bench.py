@@ -86,7 +86,7 @@ def start_server(data: Path, log: Path) -> Server:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         if "Serving on" in log.read_text(errors="replace"):
-            return Server(process, f"http://127.0.0.1:{port}")
+            return Server(process=process, base=f"http://127.0.0.1:{port}")
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"the server did not start:\n{log.read_text(errors='replace')}")
@@ -98,7 +98,7 @@ def load_average() -> str:
     return "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Links:
     ceremony: str
     host: str
@@ -130,7 +130,7 @@ async def prepare(data: Path, rounds: int) -> Links:
         fresh = [(await venue("chuncheon"), await venue("nanjing")) for _ in range(rounds)]
     finally:
         await service.close()
-    return Links(state.id, host, observer, admitted, fresh)
+    return Links(ceremony=state.id, host=host, observer=observer, admitted=admitted, fresh=fresh)
 
 
 # ------------------------------------------------------------------ the floor: a direct exchange
@@ -253,13 +253,13 @@ async def bench(args: argparse.Namespace) -> None:
         print(f"aiortc {aiortc.__version__}; load average at the start: {load_average()}", flush=True)
         await direct_run()  # warm-up: codecs loaded, first-call costs paid, for every scenario alike
         scenarios: list[tuple[Series, Callable[[int], Awaitable[float]]]] = [
-            (Series("direct, in process", []), lambda i: direct_run()),
+            (Series(name="direct, in process", seconds=[]), lambda i: direct_run()),
             (
-                Series("server, admitted venues", []),
+                Series(name="server, admitted venues", seconds=[]),
                 lambda i: server_run(server.base, links.ceremony, links.admitted, None),
             ),
             (
-                Series("server, full room (host + lobby)", []),
+                Series(name="server, full room (host + lobby)", seconds=[]),
                 lambda i: server_run(server.base, links.ceremony, links.fresh[i], links.host),
             ),
         ]

@@ -164,7 +164,7 @@ def start(kind: str, workdir: Path, data: Path | None, profile: Path | None = No
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if "Serving on" in log.read_text(errors="replace"):
-            return ServerProcess(kind, process, port, log)
+            return ServerProcess(kind=kind, process=process, port=port, log=log)
         if process.poll() is not None:
             break
         time.sleep(0.05)
@@ -206,7 +206,7 @@ async def prepare(data: Path, count: int) -> list[Ceremony]:
             await service.execute(state.id, OpenRooms(), "bench")
             host = await service.issue_link(state.id, Role.HOST, "bench")
             venue = await service.issue_link(state.id, Role.VENUE, "bench", venue="chuncheon")
-            result.append(Ceremony(state.id, host.token, venue.token))
+            result.append(Ceremony(id=state.id, host=host.token, venue=venue.token))
     finally:
         await service.close()
     return result
@@ -316,7 +316,7 @@ async def connect_ours(session: aiohttp.ClientSession, base: str, c: Ceremony, c
         await _until(host_ws, "knock")
         await host_ws.send_str(json.dumps({"type": "admit", "peer": venue_welcome["peer"]}))
         await _until(venue_ws, "admitted")
-    return Participant(host_ws, host_welcome["peer"]), Participant(venue_ws, venue_welcome["peer"])
+    return Participant(ws=host_ws, peer=host_welcome["peer"]), Participant(ws=venue_ws, peer=venue_welcome["peer"])
 
 
 Connect = Callable[[aiohttp.ClientSession, str, Ceremony, int], Awaitable[Pair]]
@@ -326,7 +326,7 @@ def bare_connector(route: str) -> Connect:
     async def connect(session: aiohttp.ClientSession, base: str, c: Ceremony, compress: int) -> Pair:
         a = await session.ws_connect(f"{base}/{route}/{c.id}/a", compress=compress)
         b = await session.ws_connect(f"{base}/{route}/{c.id}/b", compress=compress)
-        return Participant(a, "a"), Participant(b, "b")
+        return Participant(ws=a, peer="a"), Participant(ws=b, peer="b")
 
     return connect
 
@@ -357,7 +357,7 @@ async def close_all(pairs: list[Pair], ours: bool) -> None:
     await asyncio.gather(*(close(p) for pair in pairs for p in pair))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Result:
     server: str
     ceremonies: int
@@ -409,7 +409,14 @@ async def relay_run(
         await asyncio.gather(*senders)
         await close_all(pairs, ours=server.kind == "ours")
     return Result(
-        label, len(ceremonies), t1 - t0, stats.delivered, stats.latencies, cpu1 - cpu0, stats.problems, own1 - own0
+        server=label,
+        ceremonies=len(ceremonies),
+        seconds=t1 - t0,
+        delivered=stats.delivered,
+        latencies=stats.latencies,
+        cpu_seconds=cpu1 - cpu0,
+        problems=stats.problems,
+        client_cpu_seconds=own1 - own0,
     )
 
 
@@ -605,7 +612,15 @@ def _merge(results: list[Result]) -> list[Result]:
     for r in results:
         key = (r.server, r.ceremonies)
         if key not in merged:
-            merged[key] = Result(r.server, r.ceremonies, 0.0, 0, [], 0.0, [])
+            merged[key] = Result(
+                server=r.server,
+                ceremonies=r.ceremonies,
+                seconds=0.0,
+                delivered=0,
+                latencies=[],
+                cpu_seconds=0.0,
+                problems=[],
+            )
         m = merged[key]
         m.seconds += r.seconds
         m.delivered += r.delivered

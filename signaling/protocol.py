@@ -171,26 +171,33 @@ def parse(raw: str | bytes) -> ClientMessage:
 def _build(kind: str, m: dict[str, Any], ref: str | None) -> ClientMessage:
     match kind:
         case "hello":
-            return Hello(_resume(m.get("resume")), _client(m.get("client")), ref)
+            return Hello(resume=_resume(m.get("resume")), client=_client(m.get("client")), ref=ref)
         case "offer" | "answer":
             sdp = _text(m, "sdp", limit=MAX_SDP)
-            return Relay(kind, _text(m, "to", limit=20, pattern=PEER_ID), {"sdp": sdp}, ref)
+            return Relay(kind=kind, to=_text(m, "to", limit=20, pattern=PEER_ID), payload={"sdp": sdp}, ref=ref)
         case "candidate":
-            return Relay("candidate", _text(m, "to", limit=20, pattern=PEER_ID), {"candidate": _candidate(m)}, ref)
+            return Relay(
+                kind="candidate",
+                to=_text(m, "to", limit=20, pattern=PEER_ID),
+                payload={"candidate": _candidate(m)},
+                ref=ref,
+            )
         case "ping" | "pong":
             nonce = _text(m, "nonce", limit=64, required=False) or None
-            return Ping(nonce, ref) if kind == "ping" else Pong(nonce, ref)
+            return Ping(nonce=nonce, ref=ref) if kind == "ping" else Pong(nonce=nonce, ref=ref)
         case "segment":
-            return StartSegmentRequest(_text(m, "segment", limit=48), ref)
+            return StartSegmentRequest(segment=_text(m, "segment", limit=48), ref=ref)
         case "admit":
-            return Admit(_text(m, "peer", limit=20, pattern=PEER_ID), ref)
+            return Admit(peer=_text(m, "peer", limit=20, pattern=PEER_ID), ref=ref)
         case "reject":
             return Reject(
-                _text(m, "peer", limit=20, pattern=PEER_ID), _text(m, "reason", limit=200, required=False), ref
+                peer=_text(m, "peer", limit=20, pattern=PEER_ID),
+                reason=_text(m, "reason", limit=200, required=False),
+                ref=ref,
             )
         case "end":
-            return End(_text(m, "reason", limit=200, required=False), ref)
-    return Leave(ref)
+            return End(reason=_text(m, "reason", limit=200, required=False), ref=ref)
+    return Leave(ref=ref)
 
 
 def _resume(value: object) -> Resume | None:
@@ -202,7 +209,7 @@ def _resume(value: object) -> Resume | None:
     last_seq = value.get("last_seq")
     if isinstance(last_seq, bool) or not isinstance(last_seq, int) or not 0 <= last_seq < 2**31:
         raise _bad("'resume.last_seq' must be a whole number")
-    return Resume(session, last_seq)
+    return Resume(session=session, last_seq=last_seq)
 
 
 def _client(value: object) -> str:

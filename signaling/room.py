@@ -68,7 +68,9 @@ class Member:
 
     def info(self, viewer: str) -> PeerInfo:
         # Perfect negotiation needs exactly one polite side per pair: the greater id is polite.
-        return PeerInfo(self.peer, self.role.value, self.venue, self.name.as_dict(), polite=self.peer > viewer)
+        return PeerInfo(
+            id=self.peer, role=self.role.value, venue=self.venue, name=self.name.as_dict(), polite=self.peer > viewer
+        )
 
     def describe(self, viewer: str) -> dict[str, Any]:
         """This member as `viewer` sees it on the wire."""
@@ -94,7 +96,7 @@ class Effects:
         self.close.extend(other.close)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Joined:
     member: Member
     resumed: bool
@@ -166,7 +168,13 @@ class Room:
             if existing.media and existing.admitted:
                 for other in self._media_peers(exclude=existing.peer):
                     self._to(other, PeerBack(peer=existing.info(other.peer)), effects)
-            return Joined(existing, True, min(last_seq, existing.next_seq - 1), replaced, effects)
+            return Joined(
+                member=existing,
+                resumed=True,
+                last_seq=min(last_seq, existing.next_seq - 1),
+                replaced=replaced,
+                effects=effects,
+            )
 
         member = Member(
             peer=new_peer_id(),
@@ -189,7 +197,7 @@ class Room:
         if member.role is Role.HOST:
             for waiting in self.lobby():
                 self._to(member, Knocked(peer=waiting.info(member.peer)), effects)
-        return Joined(member, False, 0, False, effects)
+        return Joined(member=member, resumed=False, last_seq=0, replaced=False, effects=effects)
 
     def _announce(self, member: Member, effects: Effects) -> None:
         for other in self._media_peers(exclude=member.peer):
@@ -237,7 +245,7 @@ class Room:
         effects = Effects()
         for member in list(self.members.values()):
             if member.connected and now - member.last_heard > timeout:
-                effects.close.append(Close(member.peer, TIMEOUT, f"nothing heard for {timeout:.0f} s"))
+                effects.close.append(Close(peer=member.peer, code=TIMEOUT, reason=f"nothing heard for {timeout:.0f} s"))
                 self.disconnected(member.peer, now)
                 # Its peers stop waiting for it now; if it resumes in time they get peer-back.
                 self._announce_left(member, "timeout", effects)
@@ -290,7 +298,7 @@ class Room:
             raise ProtocolError("no_such_peer", f"no venue '{peer}' in this ceremony")
         self._admitted.discard(member.invitation)
         effects = self.leave(peer, "rejected")
-        effects.close.append(Close(peer, FORBIDDEN, reason or "the host did not admit this venue"))
+        effects.close.append(Close(peer=peer, code=FORBIDDEN, reason=reason or "the host did not admit this venue"))
         return effects
 
     def end(self, host: str, reason: str) -> Effects:
@@ -304,7 +312,7 @@ class Room:
         """Everyone out, sessions gone (the host ended the session, or the ceremony was cancelled)."""
         effects = Effects()
         for member in list(self.members.values()):
-            effects.close.append(Close(member.peer, ENDED_BY_HOST, reason))
+            effects.close.append(Close(peer=member.peer, code=ENDED_BY_HOST, reason=reason))
             self.members.pop(member.peer)
             self._sessions.pop(member.session, None)
         self._admitted.clear()
@@ -315,7 +323,7 @@ class Room:
         effects = Effects()
         for member in [m for m in self.members.values() if m.invitation == invitation]:
             effects.extend(self.leave(member.peer, "revoked"))
-            effects.close.append(Close(member.peer, FORBIDDEN, "this link was revoked"))
+            effects.close.append(Close(peer=member.peer, code=FORBIDDEN, reason="this link was revoked"))
         self._admitted.discard(invitation)
         return effects
 

@@ -62,10 +62,14 @@ class Role:
     critical: bool = False
 
 
-SIGNATORY = Role("signatory", (ExtendedKeyUsageOID.EMAIL_PROTECTION, SIGNATORY_PURPOSE), SIGNATORY_PURPOSE)
-SEAL = Role("seal", (ExtendedKeyUsageOID.EMAIL_PROTECTION, SEAL_PURPOSE), SEAL_PURPOSE)
+SIGNATORY = Role(
+    name="signatory", usages=(ExtendedKeyUsageOID.EMAIL_PROTECTION, SIGNATORY_PURPOSE), required=SIGNATORY_PURPOSE
+)
+SEAL = Role(name="seal", usages=(ExtendedKeyUsageOID.EMAIL_PROTECTION, SEAL_PURPOSE), required=SEAL_PURPOSE)
 # OpenSSL's `ts -verify` insists that a TSA's timeStamping EKU is critical and its only one.
-TSA = Role("tsa", (ExtendedKeyUsageOID.TIME_STAMPING,), ExtendedKeyUsageOID.TIME_STAMPING, critical=True)
+TSA = Role(
+    name="tsa", usages=(ExtendedKeyUsageOID.TIME_STAMPING,), required=ExtendedKeyUsageOID.TIME_STAMPING, critical=True
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +82,7 @@ class KeyPair:
         return self.certificate.public_bytes(Encoding.PEM)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CeremonyPki:
     """The server's PKI as it stands: the root (whose key may be elsewhere) and the online keys."""
 
@@ -162,7 +166,7 @@ def make_root(organisation: str, now: dt.datetime) -> KeyPair:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    return KeyPair(certificate, key)
+    return KeyPair(certificate=certificate, key=key)
 
 
 def _builder(
@@ -246,7 +250,7 @@ def issue_service(issuing: KeyPair, role: Role, organisation: str, crl_base: str
         lifetime=SERVICE_LIFETIME,
         key_use=SERVICE_KEY_USE,
     )
-    return KeyPair(certificate, key)
+    return KeyPair(certificate=certificate, key=key)
 
 
 def due_for_rotation(certificate: x509.Certificate, now: dt.datetime) -> bool:

@@ -94,7 +94,7 @@ def load_pair(cert_path: Path, key_path: Path) -> KeyPair:
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
         raise PkiError(f"cannot load the key {key_path}: {exc}") from exc
-    return KeyPair(certificate, check_key_matches(certificate, key, str(key_path)))
+    return KeyPair(certificate=certificate, key=check_key_matches(certificate, key, str(key_path)))
 
 
 def save_pair(directory: Path, stem: str, pair: KeyPair) -> None:
@@ -127,7 +127,7 @@ def _current(directory: Path, stem: str) -> KeyPair | None:
     if interrupted:
         log.warning("%s does not belong to %s: its replacement was interrupted", key_path, cert_path)
         return None
-    return KeyPair(certificate, check_key_matches(certificate, key, str(key_path)))
+    return KeyPair(certificate=certificate, key=check_key_matches(certificate, key, str(key_path)))
 
 
 def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -178,7 +178,14 @@ def load_or_create(
     for role in (TSA, SEAL):
         supplied = tsa if role is TSA else None
         pairs[role.name] = supplied or _service(directory, issuing, role, organisation, crl_base, now)
-    return CeremonyPki(root_certificate, root_crl, issuing, pairs[TSA.name], pairs[SEAL.name], crl_base)
+    return CeremonyPki(
+        root=root_certificate,
+        root_crl=root_crl,
+        issuing=issuing,
+        tsa=pairs[TSA.name],
+        seal=pairs[SEAL.name],
+        crl_base=crl_base,
+    )
 
 
 def _root(directory: Path, organisation: str, now: dt.datetime) -> KeyPair | None:
@@ -217,7 +224,7 @@ def _issuing(
     if pair is not None:
         _keep_issuing(directory, pair)
     key = new_key()
-    pair = KeyPair(issue_ca(root, key.public_key(), organisation, crl_base, now), key)
+    pair = KeyPair(certificate=issue_ca(root, key.public_key(), organisation, crl_base, now), key=key)
     save_pair(directory, "issuing", pair)
     return pair
 

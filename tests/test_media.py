@@ -484,15 +484,17 @@ def split_candidates(sdp: str) -> tuple[str, list[IceCandidateInit]]:
             continue
         kept.append(line)
     assert lines, "the SDP had no candidates to trickle"
-    return "\r\n".join(kept), [IceCandidateInit(line, mid, 0, ufrag) for line in lines]
+    return "\r\n".join(kept), [
+        IceCandidateInit(candidate=line, sdp_mid=mid, sdp_mline_index=0, username_fragment=ufrag) for line in lines
+    ]
 
 
 @contextlib.asynccontextmanager
 async def linked_pair(*, trickle: bool = False) -> AsyncIterator[tuple[PeerLink, PeerLink, _Wire, _Wire]]:
     """Chuncheon's link to Nanjing and Nanjing's to Chuncheon, wired to each other."""
     media_a, media_b = LocalMedia.synthetic("chuncheon", fps=FPS), LocalMedia.synthetic("nanjing", fps=FPS)
-    a_info = PeerInfo("p-aaaaaaaaaaaa", "venue", "chuncheon", {}, polite=False)
-    b_info = PeerInfo("p-bbbbbbbbbbbb", "venue", "nanjing", {}, polite=True)
+    a_info = PeerInfo(id="p-aaaaaaaaaaaa", role="venue", venue="chuncheon", name={}, polite=False)
+    b_info = PeerInfo(id="p-bbbbbbbbbbbb", role="venue", venue="nanjing", name={}, polite=True)
     wire_a, wire_b = _Wire(trickle=trickle), _Wire(trickle=trickle)
 
     def configuration() -> RTCConfiguration:
@@ -562,8 +564,8 @@ def test_capability_links_and_server_messages_parse() -> None:
         '"peers":[],"ceremony":{"segment":null},"heartbeat":{"interval":10,"timeout":30}}'
     )
     assert isinstance(message, Welcomed)
-    assert message.ice_servers == (IceServer(("turn:h:1?transport=udp",), "1:p-1", "c"),)
-    config = ice_configuration([IceServer(("turn:h:1",), "u", "c")], relay_only=True)
+    assert message.ice_servers == (IceServer(urls=("turn:h:1?transport=udp",), username="1:p-1", credential="c"),)
+    config = ice_configuration([IceServer(urls=("turn:h:1",), username="u", credential="c")], relay_only=True)
     assert config.iceServers is not None and config.iceServers[0].urls == ["turn:h:1?transport=udp"]
     assert config.iceTransportPolicy.value == "relay"
     assert ice_configuration([]).iceServers == []  # never None: aiortc would add a public STUN server

@@ -762,7 +762,7 @@ def _replay(joined: Joined) -> list[dict[str, Any]]:
 def _relay(kind: str, to: str, **payload: Any) -> Any:
     from signaling.protocol import Relay
 
-    return Relay(kind, to, payload)
+    return Relay(kind=kind, to=to, payload=payload)
 
 
 @pytest.fixture

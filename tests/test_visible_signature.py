@@ -87,7 +87,7 @@ class Authority:
             .add_extension(_usage(ca=True), critical=True)
             .sign(key, hashes.SHA256())
         )
-        return cls(KeyPair(root, key), now)
+        return cls(KeyPair(certificate=root, key=key), now)
 
     @staticmethod
     def _builder(
@@ -112,7 +112,7 @@ class Authority:
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=usage == ExtendedKeyUsageOID.TIME_STAMPING)
             .sign(self.root.key, hashes.SHA256())
         )
-        return KeyPair(certificate, key)
+        return KeyPair(certificate=certificate, key=key)
 
     def timestamper(self) -> LocalTimestamper:
         tsa = self.issue("Visible Signature Test TSA", ExtendedKeyUsageOID.TIME_STAMPING)

@@ -78,7 +78,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
         app[CRLS] = crls = CrlPublisher(pki, lambda: revocations_in(service.ceremonies()), retired)
         app[CONSENTS] = ConsentDesk(service, pki, tsas)
         turns = Turns()
-        app[PDFS] = PdfDesk(service, pki, tsas, turns, signature_box)
+        app[PDFS] = PdfDesk(service, pki, tsas, turns, locate=signature_box)
         kit = SealKit(
             pki=pki,
             tsas=tsas,

@@ -547,7 +547,9 @@ class MediaBot:
         link = self.links.get(sender)
         if link is None:
             # An offer can only come from a peer the server told us about; be lenient all the same.
-            link = self._connect(PeerInfo(sender, "venue", None, {}, sender > self.client.peer_id), offer=False)
+            link = self._connect(
+                PeerInfo(id=sender, role="venue", venue=None, name={}, polite=sender > self.client.peer_id), offer=False
+            )
         return link
 
     async def _disconnect(self, peer_id: str, reason: str) -> None:
