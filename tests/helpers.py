@@ -481,8 +481,9 @@ async def build_template(data: Path) -> Template:
 
 VIEWPORT = {"width": 1280, "height": 900}
 FREEZE_MS = 60_000  # Playwright timeouts are in milliseconds: a minute for slow steps (freezing renders the PDF)
-# Screenshots go where SHOTS_DIR says, else to a fresh directory of this run (never a fixed, shared path).
-SHOTS = Path(os.environ.get("SHOTS_DIR") or tempfile.mkdtemp(prefix="ceremony-shots-"))
+# Screenshots go where SHOTS_DIR says, else to a directory of this run (never a fixed, shared path),
+# made by the first test that takes one: importing the helpers leaves nothing behind.
+SHOTS = Path(os.environ.get("SHOTS_DIR") or Path(tempfile.gettempdir()) / f"ceremony-shots-{os.getpid()}")
 
 
 class Api:
