@@ -49,7 +49,7 @@ from ceremony.commands import (
     Seal,
     StartSegment,
 )
-from ceremony.consent import STATEMENT_TYPE, ConsentStatement, Decision
+from ceremony.consent import STATEMENT_TYPE, ConsentStatement, parse_statement
 from ceremony.core import decide, evolve, initial_state
 from ceremony.events import CeremonyDrafted, Envelope, Event, Role
 from ceremony.model import (
@@ -95,19 +95,7 @@ def statement(**values: str) -> ConsentStatement:
         "client_time": "2020-05-29T01:30:00Z",
         **values,
     }
-    return ConsentStatement(
-        type=fields["type"],
-        decision=Decision(fields["decision"]),
-        ceremony=fields["ceremony"],
-        document_sha256=fields["document_sha256"],
-        consent_text_sha256=fields["consent_text_sha256"],
-        language=fields["language"],
-        party=fields["party"],
-        signatory=fields["signatory"],
-        venue=fields["venue"],
-        challenge=fields["challenge"],
-        client_time=fields["client_time"],
-    )
+    return parse_statement(fields)  # the shape checks the server applies
 
 
 # ------------------------------------------------------------------ the sans-IO core, stepped by hand

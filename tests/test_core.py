@@ -533,16 +533,8 @@ def test_a_consent_key_is_judged_at_the_callers_now() -> None:
     )
     expiry = datetime(2020, 6, 5, tzinfo=UTC)
     assert consent_key(log.state, "signer-kr", expiry - timedelta(seconds=1)).serial == "0a"
-    consent = RecordConsent(
-        signatory="signer-kr",
-        statement=helpers.statement(),
-        signature="c2ln",
-        certificate_serial="0a",
-        timestamp_token="",
-        timestamp="",
-        address="127.0.0.1",
-        device="UA",
-    )
+    consent = COMMANDS["consent"]  # its statement names another ceremony: the rule after expiry refuses it
+    assert isinstance(consent, RecordConsent)
     with pytest.raises(CommandRefused, match="expired"):
         decide(log.state, consent, now=expiry + timedelta(seconds=1))
     with pytest.raises(InvalidCommand, match="statement"):  # before expiry, the next rule speaks
