@@ -105,7 +105,11 @@ async def one_ceremony(client: TestClient[Any, Any], service: CeremonyService, n
                 headers=headers,
             )
         ).json()
-        await client.post(f"{url}/enrollments/{enrolled['id']}/approve", headers={"Authorization": f"Bearer {host}"})
+        await client.post(
+            f"{url}/enrollments/{enrolled['id']}/approve",
+            json={"code_confirmed": True},
+            headers={"Authorization": f"Bearer {host}"},
+        )
         prepared.append((signatory, key, headers))
     await service.execute(state.id, StartSegment(segment="signing"), "bench")
     latencies = []

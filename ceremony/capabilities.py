@@ -12,8 +12,8 @@ import re
 import secrets
 
 TOKEN_BYTES = 32
-TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # urlsafe base64 of 32 bytes, unpadded
-CEREMONY_ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
+TOKEN_PATTERN = re.compile(r"\A[A-Za-z0-9_-]{43}\Z")  # urlsafe base64 of 32 bytes, unpadded
+CEREMONY_ID_PATTERN = re.compile(r"\A[0-9a-f]{16}\Z")  # \Z, not `$`: that also matches before a final newline
 
 
 def new_token() -> str:

@@ -61,6 +61,13 @@ class RevokeInvitation:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AdmitVenue:
+    """The host lets a hall into the signaling room; its links go straight in from then on."""
+
+    venue: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RequestEnrollment:
     enrollment: str
     signatory: str
@@ -69,6 +76,7 @@ class RequestEnrollment:
     fingerprint: str
     device: str
     address: str
+    device_summary: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +85,9 @@ class ApproveEnrollment:
     certificate: str
     serial: str
     not_after: str
+    # The approver says the signatory read the key's safety code aloud on camera (ceremony.safety).
+    # The core records the claim; the web edge refuses an approval that does not make it.
+    code_confirmed: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +107,7 @@ class RecordConsent:
     address: str
     device: str
     extra_timestamp_tokens: tuple[str, ...] = ()
+    device_summary: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,6 +162,7 @@ Command = (
     | Cancel
     | IssueInvitation
     | RevokeInvitation
+    | AdmitVenue
     | RequestEnrollment
     | ApproveEnrollment
     | RejectEnrollment

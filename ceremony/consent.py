@@ -28,7 +28,7 @@ class Decision(enum.StrEnum):
 
 
 DECISIONS = tuple(d.value for d in Decision)
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX64 = re.compile(r"\A[0-9a-f]{64}\Z")  # \Z, not `$`: that also matches before a final newline
 
 _TEXTS = {
     Decision.CONSENT: {

@@ -20,6 +20,7 @@ from types import MappingProxyType
 
 from .commands import (
     NEXT_SEGMENT,
+    AdmitVenue,
     ApproveEnrollment,
     Cancel,
     Command,
@@ -60,9 +61,11 @@ from .events import (
     Role,
     RoomsOpened,
     SegmentStarted,
+    VenueAdmitted,
 )
 from .model import SegmentKind
 from .state import CeremonyState, Invitation, Phase
+from .text import unsafe_character
 
 _LIVE = frozenset({Phase.DRAFT, Phase.FROZEN, Phase.OPEN, Phase.SIGNING})
 _ROSTER_FIXED = frozenset({Phase.FROZEN, Phase.OPEN, Phase.SIGNING})
@@ -79,6 +82,7 @@ ALLOWED: Mapping[type[Command], frozenset[Phase]] = MappingProxyType(
         Cancel: _LIVE,
         IssueInvitation: _LIVE | {Phase.SEALED},
         RevokeInvitation: frozenset(Phase),
+        AdmitVenue: _ROSTER_FIXED | {Phase.SEALED},
         RequestEnrollment: _ROSTER_FIXED,
         ApproveEnrollment: _ROSTER_FIXED,
         RejectEnrollment: _ROSTER_FIXED,
@@ -131,6 +135,8 @@ def decide(state: CeremonyState, command: Command, *, now: datetime) -> list[Eve
         case Cancel(reason=reason):
             if not reason.strip() or len(reason) > 500:
                 raise InvalidCommand("a cancellation needs a reason of 1-500 characters")
+            if (unsafe := unsafe_character(reason, lines=True)) is not None:
+                raise InvalidCommand(f"a cancellation's reason {unsafe}")
             return [CeremonyCancelled(reason=reason.strip())]
         case IssueInvitation():
             return [_issue(state, command)]
@@ -151,6 +157,10 @@ def decide(state: CeremonyState, command: Command, *, now: datetime) -> list[Eve
             if not found.active:
                 raise CommandRefused(f"invitation '{invitation}' is already revoked")
             return [InvitationRevoked(invitation=invitation)]
+        case AdmitVenue(venue=venue):
+            if not state.definition.has_venue(venue):
+                raise InvalidCommand(f"no venue '{venue}' in this ceremony")
+            return [] if venue in state.admitted_venues else [VenueAdmitted(venue=venue)]
     raise InvalidCommand(f"unknown command {command!r}")  # pragma: no cover - exhaustive match
 
 
@@ -164,6 +174,7 @@ def _verb(command: Command) -> str:
         Cancel: "cancel",
         IssueInvitation: "issue a link",
         RevokeInvitation: "revoke a link",
+        AdmitVenue: "admit a hall",
         RequestEnrollment: "enroll a key",
         ApproveEnrollment: "approve a key",
         RejectEnrollment: "reject a key",
@@ -198,6 +209,8 @@ def _issue(state: CeremonyState, command: IssueInvitation) -> InvitationIssued:
         raise InvalidCommand(f"invitation id '{command.invitation}' is already used")
     if len(command.label) > 200:
         raise InvalidCommand("a link's label must be at most 200 characters")
+    if (unsafe := unsafe_character(command.label)) is not None:
+        raise InvalidCommand(f"a link's label {unsafe}")
     needs_venue = command.role is Role.VENUE
     needs_signatory = command.role is Role.SIGNATORY
     if needs_venue != (command.venue is not None) or needs_signatory != (command.signatory is not None):
@@ -272,9 +285,11 @@ def evolve(state: CeremonyState, envelope: Envelope) -> CeremonyState:
         case InvitationRevoked(invitation=invitation_id):
             revoked = replace(state.invitations[invitation_id], revoked_at=envelope.at)
             return replace(base, invitations=MappingProxyType({**state.invitations, invitation_id: revoked}))
+        case VenueAdmitted(venue=venue):
+            return replace(base, admitted_venues=state.admitted_venues | {venue})
         case CeremonyDrafted():
             raise CommandRefused("ceremony.drafted can only be the first event")
-    signed = evolve_signing(base, event, envelope.at)
+    signed = evolve_signing(base, event, envelope.at, envelope.actor)
     if signed is not None:
         return signed
     raise CommandRefused(f"unknown event {event!r}")  # pragma: no cover - exhaustive match

@@ -34,6 +34,7 @@ from .events import (
 )
 from .model import SegmentKind
 from .state import CeremonyState, Consent, Enrollment, EnrollmentStatus, current_certificate
+from .text import unsafe_character
 
 
 def decide_request(state: CeremonyState, c: RequestEnrollment) -> list[Event]:
@@ -52,6 +53,7 @@ def decide_request(state: CeremonyState, c: RequestEnrollment) -> list[Event]:
             fingerprint=c.fingerprint,
             device=c.device,
             address=c.address,
+            device_summary=c.device_summary,
         )
     ]
 
@@ -65,25 +67,60 @@ def _pending(state: CeremonyState, enrollment_id: str) -> Enrollment:
     return enrollment
 
 
-def decide_approve(state: CeremonyState, c: ApproveEnrollment) -> list[Event]:
-    enrollment = _pending(state, c.enrollment)
+def check_approval(state: CeremonyState, enrollment_id: str) -> Enrollment:
+    """Every rule an approval must meet; the enrollment. The consent desk asks this before it
+    issues a certificate, so a refused approval leaves no certificate behind."""
+    enrollment = _pending(state, enrollment_id)
     if enrollment.signatory in state.consents:
         raise CommandRefused("this signatory has already given their decision")
+    _check_link(state, enrollment)
+    return enrollment
+
+
+def decide_approve(state: CeremonyState, c: ApproveEnrollment) -> list[Event]:
+    enrollment = check_approval(state, c.enrollment)
     events: list[Event] = []
     previous = current_certificate(state, enrollment.signatory)
     if previous is not None and previous.serial is not None:
         # A new device means a new key: the old certificate must not sign any more.
         events.append(CertificateRevoked(serial=previous.serial, reason=f"superseded by enrollment {c.enrollment}"))
     events.append(
-        EnrollmentApproved(enrollment=c.enrollment, certificate=c.certificate, serial=c.serial, not_after=c.not_after)
+        EnrollmentApproved(
+            enrollment=c.enrollment,
+            certificate=c.certificate,
+            serial=c.serial,
+            not_after=c.not_after,
+            code_confirmed=c.code_confirmed,
+        )
     )
     return events
+
+
+def _check_link(state: CeremonyState, enrollment: Enrollment) -> None:
+    """A key is approved only while the link it was enrolled through still stands.
+
+    Revoking a signatory link is how the host withdraws it (handed to the wrong person, say);
+    a key that link enrolled must not outlive it by an approval afterwards.
+    """
+    link = state.invitations.get(enrollment.invitation)
+    if link is None:
+        raise CommandRefused(
+            f"enrollment '{enrollment.id}' names no link of this ceremony ('{enrollment.invitation}'); "
+            "it cannot be approved"
+        )
+    if not link.active:
+        raise CommandRefused(
+            f"the link '{link.label or link.id}' ({link.id}) this key was enrolled through has been revoked, "
+            "so the key cannot be approved; the signatory enrolls again through a link that stands"
+        )
 
 
 def decide_reject(state: CeremonyState, c: RejectEnrollment) -> list[Event]:
     _pending(state, c.enrollment)
     if not c.reason.strip() or len(c.reason) > 500:
         raise InvalidCommand("a rejection needs a reason of 1-500 characters")
+    if (unsafe := unsafe_character(c.reason, lines=True)) is not None:
+        raise InvalidCommand(f"a rejection's reason {unsafe}")
     return [EnrollmentRejected(enrollment=c.enrollment, reason=c.reason.strip())]
 
 
@@ -132,6 +169,7 @@ def decide_consent(state: CeremonyState, c: RecordConsent, now: datetime) -> lis
             address=c.address,
             device=c.device,
             extra_timestamp_tokens=c.extra_timestamp_tokens,
+            device_summary=c.device_summary,
         )
     ]
 
@@ -148,6 +186,8 @@ def decide_revoke(state: CeremonyState, c: RevokeCertificate) -> list[Event]:
         raise InvalidCommand(f"a revocation's cause is one of {', '.join(REVOCATION_CAUSES)}")
     if len(c.reason) > 500:
         raise InvalidCommand("a revocation's reason is at most 500 characters")
+    if (unsafe := unsafe_character(c.reason, lines=True)) is not None:
+        raise InvalidCommand(f"a revocation's reason {unsafe}")
     reason = c.reason.strip() or f"revoked by the host ({c.cause.replace('_', ' ')})"
     return [CertificateRevoked(serial=enrollment.serial, reason=reason, cause=c.cause)]
 
@@ -173,8 +213,8 @@ def _check_statement(state: CeremonyState, c: RecordConsent) -> None:
         raise InvalidCommand("the challenge was already used (a replayed statement)")
 
 
-def evolve_signing(state: CeremonyState, event: Event, at: datetime) -> CeremonyState | None:
-    """The new state for a signing event, or None if `event` is not one."""
+def evolve_signing(state: CeremonyState, event: Event, at: datetime, actor: str) -> CeremonyState | None:
+    """The new state for a signing event (recorded at `at`, by `actor`), or None if `event` is not one."""
     match event:
         case EnrollmentRequested():
             enrollment = Enrollment(
@@ -185,6 +225,8 @@ def evolve_signing(state: CeremonyState, event: Event, at: datetime) -> Ceremony
                 device=event.device,
                 address=event.address,
                 requested_at=at,
+                device_summary=event.device_summary,
+                invitation=event.invitation,
             )
             return replace(state, enrollments=MappingProxyType({**state.enrollments, enrollment.id: enrollment}))
         case EnrollmentApproved():
@@ -194,6 +236,9 @@ def evolve_signing(state: CeremonyState, event: Event, at: datetime) -> Ceremony
                 certificate=event.certificate,
                 serial=event.serial,
                 not_after=event.not_after,
+                approved_by=actor,
+                approved_at=at,
+                code_confirmed=event.code_confirmed,
             )
             return replace(state, enrollments=MappingProxyType({**state.enrollments, approved.id: approved}))
         case EnrollmentRejected():

@@ -27,8 +27,9 @@ from .model import (
     Signatory,
     Venue,
 )
+from .text import unsafe_character
 
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+ID_PATTERN = re.compile(r"\A[a-z0-9][a-z0-9-]{0,47}\Z")  # \Z: `$` also matches before a final newline
 MAX_TEXT = 20_000  # characters in one language of one field
 MAX_ITEMS = 64  # venues, parties, signatories, segments, articles each
 
@@ -38,8 +39,9 @@ T = TypeVar("T")
 class _Collector:
     """Accumulates (path, reason) pairs while walking an untrusted value."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, check_characters: bool = True) -> None:
         self.errors: list[tuple[str, str]] = []
+        self.check_characters = check_characters
 
     def add(self, path: str, reason: str) -> None:
         self.errors.append((path, reason))
@@ -50,7 +52,7 @@ class _Collector:
             return None
         return value
 
-    def text(self, value: object, path: str, *, limit: int = MAX_TEXT) -> str:
+    def text(self, value: object, path: str, *, limit: int = MAX_TEXT, lines: bool = False) -> str:
         if not isinstance(value, str):
             self.add(path, "must be a string")
             return ""
@@ -58,16 +60,18 @@ class _Collector:
             self.add(path, "must not be empty")
         elif len(value) > limit:
             self.add(path, f"must be at most {limit} characters")
+        elif self.check_characters and (unsafe := unsafe_character(value, lines=lines)) is not None:
+            self.add(path, unsafe)
         return value
 
-    def localized(self, value: object, path: str, *, limit: int = MAX_TEXT) -> LocalizedText:
+    def localized(self, value: object, path: str, *, limit: int = MAX_TEXT, lines: bool = False) -> LocalizedText:
         mapping = self.obj(value, path)
         if mapping is None:
             return LocalizedText(ko="", zh="", en="")
         for key in mapping:
             if key not in LANGUAGES:
                 self.add(f"{path}.{key}", "unknown language (use ko, zh, en)")
-        texts = [self.text(mapping.get(lang), f"{path}.{lang}", limit=limit) for lang in LANGUAGES]
+        texts = [self.text(mapping.get(lang), f"{path}.{lang}", limit=limit, lines=lines) for lang in LANGUAGES]
         return LocalizedText(**dict(zip(LANGUAGES, texts, strict=True)))
 
     def ident(self, value: object, path: str) -> str:
@@ -181,7 +185,7 @@ def _article(c: _Collector, value: object, path: str) -> Article:
     _known(c, m, path, {"title", "body"})
     return Article(
         title=c.localized(m.get("title"), f"{path}.title", limit=300),
-        body=c.localized(m.get("body"), f"{path}.body"),
+        body=c.localized(m.get("body"), f"{path}.body", lines=True),
     )
 
 
@@ -197,11 +201,11 @@ def _document(c: _Collector, value: object, path: str) -> Document:
         lang = Language.EN
     return Document(
         title=c.localized(m.get("title"), f"{path}.title", limit=300),
-        preamble=c.localized(m.get("preamble"), f"{path}.preamble"),
+        preamble=c.localized(m.get("preamble"), f"{path}.preamble", lines=True),
         articles=c.items(m.get("articles"), f"{path}.articles", lambda v, p: _article(c, v, p)),
-        closing=c.localized(m.get("closing"), f"{path}.closing"),
+        closing=c.localized(m.get("closing"), f"{path}.closing", lines=True),
         prevailing_language=lang,
-        prevailing_clause=c.localized(m.get("prevailing_clause"), f"{path}.prevailing_clause"),
+        prevailing_clause=c.localized(m.get("prevailing_clause"), f"{path}.prevailing_clause", lines=True),
     )
 
 
@@ -223,9 +227,13 @@ def _schedule(c: _Collector, value: object, path: str) -> Schedule:
     )
 
 
-def parse_definition(value: object) -> CeremonyDefinition:
-    """Validate an untrusted JSON value; raise InvalidDefinition listing every problem."""
-    c = _Collector()
+def parse_definition(value: object, *, logged: bool = False) -> CeremonyDefinition:
+    """Validate an untrusted JSON value; raise InvalidDefinition listing every problem.
+
+    `logged`: a definition read back from the log, accepted then. Its texts are not held to the
+    character rules (ceremony.text) again, so a log written before them still replays.
+    """
+    c = _Collector(check_characters=not logged)
     m = c.obj(value, "$") or {}
     allowed = {"title", "schedule", "venues", "parties", "signatories", "run_of_show", "document"}
     _known(c, m, "", allowed)

@@ -6,6 +6,7 @@ CeremonyError; the web edge maps the leaves to HTTP status codes.
     ├── InvalidCommand         a command's arguments make no sense here (400)
     ├── CommandRefused         the ceremony's state does not allow it (409)
     │   └── AbsentSignatories  a seal while some have not signed, without absent_ok (409, names them)
+    ├── LimitReached           one link or ceremony asks for more than its share (429)
     ├── UnknownCeremony        no ceremony with that id (404)
     └── StoreError             the event store cannot do what was asked
         ├── SequenceConflict   another writer appended first (optimistic check)
@@ -41,6 +42,10 @@ class AbsentSignatories(CommandRefused):
     def __init__(self, absent: tuple[str, ...]) -> None:
         self.absent = absent
         super().__init__(f"not everyone has signed ({', '.join(absent)}); seal with absent_ok to record them as absent")
+
+
+class LimitReached(CeremonyError):
+    """A per-link or per-ceremony limit: nothing was done; the same request works later."""
 
 
 class UnknownCeremony(CeremonyError):

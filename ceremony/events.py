@@ -11,6 +11,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from .consent import ConsentStatement, Decision, parse_statement
@@ -89,6 +90,13 @@ class InvitationRevoked:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VenueAdmitted:
+    """The host admitted a hall to the signaling room (docs/signaling.md, "Lobby"): for the rest of the ceremony."""
+
+    venue: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EnrollmentRequested:
     """A signatory's browser presented a new key (with proof of possession)."""
 
@@ -99,6 +107,7 @@ class EnrollmentRequested:
     fingerprint: str  # SHA-256 hex of the SPKI
     device: str  # the browser's user agent
     address: str  # the client's IP address
+    device_summary: str = ""  # the user agent read: "Safari 17 on iPad"; "" if unknown, and in older logs
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +116,7 @@ class EnrollmentApproved:
     certificate: str  # base64 DER X.509 issued by the ceremony CA
     serial: str  # hex
     not_after: str  # ISO 8601 UTC
+    code_confirmed: bool = False  # the approver's word that the safety code was read aloud; False in older logs
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,6 +146,7 @@ class ConsentRecorded:
     address: str
     device: str
     extra_timestamp_tokens: tuple[str, ...] = ()  # from each further configured TSA, in order
+    device_summary: str = ""  # the user agent read: "Safari 17 on iPad"; "" if unknown, and in older logs
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,6 +175,7 @@ Event = (
     | CeremonyCancelled
     | InvitationIssued
     | InvitationRevoked
+    | VenueAdmitted
     | EnrollmentRequested
     | EnrollmentApproved
     | EnrollmentRejected
@@ -188,6 +200,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "certificate.revoked": CertificateRevoked,
     "consent.recorded": ConsentRecorded,
     "document.signed": DocumentSigned,
+    "venue.admitted": VenueAdmitted,
 }
 _TYPE_NAMES: dict[type[Event], str] = {cls: name for name, cls in EVENT_TYPES.items()}
 
@@ -213,12 +226,19 @@ def event_to_json(event: Event) -> dict[str, Any]:
     return data
 
 
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, not {value!r}")
+    return value
+
+
 # Fields whose JSON form is not their value: each is parsed, and so checked, on the way in.
 _PARSERS: dict[str, Callable[[Any], object]] = {
-    "definition": parse_definition,
+    "definition": partial(parse_definition, logged=True),
     "role": Role,
     "decision": Decision,
     "statement": parse_statement,
+    "code_confirmed": _flag,
 }
 
 

@@ -29,6 +29,9 @@ class Phase(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+ENDED = frozenset({Phase.SEALED, Phase.CANCELLED})  # nothing is signed or decided any more
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Invitation:
     id: str
@@ -65,6 +68,7 @@ class Enrollment:
     device: str
     address: str
     requested_at: datetime
+    device_summary: str = ""
     status: EnrollmentStatus = EnrollmentStatus.PENDING
     certificate: str | None = None
     serial: str | None = None
@@ -73,6 +77,10 @@ class Enrollment:
     reason: str | None = None
     revoked_at: datetime | None = None
     cause: str | None = None  # the CRL's reason code once revoked
+    invitation: str = ""  # the link the key was enrolled through
+    approved_by: str | None = None  # the approval's actor: "host:<invitation>" or "operator"
+    approved_at: datetime | None = None
+    code_confirmed: bool = False  # the approver's word that the signatory read the safety code aloud
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +115,7 @@ class CeremonyState:
     enrollments: Mapping[str, Enrollment] = field(default_factory=lambda: MappingProxyType({}))
     consents: Mapping[str, Consent] = field(default_factory=lambda: MappingProxyType({}))
     used_challenges: frozenset[str] = frozenset()
+    admitted_venues: frozenset[str] = frozenset()  # halls the host let into the signaling room (venue.admitted)
     pdf_signatures: Mapping[str, PdfSignature] = field(default_factory=lambda: MappingProxyType({}))
     sealed: CeremonySealed | None = None
     sealed_at: datetime | None = None
@@ -142,6 +151,13 @@ def current_certificate(state: CeremonyState, signatory: str) -> Enrollment | No
         ):
             return enrollment
     return None
+
+
+def invitation_of(state: CeremonyState, actor: str) -> Invitation | None:
+    """The link an actor name stands for ("host:<invitation>"), or None (the operator, or no such link)."""
+    _, _, invitation_id = actor.partition(":")
+    invitation = state.invitations.get(invitation_id)
+    return invitation if invitation is not None and invitation.actor == actor else None
 
 
 def enrollment_with_serial(state: CeremonyState, serial: str) -> Enrollment | None:

@@ -31,6 +31,7 @@ class AccessRefused(SignalingError):
 
 
 # Close codes (docs/signaling.md).
+TOO_BIG = 1009  # RFC 6455's "message too big"
 ENDED_BY_HOST = 4000
 PROTOCOL_VIOLATION = 4400
 UNAUTHENTICATED = 4401

@@ -1,8 +1,16 @@
-"""The asyncio shell around rooms: sockets, the ceremony log feed, heartbeats.
+"""The asyncio shell around rooms: sockets, the ceremony log feed, heartbeats, limits.
 
 Rooms decide; the hub delivers. One task per room follows the ceremony's log
 and pushes each event to the members, shaped per role; one ticker drives
-heartbeats and session expiry for every room.
+heartbeats and session expiry for every room. Delivery only queues: each
+socket has its own bounded queue and writer (outlet.py), so no shared path
+(a relay, the feed, the ticker) ever waits for one socket, and a socket whose
+queue is full is dropped like one whose heartbeat lapsed.
+
+Limits belong to the link (invitation), not the socket: its message budget (a
+token bucket on the hub's clock) survives reconnects and resumes, and it may
+hold only so many sockets at once. Sockets that have not said hello yet are
+capped per client address.
 
 What belongs to the layer above (web/) is handed in, never imported: the
 `view` that shapes a ceremony event per role, the `gate` that checks a
@@ -21,19 +29,21 @@ from typing import Any
 
 from aiohttp import web
 
-from ceremony.events import CeremonyCancelled, Envelope, InvitationRevoked, Role
+from ceremony.events import CeremonyCancelled, Envelope, InvitationRevoked, Role, VenueAdmitted
 from ceremony.model import LocalizedText
 from ceremony.runtime.service import CeremonyService
 from ceremony.state import CeremonyState, Invitation
 
-from .errors import REPLACED
+from .errors import FORBIDDEN, REPLACED, TIMEOUT
 from .ice import IceConfig
+from .outlet import Outlet, Socket, Transport
 from .protocol import CeremonyUpdated, Pinged, ServerMessage, encode
 from .room import Effects, Room
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 TICK_SECONDS = 1.0  # at most; shorter when the heartbeat interval is shorter
+SHUTDOWN_SECONDS = 2.0  # for the sockets' close frames when the server stops
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +53,13 @@ class SignalSettings:
     heartbeat_timeout: float = 30.0
     resume_window: float = 60.0
     hello_timeout: float = 10.0
-    rate_per_second: float = 50.0
-    rate_burst: float = 200.0
+    rate_per_second: float = 50.0  # messages per link, sustained ...
+    rate_burst: float = 200.0  # ... and in a burst
+    sockets_per_link: int = 4  # at once: a reload and a second screen fit
+    unwelcomed_per_address: int = 64  # sockets of one client address that have not said hello yet
+    send_queue: int = 1024  # frames waiting for one socket before it is dropped ...
+    send_queue_size: int = 4 << 20  # ... or characters (a lone frame bigger than this is still sent)
+    close_grace: float = 1.0  # seconds a close may take to get out before the connection is cut
 
 
 # One ceremony event as the `ceremony` message each role may see (None: that role may not).
@@ -54,6 +69,27 @@ EventView = Callable[[Envelope], Mapping[Role, CeremonyUpdated | None]]
 Gate = Callable[[web.Request, tuple[Role, ...]], Invitation]
 # A ceremony as the welcome's `ceremony` field shows it.
 Summary = Callable[[CeremonyState], Mapping[str, Any]]
+# The client address a request counts against (web knows which proxies to believe).
+Address = Callable[[web.Request], str]
+
+
+def direct_peer(request: web.Request) -> str:
+    return request.remote or ""
+
+
+class TokenBucket:
+    """A link's flood guard: `rate` messages a second, bursts of `burst`; time is an argument."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 class Hub:
@@ -66,88 +102,178 @@ class Hub:
         gate: Gate,
         summary: Summary,
         role_names: Mapping[Role, LocalizedText],
+        address: Address = direct_peer,
         clock: Clock = time.monotonic,
     ):
         self.service = service
         self.settings = settings
         self.gate = gate
         self.summary = summary
+        self.address = address
         self.role_names = role_names  # a host's or observer's name in the room, from web's catalogue
         self.clock = clock
         self._view = view
         self.rooms: dict[str, Room] = {}
-        self.sockets: dict[str, web.WebSocketResponse] = {}
+        self.sockets: dict[str, Outlet] = {}  # peer -> the socket its session is attached to
+        self._links: dict[str, set[Outlet]] = {}  # invitation -> its open sockets, welcomed or not
+        self._buckets: dict[str, TokenBucket] = {}  # invitation -> its message budget
+        self._unwelcomed: dict[str, int] = {}  # client address -> sockets that have not said hello
         self._last_ping: dict[str, float] = {}
         self._feeds: dict[str, asyncio.Task[None]] = {}
-        self._admitted: dict[str, set[str]] = {}  # per ceremony, outlives its room
         self._ticker: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def start(self) -> None:
         self._ticker = asyncio.create_task(self._tick_forever())
 
     async def close(self) -> None:
+        """Stop the feeds and the ticker; every socket gets 1001 (at most SHUTDOWN_SECONDS for them all)."""
+        if self._closed:
+            return
+        self._closed = True
         tasks = [t for t in (self._ticker, *self._feeds.values()) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for ws in list(self.sockets.values()):
-            await ws.close(code=1001, message=b"server shutting down")
+        outlets = [o for sockets in self._links.values() for o in sockets]
+        for outlet in outlets:
+            outlet.close(1001, "server shutting down")
+        if outlets:
+            await asyncio.wait([asyncio.ensure_future(o.finish()) for o in outlets], timeout=SHUTDOWN_SECONDS)
 
     def room(self, ceremony: str) -> Room:
         room = self.rooms.get(ceremony)
         if room is None:
-            admitted = self._admitted.setdefault(ceremony, set())
-            room = self.rooms[ceremony] = Room(ceremony, self.settings.resume_window, admitted)
-            self._feeds[ceremony] = asyncio.create_task(self._feed(room, self.service.get(ceremony).seq))
+            state = self.service.get(ceremony)
+            room = self.rooms[ceremony] = Room(ceremony, self.settings.resume_window, state.admitted_venues)
+            self._feeds[ceremony] = asyncio.create_task(self._feed(room, state.seq))
         return room
 
-    def attach(self, peer: str, ws: web.WebSocketResponse) -> None:
-        self.sockets[peer] = ws
+    # ---- sockets and their limits ----
+
+    def unwelcomed(self, address: str) -> bool:
+        """Count a new socket from `address` until it has said hello; False when too many already wait."""
+        waiting = self._unwelcomed.get(address, 0)
+        if waiting >= self.settings.unwelcomed_per_address:
+            return False
+        self._unwelcomed[address] = waiting + 1
+        return True
+
+    def welcomed(self, address: str) -> None:
+        """That socket said hello (or went away)."""
+        waiting = self._unwelcomed.get(address, 0) - 1
+        if waiting > 0:
+            self._unwelcomed[address] = waiting
+        else:
+            self._unwelcomed.pop(address, None)
+
+    def open(self, invitation: str, ws: Socket, transport: Transport | None) -> Outlet | None:
+        """A socket of this link, with its outlet; None when the link holds its limit of sockets."""
+        sockets = self._links.setdefault(invitation, set())
+        if len(sockets) >= self.settings.sockets_per_link:
+            return None
+        settings = self.settings
+        outlet = Outlet(
+            ws, transport, limit=settings.send_queue, size=settings.send_queue_size, grace=settings.close_grace
+        )
+        sockets.add(outlet)
+        return outlet
+
+    def release(self, invitation: str, outlet: Outlet) -> None:
+        sockets = self._links.get(invitation)
+        if sockets is not None:
+            sockets.discard(outlet)
+            if not sockets:
+                del self._links[invitation]
+
+    def take(self, invitation: str, now: float) -> bool:
+        """One message of this link's budget (shared by its sockets, kept across reconnects)."""
+        bucket = self._buckets.get(invitation)
+        if bucket is None:
+            bucket = self._buckets[invitation] = TokenBucket(
+                self.settings.rate_per_second, self.settings.rate_burst, now
+            )
+        return bucket.take(now)
+
+    def close_link(self, invitation: str, code: int, reason: str) -> None:
+        """Every socket of a link, welcomed or not (a revoked link)."""
+        for outlet in list(self._links.get(invitation, ())):
+            outlet.close(code, reason)
+
+    def attach(self, peer: str, outlet: Outlet) -> None:
+        self.sockets[peer] = outlet
         self._last_ping[peer] = self.clock()
 
-    async def replace(self, peer: str) -> None:
+    def replace(self, peer: str) -> None:
         """A session resumed elsewhere: close the socket that still held it."""
-        ws = self.sockets.pop(peer, None)
+        outlet = self.sockets.pop(peer, None)
         self._last_ping.pop(peer, None)
-        if ws is not None:
-            with contextlib.suppress(ConnectionError):
-                await ws.close(code=REPLACED, message=b"this session was resumed on another connection")
+        if outlet is not None:
+            outlet.close(REPLACED, "this session was resumed on another connection")
 
-    def detach(self, peer: str, ws: web.WebSocketResponse) -> None:
-        if self.sockets.get(peer) is ws:
+    def detach(self, peer: str, outlet: Outlet) -> None:
+        if self.sockets.get(peer) is outlet:
             del self.sockets[peer]
             self._last_ping.pop(peer, None)
 
-    async def apply(self, effects: Effects) -> None:
-        for peer, message in effects.send:
-            await self.deliver(peer, message)
-        for close in effects.close:
-            ws = self.sockets.pop(close.peer, None)
-            if ws is not None:
-                with contextlib.suppress(ConnectionError):
-                    await ws.close(code=close.code, message=close.reason.encode()[:120])
+    # ---- delivery: queue only ----
 
-    async def deliver(self, peer: str, message: ServerMessage | Mapping[str, Any]) -> None:
-        ws = self.sockets.get(peer)
-        if ws is None or ws.closed:
-            return  # kept in the session's outbox for resume
-        # On a broken socket the reader side notices and marks the session disconnected.
-        with contextlib.suppress(ConnectionError):
-            await ws.send_str(encode(message))
+    def apply(self, effects: Effects, room: Room) -> None:
+        """Deliver `room`'s effects (sends, then closes); a socket too far behind is dropped and its peers hear it."""
+        behind: list[str] = []
+        sockets = self.sockets
+        for peer, message in effects.send:
+            outlet = sockets.get(peer)  # none: not connected, and the session's outbox keeps it for resume
+            if outlet is not None and not outlet.send(encode(message)):
+                behind.append(peer)
+        for close in effects.close:
+            outlet = sockets.pop(close.peer, None)
+            self._last_ping.pop(close.peer, None)
+            if outlet is not None:
+                outlet.close(close.code, close.reason)
+        for peer in behind:
+            self.apply(self._drop(room, peer), room)
+
+    def deliver(self, peer: str, message: ServerMessage | Mapping[str, Any], room: Room) -> None:
+        """One message outside the room's sequence (ping, pong)."""
+        outlet = self.sockets.get(peer)
+        if outlet is not None and not outlet.send(encode(message)):
+            self.apply(self._drop(room, peer), room)
+
+    def _drop(self, room: Room, peer: str) -> Effects:
+        """The peer's socket has `send_queue` frames waiting: close it; its session may resume."""
+        log.info("dropping peer %s of %s: %d frames wait for it", peer, room.ceremony, self.settings.send_queue)
+        why = "too far behind: reconnect and resume"
+        outlet = self.sockets.pop(peer, None)
+        self._last_ping.pop(peer, None)
+        if outlet is not None:
+            outlet.close(TIMEOUT, why)
+        return room.drop(peer, self.clock(), code=TIMEOUT, why=why, reason="slow")
+
+    # ---- the log feed and the ticker ----
 
     async def _feed(self, room: Room, after: int) -> None:
         """Push every new event of the ceremony to the room, shaped per role."""
         try:
             async with self.service.follow(room.ceremony, after) as follower:
                 while (envelope := await follower.next()) is not None:
+                    event = envelope.event
                     effects = room.broadcast(self._view(envelope))
-                    if isinstance(envelope.event, InvitationRevoked):
-                        effects.extend(room.revoked(envelope.event.invitation))
-                    elif isinstance(envelope.event, CeremonyCancelled):
+                    if isinstance(event, VenueAdmitted):
+                        effects.extend(room.venue_admitted(event.venue))
+                    elif isinstance(event, InvitationRevoked):
+                        effects.extend(room.revoked(event.invitation))
+                    elif isinstance(event, CeremonyCancelled):
                         effects.extend(room.close_all("the ceremony was cancelled"))
-                    await self.apply(effects)
+                    self.apply(effects, room)
+                    if isinstance(event, InvitationRevoked):
+                        # Its sockets that have not said hello yet, too.
+                        self.close_link(event.invitation, FORBIDDEN, "this link was revoked")
+                    # Events can come in a batch (another process's appends); let the sockets' writers
+                    # take each one before the next, so that a batch is not mistaken for a slow reader.
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -162,13 +288,14 @@ class Hub:
                 log.exception("signaling tick failed")
 
     async def tick(self) -> None:
+        """Heartbeats and expiry for every room (async for the ticker; it never waits for a socket)."""
         now = self.clock()
         for ceremony, room in list(self.rooms.items()):
-            await self.apply(room.tick(now, self.settings.heartbeat_timeout))
-            for peer, member in room.members.items():
+            self.apply(room.tick(now, self.settings.heartbeat_timeout), room)
+            for peer, member in list(room.members.items()):
                 if member.connected and now - self._last_ping.get(peer, now) >= self.settings.heartbeat_interval:
                     self._last_ping[peer] = now
-                    await self.deliver(peer, Pinged(nonce=f"{now:.3f}"))
+                    self.deliver(peer, Pinged(nonce=f"{now:.3f}"), room)
             if room.empty:
                 del self.rooms[ceremony]
                 self._feeds.pop(ceremony).cancel()

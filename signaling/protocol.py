@@ -21,11 +21,12 @@ from typing import Any, Literal
 
 from .errors import ProtocolError
 
-MAX_FRAME = 64 * 1024
+MAX_FRAME = 64 * 1024  # bytes of a text frame's UTF-8 payload, this many included (docs/signaling.md)
 MAX_SDP = 60 * 1024
 MAX_CANDIDATE = 1024
-PEER_ID = re.compile(r"^p-[0-9a-f]{12}$")
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+PEER_ID = re.compile(r"^p-[0-9a-f]{12}\Z")
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{22}\Z")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 Wire = dict[str, Any]  # one message as its JSON object
 
@@ -143,9 +144,17 @@ def _text(
     return value
 
 
+def over_limit(raw: str | bytes) -> bool:
+    """More than MAX_FRAME bytes as UTF-8 (a frame of exactly MAX_FRAME bytes is within the limit)."""
+    if isinstance(raw, bytes) or len(raw) > MAX_FRAME:
+        return len(raw) > MAX_FRAME
+    # A character is 1 to 4 bytes: most frames are decided without encoding them.
+    return len(raw) * 4 > MAX_FRAME and len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME
+
+
 def parse(raw: str | bytes) -> ClientMessage:
     """One client frame -> a message, or ProtocolError naming what is wrong."""
-    if len(raw) > MAX_FRAME:
+    if len(raw) > MAX_FRAME // 4 and over_limit(raw):
         raise _bad(f"frame larger than {MAX_FRAME} bytes")
     try:
         value = json.loads(raw)
@@ -153,11 +162,17 @@ def parse(raw: str | bytes) -> ClientMessage:
         raise _bad("frame is not JSON") from None
     if not isinstance(value, dict):
         raise _bad("a message must be a JSON object")
-    kind = value.get("type")
-    if not isinstance(kind, str) or kind not in _FIELDS:
-        raise _bad(f"unknown message type {str(kind)[:40]!r}")
     ref = value.get("ref") if isinstance(value.get("ref"), str) and len(value["ref"]) <= 64 else None
     try:
+        # JSON may spell a lone UTF-16 surrogate ("\\ud800"): not Unicode text, so it could never be
+        # sent on (as UTF-8) to anyone; refused here, it is never relayed nor kept for a resume.
+        # Only an escape can spell one in text from a UTF-8 frame; bytes and other text are walked.
+        if (isinstance(raw, bytes) or "\\u" in raw or not raw.isascii()) and _poisoned(value):
+            ref = None if ref is None or _SURROGATE.search(ref) else ref
+            raise _bad("a string holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text")
+        kind = value.get("type")
+        if not isinstance(kind, str) or kind not in _FIELDS:
+            raise _bad(f"unknown message type {str(kind)[:40]!r}")
         unknown = set(value) - _FIELDS[kind] - {"type", "ref"}
         if unknown:
             raise _bad(f"unknown fields for {kind}: {', '.join(sorted(k[:40] for k in unknown))}")
@@ -166,6 +181,22 @@ def parse(raw: str | bytes) -> ClientMessage:
     except ProtocolError as exc:
         exc.ref = ref or None  # so the client can match the error to what it sent
         raise
+
+
+def _poisoned(value: object) -> bool:
+    """Some string in `value` (keys included) holds a lone surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _build(kind: str, m: dict[str, Any], ref: str | None) -> ClientMessage:
@@ -434,8 +465,30 @@ def to_wire(message: ServerMessage) -> Wire:
     return wire
 
 
+class Sequenced(dict[str, Any]):
+    """One member's copy of a message for several, as its outbox keeps it: the wire object, `seq` last.
+
+    `head` is the encoding of everything but `seq` (without the closing brace), shared by
+    every copy: the message is encoded once, and each member's frame only adds its `seq`.
+    """
+
+    __slots__ = ("head",)
+
+    def __init__(self, wire: Mapping[str, Any], seq: int, head: str | None = None) -> None:
+        super().__init__(wire)
+        self["seq"] = seq
+        self.head = head
+
+
+def encode_head(wire: Mapping[str, Any]) -> str:
+    """The shared part of a fan-out message's frames (see Sequenced)."""
+    return _ENCODER.encode(wire)[:-1]
+
+
 def encode(message: ServerMessage | Mapping[str, Any]) -> str:
     """One text frame. A sequenced message comes as the wire object the room keeps for resume."""
+    if isinstance(message, Sequenced) and message.head is not None:
+        return f'{message.head},"seq":{message["seq"]}}}'
     return _ENCODER.encode(to_wire(message) if isinstance(message, ServerMessage) else message)
 
 

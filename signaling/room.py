@@ -7,14 +7,19 @@ deliver and sockets to close. The asyncio hub (hub.py) carries them out.
 
 Messages are built as protocol.py's typed server messages; a session's outbox
 keeps each one as the wire object it was sent as, `seq` included, so that a
-resume replays exactly what was missed.
+resume replays exactly what was missed. A message for several members (a
+ceremony update, a peer that left) is encoded once for all of them.
+
+Admission belongs to a hall (venue), not to one socket or link: the host admits
+it once, the ceremony's log records it (venue.admitted), and the hub tells the
+room (`venue_admitted`); every link of that hall goes straight in from then on.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +41,10 @@ from .protocol import (
     PeerJoined,
     PeerLeft,
     Relay,
+    Sequenced,
     ServerMessage,
     Wire,
+    encode_head,
     to_wire,
 )
 
@@ -114,23 +121,31 @@ def new_session_id() -> str:
 
 
 class Room:
-    def __init__(self, ceremony: str, resume_window: float, admitted: set[str] | None = None) -> None:
+    def __init__(self, ceremony: str, resume_window: float, admitted: Iterable[str] = ()) -> None:
         self.ceremony = ceremony
         self.resume_window = resume_window
         self.members: dict[str, Member] = {}
         self._sessions: dict[str, str] = {}  # session -> peer
-        # Invitation ids let in by a host, remembered across reconnects; the hub keeps this set
-        # beyond the room's life, so an emptied and refilled room still knows them.
-        self._admitted: set[str] = admitted if admitted is not None else set()
+        # The halls the host admitted (the ceremony's state.admitted_venues, then venue.admitted events).
+        self._admitted: set[str] = set(admitted)
 
     # ---- delivery ----
 
     def _to(self, member: Member, message: ServerMessage, effects: Effects) -> None:
         self._sequence(member, to_wire(message), effects)
 
-    def _sequence(self, member: Member, wire: Mapping[str, Any], effects: Effects) -> None:
+    def _to_all(self, members: list[Member], message: ServerMessage, effects: Effects) -> None:
+        """The same message to several members: encoded once."""
+        if members:
+            wire = to_wire(message)
+            head = encode_head(wire) if len(members) > 1 else None
+            for member in members:
+                self._sequence(member, wire, effects, head)
+
+    def _sequence(self, member: Member, wire: Mapping[str, Any], effects: Effects, head: str | None = None) -> None:
         """Sequence a message into the member's outbox; deliver it now if connected."""
-        message = {**wire, "seq": member.next_seq}
+        # A message for one member is a plain wire object; one for several shares its encoding.
+        message = {**wire, "seq": member.next_seq} if head is None else Sequenced(wire, member.next_seq, head)
         member.next_seq += 1
         if len(member.outbox) == OUTBOX_LIMIT and not member.connected:
             member.overflowed = True
@@ -183,8 +198,8 @@ class Room:
             invitation=invitation,
             venue=venue,
             name=name,
-            admitted=role is Role.HOST or (role is Role.VENUE and invitation in self._admitted),
-            connected=False,  # until the shell has sent the welcome (see server._catch_up)
+            admitted=role is Role.HOST or (role is Role.VENUE and venue in self._admitted),
+            connected=False,  # until the shell has queued the welcome (see server._join)
             last_heard=now,
         )
         self.members[member.peer] = member
@@ -193,7 +208,7 @@ class Room:
             self._announce(member, effects)
         elif member.role is Role.VENUE:
             for host in self._hosts():
-                self._to(host, Knocked(peer=member.info(host.peer)), effects)
+                self._to(host, Knocked(peer=member.info(host.peer)), effects)  # `polite` differs per host
         if member.role is Role.HOST:
             for waiting in self.lobby():
                 self._to(member, Knocked(peer=waiting.info(member.peer)), effects)
@@ -232,23 +247,35 @@ class Room:
         if member.left_announced:
             return
         member.left_announced = True
+        left = PeerLeft(peer=member.peer, reason=reason)
         if member.media and member.admitted:
-            for other in self._media_peers(exclude=member.peer):
-                self._to(other, PeerLeft(peer=member.peer, reason=reason), effects)
+            self._to_all(self._media_peers(exclude=member.peer), left, effects)
         elif member.role is Role.VENUE:
             # A venue that leaves the lobby: the host's knock list must lose it.
-            for host in self._hosts():
-                self._to(host, PeerLeft(peer=member.peer, reason=reason), effects)
+            self._to_all(self._hosts(), left, effects)
+
+    def drop(self, peer: str, now: float, *, code: int, why: str, reason: str) -> Effects:
+        """Close a connection that stopped answering (`why` for its close, `reason` for its peers).
+
+        The session stays for the resume window; its peers stop waiting for it now, and get
+        peer-back if it resumes in time.
+        """
+        effects = Effects()
+        member = self.members.get(peer)
+        if member is None or not member.connected:
+            return effects
+        effects.close.append(Close(peer=peer, code=code, reason=why))
+        self.disconnected(peer, now)
+        self._announce_left(member, reason, effects)
+        return effects
 
     def tick(self, now: float, timeout: float) -> Effects:
         """Drop silent connections and expire sessions whose resume window has passed."""
         effects = Effects()
         for member in list(self.members.values()):
             if member.connected and now - member.last_heard > timeout:
-                effects.close.append(Close(peer=member.peer, code=TIMEOUT, reason=f"nothing heard for {timeout:.0f} s"))
-                self.disconnected(member.peer, now)
-                # Its peers stop waiting for it now; if it resumes in time they get peer-back.
-                self._announce_left(member, "timeout", effects)
+                why = f"nothing heard for {timeout:.0f} s"
+                effects.extend(self.drop(member.peer, now, code=TIMEOUT, why=why, reason="timeout"))
             elif (
                 not member.connected
                 and member.disconnected_at is not None
@@ -277,18 +304,22 @@ class Room:
         self._to(target, message.delivered(sender), effects)
         return effects
 
-    def admit(self, host: str, peer: str) -> Effects:
+    def admission(self, host: str, peer: str) -> str:
+        """The hall a host's `admit` names: checked here; the caller records it (AdmitVenue)."""
         self._require_host(host)
         member = self.members.get(peer)
-        if member is None or member.role is not Role.VENUE:
+        if member is None or member.role is not Role.VENUE or member.venue is None:
             raise ProtocolError("no_such_peer", f"no venue '{peer}' is waiting")
+        return member.venue
+
+    def venue_admitted(self, venue: str) -> Effects:
+        """The log says the host admitted this hall: its members in the lobby come in."""
+        self._admitted.add(venue)
         effects = Effects()
-        if member.admitted:
-            return effects
-        member.admitted = True
-        self._admitted.add(member.invitation)
-        self._to(member, AdmittedToRoom(peers=tuple(self.peers_for(member))), effects)
-        self._announce(member, effects)
+        for member in [m for m in self.lobby() if m.venue == venue]:
+            member.admitted = True
+            self._to(member, AdmittedToRoom(peers=tuple(self.peers_for(member))), effects)
+            self._announce(member, effects)
         return effects
 
     def reject(self, host: str, peer: str, reason: str) -> Effects:
@@ -296,7 +327,8 @@ class Room:
         member = self.members.get(peer)
         if member is None or member.role is not Role.VENUE:
             raise ProtocolError("no_such_peer", f"no venue '{peer}' in this ceremony")
-        self._admitted.discard(member.invitation)
+        if member.admitted:
+            raise ProtocolError("refused", "this hall is admitted; revoking its link is what keeps it out")
         effects = self.leave(peer, "rejected")
         effects.close.append(Close(peer=peer, code=FORBIDDEN, reason=reason or "the host did not admit this venue"))
         return effects
@@ -315,7 +347,6 @@ class Room:
             effects.close.append(Close(peer=member.peer, code=ENDED_BY_HOST, reason=reason))
             self.members.pop(member.peer)
             self._sessions.pop(member.session, None)
-        self._admitted.clear()
         return effects
 
     def revoked(self, invitation: str) -> Effects:
@@ -324,17 +355,18 @@ class Room:
         for member in [m for m in self.members.values() if m.invitation == invitation]:
             effects.extend(self.leave(member.peer, "revoked"))
             effects.close.append(Close(peer=member.peer, code=FORBIDDEN, reason="this link was revoked"))
-        self._admitted.discard(invitation)
         return effects
 
     def broadcast(self, message_for: Mapping[Role, CeremonyUpdated | None]) -> Effects:
         """Push one ceremony update, shaped per role by the hub's view (None: that role may not see it)."""
         effects = Effects()
         wires = {role: to_wire(message) for role, message in message_for.items() if message is not None}
+        heads: dict[Role, str] = {}  # encoded once per role, when a member of that role is here
         for member in self.members.values():
             wire = wires.get(member.role)
             if wire is not None:
-                self._sequence(member, wire, effects)
+                head = heads.get(member.role) or heads.setdefault(member.role, encode_head(wire))
+                self._sequence(member, wire, effects, head)
         return effects
 
     def send(self, peer: str, message: ServerMessage) -> Effects:

@@ -4,7 +4,8 @@ Thin by design, in four steps: authenticate (the gate web hands to the hub),
 read the hello, join the room (welcome and catch up), serve frames: parse them
 in protocol.py, let the room decide, let the hub deliver. Problems become
 `error` messages or close codes; no exception from a client's input escapes
-this handler.
+this handler. Everything sent after the gate goes through the socket's outlet
+(hub.py), in order; the handler never waits for another socket.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
-from ceremony.commands import StartSegment
+from ceremony.commands import AdmitVenue, StartSegment
 from ceremony.errors import CeremonyError
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition, LocalizedText
@@ -28,10 +29,12 @@ from .errors import (
     PROTOCOL_VIOLATION,
     RATE_LIMITED,
     TIMEOUT,
+    TOO_BIG,
     AccessRefused,
     ProtocolError,
 )
 from .hub import Hub
+from .outlet import Outlet
 from .protocol import (
     MAX_FRAME,
     Acknowledged,
@@ -50,6 +53,7 @@ from .protocol import (
     StartSegmentRequest,
     Welcomed,
     encode,
+    over_limit,
     parse,
 )
 from .room import Joined, Member, Room
@@ -58,31 +62,21 @@ log = logging.getLogger(__name__)
 HUB = web.AppKey("signaling_hub", Hub)
 SIGNAL_ROLES = (Role.HOST, Role.VENUE, Role.OBSERVER, Role.SIGNATORY)
 MAX_BAD_MESSAGES = 20
+# aiohttp reads a whole frame up to this size and then our own check (MAX_FRAME) closes with 1009
+# after the close handshake. At aiohttp's own limit it stops reading mid-frame and closes, and the
+# unread rest makes the kernel reset the connection (the client may see 1006, not 1009).
+TRANSPORT_LIMIT = 4 * MAX_FRAME
+SMALL_FRAME = MAX_FRAME // 4  # characters: within the limit however they encode
 
 routes = web.RouteTableDef()
-
-
-class TokenBucket:
-    """Per-connection flood guard: `rate` messages a second, bursts of `burst`."""
-
-    def __init__(self, rate: float, burst: float, now: float) -> None:
-        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, now
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
 
 
 @dataclass
 class Connection:
     ws: web.WebSocketResponse
+    outlet: Outlet
     room: Room
     member: Member
-    bucket: TokenBucket
     bad: int = 0
 
 
@@ -90,34 +84,73 @@ class Connection:
 async def signal(request: web.Request) -> web.WebSocketResponse:
     # No permessage-deflate: signaling frames are small, and deflate costs ~100 KiB of memory
     # per connection and tens of microseconds per message (docs/benchmarks.md).
-    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, autoping=True, heartbeat=None, compress=False)
+    ws = web.WebSocketResponse(max_msg_size=TRANSPORT_LIMIT, autoping=True, heartbeat=None, compress=False)
     await ws.prepare(request)
     hub = request.app[HUB]
-    invitation = await _authenticate(request, ws, hub)
-    if invitation is None:
+    address = hub.address(request)
+    if not hub.unwelcomed(address):
+        await _close(ws, RATE_LIMITED, "too many connections from this address have not said hello yet")
         return ws
-    hello = await _read_hello(ws, hub)
-    if hello is None:
-        return ws
-    connection = await _join(hub, ws, request.match_info["ceremony"], invitation, hello)
     try:
-        await _serve(hub, connection)
+        greeted = await _greet(request, ws, hub)
     finally:
-        _part(hub, connection)
+        hub.welcomed(address)
+    if greeted is None:
+        return ws
+    invitation, outlet, hello = greeted
+    try:
+        connection = _join(hub, ws, outlet, request.match_info["ceremony"], invitation, hello) if hello else None
+        if connection is not None:
+            try:
+                await _serve(hub, connection)
+            finally:
+                _part(hub, connection)
+    finally:
+        await _finish(hub, invitation, outlet)
     return ws
 
 
-async def _authenticate(request: web.Request, ws: web.WebSocketResponse, hub: Hub) -> Invitation | None:
-    """The caller's invitation, checked by the gate web hands in; None once the socket is closed."""
+async def _greet(
+    request: web.Request, ws: web.WebSocketResponse, hub: Hub
+) -> tuple[Invitation, Outlet, Hello | None] | None:
+    """The caller's invitation, the socket's outlet and its hello (None: the outlet is closing); None once closed."""
+    opened = await _open(request, ws, hub)
+    if opened is None:
+        return None
+    invitation, outlet = opened
+    try:
+        return invitation, outlet, await _read_hello(ws, hub, outlet)
+    except BaseException:
+        await _finish(hub, invitation, outlet)
+        raise
+
+
+async def _open(request: web.Request, ws: web.WebSocketResponse, hub: Hub) -> tuple[Invitation, Outlet] | None:
+    """The caller's invitation (checked by the gate web hands in) and the socket's outlet; None once closed."""
     try:
         invitation = hub.gate(request, _wanted_roles(request))
         # The gate resolved the path's ceremony, so it exists.
         if hub.service.get(request.match_info["ceremony"]).phase is Phase.CANCELLED:
             raise AccessRefused(FORBIDDEN, "the ceremony was cancelled")
     except AccessRefused as exc:
-        await ws.close(code=exc.close_code, message=exc.reason.encode()[:120])
+        await _close(ws, exc.close_code, exc.reason)
         return None
-    return invitation
+    outlet = hub.open(invitation.id, ws, request.transport)
+    if outlet is None:
+        limit = hub.settings.sockets_per_link
+        await _close(ws, RATE_LIMITED, f"this link has {limit} connections open already; close one first")
+        return None
+    return invitation, outlet
+
+
+async def _finish(hub: Hub, invitation: Invitation, outlet: Outlet) -> None:
+    hub.release(invitation.id, outlet)
+    await outlet.finish()
+
+
+async def _close(ws: web.WebSocketResponse, code: int, reason: str) -> None:
+    with contextlib.suppress(ConnectionError):
+        await ws.close(code=code, message=reason.encode()[:120])
 
 
 def _wanted_roles(request: web.Request) -> tuple[Role, ...]:
@@ -131,11 +164,17 @@ def _wanted_roles(request: web.Request) -> tuple[Role, ...]:
     return matching
 
 
-async def _join(hub: Hub, ws: web.WebSocketResponse, ceremony: str, invitation: Invitation, hello: Hello) -> Connection:
-    """Into the room (a new session or a resumed one), welcomed and caught up."""
+def _join(
+    hub: Hub, ws: web.WebSocketResponse, outlet: Outlet, ceremony: str, invitation: Invitation, hello: Hello
+) -> Connection | None:
+    """Into the room (a new session or a resumed one), welcomed and caught up; None if the link went meanwhile."""
     state = hub.service.get(ceremony)
+    current = state.invitations.get(invitation.id)
+    if current is None or not current.active or state.phase is Phase.CANCELLED:
+        # Revoked (or cancelled) between the upgrade and the hello: the feed may not have caught up.
+        outlet.close(FORBIDDEN, "this link was revoked" if state.phase is not Phase.CANCELLED else "cancelled")
+        return None
     room = hub.room(ceremony)
-    now = hub.clock()
     joined = room.join(
         role=invitation.role,
         invitation=invitation.id,
@@ -143,14 +182,21 @@ async def _join(hub: Hub, ws: web.WebSocketResponse, ceremony: str, invitation: 
         name=_display_name(hub, state.definition, invitation),
         resume_session=hello.resume.session if hello.resume else None,
         last_seq=hello.resume.last_seq if hello.resume else 0,
-        now=now,
+        now=hub.clock(),
     )
     if joined.replaced:
-        await hub.replace(joined.member.peer)
-    await _catch_up(hub, ws, joined.member, _welcome(hub, room, joined, state), joined.last_seq)
-    await hub.apply(joined.effects)
-    bucket = TokenBucket(hub.settings.rate_per_second, hub.settings.rate_burst, now)
-    return Connection(ws, room, joined.member, bucket)
+        hub.replace(joined.member.peer)
+    # Welcome, then everything the session missed, then live delivery: queued in this order with
+    # nothing in between, so nothing is missed, repeated or overtaken.
+    member = joined.member
+    outlet.send(encode(_welcome(hub, room, joined, state)), bounded=False)
+    for message in member.outbox:
+        if message["seq"] > joined.last_seq:
+            outlet.send(encode(message), bounded=False)
+    hub.attach(member.peer, outlet)
+    member.connected, member.disconnected_at = True, None
+    hub.apply(joined.effects, room)
+    return Connection(ws, outlet, room, member)
 
 
 def _welcome(hub: Hub, room: Room, joined: Joined, state: CeremonyState) -> Welcomed:
@@ -172,67 +218,57 @@ def _welcome(hub: Hub, room: Room, joined: Joined, state: CeremonyState) -> Welc
 
 def _part(hub: Hub, c: Connection) -> None:
     """The socket is gone: unless the session moved to another socket, keep it for resume."""
-    hub.detach(c.member.peer, c.ws)
+    hub.detach(c.member.peer, c.outlet)
     current = c.room.members.get(c.member.peer)
     if current is c.member and hub.sockets.get(c.member.peer) is None:
         c.room.disconnected(c.member.peer, hub.clock())
 
 
-async def _catch_up(hub: Hub, ws: web.WebSocketResponse, member: Member, welcome: Welcomed, seen: int) -> None:
-    """Welcome first, then everything after `seen` in order, then live delivery.
-
-    Messages for this member produced while we await the sends land in its
-    outbox; the loop sends them too, and attaches the socket for live delivery
-    only when nothing is pending, with no await in between, so nothing is
-    missed, repeated or overtaken.
-    """
-    await ws.send_str(encode(welcome))
-    while True:
-        pending = [m for m in member.outbox if m["seq"] > seen]
-        if not pending:
-            hub.attach(member.peer, ws)
-            member.connected, member.disconnected_at = True, None
-            return
-        for message in pending:
-            await ws.send_str(encode(message))
-            seen = message["seq"]
-
-
-async def _read_hello(ws: web.WebSocketResponse, hub: Hub) -> Hello | None:
+async def _read_hello(ws: web.WebSocketResponse, hub: Hub, outlet: Outlet) -> Hello | None:
     try:
         first = await asyncio.wait_for(ws.receive(), hub.settings.hello_timeout)
     except TimeoutError:
-        await ws.close(code=TIMEOUT, message=b"send hello first, within the time limit")
+        outlet.close(TIMEOUT, "send hello first, within the time limit")
         return None
+    if outlet.closing or first.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+        return None  # closed by the hub (a revoked link) or by the client
     if first.type != WSMsgType.TEXT:
-        await ws.close(code=PROTOCOL_VIOLATION, message=b"the first message must be a hello text frame")
+        outlet.close(PROTOCOL_VIOLATION, "the first message must be a hello text frame")
+        return None
+    if over_limit(first.data):
+        outlet.close(TOO_BIG, f"frame over {MAX_FRAME} bytes")
         return None
     try:
         message = parse(first.data)
     except ProtocolError as exc:
-        await ws.close(code=PROTOCOL_VIOLATION, message=f"bad hello: {exc.reason}".encode()[:120])
+        outlet.close(PROTOCOL_VIOLATION, f"bad hello: {exc.reason}")
         return None
     if not isinstance(message, Hello):
-        await ws.close(code=PROTOCOL_VIOLATION, message=b"the first message must be hello")
+        outlet.close(PROTOCOL_VIOLATION, "the first message must be hello")
         return None
     return message
 
 
 async def _serve(hub: Hub, c: Connection) -> None:
     async for frame in c.ws:
+        if c.outlet.closing:
+            return  # the hub closed it (revoked, replaced, ended, too far behind)
         now = hub.clock()
         if frame.type != WSMsgType.TEXT:
             if frame.type == WSMsgType.BINARY:
-                await _refuse(hub, c, ProtocolError("bad_message", "binary frames are not part of the protocol"), None)
+                _refuse(hub, c, ProtocolError("bad_message", "binary frames are not part of the protocol"), None)
             continue
-        if not c.bucket.take(now):
-            await c.ws.close(code=RATE_LIMITED, message=b"too many messages; slow down")
+        if len(frame.data) > SMALL_FRAME and over_limit(frame.data):
+            c.outlet.close(TOO_BIG, f"frame over {MAX_FRAME} bytes")
+            return
+        if not hub.take(c.member.invitation, now):
+            c.outlet.close(RATE_LIMITED, "too many messages with this link; slow down")
             return
         c.room.heard(c.member.peer, now)
         try:
             message = parse(frame.data)
         except ProtocolError as exc:
-            await _refuse(hub, c, exc, exc.ref)
+            _refuse(hub, c, exc, exc.ref)
             continue
         if c.member.peer not in c.room.members:
             return  # ended, rejected or revoked meanwhile
@@ -240,15 +276,15 @@ async def _serve(hub: Hub, c: Connection) -> None:
             if await _dispatch(hub, c, message):
                 return
         except ProtocolError as exc:
-            await _refuse(hub, c, exc, message.ref)
+            _refuse(hub, c, exc, message.ref)
 
 
-async def _refuse(hub: Hub, c: Connection, exc: ProtocolError, ref: str | None) -> None:
-    await hub.apply(c.room.send(c.member.peer, Refused(code=exc.code, reason=exc.reason, ref=ref)))
+def _refuse(hub: Hub, c: Connection, exc: ProtocolError, ref: str | None) -> None:
+    hub.apply(c.room.send(c.member.peer, Refused(code=exc.code, reason=exc.reason, ref=ref)), c.room)
     if exc.code == "bad_message":
         c.bad += 1
         if c.bad >= MAX_BAD_MESSAGES:
-            await c.ws.close(code=PROTOCOL_VIOLATION, message=b"too many malformed messages")
+            c.outlet.close(PROTOCOL_VIOLATION, "too many malformed messages")
 
 
 async def _dispatch(hub: Hub, c: Connection, message: ClientMessage) -> bool:
@@ -256,41 +292,50 @@ async def _dispatch(hub: Hub, c: Connection, message: ClientMessage) -> bool:
     peer, room = c.member.peer, c.room
     match message:
         case Relay():
-            await hub.apply(room.relay(peer, message))
+            hub.apply(room.relay(peer, message), room)
         case Ping(nonce):
-            await c.ws.send_str(encode(Ponged(nonce=nonce)))
+            hub.deliver(peer, Ponged(nonce=nonce), room)
         case Pong():
             pass  # being heard is all a pong is for
         case StartSegmentRequest(segment):
             if c.member.role is not Role.HOST:
                 raise ProtocolError("forbidden", "only the host moves the run-of-show")
-            try:
-                await hub.service.execute(room.ceremony, StartSegment(segment=segment), f"host:{c.member.invitation}")
-            except CeremonyError as exc:
-                raise ProtocolError("refused", str(exc)) from None
-            await _ack(hub, c, message.ref)
+            await _execute(hub, room, StartSegment(segment=segment), _actor(c))
+            _ack(hub, c, message.ref)
         case Admit(target):
-            await hub.apply(room.admit(peer, target))
-            await _ack(hub, c, message.ref)
+            # Recorded in the log (venue.admitted) like an admission over HTTP; the room lets the
+            # hall in when the event reaches it (hub._feed), and remembers it after a restart.
+            await _execute(hub, room, AdmitVenue(venue=room.admission(peer, target)), _actor(c))
+            _ack(hub, c, message.ref)
         case Reject(target, reason):
-            await hub.apply(room.reject(peer, target, reason))
-            await _ack(hub, c, message.ref)
+            hub.apply(room.reject(peer, target, reason), room)
+            _ack(hub, c, message.ref)
         case End(reason):
-            effects = room.end(peer, reason)
-            await hub.apply(effects)
+            hub.apply(room.end(peer, reason), room)
             return True
         case Leave():
-            await hub.apply(room.leave(peer, "left"))
-            with contextlib.suppress(ConnectionError):
-                await c.ws.close(code=1000, message=b"bye")
+            hub.apply(room.leave(peer, "left"), room)
+            c.outlet.close(1000, "bye")
             return True
         case Hello():
             raise ProtocolError("bad_message", "hello was already received")
     return False
 
 
-async def _ack(hub: Hub, c: Connection, ref: str | None) -> None:
-    await hub.apply(c.room.send(c.member.peer, Acknowledged(ref=ref)))
+def _actor(c: Connection) -> str:
+    """How the log names this member's doing: its link ("host:<invitation>")."""
+    return f"{c.member.role.value}:{c.member.invitation}"
+
+
+async def _execute(hub: Hub, room: Room, command: StartSegment | AdmitVenue, actor: str) -> None:
+    try:
+        await hub.service.execute(room.ceremony, command, actor)
+    except CeremonyError as exc:
+        raise ProtocolError("refused", str(exc)) from None
+
+
+def _ack(hub: Hub, c: Connection, ref: str | None) -> None:
+    hub.apply(c.room.send(c.member.peer, Acknowledged(ref=ref)), c.room)
 
 
 def _display_name(hub: Hub, definition: CeremonyDefinition, invitation: Invitation) -> LocalizedText:

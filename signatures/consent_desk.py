@@ -26,11 +26,11 @@ from ceremony.canonical import canonicalize
 from ceremony.challenges import Challenge, ChallengeBook
 from ceremony.commands import ApproveEnrollment, RecordConsent, RejectEnrollment, RequestEnrollment
 from ceremony.consent import parse_statement, statement_bytes
-from ceremony.decide_enrollment import check_consent, consent_key
-from ceremony.errors import InvalidCommand
+from ceremony.decide_enrollment import check_approval, check_consent, consent_key
+from ceremony.errors import CommandRefused
 from ceremony.events import format_time
 from ceremony.runtime.service import CeremonyService, Executed
-from ceremony.state import CeremonyState, Consent, Enrollment, Invitation
+from ceremony.state import ENDED, CeremonyState, Consent, Enrollment, Invitation
 
 from .errors import BadSubmission
 from .keys import b64, b64decode, fingerprint, issue_signatory_certificate, load_p256_spki, raw_to_der, verify
@@ -57,8 +57,9 @@ def possession_message(ceremony: str, signatory: str, challenge: str, public_key
 class Client:
     """What the edge observed of the browser, recorded for the certificate of completion."""
 
-    address: str
-    device: str
+    address: str  # an IP address, or ""
+    device: str  # the user agent, cleaned and shortened
+    device_summary: str = ""  # its human form: "Safari 17 on iPad"
 
 
 class ConsentDesk:
@@ -71,6 +72,9 @@ class ConsentDesk:
     def challenge(self, state: CeremonyState, invitation: Invitation, purpose: str) -> Challenge:
         if purpose not in PURPOSES:
             raise BadSubmission("purpose must be 'enrollment' or 'consent'")
+        if state.phase in ENDED:
+            # Nothing a challenge could be answered with can happen any more: hand out nothing to hoard.
+            raise CommandRefused(f"no {purpose} is possible any more: the ceremony is {state.phase.value}")
         return self.challenges.issue(state.id, invitation.id, purpose, time.monotonic())
 
     async def enroll(
@@ -97,15 +101,20 @@ class ConsentDesk:
             fingerprint=fingerprint(spki),
             device=client.device,
             address=client.address,
+            device_summary=client.device_summary,
         )
         done = await self.service.execute(state.id, command, invitation.actor)
         return done.state.enrollments[enrollment], done.state
 
-    async def approve(self, state: CeremonyState, enrollment_id: str, actor: str) -> Executed:
-        """Issue the enrollment's certificate under the ceremony CA, and log the approval."""
-        enrollment = state.enrollments.get(enrollment_id)
-        if enrollment is None:
-            raise InvalidCommand(f"no enrollment '{enrollment_id}' in this ceremony")
+    async def approve(
+        self, state: CeremonyState, enrollment_id: str, actor: str, *, code_confirmed: bool = False
+    ) -> Executed:
+        """Issue the enrollment's certificate under the ceremony CA, and log the approval.
+
+        `code_confirmed` is the approver's word that the signatory read the key's safety code
+        aloud on camera (ceremony.safety); the log keeps it beside the approving actor.
+        """
+        enrollment = check_approval(state, enrollment_id)  # before a certificate exists, as `decide` asks again
         signatory = state.definition.signatory(enrollment.signatory)
         party = state.definition.party(signatory.party)
         key = load_p256_spki(b64decode(enrollment.public_key, "public_key"))
@@ -123,6 +132,7 @@ class ConsentDesk:
             certificate=b64(certificate.public_bytes(Encoding.DER)),
             serial=format(certificate.serial_number, "x"),
             not_after=format_time(certificate.not_valid_after_utc),
+            code_confirmed=code_confirmed,
         )
         return await self.service.execute(state.id, command, actor)
 
@@ -157,6 +167,7 @@ class ConsentDesk:
             timestamp="",
             address=client.address,
             device=client.device,
+            device_summary=client.device_summary,
         )
         check_consent(state, unstamped, now)  # every rule of the state, before a TSA is asked
         first, *more = await self.tsas.timestamp(data)  # one token from each configured TSA
@@ -170,6 +181,7 @@ class ConsentDesk:
             address=client.address,
             device=client.device,
             extra_timestamp_tokens=tuple(b64(t.der) for t in more),
+            device_summary=client.device_summary,
         )
         done = await self.service.execute(state.id, stamped, invitation.actor)
         self.challenges.spend(statement.challenge)

@@ -9,7 +9,8 @@ SignatureError
 ├── PdfSigningError     a PAdES signature cannot be made from what was given (the caller may retry)
 ├── PdfSigningFailed    our side failed to store a good signature; nothing was recorded
 ├── NotARecord          the bytes given to the verifier are not a ceremony record at all
-└── TurnTaken           another signer holds the ceremony's signing turn for too long
+├── TurnTaken           another signer holds the ceremony's signing turn for too long
+└── AlreadySigning      this signatory already has a PDF signature waiting or in hand (409)
 
 BadKey (signatures/keys.py) is a SignatureError for a key or signature that cannot
 even be decoded. Rules about the ceremony's state are the core's: the desks let
@@ -49,6 +50,10 @@ class PdfSigningFailed(SignatureError):
 
 class NotARecord(SignatureError):
     """The bytes given to the verifier are not a ceremony record at all (not a zip, or parts missing)."""
+
+
+class AlreadySigning(SignatureError):
+    """One unfinished PDF-signing session per signatory: a second is refused until the first ends."""
 
 
 class TurnTaken(SignatureError):

@@ -28,7 +28,7 @@ from ceremony.state import CeremonyState, PdfSignature, current_pdf
 
 from . import pades
 from .appearance import SignatureBox, Stamp, VisibleSignature, stamp_for
-from .errors import BadSubmission, PdfSigningError
+from .errors import AlreadySigning, BadSubmission, PdfSigningError
 from .keys import b64, b64decode, raw_to_der
 from .pki import CeremonyPki
 from .timestamping import TimestampSet, imprint, timestamp_others
@@ -82,13 +82,26 @@ class PdfDesk:
         self.service, self.pki, self.tsas, self.turns = service, pki, tsas, turns
         self._locate = locate
         self._pending: dict[str, _Pending] = {}
+        # (ceremony, signatory) with a prepare waiting for the turn or a session not finished: one each,
+        # so that one signatory's parallel requests cannot queue ahead of everyone else.
+        self._unfinished: set[tuple[str, str]] = set()
 
     async def prepare(self, ceremony: str, signatory: str, invitation: str) -> tuple[str, pades.PreparedSignature]:
         """Wait for the turn, then prepare a signature over the newest revision: (session id, prepared)."""
         # A refusal here costs no turn, no TSA stamp and no stored revision, and a revoked key
         # cannot hold the turn; the core asks the same again when the signature is logged.
         check_may_sign(self.service.get(ceremony), signatory)
-        lock = await self.turns.acquire(ceremony)
+        if (ceremony, signatory) in self._unfinished:
+            raise AlreadySigning(
+                "a signature of yours is already being prepared or waits for your key; "
+                f"finish it, or ask again once it lapses (at most {LEASE_SECONDS:.0f} s)"
+            )
+        self._unfinished.add((ceremony, signatory))
+        try:
+            lock = await self.turns.acquire(ceremony)
+        except BaseException:
+            self._unfinished.discard((ceremony, signatory))
+            raise
         try:
             state = self.service.get(ceremony)  # fresh: the previous signer has just finished
             enrollment = check_may_sign(state, signatory)
@@ -106,6 +119,7 @@ class PdfDesk:
             prepared = await pades.prepare(pdf, certificate, [*self.pki.chain, self.pki.root], texts, visible)
         except BaseException:
             lock.release()
+            self._unfinished.discard((ceremony, signatory))
             raise
         session = secrets.token_urlsafe(18)
         loop = asyncio.get_running_loop()
@@ -168,4 +182,5 @@ class PdfDesk:
         """Close a session and hand the turn on."""
         pending = self._pending.pop(session)
         pending.expiry.cancel()
+        self._unfinished.discard((pending.ceremony, pending.signatory))
         self.turns.lock(pending.ceremony).release()

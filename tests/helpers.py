@@ -10,21 +10,25 @@ which may import from here (never the other way round). By section:
   (a `ceremony serve` subprocess and what it printed);
 - command-line tools: `ceremony(*args)` (the CLI), `openssl`, `pdftotext` and `squeezed`
   (poppler's text, compared without whitespace), `pdfsig` (poppler's verdict under the ceremony root);
-- HTTP and records: `bearer(token)` (an Authorization header), `zip_bytes(files)`;
+- HTTP and records: `bearer(token)` (an Authorization header), `enter(http, base, ceremony, token)` (a link
+  opened as the enter page opens it: the session cookie it sets), `cookie_header(cookies)`, `zip_bytes(files)`;
 - a room in process: `Room`, `make_room` and `ready` (four scripted signatories over aiohttp's test client);
 - signaling: `SERVER_TYPES`, `CANDIDATE`, `SDP` (message parts), `Template` and `build_template`
-  (a data directory with an open ceremony and links to it);
+  (a data directory with an open ceremony and links to it), and WebSocket frames by hand:
+  `RawSocket` (`raw_socket` upgrades a TCP connection, `ws_frame` builds a client frame);
 - browsers: `VIEWPORT`, `FREEZE_MS`, `SHOTS` (where screenshots go), `Api` (the JSON API through
   a Playwright request context) and `new_page` (a fresh profile and a page that records script errors).
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -36,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Page
 
@@ -337,6 +342,21 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def enter(http: aiohttp.ClientSession, base: str, ceremony: str | None, token: str) -> dict[str, str]:
+    """Open a link as its enter page does (POST the fragment's token): {cookie name: session id} it set.
+
+    `ceremony` None opens an operator link. What comes back is what a browser then sends as `Cookie:`.
+    """
+    path = "/console/enter" if ceremony is None else f"/c/{ceremony}/enter"
+    async with http.post(f"{base}{path}", json={"token": token}) as r:
+        assert r.status == 200, await r.text()
+        return {name: morsel.value for name, morsel in r.cookies.items() if name.startswith("cap-")}
+
+
+def cookie_header(cookies: dict[str, str]) -> dict[str, str]:
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+
+
 def zip_bytes(files: dict[str, bytes]) -> bytes:
     """A zip of `files` in memory: a record, tampered with or made up."""
     buffer = io.BytesIO()
@@ -392,7 +412,7 @@ async def make_room(aiohttp_client: Any, tmp_path: Path, original_pdf: bytes, **
 async def ready(room: Room, signer: ScriptedSignatory, decision: str = "consent") -> None:
     """Enrolled, approved by the host, decided."""
     enrollment = await signer.enroll()
-    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve", {"code_confirmed": True})
     await signer.decide(decision)
 
 
@@ -463,6 +483,72 @@ async def build_template(data: Path) -> Template:
         {who: link.token for who, link in issued.items()} | {"garbage": "x" * 43},
         {who: link.invitation for who, link in issued.items()},
     )
+
+
+def ws_frame(payload: bytes, opcode: int = 0x1, *, masked: bool = True, mask: bytes = b"\x5a\xa5\x0f\xf0") -> bytes:
+    """One final WebSocket frame as a client writes it (RFC 6455 5.2): masked unless told otherwise."""
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", 0x80 | opcode, (0x80 if masked else 0) | length)
+    elif length < 1 << 16:
+        header = struct.pack("!BBH", 0x80 | opcode, (0x80 if masked else 0) | 126, length)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, (0x80 if masked else 0) | 127, length)
+    if not masked:
+        return header + payload
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+@dataclass
+class RawSocket:
+    """A signaling WebSocket spoken frame by frame over a plain TCP connection."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    async def send(self, payload: bytes, opcode: int = 0x1, *, masked: bool = True) -> None:
+        self.writer.write(ws_frame(payload, opcode, masked=masked))
+        await self.writer.drain()
+
+    async def frame(self) -> tuple[int, bytes]:
+        """The server's next frame: (opcode, payload). Server frames are never masked."""
+        first, second = await self.reader.readexactly(2)
+        length = second & 0x7F
+        if length == 126:
+            (length,) = struct.unpack("!H", await self.reader.readexactly(2))
+        elif length == 127:
+            (length,) = struct.unpack("!Q", await self.reader.readexactly(8))
+        return first & 0x0F, await self.reader.readexactly(length)
+
+    async def close_code(self) -> int:
+        """Read (skipping other frames) until the server's close frame; its code."""
+        while True:
+            opcode, payload = await self.frame()
+            if opcode == 0x8:
+                (code,) = struct.unpack("!H", payload[:2])
+                return int(code)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def raw_socket(host: str, port: int, path: str, headers: dict[str, str]) -> RawSocket:
+    """A TCP connection upgraded to a WebSocket by a hand-written request (101 asserted)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return RawSocket(reader, writer)
 
 
 # ------------------------------------------------------------------ browsers (Playwright, headless Chromium)

@@ -1,8 +1,9 @@
 """The archivist's side against a real `ceremony serve` subprocess: the record route, the archive
 list, the archive and verify pages, and the verifier's handling of what is not a record.
 
-Cookies are sent by hand (`Cookie: cap-<id>-<role>=<token>`), as a browser that opened those
-links would send them, so each request says exactly which capabilities it presents.
+Cookies are sent by hand (`Cookie: cap-<id>-<role>=<session id>`, the session got by opening the
+link as its enter page does), as a browser that opened those links would send them, so each
+request says exactly which capabilities it presents.
 Sealed records are not covered here: their assertions belong with the sealing tests.
 """
 
@@ -24,7 +25,7 @@ import pytest
 from playwright.async_api import expect
 
 from signatures.record.parts import PARTS
-from tests.helpers import Server, bearer, start_server, zip_bytes
+from tests.helpers import Server, bearer, cookie_header, enter, start_server, zip_bytes
 from web.demo.definition import DEMO_DEFINITION
 from web.errors import Busy
 from web.messages import MESSAGES
@@ -103,14 +104,14 @@ class Api:
     async def archive(self, cookies: dict[str, str]) -> tuple[int, Any]:
         return await self.get("/api/archive", cookies=cookies)
 
+    async def cap(self, ceremony: str | None, token: str) -> dict[str, str]:
+        """The session cookie a browser gets by opening this link (`ceremony` None: the operator's)."""
+        return await enter(self.http, self.site.base, ceremony, token)
+
 
 @pytest.fixture
 def api(site: Server, http: aiohttp.ClientSession) -> Api:
     return Api(site, http)
-
-
-def cap(ceremony: str, role: str, token: str) -> dict[str, str]:
-    return {f"cap-{ceremony}-{role}": token}
 
 
 def listed(body: dict[str, Any]) -> set[str]:
@@ -136,19 +137,20 @@ async def test_record_and_archive_page_roles_and_409_before_sealing(api: Api) ->
     status, body = await api.get(record)
     assert status == 401 and body["reason"]
     for role in ("venue", "signatory", "observer"):
-        for presented in (bearer(tokens[role]), {"Cookie": f"cap-{ceremony}-{role}={tokens[role]}"}):
+        session = await api.cap(ceremony, tokens[role])
+        for presented in (bearer(tokens[role]), cookie_header(session)):
             status, body = await api.get(record, headers=presented)
             assert status == 403 and f"a {role} link does not allow this" in body["reason"], (role, body)
-        status, text = await api.get(page, cookies=cap(ceremony, role, tokens[role]))
+        status, text = await api.get(page, cookies=session)
         assert status == 403 and "<html" in text, role
     allowed = {**{r: tokens[r] for r in ("host", "archivist")}, "operator": api.operator}
     for who, token in allowed.items():
-        name = "cap-operator" if who == "operator" else f"cap-{ceremony}-{who}"
-        for presented in (bearer(token), {"Cookie": f"{name}={token}"}):
+        session = cookie_header(await api.cap(None if who == "operator" else ceremony, token))
+        for presented in (bearer(token), session):
             status, body = await api.get(record, headers=presented)
             assert status == 409, (who, body)
             assert body["reason"] == "the ceremony is not sealed yet; the record is written when the host seals it"
-        status, text = await api.get(page, headers={"Cookie": f"{name}={token}"})
+        status, text = await api.get(page, headers=session)
         assert status == 200 and "Roles MOU" in text, who
 
     other, other_host = await api.new_ceremony("Other MOU")
@@ -167,7 +169,7 @@ async def test_a_cancelled_ceremony_has_no_record(api: Api) -> None:
     await api.post(ceremony, host, "cancel", {"reason": "postponed"})
     status, body = await api.get(f"/api/ceremonies/{ceremony}/record", headers=bearer(archivist))
     assert status == 409 and "cancelled" in body["reason"]
-    status, text = await api.get(f"/c/{ceremony}/archive", cookies=cap(ceremony, "archivist", archivist))
+    status, text = await api.get(f"/c/{ceremony}/archive", cookies=await api.cap(ceremony, archivist))
     assert status == 200 and MESSAGES["archive.cancelled"]["en"] in text and "postponed" in text
 
 
@@ -194,8 +196,10 @@ async def test_archive_lists_exactly_the_ceremonies_of_valid_cookies(api: Api) -
     a_link = await api.link(a, a_host, "archivist")
     a_archivist, b_archivist = a_link["token"], await api.token(b, b_host, "archivist")
     a_observer = await api.token(a, a_host, "observer")
+    a_archivist_cookie, b_archivist_cookie = await api.cap(a, a_archivist), await api.cap(b, b_archivist)
+    a_observer_cookie, c_host_cookie = await api.cap(a, a_observer), await api.cap(c, c_host)
 
-    status, body = await api.archive({**cap(a, "archivist", a_archivist), **cap(b, "archivist", b_archivist)})
+    status, body = await api.archive({**a_archivist_cookie, **b_archivist_cookie})
     assert status == 200 and listed(body) == {a, b}
     entry = next(e for e in body["ceremonies"] if e["id"] == a)
     assert entry["title"] == {"ko": "List MOU A ko", "zh": "List MOU A zh", "en": "List MOU A"}
@@ -203,33 +207,35 @@ async def test_archive_lists_exactly_the_ceremonies_of_valid_cookies(api: Api) -
     assert entry["record"] is None and entry["page"] == f"/c/{a}/archive"
 
     # A host link archives too; an observer link does not, and adds nothing.
-    status, body = await api.archive({**cap(c, "host", c_host), **cap(a, "observer", a_observer)})
+    status, body = await api.archive({**c_host_cookie, **a_observer_cookie})
     assert status == 200 and listed(body) == {c}
 
-    # A token counts only for the ceremony it was issued in, whatever cookie name carries it.
-    status, body = await api.archive({**cap(b, "archivist", a_archivist), **cap(c, "host", c_host)})
+    # A session counts only for the ceremony it was opened in, whatever cookie name carries it.
+    a_session = a_archivist_cookie[f"cap-{a}-archivist"]
+    status, body = await api.archive({f"cap-{b}-archivist": a_session, **c_host_cookie})
     assert status == 200 and listed(body) == {c}
 
     async with api.http.delete(
         f"{api.site.base}/api/ceremonies/{a}/invitations/{a_link['id']}", headers=bearer(a_host)
     ) as r:
         assert r.status == 200
-    status, body = await api.archive({**cap(a, "archivist", a_archivist), **cap(b, "archivist", b_archivist)})
+    status, body = await api.archive({**a_archivist_cookie, **b_archivist_cookie})
     assert status == 200 and listed(body) == {b}  # the revoked link drops out without an error
 
     for nothing_valid in (
         {},
-        cap(a, "archivist", a_archivist),  # revoked
-        cap(a, "observer", a_observer),  # valid, but not for archiving
-        cap(b, "archivist", "x" * 43),
-        cap("0123456789abcdef", "archivist", b_archivist),
+        a_archivist_cookie,  # its link revoked
+        a_observer_cookie,  # valid, but not for archiving
+        {f"cap-{b}-archivist": "x" * 43},
+        {f"cap-{b}-archivist": b_archivist},  # the link's token itself is no session
+        {"cap-0123456789abcdef-archivist": b_archivist_cookie[f"cap-{b}-archivist"]},
         {"cap-operator": "y" * 43},
     ):
         status, body = await api.archive(nothing_valid)
         assert status == 401 and "archivist or host link" in body["reason"], nothing_valid
 
     status, everything = await api.get("/api/ceremonies", headers=bearer(api.operator))
-    for operator in ({"cap-operator": api.operator}, None):
+    for operator in (await api.cap(None, api.operator), None):
         if operator is None:
             status, body = await api.get("/api/archive", headers=bearer(api.operator))
         else:
@@ -241,7 +247,7 @@ async def test_archive_page_lists_the_same_and_needs_a_link(api: Api) -> None:
     a, a_host = await api.new_ceremony("Page MOU A")
     await api.new_ceremony("Page MOU B")  # another ceremony, which the archivist must not see
     archivist = await api.token(a, a_host, "archivist")
-    status, text = await api.get("/archive", cookies=cap(a, "archivist", archivist))
+    status, text = await api.get("/archive", cookies=await api.cap(a, archivist))
     assert status == 200
     assert "Page MOU A" in text and "Page MOU B" not in text
     assert f'href="/c/{a}/archive"' in text and MESSAGES["archive.not_sealed"]["en"] in text
@@ -260,7 +266,7 @@ async def test_archivist_link_lands_on_the_archive_page(api: Api) -> None:
         assert r.status == 200
         assert (await r.json())["redirect"] == f"/c/{ceremony}/archive"
         cookie = r.cookies[f"cap-{ceremony}-archivist"]
-        assert cookie.value == token and cookie["httponly"]
+        assert cookie.value != token and len(cookie.value) == 43 and cookie["httponly"]  # a session, not the token
     status, text = await api.get(f"/c/{ceremony}/archive", cookies={cookie.key: cookie.value})
     assert status == 200 and "Entry MOU" in text
     async with api.http.post(f"{api.site.base}/c/{ceremony}/enter", json={"token": host}) as r:
@@ -365,11 +371,11 @@ async def test_verify_takes_more_than_the_app_wide_limit_but_not_more_than_64_mi
 def test_uploads_beyond_the_few_in_hand_are_turned_away() -> None:
     verifier = _Verifier()
     with contextlib.ExitStack() as held:
-        for _ in range(MAX_UPLOADS_IN_HAND):
-            held.enter_context(verifier.admit())
-        with pytest.raises(Busy, match="try again"), verifier.admit():
+        for n in range(MAX_UPLOADS_IN_HAND):
+            held.enter_context(verifier.admit(f"192.0.2.{n}", 1))
+        with pytest.raises(Busy, match="try again"), verifier.admit("192.0.2.99", 1):
             pass
-    with verifier.admit():  # all released, including after the refusal
+    with verifier.admit("192.0.2.99", 1):  # all released, including after the refusal
         assert verifier.in_hand == 1
 
 
@@ -380,7 +386,7 @@ UNTRANSLATED = re.compile(r">\s*(?:archive|verify|nav|js)\.[a-z_.]+\s*<")
 
 async def test_pages_render_in_korean_chinese_and_english(api: Api) -> None:
     ceremony, host = await api.new_ceremony("Language MOU")
-    archivist = cap(ceremony, "archivist", await api.token(ceremony, host, "archivist"))
+    archivist = await api.cap(ceremony, await api.token(ceremony, host, "archivist"))
     pages = [("/verify", None, "verify.title"), ("/archive", archivist, "archive.title")]
     pages.append((f"/c/{ceremony}/archive", archivist, "archive.not_sealed"))
     for lang in LANGS:

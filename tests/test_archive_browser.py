@@ -55,7 +55,7 @@ async def test_two_browsers_sign_the_pdf_and_the_archivist_downloads_the_record(
     ]
     fingerprints = [await page.locator("#key-fingerprint").inner_text() for page, _ in pages]
     for enrollment in (await call("GET", f"{api}/enrollments", host))["enrollments"]:
-        await call("POST", f"{api}/enrollments/{enrollment['id']}/approve", host)
+        await call("POST", f"{api}/enrollments/{enrollment['id']}/approve", host, {"code_confirmed": True})
     await call("POST", f"{api}/segment", host, {"segment": "signing"})
 
     # Both sign at about the same time; the server takes their PDF signatures one after the other.

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from ceremony.challenges import PER_CEREMONY, PER_LINK, ChallengeBook
 from ceremony.commands import (
     NEXT_SEGMENT,
+    AdmitVenue,
     ApproveEnrollment,
     Cancel,
     Command,
@@ -34,7 +36,7 @@ from ceremony.commands import (
 )
 from ceremony.core import ALLOWED, decide, evolve, initial_state
 from ceremony.decide_enrollment import consent_key
-from ceremony.errors import CommandRefused, InvalidCommand
+from ceremony.errors import CommandRefused, InvalidCommand, LimitReached
 from ceremony.events import (
     CeremonyCancelled,
     CeremonyDrafted,
@@ -49,6 +51,7 @@ from ceremony.events import (
     Role,
     RoomsOpened,
     SegmentStarted,
+    VenueAdmitted,
 )
 from ceremony.state import CeremonyState, Phase
 from tests import helpers
@@ -98,6 +101,7 @@ COMMANDS: dict[str, Command] = {
     "venue-link": VENUE_LINK,
     "signatory-link": SIGNATORY_LINK,
     "revoke": RevokeInvitation(invitation="inv-host"),
+    "admit-hall": AdmitVenue(venue="hall-kr"),
     # The signing commands; their finer rules are in tests/test_signing_core.py. Here no
     # enrollment exists yet, so approving, rejecting, revoking a key and consenting are refused in every phase.
     "enroll": RequestEnrollment(
@@ -166,6 +170,7 @@ ALLOWED_CASES: dict[tuple[str, Phase], tuple[list[Event], Phase]] = {
     **{("venue-link", p): ([_issued(VENUE_LINK)], p) for p in _LIVE_LINKS},
     **{("signatory-link", p): ([_issued(SIGNATORY_LINK)], p) for p in _LIVE_LINKS},
     **{("revoke", p): ([InvitationRevoked(invitation="inv-host")], p) for p in Phase},
+    **{("admit-hall", p): ([VenueAdmitted(venue="hall-kr")], p) for p in _LIVE_LINKS | {Phase.SEALED}},
     **{
         ("enroll", p): (
             [
@@ -514,6 +519,7 @@ def test_a_consent_key_is_judged_at_the_callers_now() -> None:
     # The certificate's expiry is a rule of the state (it holds not_after), judged at the time
     # the caller passes: the same key is usable a second before it expires and refused after.
     log = log_in(Phase.SIGNING)
+    log.run(IssueInvitation(invitation="inv-s", role=Role.SIGNATORY, token_sha256=TOKEN_B, signatory="signer-kr"))
     log.run(
         RequestEnrollment(
             enrollment="enr-1",
@@ -539,3 +545,25 @@ def test_a_consent_key_is_judged_at_the_callers_now() -> None:
         decide(log.state, consent, now=expiry + timedelta(seconds=1))
     with pytest.raises(InvalidCommand, match="statement"):  # before expiry, the next rule speaks
         decide(log.state, consent, now=expiry - timedelta(seconds=1))
+
+
+def test_the_challenge_book_counts_per_link_and_per_ceremony_and_frees_what_is_spent_or_expired() -> None:
+    book = ChallengeBook(lifetime=10.0)
+    held = [book.issue("c1", "link-a", "consent", now=0.0) for _ in range(PER_LINK)]
+    with pytest.raises(LimitReached):
+        book.issue("c1", "link-a", "consent", now=1.0)
+    book.issue("c1", "link-b", "consent", now=1.0)  # another link of the same ceremony is not affected
+    book.spend(held[0].value)
+    book.issue("c1", "link-a", "consent", now=2.0)  # a spent one frees its place
+    with pytest.raises(LimitReached):
+        book.issue("c1", "link-a", "consent", now=2.0)
+    assert book.issue("c1", "link-a", "consent", now=10.5)  # the first ones expired at 10.0
+
+
+def test_one_ceremony_cannot_take_another_ceremonys_challenges() -> None:
+    book = ChallengeBook()
+    for n in range(PER_CEREMONY):
+        book.issue("busy", f"link-{n // PER_LINK}", "consent", now=0.0)
+    with pytest.raises(LimitReached):
+        book.issue("busy", "a-new-link", "consent", now=0.0)
+    assert book.issue("quiet", "quiet-link", "consent", now=0.0)

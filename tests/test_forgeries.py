@@ -32,7 +32,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from tests.helpers import Server, start_server, zip_bytes
+from signatures.record.pins import Pins
+from signatures.record.verifier import verify_record
+from tests.helpers import Server, make_room, start_server, zip_bytes
+from web.appkeys import CONSENTS, PKI, RECORDS
 
 from .conftest import Demo, verify
 
@@ -550,6 +553,16 @@ EDITS: dict[str, tuple[Callable[[dict[str, Any]], None], str, str]] = {
         "consent.certificate",
         "names",
     ),
+    "who approved a key": (
+        lambda e: e["signatories"][2]["approval"]["approved_by"].update(actor="operator", invitation=None, label=None),
+        "log.approvals",
+        "approval.approved_by.actor",
+    ),
+    "the link a key came through": (
+        lambda e: e["signatories"][4]["approval"]["enrolled_through"].update(label="the governor's own tablet"),
+        "log.approvals",
+        "approval.enrolled_through.label",
+    ),
 }
 
 
@@ -564,6 +577,32 @@ def test_summaries_resealed_with_the_seal_key_are_checked_against_their_proofs(
     found = failures(rezip(files, tmp_path / "resealed.zip"), demo)
     assert check in found and words in found[check], found
     assert "evidence.seal" not in found  # the seal itself is genuine: the summaries betray it
+
+
+async def test_evidence_claiming_a_confirmation_its_log_lacks_fails_the_approvals_check(
+    aiohttp_client: Any, tmp_path: Path, original_pdf: bytes
+) -> None:
+    """A key approved without the safety code confirmed (an older log, or a script at the desk); the
+    summary edited to say it was confirmed. Editing breaks the seal anyway; what matters here is that
+    the summary is held against the log by a check that names it."""
+    room = await make_room(aiohttp_client, tmp_path, original_pdf)
+    signer = room.signers[0]
+    enrollment = await signer.enroll()
+    await room.app[CONSENTS].approve(room.state, enrollment, "operator")  # code_confirmed stays False
+    await signer.decide("decline")
+    await room.host.call("POST", "/seal", {"absent_ok": True})
+    with zipfile.ZipFile(io.BytesIO(room.app[RECORDS].read(room.ceremony))) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    evidence = json.loads(files["evidence.json"])
+    (entry,) = [s for s in evidence["signatories"] if s["id"] == signer.signatory]
+    assert entry["approval"]["code_confirmed"] is False  # the record says what happened
+    entry["approval"]["code_confirmed"] = True
+    files["evidence.json"] = canonical(evidence)
+    report = verify_record(zip_bytes(files), Pins(root_pem=room.app[PKI].root_pem), at=dt.datetime.now(dt.UTC))
+    failed = {c.name: c for c in report.failed}
+    assert "log.approvals" in failed and failed["log.approvals"].subject == signer.signatory
+    assert "approval.code_confirmed: evidence.json says True, the log gives 'False'" in failed["log.approvals"].detail
+    assert "log.evidence" not in failed and "evidence.format" not in failed
 
 
 # ---------------------------------------------------------------- hostile zips

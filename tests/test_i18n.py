@@ -83,7 +83,7 @@ def test_keys_built_at_run_time_exist() -> None:
     expected += [f"kind.{k.value}" for k in SegmentKind]
     expected += [f"event.{name}" for name in EVENT_TYPES]
     expected += [f"js.hint.{p.value}" for p in Phase]
-    expected += [f"js.live.{s}" for s in ("live", "reconnecting", "closed")]
+    expected += [f"js.live.{s}" for s in ("live", "reconnecting", "closed", "ended")]
     expected += [f"js.{kind}.{cause}" for kind in ("sign.revoked", "cause") for cause in REVOCATION_CAUSES]
     expected += [f"error.title.{s}" for s in (400, 401, 403, 404, 409, 413, 500)]
     sections = ("venues", "parties", "signatories", "run_of_show")

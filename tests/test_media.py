@@ -18,9 +18,12 @@ import fractions
 import gc
 import hashlib
 import hmac
+import json
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -30,14 +33,15 @@ from typing import TypeVar
 
 import av
 import pytest
-from aiortc import RTCConfiguration
-from av import AudioFrame
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame, VideoFrame
 
 from ceremony.commands import OpenRooms
 from ceremony.events import Role
 from ceremony.runtime.local import on_disk
 from signaling.bots.client import BadLink, CapabilityLink, ConnectionLost
-from signaling.bots.peer import PeerLink, ReceiveStats, ice_configuration, selected_pair
+from signaling.bots.peer import PeerLink, ReceiveStats, Tally, ice_configuration, selected_pair
 from signaling.bots.venue_bot import (
     BotOptions,
     ColourBars,
@@ -53,12 +57,14 @@ from signaling.protocol import (
     CeremonyUpdated,
     IceCandidateInit,
     IceServer,
+    Knocked,
     PeerBack,
     PeerInfo,
+    PeerLeft,
     Welcomed,
     parse_server_message,
 )
-from tests.helpers import Server, free_port, start_server
+from tests.helpers import ROOT, Server, free_port, start_server
 from web.demo.definition import demo_definition
 from web.mou import render_mou_pdf
 from web.settings import utc_clock
@@ -569,3 +575,98 @@ def test_capability_links_and_server_messages_parse() -> None:
     assert config.iceServers is not None and config.iceServers[0].urls == ["turn:h:1?transport=udp"]
     assert config.iceTransportPolicy.value == "relay"
     assert ice_configuration([]).iceServers == []  # never None: aiortc would add a public STUN server
+
+
+# ------------------------------------------------------------------ the venue bot as a command, and camera-only halls
+
+
+async def test_a_venue_bot_answers_an_offer_that_has_no_audio() -> None:
+    """A camera-only hall (video, no microphone) offers one media section: the bot answers it and media flows."""
+    media = LocalMedia.synthetic("chuncheon", fps=FPS)
+    answers: asyncio.Queue[str] = asyncio.Queue()
+
+    class Signals:
+        async def offer(self, to: str, sdp: str) -> None:
+            raise AssertionError("the camera offered; the bot only answers")
+
+        async def answer(self, to: str, sdp: str) -> None:
+            answers.put_nowait(sdp)
+
+    bot = PeerLink(
+        PeerInfo(id="p-bbbbbbbbbbbb", role="venue", venue="nanjing", name={}, polite=True),
+        local_id="p-aaaaaaaaaaaa",
+        signals=Signals(),
+        configuration=lambda: ice_configuration([]),
+        local_tracks=media.tracks,
+        video_probe=MarkerProbe(venue_tag("nanjing")),
+    )
+    camera = RTCPeerConnection(ice_configuration([]))
+    bars = ColourBars("nanjing", fps=FPS)
+    camera.addTrack(bars)  # video alone
+    at_camera, probe, readers = Tally(), MarkerProbe(venue_tag("chuncheon")), []
+
+    async def watch(track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                if isinstance(frame, VideoFrame) and probe(frame):
+                    at_camera.add()
+
+    camera.on("track", lambda track: readers.append(asyncio.create_task(watch(track))))
+    try:
+        await camera.setLocalDescription(await camera.createOffer())
+        assert re.findall(r"^m=(\w+)", camera.localDescription.sdp, re.MULTILINE) == ["video"]
+        bot.description("offer", camera.localDescription.sdp)
+        answer = await asyncio.wait_for(answers.get(), WAIT)
+        assert re.findall(r"^m=(\w+)", answer, re.MULTILINE) == ["video"]
+        await camera.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await asyncio.wait_for(bot.stats.verified_frames.reached(FRAMES), WAIT)  # the hall's camera, at the bot
+        await asyncio.wait_for(at_camera.reached(FRAMES), WAIT)  # and the bot's bars, at the hall
+    finally:
+        await bot.close()
+        await camera.close()
+        for reader in readers:
+            reader.cancel()
+        media.close()
+        bars.stop()
+
+
+def test_the_venue_bot_command_loads_no_pdf_library() -> None:
+    code = (
+        "import sys\n"
+        "from web.cli import main\n"
+        "assert main(['venue-bot', 'ftp://not-a-link']) == 2\n"  # the whole command path, up to its link check
+        "print(sorted(m for m in ('weasyprint', 'pyhanko', 'pypdf') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+
+
+async def test_the_venue_bot_leaves_on_sigterm_as_on_ctrl_c(prepared: Prepared, tmp_path: Path) -> None:
+    async with open_hall(prepared, tmp_path) as hall:
+        the_host = await start(hall, host(hall, media=False))
+        the_host.auto_admit = False  # the bot waits in the lobby: its leaving is what the host sees
+        watching = the_host.client.subscribe()
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "web.cli", "venue-bot", hall.link("chuncheon"),
+            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            assert bot.stdout is not None
+            lines = []
+            async with asyncio.timeout(WAIT):
+                while not lines or lines[-1].get("type") != "welcome":
+                    lines.append(json.loads(await bot.stdout.readline()))
+            knock = await watching.wait_for(Knocked, within=WAIT)
+            bot.send_signal(signal.SIGTERM)
+            out, _ = await asyncio.wait_for(bot.communicate(), WAIT)
+            left = await watching.wait_for(PeerLeft, lambda m: m.peer == knock.peer.id, within=WAIT)
+        finally:
+            if bot.returncode is None:
+                bot.kill()
+                await bot.wait()
+        assert left.reason == "left"  # it said goodbye (a vanished bot is "gone" only after the resume window)
+        summary = json.loads(out.decode().strip().splitlines()[-1])
+        assert (summary["type"], summary["ended"]) == ("summary", "terminated")
+        assert bot.returncode in (0, 1)  # the command's own exit (1: no media arrived), not killed by the signal

@@ -113,7 +113,7 @@ async def test_refusals_change_nothing(room: Room) -> None:
     enrollment = await signer.enroll()
     with pytest.raises(ScriptError, match=r"HTTP 409: .*consent first"):
         await signer.sign_pdf()
-    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve", {"code_confirmed": True})
     await signer.decide("consent")
     await ready(room, decliner, "decline")
     with pytest.raises(ScriptError, match="HTTP 409"):
@@ -163,6 +163,24 @@ async def test_a_vanished_browser_loses_its_turn_after_the_lease(room: Room, mon
     assert (await gone.sign_pdf())["signatory"] == gone.signatory  # over the newer revision
     results = await check_pdf(room, await room.pdf())
     assert [r.ok for r in results] == [True, True]
+
+
+async def test_one_signatory_holds_at_most_one_unfinished_signature(
+    room: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parallel prepares by one consented signatory used to queue for the turn one lease after
+    # another, ahead of everyone else: now the first holds it and the rest are refused at once.
+    monkeypatch.setattr(pdf_desk, "LEASE_SECONDS", 0.5)
+    greedy, other = room.signers[:2]
+    await ready(room, greedy)
+    await ready(room, other)
+    await greedy.api.call("POST", "/pdf-signatures", {})  # holds the turn, never finishes
+    extra = await asyncio.gather(
+        *(greedy.api.call("POST", "/pdf-signatures", {}) for _ in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(e, ScriptError) and "HTTP 409" in str(e) for e in extra), extra
+    assert (await other.sign_pdf())["signatory"] == other.signatory  # after one lease, not six
+    assert (await greedy.sign_pdf())["signatory"] == greedy.signatory  # the lapsed session freed its place
 
 
 async def test_a_signer_kept_waiting_is_told_to_retry(room: Room, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -216,7 +234,7 @@ async def test_an_event_that_lands_while_the_record_is_built_makes_the_seal_buil
 async def test_a_revoked_key_cannot_start_a_signature_nor_hold_the_turn(room: Room) -> None:
     thief, next_one = room.signers[:2]
     enrollment = await thief.enroll()
-    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve", {"code_confirmed": True})
     await thief.decide()
     await ready(room, next_one)
     await room.host.call("POST", f"/enrollments/{enrollment}/revoke", {"cause": "key_compromise"})
@@ -233,7 +251,7 @@ async def test_a_revoked_key_cannot_start_a_signature_nor_hold_the_turn(room: Ro
 async def test_a_key_revoked_during_the_lease_is_refused_before_any_stamp(room: Room) -> None:
     signer = room.signers[0]
     enrollment = await signer.enroll()
-    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve", {"code_confirmed": True})
     await signer.decide()
     prepared = await signer.api.call("POST", "/pdf-signatures", {})
     await room.host.call("POST", f"/enrollments/{enrollment}/revoke", {"cause": "key_compromise"})
@@ -252,7 +270,7 @@ async def test_the_crl_route_reads_revocations_on_the_loop_and_only_signs_in_a_t
     """The ceremony states change on the loop; a worker thread walking them could meet a dict mid-change."""
     signer = room.signers[0]
     enrollment = await signer.enroll()
-    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve", {"code_confirmed": True})
     await room.host.call("POST", f"/enrollments/{enrollment}/revoke", {"cause": "key_compromise"})
     service = room.app[SERVICE]
     real, readers = service.ceremonies, []

@@ -209,9 +209,9 @@ def _signing(state: Any) -> Any:
 
 
 def test_the_core_revokes_an_approved_key_once_and_it_then_signs_nothing(tmp_path: Path) -> None:
-    from ceremony.commands import ApproveEnrollment, RequestEnrollment
+    from ceremony.commands import ApproveEnrollment, IssueInvitation, RequestEnrollment
     from ceremony.core import initial_state
-    from ceremony.events import CeremonyDrafted, ConsentRecorded, DocumentSigned, Envelope
+    from ceremony.events import CeremonyDrafted, ConsentRecorded, DocumentSigned, Envelope, Role
 
     state = initial_state(
         Envelope(ceremony="c" * 16, seq=1, at=NOW, actor="test", event=CeremonyDrafted(definition=demo_definition()))
@@ -221,6 +221,8 @@ def test_the_core_revokes_an_approved_key_once_and_it_then_signs_nothing(tmp_pat
         (event,) = decide(state, command, now=NOW)
         state = apply(state, event)
     who = state.definition.signatories[0].id
+    link = IssueInvitation(invitation="inv", role=Role.SIGNATORY, token_sha256="1" * 64, signatory=who)
+    state = apply(state, *decide(state, link, now=NOW))
     for event in decide(
         state,
         RequestEnrollment(

@@ -27,21 +27,36 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
-from ceremony.commands import RevokeInvitation
-from ceremony.events import Role
+from ceremony.commands import AdmitVenue, RevokeInvitation
+from ceremony.core import decide
+from ceremony.errors import InvalidCommand
+from ceremony.events import Role, VenueAdmitted, type_name
 from ceremony.model import LocalizedText
+from ceremony.runtime.local import on_disk
 from ceremony.runtime.service import CeremonyService
+from ceremony.state import Phase
 from signaling.errors import ProtocolError
-from signaling.hub import SignalSettings
+from signaling.hub import Hub, SignalSettings
 from signaling.ice import IceConfig, IceConfigError, load_ice_config
-from signaling.protocol import CeremonyUpdated
+from signaling.protocol import MAX_FRAME, CeremonyUpdated, Sequenced, encode, parse
 from signaling.room import OUTBOX_LIMIT, Joined, Room
 from signaling.server import HUB
-from tests.helpers import CANDIDATE, SDP, Template, build_template
+from tests.helpers import (
+    CANDIDATE,
+    SDP,
+    T0,
+    Template,
+    bearer,
+    build_template,
+    enter,
+    log_in,
+    raw_socket,
+    start_server,
+)
 from web.app import create_app
 from web.appkeys import SERVICE
 from web.auth import role_cookie
-from web.settings import Settings
+from web.settings import Settings, utc_clock
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 WAIT = 10.0  # seconds before a test gives up waiting for a message it expects
@@ -97,14 +112,24 @@ class Socket:
             self.close_code = self.ws.close_code if self.ws.close_code is not None else -1
         return None
 
-    async def expect(self, kind: str, wait: float = WAIT, about: str | None = None, **fields: Any) -> dict[str, Any]:
+    async def expect(
+        self,
+        kind: str,
+        wait: float = WAIT,
+        about: str | None = None,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
         """The first message of `kind` whose fields match (from the backlog, else read on).
 
-        `about` matches the id of the message's `peer` object (knock, peer-joined, peer-back).
+        `about` matches the id of the message's `peer` object (knock, peer-joined, peer-back);
+        `where` is any further condition.
         """
 
         def matches(m: dict[str, Any]) -> bool:
             if about is not None and not (isinstance(m.get("peer"), dict) and m["peer"].get("id") == about):
+                return False
+            if where is not None and m.get("type") == kind and not where(m):
                 return False
             return m.get("type") == kind and all(m.get(k) == v for k, v in fields.items())
 
@@ -336,7 +361,7 @@ async def test_host_changes_the_stage_and_every_member_hears_it(world: World) ->
     await host.send(type="segment", segment="next", ref="go")
     assert (await host.expect("ack"))["ref"] == "go"
     for sock in (host, venue, observer, signatory):
-        update = await sock.expect("ceremony")
+        update = await sock.expect("ceremony", where=lambda m: m["event"]["type"] == "segment.started")
         assert update["event"]["type"] == "segment.started"
         assert update["event"]["data"] == {"segment": "opening"}
         assert update["state"]["segment"] == "opening"
@@ -458,8 +483,11 @@ async def test_host_rejects_a_venue(world: World) -> None:
 
 
 async def test_cookie_auth_from_a_foreign_origin_is_refused(world: World) -> None:
-    cookie = {"Cookie": f"{role_cookie(world.ceremony, Role.VENUE)}={world.template.tokens['chuncheon']}"}
     own = str(world.client.make_url("")).rstrip("/")
+    # The session cookie the venue's browser got by opening its link (the jar is emptied: sent by hand only).
+    session = await enter(world.client.session, own, world.ceremony, world.template.tokens["chuncheon"])
+    world.client.session.cookie_jar.clear()
+    cookie = {"Cookie": f"{role_cookie(world.ceremony, Role.VENUE)}={session[role_cookie(world.ceremony, Role.VENUE)]}"}
     good = await world.open(None, headers={**cookie, "Origin": own})
     await good.send(type="hello")
     assert (await good.expect("welcome"))["role"] == "venue"
@@ -612,7 +640,8 @@ async def test_a_session_cannot_be_resumed_with_another_link(world: World) -> No
     await venue.ws.close()
     thief = await world.join("chuncheon-2", resume={"session": venue.welcome["session"], "last_seq": 0})
     assert thief.welcome["resumed"] is False and thief.peer != venue.peer
-    assert thief.welcome["admitted"] is False  # admission belongs to the other link
+    # Admission belongs to the hall, so the other Chuncheon link is let in; the session is not its.
+    assert thief.welcome["admitted"] is True
 
 
 async def test_a_session_resumed_on_a_second_socket_closes_the_first_with_4409(world: World) -> None:
@@ -667,7 +696,8 @@ async def test_end_by_the_host_closes_everyone_with_4000(world: World) -> None:
     assert codes == [4000, 4000, 4000, 4000]
     assert venue.close_reason == "thank you"
     again = await world.join("chuncheon")
-    assert again.welcome["admitted"] is False  # a new session starts in the lobby again
+    assert again.welcome["resumed"] is False  # a new session ...
+    assert again.welcome["admitted"] is True  # ... of a hall admitted for the whole ceremony (venue.admitted)
 
 
 async def test_end_closes_members_that_joined_after_the_host(world: World) -> None:
@@ -750,8 +780,14 @@ def _join(room: Room, role: Role, invitation: str, now: float = 0.0, **kw: Any) 
         last_seq=kw.pop("last_seq", 0),
         now=now,
     )
-    joined.member.connected, joined.member.disconnected_at = True, None  # what server._catch_up does
+    joined.member.connected, joined.member.disconnected_at = True, None  # what server._join does
     return joined
+
+
+def _admit(room: Room, host: str, venue: str) -> Any:
+    """The host admits the hall of `venue`, as the server does: the room checks it, the log records
+    it (AdmitVenue -> venue.admitted), and the hub tells the room."""
+    return room.venue_admitted(room.admission(host, venue))
 
 
 def _replay(joined: Joined) -> list[dict[str, Any]]:
@@ -781,7 +817,7 @@ def test_room_lobby_admit_and_presence(room: Room) -> None:
     assert room.lobby() == [venue.member]
     assert room.peers_for(venue.member) == []
 
-    effects = room.admit(host.member.peer, venue.member.peer)
+    effects = _admit(room, host.member.peer, venue.member.peer)
     sent = dict(effects.send)
     assert sent[venue.member.peer]["type"] == "admitted"
     assert sent[venue.member.peer]["peers"][0]["id"] == host.member.peer
@@ -791,7 +827,7 @@ def test_room_lobby_admit_and_presence(room: Room) -> None:
         "seq": 2,
     }
     assert room.lobby() == []
-    assert room.admit(host.member.peer, venue.member.peer).send == []  # admitting twice does nothing
+    assert _admit(room, host.member.peer, venue.member.peer).send == []  # admitting twice does nothing
     a, b = venue.member.describe(host.member.peer), host.member.describe(venue.member.peer)
     assert a["polite"] != b["polite"]
 
@@ -811,7 +847,7 @@ def test_room_relay_checks_the_sender_and_the_target(room: Room) -> None:
     venue = _join(room, Role.VENUE, "v").member
     lobby = _join(room, Role.VENUE, "w", venue="nanjing").member
     observer = _join(room, Role.OBSERVER, "o").member
-    room.admit(host.peer, venue.peer)
+    _admit(room, host.peer, venue.peer)
 
     effects = room.relay(venue.peer, _relay("offer", host.peer, sdp="x"))
     [(to, message)] = effects.send
@@ -830,7 +866,7 @@ def test_room_relay_checks_the_sender_and_the_target(room: Room) -> None:
     assert code(host.peer, host.peer) == "no_such_peer"
     assert code(host.peer, "p-000000000000") == "no_such_peer"
     with pytest.raises(ProtocolError):
-        room.admit(venue.peer, lobby.peer)  # only the host admits
+        room.admission(venue.peer, lobby.peer)  # only the host admits
     with pytest.raises(ProtocolError):
         room.end(observer.peer, "")
 
@@ -838,7 +874,7 @@ def test_room_relay_checks_the_sender_and_the_target(room: Room) -> None:
 def test_room_resume_replays_the_outbox_and_announces_peer_back(room: Room) -> None:
     host = _join(room, Role.HOST, "h", now=0.0).member
     venue = _join(room, Role.VENUE, "v", now=0.0).member
-    room.admit(host.peer, venue.peer)  # venue: admitted = seq 1
+    _admit(room, host.peer, venue.peer)  # venue: admitted = seq 1
     room.disconnected(venue.peer, now=5.0)
     offline = room.relay(host.peer, _relay("offer", venue.peer, sdp="while away"))
     assert offline.send == []  # queued, not delivered
@@ -861,7 +897,7 @@ def test_room_resume_replays_the_outbox_and_announces_peer_back(room: Room) -> N
 def test_room_tick_drops_the_silent_and_expires_the_gone(room: Room) -> None:
     host = _join(room, Role.HOST, "h", now=0.0).member
     venue = _join(room, Role.VENUE, "v", now=0.0).member
-    room.admit(host.peer, venue.peer)
+    _admit(room, host.peer, venue.peer)
     room.heard(host.peer, now=25.0)
     assert room.tick(now=30.0, timeout=30.0).close == []  # 30 s silent is not yet more than 30 s
     effects = room.tick(now=31.0, timeout=30.0)
@@ -880,7 +916,7 @@ def test_room_tick_drops_the_silent_and_expires_the_gone(room: Room) -> None:
 def test_room_a_session_whose_outbox_overflowed_cannot_resume(room: Room) -> None:
     host = _join(room, Role.HOST, "h", now=0.0).member
     venue = _join(room, Role.VENUE, "v", now=0.0).member
-    room.admit(host.peer, venue.peer)
+    _admit(room, host.peer, venue.peer)
     room.disconnected(venue.peer, now=1.0)
     for _ in range(OUTBOX_LIMIT + 1):
         room.relay(host.peer, _relay("candidate", venue.peer, candidate=None))
@@ -896,13 +932,15 @@ def test_room_reject_end_and_revoke(room: Room) -> None:
     venue = _join(room, Role.VENUE, "v").member
     nanjing = _join(room, Role.VENUE, "n", venue="nanjing").member
     observer = _join(room, Role.OBSERVER, "o").member
-    room.admit(host.peer, venue.peer)
-    room.admit(host.peer, nanjing.peer)
+    _admit(room, host.peer, venue.peer)
 
-    rejected = room.reject(host.peer, nanjing.peer, "")
+    rejected = room.reject(host.peer, nanjing.peer, "")  # a hall in the lobby
     assert [(c.peer, c.code) for c in rejected.close] == [(nanjing.peer, 4403)]
     assert nanjing.peer not in room.members
-    assert not _join(room, Role.VENUE, "n", venue="nanjing").member.admitted  # admission withdrawn
+    assert not _join(room, Role.VENUE, "n", venue="nanjing").member.admitted  # it knocks again
+    with pytest.raises(ProtocolError) as refused:
+        room.reject(host.peer, venue.peer, "")  # an admitted hall is kept out by revoking its link
+    assert refused.value.code == "refused" and venue.peer in room.members
 
     revoked = room.revoked("v")
     assert [(c.peer, c.code) for c in revoked.close] == [(venue.peer, 4403)]
@@ -921,3 +959,366 @@ def test_room_broadcast_is_shaped_per_role(room: Room) -> None:
     effects = room.broadcast({Role.HOST: update, Role.OBSERVER: None})
     assert [(to, m["type"], m["event"]) for to, m in effects.send] == [(host.peer, "ceremony", {"type": "for hosts"})]
     assert observer.next_seq == 1
+
+
+def test_room_encodes_a_message_for_many_members_once(room: Room) -> None:
+    host = _join(room, Role.HOST, "h").member
+    venue = _join(room, Role.VENUE, "v").member
+    nanjing = _join(room, Role.VENUE, "n", venue="nanjing").member
+    _admit(room, host.peer, venue.peer)
+    _admit(room, host.peer, nanjing.peer)
+    update = CeremonyUpdated(event={"type": "segment.started", "data": {"segment": "개회"}}, state={})
+    sent = room.broadcast({Role.HOST: update, Role.VENUE: update}).send
+    assert len(sent) == 3
+    heads = {m.head for _, m in sent if isinstance(m, Sequenced)}
+    assert len(heads) == 1 and None not in heads  # one encoding, shared
+    for _, message in sent:  # each frame is its own message, with its own seq
+        assert json.loads(encode(message)) == message
+    left = room.leave(nanjing.peer, "left").send  # peer-left to the host and Chuncheon: one encoding too
+    assert len({m.head for _, m in left if isinstance(m, Sequenced)}) == 1 and len(left) == 2
+
+
+# ------------------------------------------------------------------ hardening: revocation
+
+
+async def test_revoking_a_link_over_http_closes_every_socket_of_it_and_ends_its_session(
+    make_world: WorldFactory,
+) -> None:
+    world = await make_world(hello_timeout=600.0)  # a socket that never says hello stays open unless revoked
+    host, venue = await world.pair()
+    waiting = await world.open("chuncheon")  # upgraded with the link, no hello yet
+    invitation = world.template.invitations["chuncheon"]
+    response = await world.client.delete(
+        f"/api/ceremonies/{world.ceremony}/invitations/{invitation}", headers=bearer(world.template.tokens["host"])
+    )
+    assert response.status == 200, await response.text()
+    assert await venue.closed() == 4403 and "revoked" in venue.close_reason
+    assert await waiting.closed() == 4403 and "revoked" in waiting.close_reason
+    assert (await host.expect("peer-left", peer=venue.peer))["reason"] == "revoked"
+    hub = world.client.server.app[HUB]  # type: ignore[union-attr]
+    assert venue.peer not in hub.rooms[world.ceremony].members  # the session is gone: nothing to resume
+    again = await world.open("chuncheon")
+    assert await again.closed() == 4403  # and the link itself opens nothing any more
+
+
+# ------------------------------------------------------------------ hardening: text that is not Unicode
+
+LONE_SURROGATES = [
+    '{"type": "offer", "to": "p-000000000000", "sdp": "v=0\\ud800"}',
+    '{"type": "candidate", "to": "p-000000000000", "candidate": {"candidate": "\\udc00", "sdpMid": "0"}}',
+    '{"type": "candidate", "to": "p-000000000000", "candidate": {"candidate": "c", "sdpMid": "\\udbff"}}',
+    '{"type": "ping", "nonce": "\\ud800"}',
+    '{"type": "ping", "nonce": "\\udc00\\ud800"}',  # a pair the wrong way round is two lone ones
+    '{"type": "ping", "ref": "\\ud800"}',
+    '{"type": "segment", "segment": "next\\udfff"}',
+    '{"type": "reject", "peer": "p-000000000000", "reason": "\\ud800"}',
+    '{"type": "hello", "client": {"name": "\\ud800"}}',
+    '{"type": "ping", "\\ud800": 1}',
+]
+
+
+@pytest.mark.parametrize("frame", LONE_SURROGATES)
+def test_the_parser_refuses_a_lone_surrogate_in_any_string(frame: str) -> None:
+    with pytest.raises(ProtocolError) as refused:
+        parse(frame)
+    assert refused.value.code == "bad_message" and "surrogate" in refused.value.reason
+    assert refused.value.ref is None  # a poisoned ref is never echoed either
+    # A pair that makes a character is text like any other.
+    ping = parse('{"type": "ping", "nonce": "\\ud83d\\ude00", "ref": "r"}')
+    assert ping == parse('{"type": "ping", "nonce": "😀", "ref": "r"}')
+
+
+async def test_a_lone_surrogate_is_refused_never_relayed_and_never_replayed(world: World) -> None:
+    host, venue = await world.pair()
+    # json.dumps spells the lone surrogate as the escape "\\ud800", as a browser's JSON.stringify does.
+    await host.ws.send_str(json.dumps({"type": "offer", "to": venue.peer, "sdp": "v=0\ud800", "ref": "poison"}))
+    error = await host.expect("error", ref="poison")
+    assert error["code"] == "bad_message" and "surrogate" in error["reason"]
+    await venue.round_trip("after")
+    # A resume replays all the session ever had: no offer among it.
+    await venue.ws.close()
+    back = await world.join("chuncheon", resume={"session": venue.welcome["session"], "last_seq": 0})
+    assert back.welcome["resumed"] is True
+    await back.round_trip("replayed")
+    assert not [m for m in venue.seen + back.seen if m["type"] == "offer"]
+    assert back.close_code is None and host.close_code is None
+
+
+# ------------------------------------------------------------------ hardening: nobody waits for one socket
+
+
+class FakeSocket:
+    """A WebSocket and the transport under it, for the hub: one that `reads` takes every frame at
+    once; one that does not never completes a send (its kernel buffer is full)."""
+
+    def __init__(self, *, reads: bool = True) -> None:
+        self.reads = reads
+        self.frames: list[dict[str, Any]] = []
+        self.close_code: int | None = None
+        self.aborted = False
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def send_str(self, data: str, compress: int | None = None) -> None:
+        if not self.reads:
+            await asyncio.Event().wait()  # never
+        self.frames.append(json.loads(data))
+
+    async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
+        self._closed, self.close_code = True, code
+        return True
+
+    def get_write_buffer_size(self) -> int:
+        return 0 if self.reads else 1 << 20
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def count(self, kind: str) -> int:
+        return len([f for f in self.frames if f["type"] == kind])
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the event loop run until `condition` holds (a guard against a hang, not a deadline)."""
+    async with asyncio.timeout(WAIT):
+        while not condition():  # noqa: ASYNC110 - turns of the event loop, not a timed wait
+            await asyncio.sleep(0)
+
+
+async def test_a_socket_that_reads_nothing_stalls_nobody_and_is_dropped(tmp_path: Path, template: Template) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(template.data, data)
+    service = on_disk(data, clock=utc_clock)
+    now = [1000.0]
+    settings = SignalSettings(send_queue=4, close_grace=0.01, heartbeat_interval=10.0, heartbeat_timeout=30.0)
+    hub = Hub(
+        service,
+        settings,
+        lambda envelope: {},
+        gate=lambda request, roles: pytest.fail("no sockets are upgraded here"),
+        summary=lambda state: {},
+        role_names={role: _name(role.value) for role in Role},
+        clock=lambda: now[0],
+    )
+    try:
+        room = hub.room(template.ceremony)
+        for hall in ("chuncheon", "nanjing"):
+            room.venue_admitted(hall)
+        sockets = {who: FakeSocket(reads=who != "nanjing") for who in ("host", "chuncheon", "nanjing")}
+        members = {}
+        for who, sock in sockets.items():
+            invitation = template.invitations[who]
+            outlet = hub.open(invitation, sock, sock)
+            assert outlet is not None
+            joined = room.join(
+                role=Role.HOST if who == "host" else Role.VENUE,
+                invitation=invitation,
+                venue=None if who == "host" else who,
+                name=_name(who),
+                resume_session=None,
+                last_seq=0,
+                now=now[0],
+            )
+            hub.attach(joined.member.peer, outlet)  # as server._join does
+            joined.member.connected = True
+            hub.apply(joined.effects, room)
+            members[who] = joined.member
+        # Eight ceremony updates, one after another: delivering one waits for no socket, so those
+        # who read have each at once, while Nanjing's first send never ends and its queue (4) overflows.
+        update = CeremonyUpdated(event={"type": "segment.started"}, state={})
+        for sent in range(1, 9):
+            hub.apply(room.broadcast({Role.HOST: update, Role.VENUE: update}), room)
+            await until(lambda n=sent: sockets["host"].count("ceremony") == sockets["chuncheon"].count("ceremony") == n)
+        nanjing = members["nanjing"]
+        assert nanjing.peer not in hub.sockets and not nanjing.connected and nanjing.peer in room.members
+        for who in ("host", "chuncheon"):
+            [left] = [f for f in sockets[who].frames if f["type"] == "peer-left"]
+            assert (left["peer"], left["reason"]) == (nanjing.peer, "slow")
+        await until(lambda: sockets["nanjing"].aborted)  # its close could not get out: the connection is cut
+        # The ticker goes on: Chuncheon fell silent past the timeout and is dropped; the host is pinged.
+        now[0] += 31.0
+        room.heard(members["host"].peer, now[0])
+        await hub.tick()
+        await until(lambda: sockets["chuncheon"].close_code == 4408 and sockets["host"].count("ping") == 1)
+        assert sockets["host"].close_code is None and (nanjing.session, nanjing.peer) != ("", "")
+    finally:
+        await hub.close()
+        await service.close()
+
+
+# ------------------------------------------------------------------ hardening: limits of a link
+
+
+async def test_the_message_budget_belongs_to_the_link_and_a_resume_does_not_refill_it(
+    make_world: WorldFactory,
+) -> None:
+    world = await make_world(rate_per_second=0.001, rate_burst=3.0)
+    first = await world.join("observer")
+    for i in range(3):
+        await first.round_trip(f"n{i}")  # the budget is spent
+    await first.ws.close()
+    back = await world.join("observer", resume={"session": first.welcome["session"], "last_seq": 0})
+    assert back.welcome["resumed"] is True
+    await back.send(type="ping", nonce="one-more")
+    assert await back.closed() == 4429
+
+
+async def test_a_link_holds_four_sockets_at_once_and_a_fifth_is_closed_before_it_can_knock(world: World) -> None:
+    host = await world.join("host")
+    screens = [await world.join("nanjing") for _ in range(4)]  # a hall's page, reloads, a second screen
+    for screen in screens:
+        await host.expect("knock", about=screen.peer)
+    fifth = await world.open("nanjing")
+    assert await fifth.closed() == 4429 and "4 connections" in fifth.close_reason
+    await host.round_trip("after")
+    assert len([m for m in host.seen if m["type"] == "knock"]) == 4
+    await screens[0].send(type="leave")
+    assert await screens[0].closed() == 1000
+    again = await world.join("nanjing")  # one went: room for another
+    await host.expect("knock", about=again.peer)
+
+
+async def test_sockets_that_have_not_said_hello_are_capped_per_address(make_world: WorldFactory) -> None:
+    world = await make_world(unwelcomed_per_address=2, hello_timeout=600.0)
+    silent = [await world.open("observer"), await world.open("signatory")]
+    third = await world.open("host")
+    assert await third.closed() == 4429
+    await silent[0].send(type="hello")
+    await silent[0].expect("welcome")  # it said hello: it no longer counts
+    host = await world.join("host")
+    assert host.welcome["role"] == "host" and silent[1].close_code is None
+
+
+async def test_a_connection_that_never_completes_a_request_is_closed(tmp_path: Path, template: Template) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(template.data, data)
+    server = start_server(data, "--no-demo", "--idle-timeout", "0.5")
+    writers = []
+    try:
+        port = int(server.base.rsplit(":", 1)[1])
+        idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", port)  # says nothing at all
+        slow_reader, slow_writer = await asyncio.open_connection("127.0.0.1", port)
+        writers = [idle_writer, slow_writer]
+        path = f"/api/ceremonies/{template.ceremony}/signal"
+        slow_writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n".encode())  # no end
+        await slow_writer.drain()
+        async with asyncio.timeout(WAIT):
+            assert await idle_reader.read() == b""
+            assert await slow_reader.read() == b""
+    finally:
+        for writer in writers:
+            writer.close()
+        server.stop()
+
+
+# ------------------------------------------------------------------ hardening: frames
+
+
+async def test_a_frame_of_64_kib_is_read_and_a_bigger_one_gets_close_1009_after_a_handshake(world: World) -> None:
+    server = world.client.server
+    raw = await raw_socket(server.host, server.port, world.path(), bearer(world.template.tokens["host"]))
+    try:
+        await raw.send(b'{"type": "hello"}')
+        assert json.loads((await raw.frame())[1])["type"] == "welcome"
+        shell = '{"type": "offer", "to": "p-000000000000", "ref": "%s", "sdp": "%s"}'
+        exact = (shell % ("exact", "a" * (MAX_FRAME - len(shell % ("exact", ""))))).encode()
+        assert len(exact) == MAX_FRAME  # the limit is inclusive: read, parsed, refused for its long sdp
+        await raw.send(exact)
+        opcode, payload = await raw.frame()
+        assert opcode == 0x1, (opcode, payload)  # a text frame, not a close
+        error = json.loads(payload)
+        assert (error["type"], error["code"], error["ref"]) == ("error", "bad_message", "exact")
+        bigger = (shell % ("over", "a" * (3 * MAX_FRAME))).encode()
+        await raw.send(bigger)
+        assert await raw.close_code() == 1009
+    finally:
+        raw.close()
+
+
+async def test_unmasked_client_frames_are_read_as_masked_ones(world: World) -> None:
+    """RFC 6455 wants them refused; aiohttp reads them, and so does the server (docs/signaling.md)."""
+    server = world.client.server
+    raw = await raw_socket(server.host, server.port, world.path(), bearer(world.template.tokens["observer"]))
+    try:
+        await raw.send(b'{"type": "hello"}', masked=False)
+        assert json.loads((await raw.frame())[1])["type"] == "welcome"
+        await raw.send(b'{"type": "ping", "nonce": "bare"}', masked=False)
+        assert json.loads((await raw.frame())[1]) == {"type": "pong", "nonce": "bare"}
+    finally:
+        raw.close()
+
+
+# ------------------------------------------------------------------ hardening: Origin
+
+
+async def test_a_cookie_socket_is_origin_checked_whatever_else_it_carries(world: World) -> None:
+    own = str(world.client.make_url("")).rstrip("/")
+    session = await enter(world.client.session, own, world.ceremony, world.template.tokens["chuncheon"])
+    world.client.session.cookie_jar.clear()
+    name = role_cookie(world.ceremony, Role.VENUE)
+    cookie = {"Cookie": f"{name}={session[name]}"}
+    # An Authorization header that authenticates nothing does not switch the check off ...
+    forged = await world.open(
+        None, headers={**cookie, "Authorization": "Bearer not-a-token", "Origin": "https://evil.example"}
+    )
+    assert await forged.closed() == 4403
+    # ... and browsers always send Origin on an upgrade: a cookie without one is refused.
+    bare = await world.open(None, headers=cookie)
+    assert await bare.closed() == 4403 and "cross-site" in bare.close_reason
+    good = await world.open(None, headers={**cookie, "Origin": own})
+    await good.send(type="hello")
+    assert (await good.expect("welcome"))["role"] == "venue"
+
+
+# ------------------------------------------------------------------ hardening: admission in the log
+
+
+def test_the_core_records_a_hall_admitted_once_and_only_halls_of_the_ceremony() -> None:
+    log = log_in(Phase.OPEN)
+    assert log.run(AdmitVenue(venue="hall-kr")) == [VenueAdmitted(venue="hall-kr")]
+    assert log.state.admitted_venues == {"hall-kr"}
+    assert log.run(AdmitVenue(venue="hall-kr")) == []  # again: nothing new to record
+    with pytest.raises(InvalidCommand):
+        decide(log.state, AdmitVenue(venue="nowhere"), now=T0)
+
+
+async def test_a_socket_admit_is_recorded_in_the_log(world: World) -> None:
+    await world.pair()
+    history = await world.service.history(world.ceremony)
+    admitted = [e for e in history if type_name(e.event) == "venue.admitted"]
+    assert [(e.event, e.actor) for e in admitted] == [
+        (VenueAdmitted(venue="chuncheon"), f"host:{world.template.invitations['host']}")
+    ]
+
+
+async def test_admission_over_http_is_logged_and_outlives_a_restart(
+    aiohttp_client: ClientFactory, tmp_path: Path, template: Template
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(template.data, data)
+    world = World(await aiohttp_client(create_app(Settings(data_dir=data, create_demo=False))), template)
+    host = await world.join("host")
+    venue = await world.join("chuncheon")
+    await host.expect("knock", about=venue.peer)
+    admit = f"/api/ceremonies/{world.ceremony}/venues/%s/admit"
+    response = await world.client.post(admit % "chuncheon", headers=bearer(template.tokens["host"]))
+    assert response.status == 200, await response.text()
+    assert await response.json() == {"venue": "chuncheon", "admitted": ["chuncheon"]}
+    await venue.expect("admitted")
+    await host.expect("peer-joined", about=venue.peer)
+    assert (await world.client.post(admit % "nowhere", headers=bearer(template.tokens["host"]))).status == 400
+    refused = await world.client.post(admit % "nanjing", headers=bearer(template.tokens["chuncheon"]))
+    assert refused.status == 403  # the host's decision alone
+    await world.client.close()
+
+    # The server restarts on the same data: the hall comes straight back in, with no knock.
+    again = World(await aiohttp_client(create_app(Settings(data_dir=data, create_demo=False))), template)
+    host = await again.join("host")
+    back = await again.join("chuncheon")
+    assert back.welcome["admitted"] is True and back.welcome["resumed"] is False
+    await host.expect("peer-joined", about=back.peer)
+    await host.round_trip("after")
+    assert not [m for m in host.seen if m["type"] == "knock"]

@@ -31,6 +31,7 @@ from aiohttp import WSMsgType
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from signaling.hub import SignalSettings
 from tests.helpers import CANDIDATE, SDP, SERVER_TYPES, Server, Template, build_template, start_server
 
 T = TypeVar("T")
@@ -161,18 +162,12 @@ async def connect_pair(base: str, t: Template) -> Pair:
     session = aiohttp.ClientSession()
     url = f"{base}/api/ceremonies/{t.ceremony}/signal"
     host_ws, host_welcome = await _join(session, url, t.tokens["host"])
-    # Admit a second Chuncheon link once: admission is remembered, so the fuzzer's sockets with
-    # that link are admitted media peers able to address the pair.
-    for who in ("chuncheon", "chuncheon-2"):
-        ws, welcome = await _join(session, url, t.tokens[who])
-        await _first(host_ws, "knock")
-        await host_ws.send_str(json.dumps({"type": "admit", "peer": welcome["peer"]}))
-        await _first(ws, "admitted")
-        if who == "chuncheon":
-            venue_ws, venue_welcome = ws, welcome
-        else:
-            await ws.send_str(json.dumps({"type": "leave"}))
-            await ws.close()
+    # Admission belongs to the hall: once Chuncheon is admitted, the fuzzer's sockets with the
+    # second Chuncheon link are admitted media peers too, able to address the pair.
+    venue_ws, venue_welcome = await _join(session, url, t.tokens["chuncheon"])
+    await _first(host_ws, "knock")
+    await host_ws.send_str(json.dumps({"type": "admit", "peer": venue_welcome["peer"]}))
+    await _first(venue_ws, "admitted")
     host = Participant("host", host_ws, host_welcome)
     venue = Participant("venue", venue_ws, venue_welcome)
     host.partner, venue.partner = venue.peer, host.peer
@@ -510,6 +505,45 @@ def test_hostile_traffic_never_breaks_the_server_or_the_pair(arena: Arena) -> No
     # The fuzzer did reach the refusals it was meant to (a record of what it covered).
     assert {"bad_message", "forbidden", "no_such_peer", "not_admitted", "refused"} <= set(arena.errors), arena.errors
     assert {4400, 4403, 1009} <= set(arena.closes), arena.closes
+
+
+def test_sockets_past_a_links_cap_or_an_addresss_are_closed_and_the_pair_keeps_working(arena: Arena) -> None:
+    """Five sockets of one link at once (the cap is four); then sockets without a link that read nothing,
+    so that each stays in its close handshake, not welcomed, one more than may wait per address."""
+    waiting = SignalSettings().unwelcomed_per_address  # what the arena's server runs with
+
+    async def crowd() -> tuple[list[int | None], list[int | None]]:
+        token = {"Authorization": f"Bearer {arena.template.tokens['nanjing']}"}  # a hall left in the lobby
+        screens = await asyncio.gather(*(arena.session.ws_connect(arena.url(), headers=token) for _ in range(5)))
+        for ws in screens:
+            with contextlib.suppress(ConnectionError):
+                await ws.send_str(json.dumps({"type": "hello"}))
+        per_link = [await _fate(ws) for ws in screens]
+        for ws in screens:
+            await ws.close()
+        silent = [await arena.session.ws_connect(arena.url()) for _ in range(waiting + 1)]
+        per_address = [await _fate(ws, hello=False) for ws in (silent[-1], silent[0])]
+        for ws in silent:
+            await ws.close()
+        return per_link, per_address
+
+    per_link, per_address = arena.run(crowd())
+    assert sorted(per_link, key=str) == [4429, None, None, None, None], per_link  # None: welcomed
+    assert per_address == [4429, 4401]  # the last one over the cap; the first refused for want of a link
+    arena.run(arena.pair.probe())
+    assert arena.pair.problems() == []
+    assert arena.server_failures() == []
+
+
+async def _fate(ws: aiohttp.ClientWebSocketResponse, *, hello: bool = True) -> int | None:
+    """None once welcomed (when `hello`), else the code the server closed the socket with."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            msg = await ws.receive()
+            if msg.type == WSMsgType.TEXT and hello and json.loads(msg.data)["type"] == "welcome":
+                return None
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
+                return ws.close_code
 
 
 def test_plain_http_at_the_signal_endpoint_is_a_client_error(arena: Arena) -> None:

@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ceremony.canonical import canonicalize
-from ceremony.commands import Freeze, OpenRooms, StartSegment
+from ceremony.challenges import PER_LINK
+from ceremony.commands import Cancel, Freeze, OpenRooms, StartSegment
 from ceremony.events import Role
 from signatures.pki import make_root
 from tests.helpers import bearer, free_port, openssl
@@ -94,7 +95,9 @@ class Hall:
         return answer
 
     async def approve(self, enrollment: str) -> dict[str, Any]:
-        r = await self.client.post(self.url(f"/enrollments/{enrollment}/approve"), headers=self.host)
+        r = await self.client.post(
+            self.url(f"/enrollments/{enrollment}/approve"), json={"code_confirmed": True}, headers=self.host
+        )
         assert r.status == 200, await r.text()
         answer: dict[str, Any] = await r.json()
         return answer
@@ -356,3 +359,22 @@ async def test_a_failing_external_tsa_fails_the_consent_and_stores_nothing(aioht
     assert r.status == 503 and "could not be reached" in body["reason"] and "nothing was recorded" in body["reason"]
     assert hall.seq == seq
     assert hall.app[SERVICE].get(hall.ceremony).consents == {}
+
+
+async def test_challenges_are_limited_per_link_not_per_server(hall: Hall) -> None:
+    # One signatory link that asks and never answers fills only its own places: 429 with a
+    # Retry-After for it, while the next signatory of the same ceremony still gets one.
+    for _ in range(PER_LINK):
+        await hall.challenge("enrollment")
+    r = await hall.client.post(hall.url("/challenges"), json={"purpose": "enrollment"}, headers=hall.signer)
+    body = await r.json()
+    assert r.status == 429 and body["error"] == "too_many_requests" and "Retry-After" in r.headers, body
+    assert await hall.challenge("enrollment", hall.other)
+
+
+async def test_a_cancelled_ceremony_issues_no_challenge(hall: Hall) -> None:
+    await hall.app[SERVICE].execute(hall.ceremony, Cancel(reason="postponed"), "test")
+    for purpose in ("enrollment", "consent"):
+        r = await hall.client.post(hall.url("/challenges"), json={"purpose": purpose}, headers=hall.signer)
+        body = await r.json()
+        assert r.status == 409 and "cancelled" in body["reason"], body

@@ -81,6 +81,7 @@ async def test_enroll_approve_sign_and_reload(server: Server, browser: Any, tmp_
     await expect(row.locator("code.fingerprint")).to_have_attribute("title", fingerprint)
     await expect(row).to_contain_text("Gangwon")
     await console.locator("#keys").screenshot(path=str(shots / "host-keys-pending.png"))
+    await row.locator("input.code-confirmed").check()  # the signatory read the safety code aloud
     await row.get_by_role("button", name="Approve").click()
     await expect(row).to_contain_text("Approved")
     await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "approved")
@@ -156,6 +157,7 @@ async def test_enroll_approve_sign_and_reload(server: Server, browser: Any, tmp_
     await other_page.locator("#retry-enroll").click()
     await expect(other_page.locator("#enrollment-state")).to_have_attribute("data-status", "pending")
     pending = console.locator(f'#keys-body tr[data-fingerprint="{other_fp}"][data-status="pending"]')
+    await pending.locator("input.code-confirmed").check()
     await pending.get_by_role("button", name="Approve").click()
     await expect(other_page.locator("#enrollment-state")).to_have_attribute("data-status", "approved")
     decline_text = await call("GET", f"{api}/consent-text?lang=zh&decision=decline&signatory={other}", host)
@@ -246,7 +248,7 @@ async def test_receipt_on_a_phone_and_the_sealed_records_hash_in_the_halls(
     await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "pending")
     fingerprint = await signer.locator("#key-fingerprint").inner_text()
     (enrollment,) = (await call("GET", f"{api}/enrollments", host))["enrollments"]
-    await call("POST", f"{api}/enrollments/{enrollment['id']}/approve", host)
+    await call("POST", f"{api}/enrollments/{enrollment['id']}/approve", host, {"code_confirmed": True})
     await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "approved")
     await expect(signer.locator("#receipt")).to_be_hidden()
     await signer.locator("#consent-box").check()
@@ -381,7 +383,7 @@ async def test_a_key_revoked_between_consent_and_pdf_signature_is_not_tried_agai
     await signer.wait_for_url(re.compile(r"/sign$"))
     await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "pending")
     (enrollment,) = (await call("GET", f"{api}/enrollments", host))["enrollments"]
-    await call("POST", f"{api}/enrollments/{enrollment['id']}/approve", host)
+    await call("POST", f"{api}/enrollments/{enrollment['id']}/approve", host, {"code_confirmed": True})
     await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "approved")
     await signer.route("**/pdf-signatures", lambda route: route.abort("connectionreset"))
     await signer.locator("#consent-box").check()

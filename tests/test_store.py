@@ -14,7 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from ceremony.model import CeremonyDefinition, LocalizedText
 from ceremony.runtime.local import on_disk
 from ceremony.runtime.service import CeremonyService
 from ceremony.runtime.sqlite_store import DB_NAME, SqliteStore
+from ceremony.runtime.store import Session
 from tests.helpers import ROOT, Server, start_server
 from web.demo.definition import demo_definition
 from web.settings import utc_clock
@@ -169,6 +170,43 @@ async def test_two_writers_on_one_file_never_conflict_for_the_caller(tmp_path: P
         await a.close()
         await b.close()
     assert store_heads(data)[cid] == (4, a.head(cid))
+
+
+async def test_sessions_outlive_a_restart_and_a_sign_out_in_another_process_reaches_the_server(
+    tmp_path: Path,
+) -> None:
+    """Browser sessions live beside the log (not in it): kept across restarts, revoked for every process."""
+    data = tmp_path / "data"
+    clock = SteppingClock()
+    first = on_disk(data, clock=clock)
+    cid = (await first.create(demo_definition(), "operator")).id
+    host = await first.issue_link(cid, Role.HOST, "operator")
+    until = clock.now + timedelta(hours=12)
+    kept = await first.open_session(until, ceremony=cid, invitation=host.invitation)
+    ended = await first.open_session(until, ceremony=cid, invitation=host.invitation)
+    operator = await first.open_session(until, operator_token_sha256="ab" * 32)
+    digest = {name: hashlib.sha256(value.encode()).hexdigest() for name, value in [("kept", kept), ("ended", ended)]}
+    assert await first.revoke_sessions([digest["ended"]]) == 1
+    seq = first.get(cid).seq
+    await first.close()
+
+    second = on_disk(data, clock=clock)  # a restart
+    other = on_disk(data, clock=clock)  # and another process on the same files (the CLI, say)
+    try:
+        session = second.session(digest["kept"])
+        assert session is not None and (session.ceremony, session.invitation) == (cid, host.invitation)
+        assert session.expires_at == until
+        assert second.session(digest["ended"]) is None
+        assert second.session(hashlib.sha256(operator.encode()).hexdigest()) is not None
+        assert second.get(cid).seq == seq  # no event was logged for any of it
+        assert await other.revoke_sessions([digest["kept"]]) == 1
+        await second.catch_up()
+        assert second.session(digest["kept"]) is None
+        clock.now = until  # and a live one ends at its expiry, by the service's clock
+        assert second.session(hashlib.sha256(operator.encode()).hexdigest()) is None
+    finally:
+        await second.close()
+        await other.close()
 
 
 # ---- (b) tampering ----
@@ -488,6 +526,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.rows: dict[str, list[Any]] = {}
         self.tokens: dict[str, datetime | None] = {}
+        self.kept: dict[str, Session] = {}
         self.version = 0
 
     def append(self, ceremony: str, rows: Any) -> None:
@@ -517,6 +556,18 @@ class MemoryStore:
     def revoke_operator_tokens(self, at: datetime) -> int:
         live = self.operator_tokens()
         self.tokens.update(dict.fromkeys(live, at))
+        self.revoke_sessions([s.id_sha256 for s in self.kept.values() if s.operator_token_sha256], at)
+        return len(live)
+
+    def add_session(self, session: Session) -> None:
+        self.kept[session.id_sha256] = session
+
+    def sessions(self, now: datetime) -> list[Session]:
+        return [s for s in self.kept.values() if s.live(now)]
+
+    def revoke_sessions(self, ids_sha256: Any, at: datetime) -> int:
+        live = [d for d in ids_sha256 if d in self.kept and self.kept[d].revoked_at is None]
+        self.kept.update({d: replace(self.kept[d], revoked_at=at) for d in live})
         return len(live)
 
 
@@ -540,9 +591,13 @@ async def test_the_service_runs_on_any_store_that_keeps_the_protocol() -> None:
     await service.issue_link(cid, Role.HOST, "operator", label="host")
     frozen = await service.freeze(cid, "operator", fake_pdf)
     assert frozen.state.document_sha256 in documents.files
+    session = await service.open_session(utc_clock() + timedelta(hours=1), operator_token_sha256="ab" * 32)
     await service.close()
     # A second service over the same store replays to the same state, and its chain verifies.
     again = CeremonyService(store, documents, clock=utc_clock)
     assert again.get(cid) == frozen.state
     assert verify_chain(cid, list(store.read(cid))).ok
+    digest = hashlib.sha256(session.encode()).hexdigest()
+    assert again.session(digest) is not None
+    assert await again.revoke_operator_links() == 0 and again.session(digest) is None
     await again.close()

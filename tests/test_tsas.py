@@ -221,7 +221,7 @@ async def test_a_failing_second_tsa_fails_the_consent_loudly_and_records_nothing
     )
     signer = room.signers[0]
     enrollment = await signer.enroll()
-    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve", {"code_confirmed": True})
     before = room.state.seq
     with pytest.raises(ScriptError, match="HTTP 503"):
         await signer.decide()
@@ -277,7 +277,7 @@ async def test_an_outside_tsa_answering_under_another_pki_fails_the_consent_and_
     )
     signer = room.signers[0]
     enrollment = await signer.enroll()
-    await room.host.call("POST", f"/enrollments/{enrollment}/approve")
+    await room.host.call("POST", f"/enrollments/{enrollment}/approve", {"code_confirmed": True})
     before = room.state.seq
     with pytest.raises(ScriptError, match=r"HTTP 503: .*does not hold"):
         await signer.decide()

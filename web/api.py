@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from array import array
+from itertools import accumulate
 from typing import Any
 
 from aiohttp import web
 
-from ceremony.commands import NEXT_SEGMENT, Cancel, OpenRooms, ReviseDefinition, RevokeInvitation, StartSegment
+from ceremony.commands import (
+    NEXT_SEGMENT,
+    AdmitVenue,
+    Cancel,
+    OpenRooms,
+    ReviseDefinition,
+    RevokeInvitation,
+    StartSegment,
+)
 from ceremony.definition import definition_to_json, parse_definition
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition
+from ceremony.text import unsafe_character
 
 from . import views
 from .appkeys import SEALER, SERVICE
@@ -19,6 +31,7 @@ from .auth import ALL_ROLES, ceremony_state, require, require_operator
 from .errors import BadRequest, Conflict
 from .links import ceremony_link, qr_svg
 from .mou import render_mou_pdf
+from .settings import MAX_JSON_DEPTH
 
 routes = web.RouteTableDef()
 
@@ -27,16 +40,37 @@ def _render(definition: CeremonyDefinition, ceremony: str) -> bytes:
     return render_mou_pdf(definition, ceremony_id=ceremony)
 
 
+# Python's parser recurses once per level (a few thousand `[` raise RecursionError), so the
+# nesting is measured on the raw bytes first: strings cut out, then the running sum of brackets.
+_JSON_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+
+def json_depth(raw: bytes) -> int:
+    """How deeply `raw` nests arrays and objects, without parsing it (C loops only: ~20 ms a MiB)."""
+    brackets = _JSON_STRINGS.sub(b"", raw).translate(None, _NOT_BRACKETS).translate(_BRACKET_SIGNS)
+    return max(accumulate(array("b", brackets)), default=0)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 async def read_json(request: web.Request) -> Any:
     if request.content_type != "application/json":
         raise BadRequest("send the body as JSON with Content-Type: application/json")
     raw = await request.read()  # client_max_size turns an oversized body into 413 here
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise BadRequest(f"the body is nested more than {MAX_JSON_DEPTH} levels deep")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_not_json)
     except UnicodeDecodeError:
         raise BadRequest("the body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except (ValueError, RecursionError) as exc:  # NaN, a number of over 4300 digits
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
 
 
 def _object(value: Any, allowed: set[str]) -> dict[str, Any]:
@@ -173,6 +207,8 @@ async def issue_invitation(request: web.Request) -> web.Response:
     label = body.get("label", "")
     if not isinstance(label, str):
         raise BadRequest("'label' must be a string", [{"field": "label", "reason": "must be a string"}])
+    if (unsafe := unsafe_character(label)) is not None:
+        raise BadRequest(f"'label' {unsafe}", [{"field": "label", "reason": unsafe}])
     issued = await request.app[SERVICE].issue_link(
         state.id,
         role,
@@ -196,6 +232,16 @@ async def revoke_invitation(request: web.Request) -> web.Response:
     invitation = request.match_info["invitation"]
     await request.app[SERVICE].execute(state.id, RevokeInvitation(invitation=invitation), principal.actor)
     return web.json_response(views.invitation_json(request.app[SERVICE].get(state.id).invitations[invitation]))
+
+
+@routes.post("/api/ceremonies/{ceremony}/venues/{venue}/admit")
+async def admit_venue(request: web.Request) -> web.Response:
+    """Let a hall into the signaling room, as the socket's `admit` does (docs/signaling.md, "Lobby")."""
+    principal = require(request, [Role.HOST], operator=True)
+    state = ceremony_state(request)
+    venue = request.match_info["venue"]
+    done = await request.app[SERVICE].execute(state.id, AdmitVenue(venue=venue), principal.actor)
+    return web.json_response({"venue": venue, "admitted": sorted(done.state.admitted_venues)})
 
 
 @routes.get("/api/ceremonies/{ceremony}/document.pdf")
@@ -232,15 +278,18 @@ async def preview_pdf(request: web.Request) -> web.Response:
 async def list_events(request: web.Request) -> web.Response:
     principal = require(request, ALL_ROLES, operator=True)
     state = ceremony_state(request)
-    after = _after(request.query.get("after", "0"))
+    after = sequence_number(request.query.get("after", "0"), "'after'")
     envelopes = await request.app[SERVICE].history(state.id, after)
     shown = [v for e in envelopes if (v := views.envelope_json(e, principal)) is not None]
     return web.json_response({"events": shown, "length": state.seq})
 
 
-def _after(text: str) -> int:
-    if not text.isdigit() or len(text) > 12:
-        raise BadRequest("'after' must be a sequence number (0 or more)")
+_SEQUENCE = re.compile(r"[0-9]{1,12}")  # ASCII only: str.isdigit() passes '²', which int() refuses
+
+
+def sequence_number(text: str, name: str) -> int:
+    if not _SEQUENCE.fullmatch(text):
+        raise BadRequest(f"{name} must be a sequence number (0 or more)")
     return int(text)
 
 

@@ -35,11 +35,13 @@ from signatures.timestamping import LocalTimestamper, RemoteTimestamper, Timesta
 from signatures.tsa import TimeStampAuthority
 from signatures.turns import Turns
 
-from . import api, archive, entry, pages, signing_api, stream, trust, verify_api, views
-from .appkeys import CONSENTS, CRLS, PDFS, PKI, RECORDS, SEALER, SERVICE, SETTINGS, TEMPLATES, TSA
+from . import api, archive, entry, pages, sessions, signing_api, stream, trust, verify_api, views
+from .appkeys import CONSENTS, CRLS, PDFS, PKI, RECORDS, SEALER, SERVICE, SETTINGS, TEMPLATES, TSA, TSA_LIMIT
 from .auth import Principal
+from .client import address_of
 from .completion import render_completion_pdf, render_instructions
 from .i18n import role_names
+from .limits import RateLimit
 from .middleware import errors, remember_language, security_headers
 from .mou import signature_box, template_environment
 from .settings import BUILTIN, MAX_BODY_BYTES, Settings, utc_clock
@@ -54,6 +56,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
     app[SETTINGS] = settings
     app[TEMPLATES] = template_environment()
     app[RECORDS] = RecordStore(settings.data_dir)
+    app[TSA_LIMIT] = RateLimit(rate=settings.limits.tsa_per_second, burst=settings.limits.tsa_burst)
 
     async def service_ctx(app: web.Application) -> AsyncIterator[None]:
         service = on_disk(settings.data_dir, clock=clock)
@@ -96,6 +99,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
             gate=signal_gate,
             summary=views.summary,
             role_names=role_names(),
+            address=address_of,
         )
         app[HUB] = hub
         await hub.start()
@@ -114,6 +118,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
     app.add_routes(api.routes)
     app.add_routes(stream.routes)
     app.add_routes(entry.routes)
+    app.add_routes(sessions.routes)
     app.add_routes(pages.routes)
     app.add_routes(signal_routes)
     app.add_routes(trust.routes)

@@ -17,6 +17,7 @@ from signatures.record.sealer import Sealer
 from signatures.record.store import RecordStore
 from signatures.tsa import TimeStampAuthority
 
+from .limits import RateLimit
 from .settings import Settings
 
 SERVICE = web.AppKey("service", CeremonyService)
@@ -29,3 +30,4 @@ RECORDS = web.AppKey("records", RecordStore)
 PDFS = web.AppKey("pdf_desk", PdfDesk)
 SEALER = web.AppKey("sealer", Sealer)
 CRLS = web.AppKey("crls", CrlPublisher)
+TSA_LIMIT = web.AppKey("tsa_limit", RateLimit)

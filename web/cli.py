@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import signal
@@ -25,6 +26,7 @@ from signatures.errors import SignatureError
 from . import cli_pki, cli_record
 
 if TYPE_CHECKING:
+    from .demo.bootstrap import DemoCreated
     from .settings import Settings
 
 DEFAULT_DATA = Path(os.environ.get("CEREMONY_DATA", "data"))
@@ -54,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--heartbeat-timeout", type=float, default=30.0, help="drop a silent peer after, seconds")
     serve.add_argument("--resume-window", type=float, default=60.0, help="keep a dropped session, seconds")
     serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=75.0,
+        metavar="SECONDS",
+        help="close a connection that sends no complete request (headers, or a WebSocket upgrade) for this long",
+    )
+    serve.add_argument(
         "--tsa-url",
         action="append",
         default=[],
@@ -76,6 +85,28 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--ca-key", type=Path, help="its ECDSA P-256 private key (PEM)")
     serve.add_argument("--tsa-cert", type=Path, help="use this TSA certificate (PEM; timeStamping EKU, critical)")
     serve.add_argument("--tsa-key", type=Path, help="its ECDSA P-256 private key (PEM)")
+    serve.add_argument(
+        "--trusted-proxy",
+        type=_network,
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a reverse proxy in front (repeatable, e.g. 127.0.0.1/32): only from these peers are "
+        "X-Forwarded-For / Forwarded believed, and then only up to the nearest hop not in them",
+    )
+    serve.add_argument(
+        "--redirect-http",
+        type=int,
+        metavar="PORT",
+        help="with --tls-cert: also listen for plain HTTP on PORT, answering every request with a redirect to https",
+    )
+    serve.add_argument(
+        "--links-file",
+        type=Path,
+        metavar="PATH",
+        help="write the first start's host and operator links to PATH (mode 0600) instead of printing them "
+        "(stdout ends up in journald and other logs)",
+    )
 
     invite = sub.add_parser("invite", help="print a new capability link for one role in one ceremony")
     invite.add_argument("ceremony")
@@ -149,6 +180,12 @@ def _serve(args: argparse.Namespace) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         print("ceremony: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
+    if args.redirect_http is not None and args.tls_cert is None:
+        print("ceremony: --redirect-http redirects to the HTTPS listener: it needs --tls-cert", file=sys.stderr)
+        return 2
+    if args.links_file is not None and not args.links_file.parent.is_dir():
+        print(f"ceremony: --links-file: no directory {args.links_file.parent}", file=sys.stderr)
+        return 2
     ssl_context = None
     scheme = "http"
     if args.tls_cert is not None:
@@ -177,12 +214,41 @@ def _serve(args: argparse.Namespace) -> int:
         ca_files=(args.ca_cert, args.ca_key) if args.ca_cert else None,
         tsa_files=(args.tsa_cert, args.tsa_key) if args.tsa_cert else None,
         tsa_ca_files=tuple(args.tsa_ca),
+        trusted_proxies=tuple(args.trusted_proxy),
+        tls=ssl_context is not None,
     )
-    asyncio.run(_run_server(settings, args.host, args.port, ssl_context))
+    asyncio.run(
+        _run_server(
+            settings,
+            args.host,
+            args.port,
+            ssl_context,
+            # To the https --public-url if one is given; else to the host each request names.
+            redirect=None if args.redirect_http is None else (args.redirect_http, args.public_url),
+            links_file=args.links_file,
+            idle_timeout=args.idle_timeout,
+        )
+    )
     return 0
 
 
-async def _run_server(settings: Settings, host: str, port: int, ssl_context: ssl.SSLContext | None) -> None:
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an address or network (CIDR): {text!r}") from None
+
+
+async def _run_server(
+    settings: Settings,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None,
+    *,
+    redirect: tuple[int, str | None] | None = None,
+    links_file: Path | None = None,
+    idle_timeout: float = 75.0,
+) -> None:
     """Start, announce only once the socket listens, stop cleanly on SIGINT/SIGTERM."""
     from aiohttp import web
 
@@ -190,10 +256,16 @@ async def _run_server(settings: Settings, host: str, port: int, ssl_context: ssl
     from .appkeys import SERVICE
     from .demo.bootstrap import ensure_demo
     from .middleware import QuietAccessLogger
+    from .redirect import redirect_app
 
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log_class=QuietAccessLogger, handle_signals=False)
+    # aiohttp's keep-alive timer also runs from the moment a connection is made: a client that sends
+    # no complete request (slow header bytes, an idle TCP connection) is cut off after `idle_timeout`.
+    runner = web.AppRunner(
+        app, access_log_class=QuietAccessLogger, handle_signals=False, keepalive_timeout=idle_timeout
+    )
     await runner.setup()
+    runners = [runner]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -201,14 +273,24 @@ async def _run_server(settings: Settings, host: str, port: int, ssl_context: ssl
     try:
         site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
+        if redirect is not None:
+            plain_port, public_url = redirect
+            plain = web.AppRunner(redirect_app(port, public_url), handle_signals=False, access_log=None)
+            await plain.setup()
+            runners.append(plain)
+            await web.TCPSite(plain, host, plain_port).start()
+            print(f"Redirecting plain HTTP on port {plain_port} to https", flush=True)
         service = app[SERVICE]
         public = settings.public_url or ""
         if settings.create_demo:
             created = await ensure_demo(service, public)
             if created is not None:
                 print(f"Created the demo ceremony {created.ceremony}.", flush=True)
-                print(f"  Host link:     {created.host_link}", flush=True)
-                print(f"  Operator link: {created.operator_link}", flush=True)
+                if links_file is not None:
+                    await asyncio.to_thread(_write_links, links_file, _links_text(created))
+                    print(f"  Its host and operator links are in {links_file} (mode 0600).", flush=True)
+                else:
+                    print(_links_text(created), end="", flush=True)
                 print("  (Shown once: only their hashes are stored.)", flush=True)
         for state in service.ceremonies():
             print(f"Ceremony {state.id} [{state.phase.value}] {state.definition.title.en}", flush=True)
@@ -216,7 +298,31 @@ async def _run_server(settings: Settings, host: str, port: int, ssl_context: ssl
         print(f"Serving on {public}", flush=True)
         await stop.wait()
     finally:
-        await runner.cleanup()
+        for each in reversed(runners):
+            await each.cleanup()
+
+
+def _links_text(created: DemoCreated) -> str:
+    return f"  Host link:     {created.host_link}\n  Operator link: {created.operator_link}\n"
+
+
+def _write_links(path: Path, text: str) -> None:
+    """`text` into `path`, readable by its owner alone, whole or not at all (a new file renamed over it)."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600, never an old file
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a crash
+    finally:
+        os.close(directory)
 
 
 def _require_data(data: Path) -> None:

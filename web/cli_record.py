@@ -15,11 +15,10 @@ from pathlib import Path
 import aiohttp
 
 from signatures.errors import SignatureError
-from signatures.record.arrival import CheckedTimestamper
 from signatures.record.pins import Pins, parse_fingerprint, parse_moment
-from signatures.record.renew import check_renewable, distribution_points, fetch_crls, renew_verified
-from signatures.record.verifier import record_material, verify_record
-from signatures.timestamping import RemoteTimestamper, TimestampSet
+
+# The verifier and the renewal (pyHanko) load in the commands that use them: every `ceremony`
+# command builds these parsers, and `ceremony venue-bot` must not pay for the PDF libraries.
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -104,6 +103,8 @@ def quiet() -> None:
 
 def run_verify(args: argparse.Namespace) -> int:
     """One line per check; exit 0 only when every check passes under a pinned root (2: not a record)."""
+    from signatures.record.verifier import verify_record
+
     quiet()
     data = read_file(args.record)
     pins, at = _pins(args), _moment(args.at)
@@ -162,6 +163,11 @@ def _replace(out: Path, partial: Path, data: bytes) -> None:
 
 
 async def _renew(data: bytes, pins: Pins, urls: list[str], crls: list[bytes]) -> bytes:
+    from signatures.record.arrival import CheckedTimestamper
+    from signatures.record.renew import check_renewable, distribution_points, fetch_crls, renew_verified
+    from signatures.record.verifier import record_material
+    from signatures.timestamping import RemoteTimestamper, TimestampSet
+
     now = datetime.now(UTC)
     record = check_renewable(data, pins, now)  # before anything the record names is fetched
     async with aiohttp.ClientSession() as session:

@@ -125,6 +125,7 @@ def signatory_rows(evidence: dict[str, Any]) -> list[dict[str, Any]]:
             "consent": consents.get(signatory["id"], {}),
             "pdf_signature": pdf_signatures.get(signatory["id"], {}),
             "certificate": signatory.get("certificate") or {},
+            "approval": signatory.get("approval") or {},
         }
         for signatory in evidence["signatories"]
     ]

@@ -1,7 +1,7 @@
-"""Opening a capability link: the fragment's token becomes an HttpOnly cookie.
+"""Opening a capability link: the fragment's token starts a browser session, named by an HttpOnly cookie.
 
 GET  /c/{ceremony}/enter   a small page whose script posts location.hash
-POST /c/{ceremony}/enter   {"token": ...} -> cookie + where to go
+POST /c/{ceremony}/enter   {"token": ...} -> a session cookie (never the token) + where to go
 (and the same under /console/enter for the operator link)
 """
 
@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ceremony.capabilities import token_hash
 from ceremony.events import Role
 
 from .api import _object, _string_field, read_json
 from .appkeys import SERVICE, TEMPLATES
-from .auth import OPERATOR_COOKIE, ceremony_state, operator_valid, resolve_link, role_cookie, set_cap_cookie
+from .auth import OPERATOR_COOKIE, cap_cookie_names, ceremony_state, operator_valid, resolve_link, role_cookie
 from .errors import Forbidden
 from .i18n import Translator, negotiate
+from .sessions import session_expiry, start_session
 
 routes = web.RouteTableDef()
 
@@ -35,7 +37,8 @@ def page_for(ceremony: str, role: Role) -> str:
 
 def _enter_page(request: web.Request) -> web.Response:
     lang = negotiate(request)
-    html = request.app[TEMPLATES].get_template("enter.html").render(lang=lang, t=Translator(lang))
+    signed_in = bool(cap_cookie_names(request))
+    html = request.app[TEMPLATES].get_template("enter.html").render(lang=lang, t=Translator(lang), signed_in=signed_in)
     return web.Response(text=html, content_type="text/html")
 
 
@@ -53,7 +56,9 @@ async def enter(request: web.Request) -> web.Response:
     if invitation is None:
         raise Forbidden("this link is not valid: it may have been revoked, or mistyped; ask the host for a new one")
     response = web.json_response({"redirect": page_for(state.id, invitation.role), "role": invitation.role.value})
-    set_cap_cookie(response, request, role_cookie(state.id, invitation.role), token)
+    expires = session_expiry(state, invitation.role, request.app[SERVICE].clock())
+    name = role_cookie(state.id, invitation.role)
+    await start_session(request, response, name, expires, ceremony=state.id, invitation=invitation.id)
     return response
 
 
@@ -68,5 +73,6 @@ async def console_enter(request: web.Request) -> web.Response:
     if not operator_valid(request.app[SERVICE], token):
         raise Forbidden("this operator link is not valid (revoked, or from another server)")
     response = web.json_response({"redirect": "/console", "role": "operator"})
-    set_cap_cookie(response, request, OPERATOR_COOKIE, token)
+    expires = session_expiry(None, None, request.app[SERVICE].clock())
+    await start_session(request, response, OPERATOR_COOKIE, expires, operator_token_sha256=token_hash(token))
     return response

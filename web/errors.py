@@ -8,6 +8,8 @@
     ├── Conflict          409 (the ceremony's state does not allow it)
     │   └── AbsentParties 409 `absent_parties` (a seal that would record signatories as absent)
     ├── TooLarge          413
+    ├── TooSlow           408 (a body that trickled past its deadline; the connection closes)
+    ├── TooManyRequests   429 (one link's or one client's share is used up; Retry-After)
     ├── UnsupportedEncoding 415 (a body sent compressed where only the plain bytes are accepted)
     └── Busy              503 (a shared resource is taken for now; retry)
 
@@ -52,6 +54,25 @@ class NotFound(WebError):
 class Conflict(WebError):
     status = 409
     code = "conflict"
+
+
+class TooSlow(WebError):
+    """408: a body arrived too slowly; the connection is closed, since the rest cannot be skipped."""
+
+    status = 408
+    code = "too_slow"
+    close = True
+
+
+class TooManyRequests(WebError):
+    """429: one link or one client asked for more than its share; `Retry-After` says when to ask again."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, reason: str, retry_after: float = 1.0) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 class Busy(WebError):

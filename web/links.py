@@ -9,14 +9,14 @@ import qrcode.image.svg
 from aiohttp import web
 
 from .appkeys import SETTINGS
+from .client import forwarded_proto
 
 
 def base_url(request: web.Request) -> str:
     configured = request.app[SETTINGS].public_url
     if configured:
         return configured.rstrip("/")
-    proto = request.headers.get("X-Forwarded-Proto", request.scheme)
-    return f"{proto}://{request.host}"
+    return f"{forwarded_proto(request) or request.scheme}://{request.host}"
 
 
 def link_for(base: str, ceremony: str, token: str) -> str:

@@ -15,9 +15,11 @@ from ceremony.errors import (
     CommandRefused,
     InvalidCommand,
     InvalidDefinition,
+    LimitReached,
     UnknownCeremony,
 )
 from signatures.errors import (
+    AlreadySigning,
     BadSubmission,
     KeyRetired,
     NotARecord,
@@ -27,14 +29,16 @@ from signatures.errors import (
     TurnTaken,
 )
 
-from .appkeys import TEMPLATES
-from .errors import AbsentParties, BadRequest, Conflict, NotFound, WebError
+from .appkeys import SETTINGS, TEMPLATES
+from .auth import cap_cookie_names
+from .errors import AbsentParties, BadRequest, Conflict, NotFound, TooManyRequests, WebError
 from .i18n import Translator, negotiate
 from .settings import MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+HSTS = "max-age=31536000"
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
@@ -58,6 +62,8 @@ def _as_web_error(exc: CeremonyError) -> WebError:
             return Conflict(str(exc))
         case UnknownCeremony():
             return NotFound(str(exc))
+        case LimitReached():
+            return TooManyRequests(str(exc), retry_after=30)
     log.error("ceremony error reached the edge: %s", exc)
     return WebError("the server could not complete this; nothing was changed")
 
@@ -85,13 +91,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except WebError as exc:
-        response = _render_error(request, exc.status, exc.code, exc.reason, exc.fields)
-        if exc.close:
-            response.force_close()
-        return response
+        return _web_error(request, exc)
     except CeremonyError as exc:
-        err = _as_web_error(exc)
-        return _render_error(request, err.status, err.code, err.reason, err.fields)
+        return _web_error(request, _as_web_error(exc))
     except TimestampError as exc:
         # The configured TSA failed: nothing was recorded, and we say so rather than use our own clock.
         return _render_error(request, 503, "timestamp_unavailable", f"{exc}; nothing was recorded, try again", [])
@@ -104,6 +106,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _render_error(request, 503, "signing_failed", f"{exc}; nothing was recorded, try again", [])
     except NotARecord as exc:
         return _render_error(request, 400, "not_a_record", str(exc), [])
+    except AlreadySigning as exc:
+        return _render_error(request, 409, "signing_in_progress", str(exc), [])
     except BadSubmission as exc:
         return _render_error(request, 400, "bad_request", str(exc), [])
     except SignatureError as exc:
@@ -118,6 +122,15 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _render_error(request, 500, "internal", "the server failed unexpectedly; nothing was changed", [])
 
 
+def _web_error(request: web.Request, exc: WebError) -> web.Response:
+    response = _render_error(request, exc.status, exc.code, exc.reason, exc.fields)
+    if exc.close:
+        response.force_close()
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    return response
+
+
 def _render_error(
     request: web.Request, status: int, code: str, reason: str, fields: list[dict[str, str]]
 ) -> web.Response:
@@ -130,19 +143,31 @@ def _render_error(
     lang = negotiate(request)
     try:
         template = request.app[TEMPLATES].get_template("error.html")
-        html = template.render(lang=lang, t=Translator(lang), status=status, reason=reason, fields=fields)
+        signed_in = bool(cap_cookie_names(request))  # a revoked link's page offers to clear its cookie
+        html = template.render(
+            lang=lang, t=Translator(lang), status=status, reason=reason, fields=fields, signed_in=signed_in
+        )
     except Exception:  # the error page must not fail in turn
         html = f"<!doctype html><title>{status}</title><p>{status}</p>"
     return web.Response(text=html, status=status, content_type="text/html", headers=headers)
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    no_banner(response)
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.app[SETTINGS].tls:
+        # A browser that saw this once goes straight to https for a year, whatever link it is given.
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if request.path.startswith("/api/") or request.path.startswith("/c/") or request.path.startswith("/console"):
         response.headers.setdefault("Cache-Control", "no-store")
+
+
+def no_banner(response: web.StreamResponse) -> None:
+    """No `Server: Python/3.x aiohttp/3.y`: the versions help only someone looking for a known hole."""
+    response.headers.popall("Server", None)
 
 
 class QuietAccessLogger(AbstractAccessLogger):

@@ -22,7 +22,7 @@ from web.demo.definition import demo_definition
 
 from . import views
 from .appkeys import SERVICE, TEMPLATES
-from .auth import ALL_ROLES, Principal, ceremony_state, require, require_operator
+from .auth import ALL_ROLES, Principal, cap_cookie_names, ceremony_state, require, require_operator
 from .errors import Conflict
 from .i18n import Translator, display_zones, negotiate, zoned_times
 
@@ -57,7 +57,12 @@ def _page(request: web.Request, template: str, **context: Any) -> web.Response:
         # Versioned URLs (?v=<hash>), so a browser never runs yesterday's script.
         return str(router["static"].url_for(filename=name))
 
-    html = request.app[TEMPLATES].get_template(template).render(lang=lang, t=Translator(lang), static=static, **context)
+    signed_in = bool(cap_cookie_names(request))  # the header offers to sign out
+    html = (
+        request.app[TEMPLATES]
+        .get_template(template)
+        .render(lang=lang, t=Translator(lang), static=static, signed_in=signed_in, **context)
+    )
     return web.Response(text=html, content_type="text/html")
 
 
@@ -98,16 +103,21 @@ def _schedule(definition: CeremonyDefinition) -> dict[str, Any]:
     return {"start": zoned_times(definition.schedule.start, zones), "minutes": definition.schedule.duration_minutes}
 
 
+LANDING_NOTICES = ("signed-out", "operator-links-revoked")
+
+
 @routes.get("/")
 async def landing(request: web.Request) -> web.Response:
-    return _page(request, "landing.html")
+    """The front page; after signing out (web/sessions.py) it says so."""
+    notice = request.query.get("notice")
+    return _page(request, "landing.html", notice=notice if notice in LANDING_NOTICES else None)
 
 
 @routes.get("/console")
 async def console(request: web.Request) -> web.Response:
     require_operator(request)
     rows = [(s, zoned_times(s.definition.schedule.start, display_zones(s.definition))) for s in _newest_first(request)]
-    return _page(request, "console.html", rows=rows)
+    return _page(request, "console.html", rows=rows, messages=_messages(request))
 
 
 def _newest_first(request: web.Request) -> list[CeremonyState]:

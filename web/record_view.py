@@ -7,7 +7,6 @@ record *claims*, shown to people; checking the claims is signatures/verify.py's 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from ceremony.state import CeremonyState
 from signatures.errors import NotARecord
 from signatures.record.container import open_archive
 from signatures.record.parts import EVIDENCE, part_of
+from signatures.record.untrusted import load_json
 
 from .i18n import ZonedTime, display_zones, zoned_times
 
@@ -91,8 +91,8 @@ def record_facts(data: bytes) -> RecordFacts:
 
 def _evidence(files: dict[str, bytes]) -> dict[str, Any]:
     try:
-        value = json.loads(files.get(EVIDENCE, b""))
-    except ValueError:  # not JSON, or not UTF-8
+        value = load_json(files.get(EVIDENCE, b""))  # an uploaded record's: nested 100,000 deep, say
+    except ValueError:  # not JSON, not UTF-8, or too deeply nested
         return {}
     return value if isinstance(value, dict) else {}
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 from signaling.hub import SignalSettings
 
+from .limits import Limits
+
 MAX_BODY_BYTES = 1024 * 1024  # documented in docs/api.md; larger bodies get 413
+MAX_JSON_DEPTH = 32  # arrays and objects within each other in a JSON body; deeper gets 400 (docs/api.md)
+
+ProxyNetwork = IPv4Network | IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +34,12 @@ class Settings:
     tsa_ca_files: tuple[Path, ...] = ()
     # Where certificates say their CRLs are published (…/pki/crl); default: public_url + /pki/crl.
     crl_url: str | None = None
+    # Per-client limits of the public routes (POST /tsa, POST /api/verify).
+    limits: Limits = field(default_factory=Limits)
+    # Reverse proxies (--trusted-proxy) whose X-Forwarded-For / Forwarded name the client (web/client.py).
+    trusted_proxies: tuple[ProxyNetwork, ...] = ()
+    # Served over TLS (--tls-cert): every response says Strict-Transport-Security.
+    tls: bool = False
 
     @property
     def crl_base(self) -> str:

@@ -27,10 +27,11 @@ def signal_gate(request: web.Request, roles: tuple[Role, ...]) -> Invitation:
         raise AccessRefused(UNAUTHENTICATED, exc.reason) from None
     except WebError as exc:
         raise AccessRefused(FORBIDDEN, exc.reason) from None
-    # A socket upgrade is a GET, which require() does not Origin-check; cookie-authenticated
-    # sockets must come from our own pages (cross-site WebSocket hijacking). A bearer token is
-    # not ambient authority, so a request that presents one is not checked.
-    if not request.headers.get("Authorization") and not same_origin(request):
-        raise AccessRefused(FORBIDDEN, "cross-site connection refused")
+    # A socket upgrade is a GET, which require() does not Origin-check; a socket the browser's
+    # cookie authenticates must come from our own pages (cross-site WebSocket hijacking), whatever
+    # other headers it carries. Browsers always send Origin on a WebSocket upgrade, so a cookie
+    # without one is refused too. A bearer token is not ambient authority: its Origin is not checked.
+    if principal.session is not None and not same_origin(request, missing_ok=False):
+        raise AccessRefused(FORBIDDEN, "cross-site connection refused (a browser's socket must come from our pages)")
     assert principal.invitation is not None  # roles, not operator=True: always an invitation
     return principal.invitation

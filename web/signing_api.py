@@ -11,7 +11,6 @@ from ceremony.consent import DECISIONS, consent_text, text_sha256
 from ceremony.events import Role
 from ceremony.model import LANGUAGES
 from ceremony.state import Invitation
-from signatures.consent_desk import Client
 from signatures.keys import b64
 from signatures.pdf_desk import LEASE_SECONDS
 from signatures.record.receipts import receipt_json
@@ -19,6 +18,7 @@ from signatures.record.receipts import receipt_json
 from .api import _object, read_json
 from .appkeys import CONSENTS, PDFS, SERVICE
 from .auth import ALL_ROLES, Principal, ceremony_state, require
+from .client import observe
 from .errors import BadRequest, Conflict, Forbidden
 from .views import consent_json, enrollment_json, pdf_signature_json
 
@@ -32,10 +32,10 @@ class NotDecided(Conflict):
     code = "not_decided"
 
 
-def _client(request: web.Request) -> Client:
-    # Recorded for the certificate of completion; behind a proxy, the proxy's view of the client.
-    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
-    return Client(address=(forwarded or request.remote or "")[:64], device=request.headers.get("User-Agent", "")[:300])
+class CodeNotConfirmed(BadRequest):
+    """400 with a code of its own: an approval must say the signatory read the key's safety code aloud."""
+
+    code = "code_not_confirmed"
 
 
 def _invitation(principal: Principal) -> Invitation:
@@ -81,7 +81,7 @@ async def enroll(request: web.Request) -> web.Response:
     principal = _signatory(request)
     state = ceremony_state(request)
     body = _object(await read_json(request), {"public_key", "challenge", "signature"})
-    enrollment, after = await request.app[CONSENTS].enroll(state, _invitation(principal), body, _client(request))
+    enrollment, after = await request.app[CONSENTS].enroll(state, _invitation(principal), body, observe(request))
     return web.json_response(enrollment_json(enrollment, after), status=201)
 
 
@@ -94,11 +94,19 @@ async def list_enrollments(request: web.Request) -> web.Response:
 
 @routes.post(BASE + "/enrollments/{enrollment}/approve")
 async def approve(request: web.Request) -> web.Response:
+    """Approve a key once its safety code, read aloud by the signatory on camera, matched (docs/api.md)."""
     principal = require(request, [Role.HOST], operator=True)
     state = ceremony_state(request)
+    body = _object(await read_json(request), {"code_confirmed"}) if request.body_exists else {}
+    if body.get("code_confirmed") is not True:
+        raise CodeNotConfirmed(
+            "approve a key only once the signatory has read its safety code aloud on camera and it matched "
+            'the code shown for this enrollment; then send {"code_confirmed": true}',
+            [{"field": "code_confirmed", "reason": "must be true"}],
+        )
     enrollment = request.match_info["enrollment"]
-    after = (await request.app[CONSENTS].approve(state, enrollment, principal.actor)).state
-    return web.json_response(enrollment_json(after.enrollments[enrollment], after))
+    done = await request.app[CONSENTS].approve(state, enrollment, principal.actor, code_confirmed=True)
+    return web.json_response(enrollment_json(done.state.enrollments[enrollment], done.state))
 
 
 @routes.post(BASE + "/enrollments/{enrollment}/reject")
@@ -168,7 +176,7 @@ async def give_consent(request: web.Request) -> web.Response:
     principal = _signatory(request)
     state = ceremony_state(request)
     body = _object(await read_json(request), {"statement", "signature"})
-    consent = await request.app[CONSENTS].consent(state, _invitation(principal), body, _client(request))
+    consent = await request.app[CONSENTS].consent(state, _invitation(principal), body, observe(request))
     return web.json_response(consent_json(consent), status=201)
 
 

@@ -13,8 +13,9 @@ import asyncio
 from aiohttp import web
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from .appkeys import CRLS, PKI, SERVICE, TSA
-from .errors import BadRequest, NotFound
+from .appkeys import CRLS, PKI, SERVICE, TSA, TSA_LIMIT
+from .client import limit_key
+from .errors import BadRequest, NotFound, TooManyRequests
 from .settings import utc_clock
 
 routes = web.RouteTableDef()
@@ -62,6 +63,10 @@ async def crl(request: web.Request) -> web.Response:
 
 @routes.post("/tsa")
 async def timestamp(request: web.Request) -> web.Response:
+    # Open to anyone (standard tools use it), so limited per client: a flood spends its own share.
+    wait = request.app[TSA_LIMIT].take(limit_key(request), asyncio.get_running_loop().time())
+    if wait:
+        raise TooManyRequests("too many time-stamp requests from this address; slow down", retry_after=wait)
     if request.content_type != "application/timestamp-query":
         raise BadRequest("send a DER TimeStampReq with Content-Type: application/timestamp-query")
     if request.content_length is not None and request.content_length > MAX_QUERY_BYTES:

@@ -25,8 +25,10 @@ from signatures.record.pins import Pins, parse_fingerprint, parse_moment
 from signatures.record.verifier import verify_record
 
 from .appkeys import PKI, SERVICE, SETTINGS
-from .errors import BadRequest, Busy, TooLarge, UnsupportedEncoding
+from .client import limit_key
+from .errors import BadRequest, Busy, TooLarge, TooManyRequests, TooSlow, UnsupportedEncoding
 from .i18n import Translator, negotiate
+from .limits import Limits
 from .pages import _page
 from .record_view import as_object, record_facts, size_text
 
@@ -53,16 +55,24 @@ class _Verifier:
 
     cpu: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     in_hand: int = 0
+    per_client: dict[str, int] = field(default_factory=dict)
 
     @contextmanager
-    def admit(self) -> Iterator[None]:
+    def admit(self, client: str, limit: int) -> Iterator[None]:
+        # Per client first: one address that trickles uploads holds its own place, not everyone's.
+        if self.per_client.get(client, 0) >= limit:
+            raise TooManyRequests("this address already has a record being uploaded or checked; wait for it", 5)
         if self.in_hand >= MAX_UPLOADS_IN_HAND:
             raise Busy("the verifier is busy with other records; try again in a few seconds")
         self.in_hand += 1
+        self.per_client[client] = self.per_client.get(client, 0) + 1
         try:
             yield
         finally:
             self.in_hand -= 1
+            self.per_client[client] -= 1
+            if not self.per_client[client]:
+                del self.per_client[client]
 
 
 # Keyed by the app, not a plain global, so each server (and each test's app) has its own;
@@ -77,7 +87,7 @@ def _verifier(app: web.Application) -> _Verifier:
     return verifier
 
 
-async def _read_upload(request: web.Request) -> bytes:
+async def _read_upload(request: web.Request, limits: Limits) -> bytes:
     """The raw body, up to MAX_RECORD_BYTES: the app-wide 1 MiB limit only covers read()/json()/post()."""
     too_large = TooLarge(
         f"the file is larger than {size_text(MAX_RECORD_BYTES)}, the most this server checks; "
@@ -87,11 +97,18 @@ async def _read_upload(request: web.Request) -> bytes:
         raise too_large  # said before a byte is read; the server discards the rest
     chunks, total = [], 0
     try:
-        while chunk := await request.content.read(1024 * 1024):
-            total += len(chunk)
-            if total > MAX_RECORD_BYTES:
-                raise too_large
-            chunks.append(chunk)
+        # Deadlines for the whole body and for each wait on it: a trickle ends with 408, not a held slot.
+        async with asyncio.timeout(limits.upload_seconds):
+            while chunk := await asyncio.wait_for(request.content.read(1024 * 1024), limits.upload_idle_seconds):
+                total += len(chunk)
+                if total > MAX_RECORD_BYTES:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        raise TooSlow(
+            f"the upload was too slow (the whole file within {limits.upload_seconds:g} s, and no pause "
+            f"over {limits.upload_idle_seconds:g} s); try again, or verify offline with `ceremony verify`"
+        ) from None
     except ConnectionResetError:
         # The uploader went away; no one hears the answer, but the log should not call it our failure.
         raise BadRequest("the upload stopped before the end of the file") from None
@@ -161,8 +178,9 @@ async def verify(request: web.Request) -> web.Response:
         raise UnsupportedEncoding("send the record zip as it is, without Content-Encoding: a zip is compressed already")
     pins, at = _pins(request), _moment(request)
     verifier = _verifier(request.app)
-    with verifier.admit():
-        data = await _read_upload(request)
+    limits = request.app[SETTINGS].limits
+    with verifier.admit(limit_key(request), limits.uploads_per_client):
+        data = await _read_upload(request, limits)
         async with verifier.cpu:
             answer = await asyncio.to_thread(_verify, data, pins, at)
     return web.json_response(answer, headers={"Cache-Control": "no-store"})

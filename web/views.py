@@ -22,7 +22,8 @@ from ceremony.events import (
     format_time,
 )
 from ceremony.model import LocalizedText
-from ceremony.state import CeremonyState, Consent, Enrollment, Invitation, PdfSignature
+from ceremony.safety import safety_code
+from ceremony.state import CeremonyState, Consent, Enrollment, Invitation, PdfSignature, invitation_of
 
 from .auth import Principal
 
@@ -36,7 +37,7 @@ HOST_ONLY_EVENTS = (
     EnrollmentRejected,
     CertificateRevoked,
 )
-PRIVATE_FIELDS = ("address", "device")
+PRIVATE_FIELDS = ("address", "device", "device_summary")
 
 
 def _text(t: LocalizedText) -> dict[str, str]:
@@ -144,6 +145,7 @@ def enrollment_json(enrollment: Enrollment, state: CeremonyState) -> dict[str, A
         "venue": signatory.venue,
         "fingerprint": enrollment.fingerprint,
         "device": enrollment.device,
+        "device_summary": enrollment.device_summary,  # "Safari 17 on iPad"; "" when the device is not one we know
         "requested_at": format_time(enrollment.requested_at),
         "status": enrollment.status.value,
         "revoked": enrollment.revoked,
@@ -152,7 +154,28 @@ def enrollment_json(enrollment: Enrollment, state: CeremonyState) -> dict[str, A
         "reason": enrollment.reason,
         "serial": enrollment.serial,
         "not_after": enrollment.not_after,
+        # What the host checks before approving: the code the signatory reads aloud, and the link the key came through.
+        "safety_code": safety_code(enrollment.fingerprint),
+        "invitation": _link_json(state, enrollment.invitation),
+        "approved_by": _actor_json(state, enrollment.approved_by) if enrollment.approved_by else None,
+        "approved_at": format_time(enrollment.approved_at) if enrollment.approved_at else None,
+        "code_confirmed": enrollment.code_confirmed,
     }
+
+
+def _link_json(state: CeremonyState, invitation_id: str) -> dict[str, Any]:
+    link = state.invitations.get(invitation_id)
+    return {
+        "id": invitation_id,
+        "label": link.label if link else "",
+        "active": link.active if link else False,
+        "revoked_at": format_time(link.revoked_at) if link and link.revoked_at else None,
+    }
+
+
+def _actor_json(state: CeremonyState, actor: str) -> dict[str, Any]:
+    link = invitation_of(state, actor)
+    return {"actor": actor, "invitation": link.id if link else None, "label": link.label if link else None}
 
 
 def consent_json(consent: Consent) -> dict[str, Any]:

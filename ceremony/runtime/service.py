@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +25,7 @@ from ..errors import CeremonyError, CorruptLog, SequenceConflict, StoreError, Un
 from ..events import CeremonyDrafted, Envelope, Role
 from ..model import CeremonyDefinition
 from ..state import CeremonyState
-from .store import DocumentStore, Store
+from .store import DocumentStore, Session, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,6 +34,16 @@ Renderer = Callable[[CeremonyDefinition, str], bytes]
 
 WATCH_SECONDS = 0.5  # how soon links issued by the CLI work on a running server
 FOLLOWER_QUEUE = 256  # events a slow follower may lag behind before it is dropped
+# Live sessions one link may have (browsers that entered it); entering once more ends the oldest.
+# It bounds what a link's holder can make the server keep in memory.
+SESSIONS_PER_LINK = 32
+
+
+class AccessChanged(Exception):
+    """Raised by `Follower.next` (of followers that asked for it) when sessions or operator links were revoked.
+
+    News, not an error: like TimeoutError, it only wakes a waiting follower.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +81,8 @@ class CeremonyService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._followers: dict[str, set[asyncio.Queue[Envelope | None]]] = {}
         self._operator_tokens = self.store.operator_tokens()
+        self._sessions = {s.id_sha256: s for s in self.store.sessions(clock())}
+        self._access_followers: set[Follower] = set()
         self._watcher: asyncio.Task[None] | None = None
         self._data_version = 0
         self._replay()
@@ -115,7 +127,13 @@ class CeremonyService:
         if version == self._data_version:
             return
         self._data_version = version
-        self._operator_tokens = await self._in_store(self.store.operator_tokens)
+        now = self.clock()
+        tokens, sessions = await self._in_store(lambda: (self.store.operator_tokens(), self.store.sessions(now)))
+        ended = (self._operator_tokens - tokens) or (self._sessions.keys() - {s.id_sha256 for s in sessions})
+        self._operator_tokens = tokens
+        self._sessions = {s.id_sha256: s for s in sessions}
+        if ended:
+            self._access_changed()
         for ceremony in await self._in_store(self.store.ceremonies):
             async with self._locks.setdefault(ceremony, asyncio.Lock()):
                 known = self._states[ceremony].seq if ceremony in self._states else 0
@@ -190,9 +208,56 @@ class CeremonyService:
         return token
 
     async def revoke_operator_links(self) -> int:
-        """Revoke every operator link; how many were live. Other processes notice at their next catch-up."""
+        """Revoke every operator link and its sessions; how many links were live.
+
+        Other processes notice at their next catch-up.
+        """
         count = await self._in_store(lambda: self.store.revoke_operator_tokens(self.clock()))
         self._operator_tokens.clear()
+        for digest in [d for d, s in self._sessions.items() if s.operator_token_sha256 is not None]:
+            del self._sessions[digest]
+        self._access_changed()
+        return count
+
+    # ---- browser sessions (not events: no part of the record) ----
+
+    def session(self, id_sha256: str) -> Session | None:
+        """The session with this id hash while it lives (not revoked, not expired by the service's clock).
+
+        Whether its link still holds is the caller's question. Kept in memory, like operator tokens.
+        """
+        session = self._sessions.get(id_sha256)
+        return session if session is not None and session.live(self.clock()) else None
+
+    async def open_session(
+        self,
+        expires_at: datetime,
+        *,
+        ceremony: str | None = None,
+        invitation: str | None = None,
+        operator_token_sha256: str | None = None,
+    ) -> str:
+        """Keep a new session for one link durably; its id (random, 256 bits), which exists only here."""
+        session_id = new_token()
+        now = self.clock()
+        session = Session(token_hash(session_id), now, expires_at, ceremony, invitation, operator_token_sha256)
+        await self._in_store(lambda: self.store.add_session(session))
+        self._sessions = {d: s for d, s in self._sessions.items() if s.live(now)}
+        crowd = sorted((s for s in self._sessions.values() if s.same_link(session)), key=lambda s: s.created_at)
+        self._sessions[session.id_sha256] = session
+        if len(crowd) >= SESSIONS_PER_LINK:
+            await self.revoke_sessions([s.id_sha256 for s in crowd[: len(crowd) - SESSIONS_PER_LINK + 1]])
+        return session_id
+
+    async def revoke_sessions(self, ids_sha256: Collection[str]) -> int:
+        """End these sessions (sign-out); how many were live. Followers that asked are woken."""
+        ids = list(ids_sha256)
+        if not ids:
+            return 0
+        count = await self._in_store(lambda: self.store.revoke_sessions(ids, self.clock()))
+        for digest in ids:
+            self._sessions.pop(digest, None)
+        self._access_changed()
         return count
 
     # ---- commands ----
@@ -262,16 +327,24 @@ class CeremonyService:
 
     # ---- following the log ----
 
-    def follow(self, ceremony: str, after_seq: int = 0) -> Follower:
-        """Every event after `after_seq`, then live ones, without gaps or repeats."""
+    def follow(self, ceremony: str, after_seq: int = 0, *, access_news: bool = False) -> Follower:
+        """Every event after `after_seq`, then live ones, without gaps or repeats.
+
+        With `access_news`, `next()` also raises AccessChanged when sessions or operator
+        links were revoked, so that a stream can check whether its reader may still read.
+        """
         self.get(ceremony)
-        return Follower(self, ceremony, after_seq)
+        return Follower(self, ceremony, after_seq, access_news=access_news)
 
     def _register(self, ceremony: str, queue: asyncio.Queue[Envelope | None]) -> None:
         self._followers.setdefault(ceremony, set()).add(queue)
 
     def _unregister(self, ceremony: str, queue: asyncio.Queue[Envelope | None]) -> None:
         self._followers.get(ceremony, set()).discard(queue)
+
+    def _access_changed(self) -> None:
+        for follower in list(self._access_followers):
+            follower._news.set()
 
     # ---- internals ----
 
@@ -341,32 +414,58 @@ class Follower:
     events the backlog already covered, so nothing falls between the two.
     """
 
-    def __init__(self, service: CeremonyService, ceremony: str, after_seq: int) -> None:
+    def __init__(self, service: CeremonyService, ceremony: str, after_seq: int, *, access_news: bool = False) -> None:
         self._service = service
         self._ceremony = ceremony
         self._last = after_seq
         self._queue: asyncio.Queue[Envelope | None] = asyncio.Queue(FOLLOWER_QUEUE)
         self._backlog: list[Envelope] = []
+        self._access_news = access_news
+        self._news = asyncio.Event()
 
     async def __aenter__(self) -> Follower:
         self._service._register(self._ceremony, self._queue)
+        if self._access_news:
+            self._service._access_followers.add(self)
         self._backlog = await self._service.history(self._ceremony, self._last)
         self._backlog.reverse()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._service._unregister(self._ceremony, self._queue)
+        self._service._access_followers.discard(self)
 
     async def next(self, within: float | None = None) -> Envelope | None:
-        """The next event; None once the service ends this follower; TimeoutError if none came."""
+        """The next event; None once the service ends this follower; TimeoutError if none came;
+        AccessChanged (only if asked for) when sessions or operator links were revoked meanwhile."""
+        if self._news.is_set():
+            self._news.clear()
+            raise AccessChanged
         if self._backlog:
             envelope = self._backlog.pop()
             self._last = envelope.seq
             return envelope
         while True:
-            item = await asyncio.wait_for(self._queue.get(), within)
+            item = await self._wait(within)
             if item is None:
                 return None
             if item.seq > self._last:
                 self._last = item.seq
                 return item
+
+    async def _wait(self, within: float | None) -> Envelope | None:
+        if not self._access_news:
+            return await asyncio.wait_for(self._queue.get(), within)
+        getting = asyncio.ensure_future(self._queue.get())
+        news = asyncio.ensure_future(self._news.wait())
+        try:
+            await asyncio.wait((getting, news), timeout=within, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            news.cancel()
+            getting.cancel()  # a get cancelled before it took an item leaves the item in the queue
+        if getting.done() and not getting.cancelled():
+            return getting.result()  # news, if any, waits for the next call
+        if self._news.is_set():
+            self._news.clear()
+            raise AccessChanged
+        raise TimeoutError

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from ..chain import StoredEvent
 from ..errors import SequenceConflict, StoreError
-from ..events import format_time
+from ..events import format_time, parse_time
+from .store import Session
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -41,13 +42,25 @@ CREATE TABLE IF NOT EXISTS operator_tokens (
     created_at   TEXT NOT NULL,
     revoked_at   TEXT
 );
+-- Browser sessions (store.Session): not events, no part of the record. Times are
+-- format_time() text, which sorts as the instants do.
+CREATE TABLE IF NOT EXISTS sessions (
+    id_sha256             TEXT PRIMARY KEY,
+    ceremony              TEXT,
+    invitation            TEXT,
+    operator_token_sha256 TEXT,
+    created_at            TEXT NOT NULL,
+    expires_at            TEXT NOT NULL,
+    revoked_at            TEXT,
+    CHECK ((invitation IS NULL) != (operator_token_sha256 IS NULL))
+);
 """
 
 DB_NAME = "ceremony.sqlite3"
 
 
 class SqliteStore:
-    """EventStore and OperatorTokens over one SQLite file in `data_dir`.
+    """EventStore, OperatorTokens and Sessions over one SQLite file in `data_dir`.
 
     Not thread-safe by itself: the async shell calls it from one worker thread.
     """
@@ -120,10 +133,72 @@ class SqliteStore:
         return {r[0] for r in rows}
 
     def revoke_operator_tokens(self, at: datetime) -> int:
-        cursor = self._db.execute(
-            "UPDATE operator_tokens SET revoked_at = ? WHERE revoked_at IS NULL", (format_time(at),)
-        )
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            cursor = db.execute(
+                "UPDATE operator_tokens SET revoked_at = ? WHERE revoked_at IS NULL", (format_time(at),)
+            )
+            db.execute(
+                "UPDATE sessions SET revoked_at = ? WHERE operator_token_sha256 IS NOT NULL AND revoked_at IS NULL",
+                (format_time(at),),
+            )
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"cannot revoke the operator links: {exc}") from exc
         return cursor.rowcount
+
+    def add_session(self, session: Session) -> None:
+        self._db.execute(
+            "INSERT INTO sessions (id_sha256, ceremony, invitation, operator_token_sha256, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                session.id_sha256,
+                session.ceremony,
+                session.invitation,
+                session.operator_token_sha256,
+                format_time(session.created_at),
+                format_time(session.expires_at),
+            ),
+        )
+
+    def sessions(self, now: datetime) -> list[Session]:
+        rows = self._db.execute(
+            "SELECT id_sha256, ceremony, invitation, operator_token_sha256, created_at, expires_at FROM sessions"
+            " WHERE revoked_at IS NULL AND expires_at > ?",
+            (format_time(now),),
+        ).fetchall()
+        return [
+            Session(
+                id_sha256=i,
+                ceremony=c,
+                invitation=inv,
+                operator_token_sha256=op,
+                created_at=parse_time(created),
+                expires_at=parse_time(expires),
+            )
+            for i, c, inv, op, created, expires in rows
+        ]
+
+    def revoke_sessions(self, ids_sha256: Collection[str], at: datetime) -> int:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            count = 0
+            for digest in ids_sha256:
+                cursor = db.execute(
+                    "UPDATE sessions SET revoked_at = ? WHERE id_sha256 = ? AND revoked_at IS NULL",
+                    (format_time(at), digest),
+                )
+                count += cursor.rowcount
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"cannot revoke sessions: {exc}") from exc
+        return count
 
     def data_version(self) -> int:
         """Changes whenever *another* connection commits (SQLite's PRAGMA data_version)."""

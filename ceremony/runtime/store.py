@@ -7,12 +7,14 @@ rows that would not directly follow the last stored sequence number.
 
 Operator tokens (the server-wide credential that may create ceremonies) live
 beside the log because they, too, must survive restarts; they are not events of
-any ceremony.
+any ceremony. Nor are browser sessions (what a capability cookie names): they
+are kept beside the log, durably, but are no part of the record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -36,17 +38,56 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A browser's session: what its capability cookie names, for one link (an invitation or an operator token).
+
+    The cookie holds a random id; only the id's SHA-256 is kept. The session ends at
+    `expires_at`, when revoked (sign-out), or when its link is revoked.
+    """
+
+    id_sha256: str
+    created_at: datetime
+    expires_at: datetime
+    ceremony: str | None = None  # with `invitation`: a ceremony link's session
+    invitation: str | None = None
+    operator_token_sha256: str | None = None  # else: an operator link's session
+    revoked_at: datetime | None = None
+
+    def live(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
+
+    def same_link(self, other: Session) -> bool:
+        return (self.ceremony, self.invitation, self.operator_token_sha256) == (
+            other.ceremony,
+            other.invitation,
+            other.operator_token_sha256,
+        )
+
+
+class Sessions(Protocol):
+    def add_session(self, session: Session) -> None:
+        """Durably keep a new session."""
+
+    def sessions(self, now: datetime) -> list[Session]:
+        """The sessions neither revoked nor expired at `now`."""
+
+    def revoke_sessions(self, ids_sha256: Collection[str], at: datetime) -> int:
+        """Mark these sessions revoked at `at` (those that were not); how many were."""
+
+
 class OperatorTokens(Protocol):
     def add_operator_token(self, token_sha256: str, at: datetime) -> None: ...
 
     def operator_tokens(self) -> set[str]:
         """Hashes of the operator tokens not revoked."""
 
-    def revoke_operator_tokens(self, at: datetime) -> int: ...
+    def revoke_operator_tokens(self, at: datetime) -> int:
+        """Revoke every operator token, and every session opened with one; how many tokens were live."""
 
 
-class Store(EventStore, OperatorTokens, Protocol):
-    """What the service needs of a database: the log and the operator tokens."""
+class Store(EventStore, OperatorTokens, Sessions, Protocol):
+    """What the service needs of a database: the log, the operator tokens and the browser sessions."""
 
 
 class DocumentStore(Protocol):

@@ -29,6 +29,10 @@ aiortc differs from a browser in ways that shape this module:
   `signalingState != "stable"` instead.
 * Never `RTCConfiguration(iceServers=None)`: aiortc then falls back to a
   public STUN server. The configuration always carries an explicit list.
+* An answer must not hold a transceiver the offer has no media section for:
+  aiortc fails on it (a camera-only hall offers video alone). A first offer
+  that lacks a kind we set up for is answered from a fresh connection made
+  for exactly the offered kinds (`_fits`).
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -60,6 +65,7 @@ log = logging.getLogger(__name__)
 MAX_RESTART_DELAY = 10.0
 CLOSED_GRACE = 1.0
 _UFRAG = re.compile(r"^a=ice-ufrag:(\S+)", re.MULTILINE)
+_MEDIA = re.compile(r"^m=(\w+) ", re.MULTILINE)
 
 
 class SignalSender(Protocol):
@@ -316,9 +322,10 @@ class PeerLink:
         if self.ignore_offer:
             log.info("peer %s: offers crossed; we are impolite, ignoring theirs", self.remote.id)
             return
-        if collision or self._is_restart(sdp):
-            # The polite side's rollback, or the other side's ICE restart (see the module docstring).
-            await self._replace_connection()
+        if collision or self._is_restart(sdp) or not _fits(pc, sdp):
+            # The polite side's rollback, the other side's ICE restart (see the module docstring),
+            # or an offer without some kind of media we set up for: a connection made for it.
+            await self._replace_connection(offer=sdp)
             pc = self.pc
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())
@@ -355,14 +362,15 @@ class PeerLink:
 
     # ---- connections ----
 
-    def _new_connection(self) -> RTCPeerConnection:
+    def _new_connection(self, offered: Collection[str] = ("audio", "video")) -> RTCPeerConnection:
+        """A connection sending our tracks of the `offered` kinds (all, for our own offers)."""
         pc = RTCPeerConnection(self._configuration())
-        tracks = list(self._local_tracks())
+        tracks = [t for t in self._local_tracks() if t.kind in offered]
         for track in tracks:
             pc.addTrack(track)
         kinds = {t.kind for t in tracks}
         for kind in ("audio", "video"):
-            if kind not in kinds:
+            if kind in offered and kind not in kinds:
                 pc.addTransceiver(kind, direction="recvonly")  # still ask the other side for it
         self._sending = tracks
         self.stats.connections += 1
@@ -379,9 +387,10 @@ class PeerLink:
         pc.on("connectionstatechange", on_state)
         return pc
 
-    async def _replace_connection(self) -> None:
+    async def _replace_connection(self, *, offer: str | None = None) -> None:
+        """A fresh connection; for answering `offer`, with the kinds of media it offers."""
         old, old_tracks = self.pc, self._sending
-        self.pc = self._new_connection()
+        self.pc = self._new_connection() if offer is None else self._new_connection(set(_MEDIA.findall(offer)))
         await self._discard(old, old_tracks)
 
     async def _discard(self, pc: RTCPeerConnection, tracks: Sequence[MediaStreamTrack] | None = None) -> None:
@@ -435,6 +444,14 @@ class PeerLink:
                     stats.audio_frames.add()
         except MediaStreamError:
             return
+
+
+def _fits(pc: RTCPeerConnection, offer_sdp: str) -> bool:
+    """Whether `pc` can answer this offer: each transceiver not yet negotiated gets a media section."""
+    if pc.remoteDescription is not None:
+        return True  # renegotiation: its transceivers are matched to the sections already
+    waiting = Counter(t.kind for t in pc.getTransceivers() if t.mid is None)
+    return not waiting - Counter(_MEDIA.findall(offer_sdp))
 
 
 def _ufrag(sdp: str) -> str | None:

@@ -20,11 +20,12 @@ import fractions
 import json
 import logging
 import math
+import signal
 import sys
 import time
 import zlib
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self, TextIO
 
@@ -62,6 +63,7 @@ OFFER_GRACE = 2.0  # a peer that joined after us is expected to offer; if it doe
 VIDEO_CLOCK = 90_000
 AUDIO_RATE = 48_000
 AUDIO_PTIME = 0.020
+TERMINATED = "terminated"  # a report's `ended` after SIGTERM
 
 
 # ---------------------------------------------------------------------------
@@ -634,11 +636,24 @@ async def run_venue_bot(
                 ended = f"{closed.code}: {closed.reason}"
                 break
             bot._say({"type": "report", **bot.report().as_dict()})
-    except asyncio.CancelledError:
-        ended = "interrupted"  # Ctrl-C: leave properly and still print the summary
-    report = dataclasses.replace(await bot.stop(leave=ended is None or ended == "interrupted"), ended=ended)
+    except asyncio.CancelledError as exc:
+        # Ctrl-C, or SIGTERM (see venue_bot_command): leave properly and still print the summary.
+        ended = TERMINATED if exc.args == (TERMINATED,) else "interrupted"
+    report = dataclasses.replace(await bot.stop(leave=ended in (None, "interrupted", TERMINATED)), ended=ended)
     bot._say({"type": "summary", **report.as_dict()})
     return report
+
+
+async def _until_terminated(run: Coroutine[Any, Any, Report]) -> Report:
+    """`run`, which SIGTERM cancels as Ctrl-C does (a service manager stopping the bot), so that it leaves."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    loop.add_signal_handler(signal.SIGTERM, task.cancel, TERMINATED)
+    try:
+        return await run
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def venue_bot_command(link: str, *, play: str | None, duration: float | None, relay_only: bool, verbose: bool) -> int:
@@ -649,9 +664,12 @@ def venue_bot_command(link: str, *, play: str | None, duration: float | None, re
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        report = asyncio.run(run_venue_bot(link, play=play, duration=duration, relay_only=relay_only))
+        bot = run_venue_bot(link, play=play, duration=duration, relay_only=relay_only)
+        report = asyncio.run(_until_terminated(bot))
     except KeyboardInterrupt:
         return 130
+    except asyncio.CancelledError:  # SIGTERM before the bot was in: it stopped without a summary
+        return 128 + signal.SIGTERM
     except SignalingError as exc:
         print(f"ceremony venue-bot: {exc}", file=sys.stderr)
         return 2

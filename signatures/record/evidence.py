@@ -22,7 +22,8 @@ from cryptography import x509
 from ceremony.canonical import canonicalize
 from ceremony.chain import StoredEvent
 from ceremony.events import format_time
-from ceremony.state import CeremonyState, enrollment_with_serial, roll
+from ceremony.safety import safety_code
+from ceremony.state import CeremonyState, enrollment_with_serial, invitation_of, roll
 
 from ..pki import fingerprint
 from ..tsa import token_gen_time
@@ -121,6 +122,7 @@ def from_log(state: CeremonyState, rows: list[StoredEvent]) -> dict[str, Any]:
                 "venue": s.venue,
                 "status": "signed" if s.id in status.signed else "declined" if s.id in status.declined else "absent",
                 "certificate": _certificate(state, s.id),
+                "approval": approval(state, s.id),
             }
             for s in d.signatories
         ],
@@ -135,6 +137,8 @@ def from_log(state: CeremonyState, rows: list[StoredEvent]) -> dict[str, Any]:
                 "recorded_at": format_time(c.recorded_at),
                 "address": c.event.address,
                 "device": c.event.device,
+                # null when unknown: a record sealed before the field existed lacks it, which reads the same
+                "device_summary": c.event.device_summary or None,
             }
             for c in state.consents.values()
         ],
@@ -179,6 +183,32 @@ def _certificate(state: CeremonyState, signatory: str) -> dict[str, str] | None:
         "fingerprint_sha256": hashlib.sha256(der).hexdigest(),
         "not_after": enrollment.not_after,
         "der": enrollment.certificate,
+    }
+
+
+def approval(state: CeremonyState, signatory: str) -> dict[str, Any] | None:
+    """How the key the signatory's decision was made with came to be certified (none for an absent signatory):
+    the link it was enrolled through, who approved it, and whether they said its safety code was read aloud."""
+    consent = state.consents.get(signatory)
+    if consent is None:
+        return None
+    enrollment = enrollment_with_serial(state, consent.event.certificate_serial)
+    assert enrollment is not None and enrollment.approved_by is not None and enrollment.approved_at is not None
+    link = state.invitations.get(enrollment.invitation)
+    approver = invitation_of(state, enrollment.approved_by)
+    return {
+        "enrollment": enrollment.id,
+        "key_fingerprint": enrollment.fingerprint,
+        "safety_code": safety_code(enrollment.fingerprint),
+        "enrolled_through": {"invitation": enrollment.invitation, "label": link.label if link else None},
+        "requested_at": format_time(enrollment.requested_at),
+        "approved_by": {
+            "actor": enrollment.approved_by,
+            "invitation": approver.id if approver else None,
+            "label": approver.label if approver else None,
+        },
+        "approved_at": format_time(enrollment.approved_at),
+        "code_confirmed": enrollment.code_confirmed,
     }
 
 

@@ -1,8 +1,9 @@
 """The shape of evidence.json, checked before anything reads it: a hostile file gets one clear line, not a crash.
 
 Each rule is a type, a list of one rule, or a dict of key -> rule (every key
-required, no others); `OPTIONAL(rule)` allows null. Values are then read
-freely by the checks, which only need to judge their meaning.
+required, no others); `OPTIONAL(rule)` allows null, and `ADDED(rule)` a key
+that records sealed before it was added lack. Values are then read freely by
+the checks, which only need to judge their meaning.
 """
 
 from __future__ import annotations
@@ -17,10 +18,27 @@ class OPTIONAL:
         self.rule = rule
 
 
+class ADDED:
+    """A key added to the format later: a record sealed before it may lack the key altogether."""
+
+    def __init__(self, rule: Any) -> None:
+        self.rule = rule
+
+
 TEXT = {"ko": str, "zh": str, "en": str}
 CERTIFICATE = {"fingerprint_sha256": str, "subject": str}
 STAMPS = [{"token": str, "time": str}]
 MANIFEST = [{"name": str, "size": int, "sha256": str}]
+APPROVAL = {
+    "enrollment": str,
+    "key_fingerprint": str,
+    "safety_code": str,
+    "enrolled_through": {"invitation": str, "label": OPTIONAL(str)},
+    "requested_at": str,
+    "approved_by": {"actor": str, "invitation": OPTIONAL(str), "label": OPTIONAL(str)},
+    "approved_at": str,
+    "code_confirmed": bool,
+}
 
 EVIDENCE: dict[str, Any] = {
     "type": str,
@@ -36,6 +54,7 @@ EVIDENCE: dict[str, Any] = {
             "venue": str,
             "status": str,
             "certificate": OPTIONAL({"serial": str, "fingerprint_sha256": str, "not_after": str, "der": str}),
+            "approval": ADDED(OPTIONAL(APPROVAL)),
         }
     ],
     "consents": [
@@ -49,6 +68,7 @@ EVIDENCE: dict[str, Any] = {
             "recorded_at": str,
             "address": str,
             "device": str,
+            "device_summary": ADDED(OPTIONAL(str)),
         }
     ],
     "pdf_signatures": [
@@ -73,6 +93,9 @@ RENEWAL: dict[str, Any] = {
 def check_shape(value: Any, rule: Any = None, path: str = "evidence") -> None:
     """Mismatch naming the first place where `value` departs from `rule` (default: evidence.json's)."""
     rule = EVIDENCE if rule is None else rule
+    if isinstance(rule, ADDED):
+        check_shape(value, rule.rule, path)
+        return
     if isinstance(rule, OPTIONAL):
         if value is not None:
             check_shape(value, rule.rule, path)
@@ -80,13 +103,15 @@ def check_shape(value: Any, rule: Any = None, path: str = "evidence") -> None:
     if isinstance(rule, dict):
         if not isinstance(value, dict):
             raise Mismatch(f"{path} must be an object")
-        missing, extra = sorted(set(rule) - set(value)), sorted(set(value) - set(rule))
+        required = {key for key, sub in rule.items() if not isinstance(sub, ADDED)}
+        missing, extra = sorted(required - set(value)), sorted(set(value) - set(rule))
         if missing:
             raise Mismatch(f"{path} lacks {', '.join(missing)}")
         if extra:
             raise Mismatch(f"{path} has fields a record does not have: {', '.join(extra)}")
         for key, sub in rule.items():
-            check_shape(value[key], sub, f"{path}.{key}")
+            if key in value:
+                check_shape(value[key], sub, f"{path}.{key}")
         return
     if isinstance(rule, list):
         if not isinstance(value, list):

@@ -65,6 +65,8 @@ def check_log(report: Report, files: dict[str, bytes], evidence: dict[str, Any])
     except (CeremonyError, ValueError, KeyError, TypeError, IndexError) as exc:
         report.add("log.replay", "events.jsonl", False, f"the ceremony core does not accept this log: {exc}")
         return None
+    # Each key's approval has a check of its own (log.approvals), so a reader sees who approved which key.
+    approvals = {s["id"]: s.pop("approval") for s in expected["signatories"]}
     differences = list(_differences(expected, _project({k: evidence.get(k) for k in FROM_LOG}, expected)))
     shown = "; ".join(differences[:6]) + (f"; and {len(differences) - 6} more" if len(differences) > 6 else "")
     report.add(
@@ -78,8 +80,48 @@ def check_log(report: Report, files: dict[str, bytes], evidence: dict[str, Any])
             "are as evidence.json says"
         ),
     )
+    check_approvals(report, evidence, approvals)
     frozen = expected["ceremony"]["frozen_at"]
     return LogFacts(state, parse_time(frozen) if frozen else None, envelopes[-1].at)
+
+
+def check_approvals(report: Report, evidence: dict[str, Any], replayed: dict[str, dict[str, Any] | None]) -> None:
+    """Per signatory with a decision: the link the key came through, who approved it, whether the safety code
+    was confirmed; what evidence.json states of it must be what the replayed log gives.
+
+    A record sealed before approvals were stated has none at all; its lines then give the log's own account.
+    """
+    stated = {s["id"]: s for s in evidence["signatories"]}
+    told = any("approval" in s for s in stated.values())
+    for who, expected in replayed.items():
+        claimed = stated.get(who, {}).get("approval") if told else expected
+        if expected is None and claimed is None:
+            continue  # no decision, so no key to account for
+        differences = _differences(expected, claimed, "approval")
+        if differences:
+            report.add("log.approvals", who, False, "; ".join(differences[:4]))
+            continue
+        assert expected is not None
+        note = "" if told else " (evidence.json, sealed before approvals were stated, says nothing of this)"
+        report.add("log.approvals", who, True, describe_approval(expected) + note)
+
+
+def describe_approval(approval: dict[str, Any]) -> str:
+    """One line a reader can hold against the recording: which link, who approved, and the code's fate."""
+    through, by = approval["enrolled_through"], approval["approved_by"]
+    code = approval["safety_code"]
+    spoken = f"{code[:4]} {code[4:]}"
+    confirmed = (
+        f"who confirmed the signatory read the safety code {spoken} aloud"
+        if approval["code_confirmed"]
+        else f"WITHOUT confirming that the safety code {spoken} was read aloud"
+    )
+    by_link = f" ('{by['label']}')" if by["label"] is not None else ""
+    return (
+        f"key {approval['key_fingerprint'][:16]}… enrolled through link {through['invitation']} "
+        f"('{through['label'] or ''}') at {approval['requested_at']}, approved at {approval['approved_at']} "
+        f"by {by['actor']}{by_link}, {confirmed}"
+    )
 
 
 def _project(actual: Any, expected: Any) -> Any:

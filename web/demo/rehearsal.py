@@ -151,8 +151,12 @@ async def _enroll_all(host: Api, signers: list[ScriptedSignatory], progress: Pro
     await asyncio.gather(*(s.enroll() for s in signers))
     pending = (await host.call("GET", "/enrollments"))["enrollments"]
     for n, enrollment in enumerate(pending, 1):
-        await host.call("POST", f"/enrollments/{enrollment['id']}/approve")
-        progress.say(f"    host approved {enrollment['signatory']}'s key {enrollment['fingerprint'][:16]}… ({n}/6)")
+        await host.call("POST", f"/enrollments/{enrollment['id']}/approve", {"code_confirmed": True})
+        code = enrollment["safety_code"]
+        progress.say(
+            f"    host approved {enrollment['signatory']}'s key {enrollment['fingerprint'][:16]}… "
+            f"(safety code {code[:4]} {code[4:]} confirmed) ({n}/6)"
+        )
     await asyncio.gather(*(s.wait_for_certificate() for s in signers))
     progress.step(5, f"signing segment: {len(signers)} keys enrolled and certified by the ceremony CA")
 

@@ -21,6 +21,10 @@ function watch() {
   source.addEventListener('error', () => {
     setStatus(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
   });
+  source.addEventListener('revoked', () => {
+    source.close(); // the link was revoked or this browser signed out: reconnecting would be refused
+    setStatus('ended');
+  });
   source.addEventListener('ceremony', (message) => {
     const { state } = JSON.parse(message.data);
     if (FINAL.includes(state.state)) {

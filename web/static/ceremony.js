@@ -80,6 +80,8 @@ export function describeEvent(event, page, tr) {
       const subject = known ? linkSubject(page, known) : '';
       return tr('event.invitation.revoked', { role: who, subject: subject ? ` (${subject})` : '' });
     }
+    case 'venue.admitted':
+      return tr('event.venue.admitted', { venue: linkSubject(page, d) });
     case 'enrollment.requested':
       return tr('event.enrollment.requested', { name: signatoryName(page, d.signatory) });
     case 'enrollment.rejected':

@@ -7,7 +7,7 @@ import { hideAlert, showAlert } from './ui.js';
 
 const REFRESH_MS = 5000;
 const WATCHED = ['enrollment.requested', 'enrollment.approved', 'enrollment.rejected', 'certificate.revoked',
-  'consent.recorded', 'document.signed'];
+  'consent.recorded', 'document.signed', 'invitation.revoked'];
 
 export function startEnrollments(page, tr) {
   const base = `/api/ceremonies/${encodeURIComponent(page.ceremony)}`;
@@ -16,6 +16,8 @@ export function startEnrollments(page, tr) {
   const alertBox = document.getElementById('keys-alert');
   const venueName = (id) => page.venues.find((v) => v.id === id)?.name ?? id;
   const partyOf = (id) => page.signatories.find((s) => s.id === id)?.party ?? '';
+  // Enrollments whose safety code the host has ticked as read aloud: kept across the list's refreshes.
+  const heard = new Set();
   let loading = null;
   let again = false;
 
@@ -66,6 +68,10 @@ export function startEnrollments(page, tr) {
     title.textContent = [e.title?.[page.lang], partyOf(e.signatory), venueName(e.venue)].filter(Boolean).join(' · ');
     who.append(name, title);
     const key = document.createElement('div');
+    const code = document.createElement('strong');
+    code.className = 'safety-code';
+    code.dataset.code = e.safety_code;
+    code.textContent = `${e.safety_code.slice(0, 4)} ${e.safety_code.slice(4)}`;
     const fp = document.createElement('code');
     fp.className = 'fingerprint';
     fp.title = e.fingerprint;
@@ -73,8 +79,21 @@ export function startEnrollments(page, tr) {
     const device = document.createElement('div');
     device.className = 'small muted device';
     device.title = e.device || '';
-    device.textContent = e.device || '—';
-    key.append(fp, device);
+    device.textContent = e.device_summary || e.device || '—'; // "Safari 17 on iPad"; the full string on hover
+    // Which link the key came through: a signatory link the host issued to itself shows here.
+    const link = document.createElement('div');
+    link.className = 'small muted link-line';
+    link.dataset.invitation = e.invitation.id;
+    link.textContent = tr('js.keys.via_link', { label: `${e.invitation.label || '—'} (${e.invitation.id})` });
+    key.append(code, fp, device, link);
+    if (e.approved_by) {
+      const by = document.createElement('div');
+      by.className = 'small muted approved-by';
+      const who = e.approved_by.invitation ? e.approved_by.label || e.approved_by.actor : tr('js.keys.operator');
+      by.textContent = `${tr('js.keys.approved_by', { who })} · ${
+        tr(e.code_confirmed ? 'js.keys.code_confirmed' : 'js.keys.code_unconfirmed')}`;
+      key.append(by);
+    }
     const pill = document.createElement('span');
     pill.className = `pill ${{ approved: 'pill-ok', pending: 'pill-wait' }[status] ?? 'pill-off'}`;
     pill.textContent = tr(`js.keys.status.${status}`);
@@ -83,8 +102,34 @@ export function startEnrollments(page, tr) {
     actions.className = 'button-row';
     if (status === 'pending') {
       const url = `${base}/enrollments/${encodeURIComponent(e.id)}`;
+      // Approve stays disabled until the host ticks that the signatory read this very code aloud.
+      const approve = button(tr('js.keys.approve'), 'primary', (b) => act(b, `${url}/approve`, { code_confirmed: true }));
+      const check = document.createElement('label');
+      check.className = 'code-check';
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.className = 'code-confirmed';
+      box.checked = heard.has(e.id);
+      const said = document.createElement('span');
+      said.textContent = tr('js.keys.code_read');
+      check.append(box, said);
+      approve.disabled = !box.checked;
+      box.addEventListener('change', () => {
+        if (box.checked) heard.add(e.id);
+        else heard.delete(e.id);
+        approve.disabled = !box.checked;
+      });
+      if (e.invitation.active === false) {
+        // The core refuses it anyway; say why instead of offering a button that only fails.
+        const warning = document.createElement('div');
+        warning.className = 'small link-warning';
+        warning.textContent = tr('js.keys.link_revoked');
+        actions.append(warning);
+      } else {
+        code.after(check);  // right under the code it vouches for
+        actions.append(approve);
+      }
       actions.append(
-        button(tr('js.keys.approve'), 'primary', (b) => act(b, `${url}/approve`)),
         button(tr('js.keys.reject'), 'danger-ghost', (b) => {
           const reason = window.prompt(tr('js.keys.reject_reason'));
           if (reason === null) return;

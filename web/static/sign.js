@@ -51,6 +51,16 @@ async function sha256Hex(bytes) {
 }
 
 /**
+ * The key's safety code, as ceremony/safety.py computes it from the same fingerprint: the first
+ * 64 bits of SHA-256(SPKI), modulo 10^8, eight digits read aloud as "4821 0937". The host console
+ * shows the code of the key the server logged; when the two agree, that key is this device's.
+ */
+function safetyCode(fingerprint) {
+  const code = (BigInt(`0x${fingerprint.slice(0, 16)}`) % 100000000n).toString().padStart(8, '0');
+  return `${code.slice(0, 4)} ${code.slice(4)}`;
+}
+
+/**
  * RFC 8785 bytes of an object whose values are all strings: members sorted by their names'
  * UTF-16 code units (what Array.prototype.sort compares), strings as JSON.stringify writes them.
  */
@@ -107,7 +117,9 @@ async function loadOrMakeKey() {
     stored = { pair, spki: toBase64(spki), fingerprint: await sha256Hex(spki), created: new Date().toISOString() };
     await dbCall('readwrite', (store) => store.put(stored, keyName));
   }
-  return stored;
+  // The code comes from the public key itself, digested here, never from what the server says of it.
+  const fingerprint = await sha256Hex(Uint8Array.from(atob(stored.spki), (c) => c.charCodeAt(0)));
+  return { ...stored, fingerprint, code: safetyCode(fingerprint) };
 }
 
 // ---- what the page shows ----
@@ -129,8 +141,13 @@ function render() {
   if (view.key) {
     $('key-state').textContent = tr('js.sign.key_here');
     $('key-fingerprint').textContent = view.key.fingerprint;
+    $('key-safety-code').textContent = view.key.code;
   }
   const status = enrollmentStatus();
+  // While the host decides, the code is what the signatory reads aloud on camera: large, on top.
+  $('safety-code').textContent = view.key?.code ?? '';
+  $('safety-code').dataset.code = view.key?.code.replace(' ', '') ?? '';
+  $('safety-band').hidden = !view.key || status !== 'pending';
   const pill = $('enrollment-state');
   pill.dataset.status = status;
   pill.className = `pill ${{ approved: 'pill-ok', pending: 'pill-wait', none: 'pill-wait' }[status] ?? 'pill-off'}`;
@@ -152,6 +169,7 @@ function render() {
 
   window.__signing = {
     fingerprint: view.key?.fingerprint ?? null,
+    code: view.key?.code ?? null,
     enrollment: view.enrollment?.id ?? null,
     status,
     consent: view.consent,
@@ -407,6 +425,7 @@ $('decline-confirm').addEventListener('click', () => decide('decline'));
 
 function follow() {
   const source = new EventSource(`${base}/stream`);
+  source.addEventListener('revoked', () => source.close()); // link revoked or signed out: a retry would be refused
   source.addEventListener('ceremony', (message) => {
     const { event, state } = JSON.parse(message.data);
     view.summary = state;

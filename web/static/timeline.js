@@ -20,6 +20,12 @@ export function startTimeline(page, tr, onEvent) {
   source.addEventListener('error', () => {
     setStatus(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
   });
+  // The link was revoked or this browser signed out: the server ends the stream, and reconnecting
+  // would only be refused.
+  source.addEventListener('revoked', () => {
+    source.close();
+    setStatus('ended');
+  });
   source.addEventListener('ceremony', (message) => {
     const { event, state } = JSON.parse(message.data);
     if (seen.has(event.seq)) return;

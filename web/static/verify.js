@@ -81,7 +81,8 @@ function send(file) {
 function failureText(status, body) {
   if (status === 0) return tr('js.network');
   const known = { not_a_record: 'js.verify.not_a_record', busy: 'js.verify.busy', too_large: 'js.verify.too_large_server',
-    unsupported_encoding: 'js.verify.encoding', bad_request: 'js.verify.bad_request' }[body?.error];
+    unsupported_encoding: 'js.verify.encoding', bad_request: 'js.verify.bad_request', too_slow: 'js.verify.too_slow',
+    too_many_requests: 'js.verify.too_many' }[body?.error];
   if (known) return tr(known, { reason: body.reason || '' });
   return tr('js.verify.failed', { reason: body?.reason || tr('js.http', { status }) });
 }

@@ -1,0 +1,58 @@
+"""Per-client limits at the public edge: the RFC 3161 endpoint and the record verifier.
+
+These routes answer anyone, so their limits are per client address (the one the
+request's address logic trusts), never per server: one client that floods or
+trickles uses up its own share and nobody else's. The bucket arithmetic is
+sans-IO (time is an argument); the routes pass the loop's clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """The numbers, fixed at start-up (docs/api.md, "Limits"); tests pass small ones."""
+
+    tsa_per_second: float = 5.0  # time-stamp tokens one client may ask for, sustained
+    tsa_burst: float = 20.0
+    uploads_per_client: int = 1  # record uploads one client may have in hand at once
+    upload_seconds: float = 300.0  # a whole upload (64 MiB at ~220 KiB/s)
+    upload_idle_seconds: float = 20.0  # no byte of an upload for this long ends it
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+@dataclass(slots=True)
+class RateLimit:
+    """Token buckets per key: `rate` a second sustained, bursts of `burst`."""
+
+    rate: float
+    burst: float
+    max_keys: int = 10_000  # beyond it, full (idle) buckets are forgotten first
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+
+    def take(self, key: str, now: float) -> float:
+        """0.0 if `key` may go now (and one token is spent); else how many seconds until it may."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            self._make_room(now)
+            bucket = self._buckets[key] = _Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate)
+        bucket.stamp = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return 0.0
+        return (1.0 - bucket.tokens) / self.rate
+
+    def _make_room(self, now: float) -> None:
+        if len(self._buckets) < self.max_keys:
+            return
+        full = [k for k, b in self._buckets.items() if b.tokens + (now - b.stamp) * self.rate >= self.burst]
+        for key in full or list(self._buckets)[: self.max_keys // 10]:
+            del self._buckets[key]
