@@ -275,7 +275,9 @@ async def _run_server(
         await site.start()
         if redirect is not None:
             plain_port, public_url = redirect
-            plain = web.AppRunner(redirect_app(port, public_url), handle_signals=False, access_log=None)
+            plain = web.AppRunner(
+                redirect_app(port, public_url), handle_signals=False, access_log=None, keepalive_timeout=idle_timeout
+            )
             await plain.setup()
             runners.append(plain)
             await web.TCPSite(plain, host, plain_port).start()
