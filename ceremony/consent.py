@@ -33,7 +33,7 @@ HEX64 = re.compile(r"\A[0-9a-f]{64}\Z")  # \Z, not `$`: that also matches before
 _TEXTS = {
     Decision.CONSENT: {
         "ko": (
-            "본인 {name}({title})은(는) {party}을(를) 대표하여, SHA-256 값이 {sha}인 "
+            "본인 {name}({title}){ko_topic} {party}{ko_object} 대표하여, SHA-256 값이 {sha}인 "
             "「{doc}」의 내용을 읽고 이해하였으며 이에 동의하고 서명합니다."
         ),
         "zh": "本人{name}（{title}）代表{party}，已阅读并理解SHA-256值为{sha}的《{doc}》，同意并签署。",
@@ -43,11 +43,30 @@ _TEXTS = {
         ),
     },
     Decision.DECLINE: {
-        "ko": "본인 {name}({title})은(는) {party}을(를) 대표하여, SHA-256 값이 {sha}인 「{doc}」에 서명하지 않습니다.",
+        "ko": (
+            "본인 {name}({title}){ko_topic} {party}{ko_object} 대표하여, SHA-256 값이 {sha}인 「{doc}」에 "
+            "서명하지 않습니다."
+        ),
         "zh": "本人{name}（{title}）代表{party}，不签署SHA-256值为{sha}的《{doc}》。",
         "en": "I, {name}, {title}, on behalf of {party}, decline to sign \u201c{doc}\u201d, whose SHA-256 is {sha}.",
     },
 }
+
+
+def has_final_consonant(word: str) -> bool | None:
+    """Whether a word's last Hangul syllable has a final consonant (받침); None when it ends in no Hangul syllable."""
+    last = word.rstrip()[-1:]
+    if not last or not "\uac00" <= last <= "\ud7a3":
+        return None
+    return (ord(last) - 0xAC00) % 28 != 0
+
+
+def korean_particle(word: str, after_consonant: str, after_vowel: str) -> str:
+    """The particle that follows `word`: 은/는, 이/가, 을/를 by its final consonant; both, as 은(는), when unknown."""
+    final = has_final_consonant(word)
+    if final is None:
+        return f"{after_consonant}({after_vowel})"
+    return after_consonant if final else after_vowel
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,10 +100,14 @@ def consent_text(
 ) -> str:
     """The exact sentence shown to the signatory; its SHA-256 goes into the statement."""
     party = definition.party(signatory.party)
+    name, party_name = signatory.name.get(lang), party.name.get(lang)
     return _TEXTS[Decision(decision)][lang].format(
-        name=signatory.name.get(lang),
+        name=name,
         title=signatory.title.get(lang),
-        party=party.name.get(lang),
+        party=party_name,
+        # Korean particles follow the name (before its parenthesised title) and the party's name.
+        ko_topic=korean_particle(name, "은", "는"),
+        ko_object=korean_particle(party_name, "을", "를"),
         sha=sha256,
         doc=definition.document.title.get(lang),
     )

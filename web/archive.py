@@ -1,6 +1,8 @@
 """The archivist's side: the sealed record and the records a browser may fetch.
 
 GET  /api/ceremonies/{ceremony}/record   the record zip (archivist, host, operator)
+GET  /api/ceremonies/{ceremony}/record/signed.pdf, …/record/completion.pdf
+                                         one file of it (archivist, host, signatory, operator)
 GET  /api/archive                        the ceremonies this browser may archive
 GET  /archive, /c/{ceremony}/archive     the same, as pages
 
@@ -14,20 +16,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import logging
+import zipfile
 from typing import Any
 
 from aiohttp import web
 
 from ceremony.events import Role
 from ceremony.state import CeremonyState, Phase
+from signatures.record.parts import SIGNED_PDF
 from signatures.record.store import RecordStore
 
 from . import views
 from .appkeys import RECORDS, SERVICE
 from .auth import ceremony_state, held_ceremonies, require
 from .errors import Conflict, NotFound, Unauthenticated
-from .i18n import Translator, display_zones, negotiate, zoned_times
+from .i18n import Translator, ZonedTime, display_zones, negotiate, split_zoned, zoned_times
 from .pages import _page, _schedule
 from .record_view import (
     RecordListing,
@@ -41,6 +46,7 @@ from .record_view import (
 )
 
 log = logging.getLogger(__name__)
+COMPLETION_PDF = "completion.pdf"  # its row in signatures/record/parts.py
 routes = web.RouteTableDef()
 
 ARCHIVE_ROLES = (Role.ARCHIVIST, Role.HOST)
@@ -77,6 +83,55 @@ async def download_record(request: web.Request) -> web.Response:
             "ETag": f'"{digest.hex()}"',
             "X-Record-SHA256": digest.hex(),
             "Repr-Digest": f"sha-256=:{base64.b64encode(digest).decode()}:",  # RFC 9530
+        },
+    )
+
+
+# ---------------------------------------------------------------- files of the record, one at a time
+
+
+class NotSealed(Conflict):
+    """409 with a code of its own, so a page can say it in its language: no record yet."""
+
+    code = "not_sealed"
+
+
+# The files a person may want without unzipping the record: route name -> (member, download name stem).
+RECORD_FILES = {
+    "signed.pdf": (SIGNED_PDF, "mou-signed"),
+    "completion.pdf": (COMPLETION_PDF, "certificate-of-completion"),
+}
+FILE_ROLES = (Role.ARCHIVIST, Role.HOST, Role.SIGNATORY)
+
+
+def record_file_url(ceremony: str, name: str) -> str:
+    return f"/api/ceremonies/{ceremony}/record/{name}"
+
+
+@routes.get("/api/ceremonies/{ceremony}/record/{name:signed\\.pdf|completion\\.pdf}")
+async def download_record_file(request: web.Request) -> web.Response:
+    """One file of the sealed record (the signed MOU, the certificate of completion), as the zip holds it."""
+    require(request, FILE_ROLES, operator=True)
+    state = ceremony_state(request)
+    if state.phase is not Phase.SEALED and state.phase is not Phase.CANCELLED:
+        raise NotSealed("the ceremony is not sealed yet; its record's files exist once the host seals it")
+    data = await _stored_record(request, state)
+    member, stem = RECORD_FILES[request.match_info["name"]]
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            body = await asyncio.to_thread(archive.read, member)
+    except (KeyError, zipfile.BadZipFile):
+        log.error("ceremony %s: its record holds no readable %s", state.id, member)
+        raise NotFound(f"the record of this ceremony holds no {member}; ask the operator") from None
+    digest = hashlib.sha256(body).hexdigest()
+    return web.Response(
+        body=body,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{stem}-{state.id}.pdf"',
+            "Cache-Control": "no-store",
+            "X-Member": member,
+            "X-Content-SHA256": digest,
         },
     )
 
@@ -141,7 +196,19 @@ async def archive_page(request: web.Request) -> web.Response:
         (state, facts, zoned_times(state.definition.schedule.start, display_zones(state.definition)))
         for state, facts in rows
     ]
-    return _private(_page(request, "archive.html", rows=shown, size_text=size_text, when=zoned_when))
+    return _private(
+        _page(request, "archive.html", rows=shown, size_text=size_text, when=zoned_when, split=_splitter(request))
+    )
+
+
+def _splitter(request: web.Request) -> Any:
+    """For the tables: a time's zones as (first line, second line) in the page's language."""
+    lang = negotiate(request)
+
+    def split(times: list[ZonedTime]) -> tuple[list[ZonedTime], list[ZonedTime]]:
+        return split_zoned(times, lang)
+
+    return split
 
 
 @routes.get("/c/{ceremony}/archive")
@@ -169,5 +236,6 @@ async def ceremony_archive_page(request: web.Request) -> web.Response:
             record_url=record_url(state.id),
             size_text=size_text,
             data=data_block,
+            split=_splitter(request),
         )
     )

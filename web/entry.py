@@ -38,7 +38,11 @@ def page_for(ceremony: str, role: Role) -> str:
 def _enter_page(request: web.Request) -> web.Response:
     lang = negotiate(request)
     signed_in = bool(cap_cookie_names(request))
-    html = request.app[TEMPLATES].get_template("enter.html").render(lang=lang, t=Translator(lang), signed_in=signed_in)
+    t = Translator(lang)
+    # A refused link is said by its error code in the page's language; the server's English reason is secondary.
+    messages = {k: t(k) for k in ("js.network", "js.http")} | t.catalogue("js.error.") | t.catalogue("js.enter.")
+    template = request.app[TEMPLATES].get_template("enter.html")
+    html = template.render(lang=lang, t=t, signed_in=signed_in, messages=messages)
     return web.Response(text=html, content_type="text/html")
 
 

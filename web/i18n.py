@@ -95,3 +95,21 @@ def zoned_times(at: datetime, zones: list[str]) -> list[ZonedTime]:
         local = at.astimezone(UTC if zone == "UTC" else ZoneInfo(zone))
         result.append(ZonedTime(local.tzname() or zone, zone, local.strftime("%Y-%m-%d %H:%M")))
     return result
+
+
+# The zone each page language reads first: KST for ko, CST for zh, both for en (UTC always after).
+LANGUAGE_ZONES: dict[str, tuple[str, ...]] = {
+    "ko": ("Asia/Seoul",),
+    "zh": ("Asia/Shanghai",),
+    "en": ("Asia/Seoul", "Asia/Shanghai"),
+}
+
+
+def split_zoned(times: list[ZonedTime], lang: str) -> tuple[list[ZonedTime], list[ZonedTime]]:
+    """(first line, second line): the page language's zone(s) first, the others after, in their order.
+
+    A ceremony whose venues are elsewhere (no zone of the language among them) keeps its first zone first.
+    """
+    wanted = LANGUAGE_ZONES.get(lang, ())
+    first = [z for z in times if z.zone in wanted] or times[:1]
+    return first, [z for z in times if z not in first]

@@ -145,7 +145,13 @@ def _render_error(
         template = request.app[TEMPLATES].get_template("error.html")
         signed_in = bool(cap_cookie_names(request))  # a revoked link's page offers to clear its cookie
         html = template.render(
-            lang=lang, t=Translator(lang), status=status, reason=reason, fields=fields, signed_in=signed_in
+            lang=lang,
+            t=Translator(lang),
+            status=status,
+            code=code,
+            reason=reason,
+            fields=fields,
+            signed_in=signed_in,
         )
     except Exception:  # the error page must not fail in turn
         html = f"<!doctype html><title>{status}</title><p>{status}</p>"

@@ -10,7 +10,7 @@ from ceremony.commands import RevokeCertificate
 from ceremony.consent import DECISIONS, consent_text, text_sha256
 from ceremony.events import Role
 from ceremony.model import LANGUAGES
-from ceremony.state import Invitation
+from ceremony.state import Invitation, current_pdf
 from signatures.keys import b64
 from signatures.pdf_desk import LEASE_SECONDS
 from signatures.record.receipts import receipt_json
@@ -169,6 +169,33 @@ async def receipt(request: web.Request) -> web.Response:
         raise NotDecided("there is no receipt yet: it is written when this signatory signs or declines")
     # no-store: it names the signatory's certificate; a shared proxy has no business keeping it.
     return web.json_response(receipt_json(state, signatory), headers={"Cache-Control": "no-store"})
+
+
+class NotSigned(Conflict):
+    """409 with a code of its own: the signatory has not signed the PDF yet, so there is nothing of theirs to keep."""
+
+    code = "not_signed"
+
+
+@routes.get(BASE + "/documents/signed")
+async def signed_document(request: web.Request) -> web.Response:
+    """The newest revision of the MOU, which holds this signatory's signature (and every earlier one)."""
+    principal = _signatory(request)
+    state = ceremony_state(request)
+    assert principal.invitation is not None and principal.invitation.signatory is not None
+    if principal.invitation.signatory not in state.pdf_signatures:
+        raise NotSigned("there is no signed PDF of yours yet: it exists once you have signed")
+    sha256, _size = current_pdf(state)
+    data = await request.app[SERVICE].document(sha256)
+    return web.Response(
+        body=data,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="mou-signed-{state.id}.pdf"',
+            "Cache-Control": "no-store",
+            "X-Document-SHA256": sha256,
+        },
+    )
 
 
 @routes.post(BASE + "/consents")

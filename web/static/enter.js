@@ -6,10 +6,24 @@ import { readData, translator } from './i18n.js';
 const tr = translator(readData('messages') ?? {});
 const busy = document.getElementById('enter-busy');
 
-function fail(id, reason) {
+function fail(id, reason, detail) {
   busy.hidden = true;
   if (reason !== undefined) document.getElementById('enter-reason').textContent = reason;
+  if (detail) {
+    // The server's English reason, for whoever helps: secondary to the localized text above.
+    document.getElementById('enter-detail-text').textContent = detail;
+    document.getElementById('enter-detail').hidden = false;
+  }
   document.getElementById(id).hidden = false;
+}
+
+/** The refusal in the page's language, by error code: a link the server does not know (revoked or mistyped)
+ * has its own words; other codes use js.error.<code>; a code without words falls back to the HTTP status. */
+function refusal(status, code) {
+  if (code === 'forbidden') return tr('js.enter.invalid');
+  const key = `js.error.${code}`;
+  if (code && tr(key) !== key) return tr(key);
+  return tr('js.http', { status });
 }
 
 async function enter() {
@@ -40,7 +54,7 @@ async function enter() {
     location.replace(answer.redirect);
     return;
   }
-  fail('enter-failed', answer.reason || tr('js.http', { status: response.status }));
+  fail('enter-failed', refusal(response.status, answer.error), answer.reason);
 }
 
 enter();

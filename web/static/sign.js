@@ -28,6 +28,8 @@ const view = {
   receipt: null,      // GET .../receipt, once the decision (and, for a consent, the PDF signature) is in
   receiptBusy: false,
   texts: {},          // decision -> {text, sha256}: exactly what is shown
+  otherDevice: false, // another key of this signatory is approved: that device signs, this one never
+  consentElsewhere: null, // a decision recorded with another device's key
   busy: false,
 };
 window.__signing = { fingerprint: null, enrollment: null, consent: null, ready: false };
@@ -127,14 +129,54 @@ async function loadOrMakeKey() {
 const inSigning = () => page.signing_segments.includes(view.summary.segment) && view.summary.state === 'signing';
 const approved = () => view.enrollment?.status === 'approved' && !view.enrollment.revoked;
 
+/** Another device of this signatory is the one in use: this one attempts no consent and no PDF signature. */
+const elsewhere = () => !approved() && (view.otherDevice || !!view.consentElsewhere);
+
 function enrollmentStatus() {
   if (!view.enrollment) return 'none';
   if (view.enrollment.status === 'approved' && view.enrollment.revoked) return 'revoked';
   return view.enrollment.status;
 }
 
+// ---- status changes, announced: a banner on top, a live region, a vibration where there is one ----
+
+const VIBRATE = { approved: [120], rejected: [300, 100, 300], signing: [120, 80, 120], signed: [200] };
+let announced = null;  // what was last seen: nothing is announced until the page knows where it stands
+let bannerTimer = null;
+
+function announce(what) {
+  const banner = $('status-banner');
+  banner.dataset.kind = what;
+  banner.textContent = tr(`js.sign.announce.${what}`);
+  banner.hidden = false;
+  clearTimeout(bannerTimer);
+  bannerTimer = setTimeout(() => { banner.hidden = true; }, 8000);
+  try {
+    if (typeof navigator.vibrate === 'function') navigator.vibrate(VIBRATE[what]);
+  } catch {
+    // vibration is a courtesy
+  }
+}
+
+function watchChanges(status) {
+  const now = {
+    status,
+    signing: inSigning(),
+    signed: view.consent?.decision === 'consent',
+  };
+  if (!view.key || !view.enrollment) return;
+  const before = announced;
+  announced = now;
+  if (!before) return;
+  if (now.signed && !before.signed) announce('signed');
+  else if (now.status !== before.status && now.status === 'approved') announce('approved');
+  else if (now.status !== before.status && (now.status === 'rejected' || now.status === 'revoked')) announce('rejected');
+  else if (now.signing && !before.signing && !now.signed) announce('signing');
+}
+
 function render() {
   applyState(view.summary, page, tr);
+  showDownloads();
   const phase = tr(`state.${view.summary.state}`);
   $('segment-now').textContent = view.summary.segment ? `${phase} — ${segmentTitle(page, view.summary.segment)}` : phase;
 
@@ -155,10 +197,12 @@ function render() {
   const cause = view.enrollment?.cause ?? 'superseded';
   const reasons = { rejected: view.enrollment?.reason || '', revoked: tr(`js.sign.revoked.${cause}`) };
   $('enrollment-reason').textContent = reasons[status] ?? '';
-  $('retry-enroll').hidden = !(status === 'rejected' || status === 'revoked') || !!view.consent;
+  const away = elsewhere();
+  $('elsewhere-note').hidden = !away;
+  $('retry-enroll').hidden = !(status === 'rejected' || status === 'revoked') || !!view.consent || away;
   if (status === 'revoked') $('pdf-retry').hidden = true;  // a revoked key's signature could only be refused
 
-  const decided = !!view.consent;
+  const decided = !!view.consent || away;
   const textReady = !!view.texts.consent;
   box.disabled = decided || !textReady || view.busy;
   signButton.disabled = decided || view.busy || !approved() || !inSigning() || !box.checked || !textReady;
@@ -176,11 +220,25 @@ function render() {
     pdf: view.pdf,
     receipt: view.receipt,
     ready: !!view.key && !!view.enrollment,
+    elsewhere: away,
   };
+  watchChanges(status);
+}
+
+// ---- downloads: the signed PDF once this signatory has signed; the record's PDFs once sealed ----
+
+function showDownloads() {
+  const signed = !!view.pdf;
+  const sealed = view.summary.state === 'sealed';
+  $('signed-download').hidden = !signed;
+  $('record-signed-download').hidden = !sealed;
+  $('completion-download').hidden = !sealed;
+  $('downloads').hidden = !signed && !sealed;
 }
 
 function hint() {
   if (!view.summary.document_sha256) return 'not_frozen';
+  if (elsewhere()) return 'elsewhere';
   if (!view.key) return 'key';
   if (!view.enrollment || view.enrollment.status === 'pending') return 'pending';
   if (!approved()) return 'rejected';
@@ -212,10 +270,12 @@ function showPdf(state, detail) {
   $('pdf-time').replaceChildren(view.pdf ? zonedElement(parseTime(view.pdf.timestamp), page.zones, true) : '');
   $('pdf-retry').hidden = state !== 'failed' || enrollmentStatus() === 'revoked';
   $('pdf-box').hidden = false;
+  showDownloads();  // the signed PDF is downloadable from the moment it is in
 }
 
 async function signPdf() {
-  if (view.pdfBusy || view.pdf || view.consent?.decision !== 'consent') return;
+  // Only the device whose key is approved signs: a rejected or replaced one would hold the signing turn.
+  if (view.pdfBusy || view.pdf || view.consent?.decision !== 'consent' || !approved()) return;
   view.pdfBusy = true;
   showPdf('working');
   try {
@@ -320,8 +380,15 @@ async function refreshMe() {
   const standing = mine.filter((e) => e.status === 'pending' || (e.status === 'approved' && !e.revoked));
   view.enrollment = standing.at(-1) ?? mine.at(-1) ?? null;
   if (me.segment !== undefined) view.summary = { ...view.summary, segment: me.segment, state: me.state };
-  if (me.consent && !view.consent) showConfirmation(me.consent);
-  if (me.pdf_signature && !view.pdf) {
+  view.otherDevice = me.enrollments.some(
+    (e) => e.fingerprint !== view.key.fingerprint && e.status === 'approved' && !e.revoked,
+  );
+  // A decision is this device's when its certificate is one this key was given.
+  const serials = new Set(mine.map((e) => e.serial).filter(Boolean));
+  const here = !!me.consent && serials.has(me.consent.certificate_serial);
+  view.consentElsewhere = me.consent && !here ? me.consent : null;
+  if (here && !view.consent) showConfirmation(me.consent);
+  if (here && me.pdf_signature && !view.pdf) {
     view.pdf = me.pdf_signature;
     showPdf('done', { field: view.pdf.field });
   }
@@ -329,7 +396,7 @@ async function refreshMe() {
   loadReceipt();
   // Consented (perhaps before a reload) but not yet in the PDF: finish the job with this key,
   // unless it was revoked meanwhile (the server would refuse; the key's status says why).
-  if (me.consent?.decision === 'consent' && !me.pdf_signature && enrollmentStatus() !== 'revoked') signPdf();
+  if (here && me.consent.decision === 'consent' && !me.pdf_signature && approved()) signPdf();
   return mine;
 }
 
@@ -352,7 +419,10 @@ let polling = null;
 function pollWhilePending() {
   if (polling) return;
   polling = setInterval(async () => {
-    if (view.enrollment?.status !== 'pending') {
+    // While pending, and while a rejected or replaced key waits to learn which device is in use
+    // (the signatory's stream does not carry other keys' approvals).
+    const waiting = view.enrollment?.status === 'pending' || (!approved() && !view.consent && !elsewhere());
+    if (!waiting) {
       clearInterval(polling);
       polling = null;
       return;

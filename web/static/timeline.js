@@ -35,6 +35,23 @@ export function startTimeline(page, tr, onEvent) {
     empty.hidden = true;
   });
 
+  // Whose key, whose certificate, which hall: an approval names no signatory, its request did.
+  const owners = new Map();  // enrollment id / certificate serial -> signatory id
+  function subject(event) {
+    const d = event.data || {};
+    if (d.signatory && d.enrollment) owners.set(d.enrollment, d.signatory);
+    const signatory = d.signatory ?? owners.get(d.enrollment) ?? owners.get(d.serial);
+    if (d.serial && signatory) owners.set(d.serial, signatory);
+    if (signatory) return page.signatories?.find((s) => s.id === signatory)?.name ?? signatory;
+    if (d.venue) return page.venues?.find((v) => v.id === d.venue)?.name ?? d.venue;
+    return '';
+  }
+  /** "key approved: 홍길동" rather than "key approved" once per signatory. */
+  function named(text, event) {
+    const who = subject(event);
+    return who && !text.includes(who) ? `${text}: ${who}` : text;
+  }
+
   function entry(event) {
     const li = document.createElement('li');
     li.className = `tl-entry tl-${event.type.replace('.', '-')}`;
@@ -42,7 +59,7 @@ export function startTimeline(page, tr, onEvent) {
     li.dataset.type = event.type;
     const label = document.createElement('p');
     label.className = 'tl-label';
-    label.textContent = describeEvent(event, page, tr);
+    label.textContent = named(describeEvent(event, page, tr), event);
     const meta = document.createElement('p');
     meta.className = 'tl-meta';
     const actor = document.createElement('span');

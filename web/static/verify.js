@@ -5,7 +5,8 @@ import { readData, translator } from './i18n.js';
 import { hideAlert, showAlert } from './ui.js';
 
 const page = readData('page-data');
-const tr = translator(page.messages);
+// js.error.<code> for refusals the verify page has no words of its own for.
+const tr = translator({ ...(readData('error-messages') ?? {}), ...page.messages });
 const $ = (id) => document.getElementById(id);
 
 const input = $('record-file');
@@ -84,6 +85,10 @@ function failureText(status, body) {
     unsupported_encoding: 'js.verify.encoding', bad_request: 'js.verify.bad_request', too_slow: 'js.verify.too_slow',
     too_many_requests: 'js.verify.too_many' }[body?.error];
   if (known) return tr(known, { reason: body.reason || '' });
+  // Any other code in the page's language (js.error.<code>), the English reason after it.
+  const key = `js.error.${body?.error}`;
+  const said = body?.error && tr(key) !== key ? tr(key) : null;
+  if (said) return tr('js.verify.failed', { reason: body.reason ? `${said} (${body.reason})` : said });
   return tr('js.verify.failed', { reason: body?.reason || tr('js.http', { status }) });
 }
 
@@ -125,18 +130,99 @@ function badge(ok) {
   return span;
 }
 
+/** A check's name in the page's language (js.verify.check.<name>), its stable id beside it in small print. */
+function checkName(check) {
+  const key = `js.verify.check.${check.name}`;
+  const name = document.createElement('span');
+  name.className = 'check-name';
+  const id = document.createElement('code');
+  id.className = 'check-id muted small';
+  id.textContent = check.name;
+  if (tr(key) === key) {
+    name.append(id);
+  } else {
+    name.append(tr(key), ' ', id);
+  }
+  return name;
+}
+
+/** The verifier's English detail: secondary text, marked so (lang="en", small print). */
+function checkDetail(check) {
+  const detail = document.createElement('span');
+  detail.className = 'check-detail muted small';
+  detail.lang = 'en';  // the verifier reports in English, whatever the page language
+  detail.title = tr('js.verify.detail_label');
+  detail.textContent = check.detail;
+  return detail;
+}
+
 function checkRow(check) {
   const row = document.createElement('tr');
   row.className = check.ok ? 'check-pass' : 'check-fail';
-  const name = document.createElement('code');
-  name.textContent = check.name;
-  for (const [content, english] of [[badge(check.ok), false], [name, false], [check.subject, true], [check.detail, true]]) {
+  row.dataset.check = check.name;
+  const subject = document.createElement('code');
+  subject.textContent = check.subject;
+  for (const content of [badge(check.ok), checkName(check), subject, checkDetail(check)]) {
     const td = document.createElement('td');
-    if (english) td.lang = 'en';  // the verifier reports in English, whatever the page language
     td.append(content);
     row.append(td);
   }
   return row;
+}
+
+const SIGNED_PDF = 'mou-signed.pdf';
+// record.manifest's detail names the file that differs first: "mou-signed.pdf is not the file the manifest names".
+const namesSignedPdf = (detail) => detail.startsWith(`${SIGNED_PDF} `) || detail.startsWith(`${SIGNED_PDF}:`);
+
+/** Failed checks that all follow from one cause, so that it is said once, in the page's language.
+ *
+ * A PDF whose bytes differ from the frozen original or the sealed PDF (pdf.original, pdf.sealed, or the
+ * manifest naming mou-signed.pdf) makes every PDF signature, time-stamp and the layout fail too: that is
+ * "the PDF was changed after signing", not a forged signature or an untrusted certificate.
+ */
+function causes(checks) {
+  const failed = checks.filter((c) => !c.ok);
+  const changed = failed.some((c) => c.name === 'pdf.original' || c.name === 'pdf.sealed'
+    || (c.name === 'record.manifest' && namesSignedPdf(c.detail)));
+  if (!changed) return [];
+  const grouped = failed.filter((c) => c.name.startsWith('pdf.')
+    || (c.name === 'record.manifest' && namesSignedPdf(c.detail)));
+  const signatures = grouped.filter((c) => c.name === 'pdf.signature' || c.name === 'pdf.timestamp');
+  return [{ cause: 'pdf_changed', checks: grouped, signatures, evidence: grouped.filter((c) => !signatures.includes(c)) }];
+}
+
+function causeItem(check) {
+  const li = document.createElement('li');
+  li.dataset.check = check.name;
+  const subject = document.createElement('code');
+  subject.textContent = check.subject;
+  li.append(checkName(check), ' — ', subject, document.createElement('br'), checkDetail(check));
+  return li;
+}
+
+function causeBox(group) {
+  const box = document.createElement('section');
+  box.className = 'alert alert-error report-cause';
+  box.dataset.cause = group.cause;
+  const headline = document.createElement('h3');
+  headline.className = 'cause-headline';
+  headline.textContent = tr(`js.verify.cause.${group.cause}`);
+  const help = document.createElement('p');
+  help.textContent = tr(`js.verify.cause.${group.cause}_help`);
+  box.append(headline, help);
+  for (const [key, list] of [['js.verify.cause.signatures', group.signatures], ['js.verify.cause.evidence', group.evidence]]) {
+    if (!list.length) continue;
+    const title = document.createElement('p');
+    title.className = 'strong';
+    title.textContent = tr(key, { n: list.length });
+    // An ol: an alert's ul scrolls within 14rem, and these lists are read in full.
+    const ol = document.createElement('ol');
+    ol.className = 'cause-checks';
+    ol.style.overflowWrap = 'anywhere';  // hashes in the details wrap on a phone
+    ol.append(...list.map(causeItem));
+    box.append(title, ol);
+  }
+  return box;
 }
 
 function showSummary(report) {
@@ -166,8 +252,13 @@ function showReport(report) {
   const none = $('report-no-fingerprint');
   none.hidden = !!report.root_ca_fingerprint;
   none.textContent = tr('js.verify.no_fingerprint');
-  // Failures first, each group in the verifier's order: what needs attention is at the top.
-  const ordered = [...report.checks.filter((c) => !c.ok), ...report.checks.filter((c) => c.ok)];
+  // A cause first, with the failures that follow from it under it; then the other failures, then the passes,
+  // each in the verifier's order: what needs attention is at the top.
+  const groups = causes(report.checks);
+  $('report-causes').replaceChildren(...groups.map(causeBox));
+  const explained = new Set(groups.flatMap((g) => g.checks));
+  const failed = report.checks.filter((c) => !c.ok && !explained.has(c));
+  const ordered = [...failed, ...report.checks.filter((c) => c.ok)];
   $('report-checks').tBodies[0].replaceChildren(...ordered.map(checkRow));
   $('report').hidden = false;
   $('report').scrollIntoView({ behavior: 'smooth', block: 'start' });
