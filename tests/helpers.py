@@ -579,6 +579,17 @@ class Api:
         return await response.json()
 
 
+async def open_demo(call: Api, server: Server, segment: str | None = None) -> tuple[str, str]:
+    """Freeze and open the demo ceremony through the API (and start `segment`): its API path and the host token."""
+    api = f"/api/ceremonies/{server.demo_id}"
+    host = server.token(server.host_link)
+    await call("POST", f"{api}/freeze", host)
+    await call("POST", f"{api}/open", host)
+    if segment is not None:
+        await call("POST", f"{api}/segment", host, {"segment": segment})
+    return api, host
+
+
 async def new_page(browser: Any, locale: str = "en-US") -> tuple[Any, Page, list[str]]:
     """A fresh browser profile (no cookies) and a page that records script errors."""
     context = await browser.new_context(viewport=VIEWPORT, locale=locale)

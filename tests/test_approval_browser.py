@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from ceremony.safety import safety_code, spoken
-from tests.helpers import SHOTS, Api, Server
+from tests.helpers import SHOTS, Api, Server, open_demo
 
 pytestmark = pytest.mark.browser
 
@@ -71,10 +71,7 @@ async def test_the_signatory_and_the_host_see_the_same_code_and_approve_waits_fo
 ) -> None:
     script = await browser.new_context()
     call = Api(server, script.request)
-    api = f"/api/ceremonies/{server.demo_id}"
-    host = server.token(server.host_link)
-    await call("POST", f"{api}/freeze", host)
-    await call("POST", f"{api}/open", host)
+    api, host = await open_demo(call, server)
     people = (await call("GET", api, host))["signatories"]
     contexts = [script]
     for lang, who, label in (("ko", people[0]["id"], "governor's tablet"), ("zh", people[3]["id"], "市长的平板")):

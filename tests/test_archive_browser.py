@@ -23,7 +23,7 @@ from playwright.async_api import Page, expect
 
 from signatures.record.pins import Pins
 from signatures.record.verifier import verify_record
-from tests.helpers import SHOTS, Api, Server, new_page, pdfsig
+from tests.helpers import SHOTS, Api, Server, new_page, open_demo, pdfsig
 
 pytestmark = pytest.mark.browser
 
@@ -41,10 +41,7 @@ async def test_two_browsers_sign_the_pdf_and_the_archivist_downloads_the_record(
 ) -> None:
     call = Api(server, (await browser.new_context()).request)
     cid = server.demo_id
-    api = f"/api/ceremonies/{cid}"
-    host = server.token(server.host_link)
-    await call("POST", f"{api}/freeze", host)
-    await call("POST", f"{api}/open", host)
+    api, host = await open_demo(call, server)
     detail = await call("GET", api, host)
     chosen = [detail["signatories"][0]["id"], detail["signatories"][3]["id"]]  # one from each hall
     links = [

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from tests.helpers import FREEZE_MS, SHOTS, Api, Server, new_page
+from tests.helpers import FREEZE_MS, SHOTS, Api, Server, new_page, open_demo
 
 pytestmark = pytest.mark.browser
 
@@ -31,11 +31,7 @@ async def test_the_signing_page_and_the_archive_page_offer_the_signed_pdfs(brows
     script_context = await browser.new_context()
     call = Api(server, script_context.request)
     cid = server.demo_id
-    api = f"/api/ceremonies/{cid}"
-    host = server.token(server.host_link)
-    await call("POST", f"{api}/freeze", host)
-    await call("POST", f"{api}/open", host)
-    await call("POST", f"{api}/segment", host, {"segment": "signing"})
+    api, host = await open_demo(call, server, "signing")
     first = (await call("GET", api, host))["signatories"][0]["id"]
     link = (await call("POST", f"{api}/invitations", host, {"role": "signatory", "signatory": first}))["url"]
     archivist = (await call("POST", f"{api}/invitations", host, {"role": "archivist"}))["url"]

@@ -17,7 +17,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from ceremony.consent import has_final_consonant, korean_particle
-from tests.helpers import FREEZE_MS, SHOTS, Api, Server
+from tests.helpers import FREEZE_MS, SHOTS, Api, Server, open_demo
 
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 820, "height": 1180}
@@ -69,11 +69,7 @@ async def test_a_rejected_phone_never_signs_and_the_approved_tablet_signs_the_pd
 ) -> None:
     script = await browser.new_context()
     call = Api(server, script.request)
-    api = f"/api/ceremonies/{server.demo_id}"
-    host = server.token(server.host_link)
-    await call("POST", f"{api}/freeze", host)
-    await call("POST", f"{api}/open", host)
-    await call("POST", f"{api}/segment", host, {"segment": "signing"})
+    api, host = await open_demo(call, server, "signing")
     who = (await call("GET", api, host))["signatories"][0 if lang == "ko" else 3]["id"]
     if lang == "ko":  # the governor and his province: particles chosen by the final consonant, not 은(는)/을(를)
         text = (await call("GET", f"{api}/consent-text?lang=ko&decision=consent&signatory={who}", host))["text"]
@@ -155,10 +151,7 @@ async def test_status_changes_are_announced_on_top_aloud_and_by_vibration(
 ) -> None:
     script = await browser.new_context()
     call = Api(server, script.request)
-    api = f"/api/ceremonies/{server.demo_id}"
-    host = server.token(server.host_link)
-    await call("POST", f"{api}/freeze", host)
-    await call("POST", f"{api}/open", host)
+    api, host = await open_demo(call, server)
     who = (await call("GET", api, host))["signatories"][0 if lang == "ko" else 3]["id"]
     url = (await call("POST", f"{api}/invitations", host, {"role": "signatory", "signatory": who}))["url"]
     context = await browser.new_context(viewport=viewport, locale=LOCALES[lang], is_mobile=True, has_touch=True)

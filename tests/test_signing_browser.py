@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from playwright.async_api import expect
 
 from ceremony.canonical import canonicalize
-from tests.helpers import FREEZE_MS, SHOTS, Api, Server, new_page, openssl
+from tests.helpers import FREEZE_MS, SHOTS, Api, Server, new_page, open_demo, openssl
 
 pytestmark = pytest.mark.browser
 
@@ -32,12 +32,7 @@ def shots() -> Path:
 
 async def open_for_the_first_signatory(call: Api, server: Server, stage: str | None = None) -> tuple[str, str]:
     """Freeze and open the demo ceremony (and move it to `stage`); the first signatory's id and link."""
-    api = f"/api/ceremonies/{server.demo_id}"
-    host = server.token(server.host_link)
-    await call("POST", f"{api}/freeze", host)
-    await call("POST", f"{api}/open", host)
-    if stage is not None:
-        await call("POST", f"{api}/segment", host, {"segment": stage})
+    api, host = await open_demo(call, server, stage)
     first = (await call("GET", api, host))["signatories"][0]["id"]
     link = (await call("POST", f"{api}/invitations", host, {"role": "signatory", "signatory": first}))["url"]
     return first, link
