@@ -461,10 +461,10 @@ async def idle_memory(
 
 def parts(n: int) -> list[tuple[str, float]]:
     """CPU microseconds per message of each step of a relay, sans I/O, beside the floor's JSON work."""
+    from ceremony.limits import TokenBucket
     from ceremony.model import LocalizedText
     from signaling.protocol import Relay, encode, parse
     from signaling.room import Room
-    from signaling.server import TokenBucket
 
     room = Room("0" * 16, 60.0)
     name = LocalizedText(ko="a", zh="b", en="c")

@@ -30,6 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from ceremony.events import CeremonyCancelled, Envelope, InvitationRevoked, Role, VenueAdmitted
+from ceremony.limits import TokenBucket
 from ceremony.model import LocalizedText
 from ceremony.runtime.service import CeremonyService
 from ceremony.state import CeremonyState, Invitation
@@ -75,21 +76,6 @@ Address = Callable[[web.Request], str]
 
 def direct_peer(request: web.Request) -> str:
     return request.remote or ""
-
-
-class TokenBucket:
-    """A link's flood guard: `rate` messages a second, bursts of `burst`; time is an argument."""
-
-    def __init__(self, rate: float, burst: float, now: float) -> None:
-        self.rate, self.burst, self.tokens, self.stamp = rate, burst, burst, now
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
 
 
 class Hub:
@@ -195,7 +181,7 @@ class Hub:
             bucket = self._buckets[invitation] = TokenBucket(
                 self.settings.rate_per_second, self.settings.rate_burst, now
             )
-        return bucket.take(now)
+        return bucket.take(now) == 0.0
 
     def close_link(self, invitation: str, code: int, reason: str) -> None:
         """Every socket of a link, welcomed or not (a revoked link)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ceremony.limits import TokenBucket
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
@@ -23,36 +25,25 @@ class Limits:
 
 
 @dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    stamp: float
-
-
-@dataclass(slots=True)
 class RateLimit:
     """Token buckets per key: `rate` a second sustained, bursts of `burst`."""
 
     rate: float
     burst: float
     max_keys: int = 10_000  # beyond it, full (idle) buckets are forgotten first
-    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    _buckets: dict[str, TokenBucket] = field(default_factory=dict)
 
     def take(self, key: str, now: float) -> float:
         """0.0 if `key` may go now (and one token is spent); else how many seconds until it may."""
         bucket = self._buckets.get(key)
         if bucket is None:
             self._make_room(now)
-            bucket = self._buckets[key] = _Bucket(self.burst, now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate)
-        bucket.stamp = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return 0.0
-        return (1.0 - bucket.tokens) / self.rate
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, now)
+        return bucket.take(now)
 
     def _make_room(self, now: float) -> None:
         if len(self._buckets) < self.max_keys:
             return
-        full = [k for k, b in self._buckets.items() if b.tokens + (now - b.stamp) * self.rate >= self.burst]
+        full = [k for k, b in self._buckets.items() if b.full(now)]
         for key in full or list(self._buckets)[: self.max_keys // 10]:
             del self._buckets[key]
