@@ -7,6 +7,11 @@ DATA      ?= data
 HOST      ?= 127.0.0.1
 PORT      ?= 8080
 DEBS      := chromium poppler-utils libnss3-tools fonts-noto-cjk coturn sqlite3 openssl libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 p7zip-full unzip faketime
+# npm installs axe-core (package-lock.json) for the browser tests; Debian's nodejs and npm only where
+# no npm is on the PATH already (a machine with Node from elsewhere keeps it).
+DEBS      += $(if $(shell command -v npm),,nodejs npm)
+# The browser tests write screenshots of the pages' main states here; CI keeps the folder as an artifact.
+SHOTS_DIR ?= $(CURDIR)/build/screenshots
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run demo test setup system-packages lint bench clean
@@ -18,7 +23,8 @@ demo: setup
 	$(VENV)/bin/ceremony demo
 
 test: setup lint
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	mkdir -p $(SHOTS_DIR)
+	SHOTS_DIR=$(SHOTS_DIR) $(VENV)/bin/pytest -q -p no:cacheprovider
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -28,7 +34,7 @@ lint: setup
 bench: setup
 	$(VENV)/bin/python bench/store_bench.py
 
-setup: system-packages $(VENV)/.installed
+setup: system-packages $(VENV)/.installed node_modules/.installed
 
 # Installs only what is missing, so a prepared machine pays nothing.
 system-packages:
@@ -45,5 +51,10 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[test]'
 	touch $@
 
+# Exactly the versions in package-lock.json (npm ci), again whenever package.json or the lockfile changes.
+node_modules/.installed: package.json package-lock.json | system-packages
+	npm ci --no-audit --no-fund
+	touch $@
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info node_modules

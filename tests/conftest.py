@@ -25,7 +25,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from tests.helpers import ROOT, Server, start_server
+from tests.helpers import ROOT, PageChecks, Server, start_server
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -68,14 +68,22 @@ def demo_json() -> dict[str, Any]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
+    """Headless Chromium whose every page is checked (tests/helpers.py `PageChecks`): axe-core at each load,
+    goto, screenshot and `check_page`, and no English sentence of the server's on a Korean or Chinese page.
+    What was found fails the test here, at teardown, with the rule, element, page and state of each."""
     from playwright.async_api import async_playwright
 
+    checks = PageChecks()
     async with async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        checks.watch(b)
         try:
             yield b
+            await checks.settle()
         finally:
             await b.close()
+    if checks.findings:
+        pytest.fail(checks.report(), pytrace=False)
 
 
 CEREMONY = [sys.executable, "-m", "web.cli"]

@@ -16,13 +16,21 @@ which may import from here (never the other way round). By section:
 - signaling: `SERVER_TYPES`, `CANDIDATE`, `SDP` (message parts), `Template` and `build_template`
   (a data directory with an open ceremony and links to it), and WebSocket frames by hand:
   `RawSocket` (`raw_socket` upgrades a TCP connection, `ws_frame` builds a client frame);
-- browsers: `VIEWPORT`, `FREEZE_MS`, `SHOTS` (where screenshots go), `Api` (the JSON API through
-  a Playwright request context) and `new_page` (a fresh profile and a page that records script errors).
+- browsers: `VIEWPORT`, `FREEZE_MS`, `SHOTS` (where screenshots go: `$SHOTS_DIR`, which `make test` sets to
+  build/screenshots for CI to keep), `Api` (the JSON API through a Playwright request context) and
+  `new_page` (a fresh profile and a page that records script errors);
+- what every browser test checks on every page (issue 12): `PageChecks` watches a browser (the `browser`
+  fixture does it), so that each page's load, each `page.goto` and each `page.screenshot` runs axe-core
+  (`AXE_TAGS`; serious and critical violations fail the test at teardown) and, on a Korean or Chinese page,
+  looks for the server's English sentences (`server_sentences()`) outside text marked `lang="en"`;
+  `check_page(page, "state")` does the same at a state a test reaches without a load or a screenshot.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import functools
 import io
 import os
 import re
@@ -34,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -597,3 +606,288 @@ async def new_page(browser: Any, locale: str = "en-US") -> tuple[Any, Page, list
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     return context, page, errors
+
+
+# ------------------------------------------------------------------ what every browser test checks on every page
+
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # from package-lock.json (`npm ci`), never a CDN
+AXE_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice")
+FAILING_IMPACTS = ("serious", "critical")
+# Errors that mean "this document is gone", not "this page is wrong": a navigation replaced it, or the test
+# closed the page. The next document gets its own check; a closed one has nothing left to check.
+_GONE = re.compile(r"Execution context was destroyed|closed|navigat|Target crashed|Frame was detached", re.I)
+
+# Runs axe-core in the page, and reads the text a person sees in the page's own language: without what is
+# marked English (lang="en": the server's words as technical detail, the MOU's English text, "English" in
+# the language switcher) and without hidden text (closed <details>, hidden panels).
+_RUN_JS = """async (tags) => {
+  if (document.contentType !== 'text/html' || !document.body) return null;
+  const result = await window.axe.run(document, {
+    runOnly: {type: 'tag', values: tags}, resultTypes: ['violations'], iframes: false,
+  });
+  const violations = result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => ({target: n.target.map(String), summary: n.failureSummary || ''})),
+  }));
+  const texts = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || !node.data.trim() || el.closest('script, style, template, noscript, .technical-detail')) continue;
+    if ((el.closest('[lang]')?.lang || '').toLowerCase().startsWith('en')) continue;
+    if (!el.checkVisibility({visibilityProperty: true, opacityProperty: true})) continue;
+    texts.push(node.data);
+  }
+  const url = location.href.split('#')[0];  // never a link's token (the fragment) in a report
+  return {url, lang: document.documentElement.lang, violations, text: texts.join(' ').replace(/\\s+/g, ' ')};
+}"""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing to fix on one page: an axe-core rule broken by some elements, or an English sentence shown."""
+
+    rule: str  # axe-core's rule id, or "english-from-server"
+    impact: str
+    help: str
+    url: str
+    state: str
+    targets: tuple[str, ...]  # CSS selectors of the elements (axe-core's), or the sentence found
+    why: str
+
+    def key(self) -> tuple[str, str, tuple[str, ...]]:
+        return (self.rule, self.url.split("?")[0].split("#")[0], self.targets)
+
+    def describe(self) -> str:
+        more = f" (+{len(self.targets) - 5} more)" if len(self.targets) > 5 else ""
+        return (
+            f"- [{self.impact}] {self.rule}: {self.help}\n"
+            f"    page:  {self.url}  (state: {self.state})\n"
+            f"    where: {', '.join(self.targets[:5])}{more}\n"
+            f"    why:   {' '.join(self.why.split())[:400]}"
+        )
+
+
+@functools.cache
+def _axe_source() -> str:
+    if not AXE_JS.exists():
+        raise AssertionError(f"{AXE_JS} is missing: run `make setup` (it runs `npm ci` from package-lock.json)")
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+@functools.cache
+def server_sentences() -> tuple[str, ...]:
+    """The English sentences (and sentence parts around f-string values) the server can send as an error's
+    reason: the first argument of every error it raises (web.errors, ceremony.errors, signatures.errors)
+    and every reason the middleware renders. Parts of four words and twenty characters or more, so that each
+    is the server's own wording and not a phrase a page could happen to hold."""
+    import ceremony.canonical
+    import ceremony.errors
+    import signatures.errors
+    import signatures.keys
+    import web.errors
+
+    def family(cls: type) -> set[str]:
+        return {cls.__name__} | {name for sub in cls.__subclasses__() for name in family(sub)}
+
+    raising = (
+        family(web.errors.WebError)
+        | family(ceremony.errors.CeremonyError)
+        | family(signatures.errors.SignatureError)
+        | {ceremony.canonical.NotCanonicalizable.__name__, signatures.keys.BadKey.__name__}
+    )
+    found: set[str] = set()
+    for package in ("web", "ceremony", "signatures", "signaling"):
+        for source in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name == "_render_error" and len(node.args) >= 4:
+                    reasons = [node.args[3]]
+                elif name in raising and node.args:
+                    reasons = [node.args[0]]
+                else:
+                    continue
+                for reason in reasons:
+                    parts = reason.values if isinstance(reason, ast.JoinedStr) else [reason]
+                    for part in parts:
+                        if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                            text = " ".join(part.value.split()).strip(" ,;:()'`\"")
+                            if len(text) >= 20 and len(re.findall(r"[A-Za-z]{2,}", text)) >= 4:
+                                found.add(text)
+    return tuple(sorted(found))
+
+
+class PageChecks:
+    """The checks of one test's pages, and what they found.
+
+    `watch(browser)` makes every page of every context the browser opens checked at each load (in the
+    background, as the test goes on), after each `page.goto`, before each `page.screenshot` (waiting for
+    the check: a screenshot is a state the test names) and when the test closes the page or its context
+    (the state it left the page in; closing waits for the checks still running). The `browser` fixture
+    watches its browser and fails the test at teardown with `report()`.
+    """
+
+    def __init__(self) -> None:
+        self.findings: dict[tuple[str, str, tuple[str, ...]], Finding] = {}
+        self.checked = 0  # documents and states checked (a test's report says how many)
+        self._pending: set[asyncio.Task[list[Finding]]] = set()
+        self._locks: weakref.WeakKeyDictionary[Page, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+    # -- wiring (instance attributes on Playwright's objects, so that tests keep real Page objects)
+
+    def watch(self, browser: Any) -> None:
+        new_context, new_page = browser.new_context, browser.new_page
+
+        async def watched_context(*args: Any, **kwargs: Any) -> Any:
+            context = await new_context(*args, **kwargs)
+            self.watch_context(context)
+            return context
+
+        async def watched_page(*args: Any, **kwargs: Any) -> Any:
+            page = await new_page(*args, **kwargs)
+            self.watch_page(page)
+            return page
+
+        browser.new_context, browser.new_page = watched_context, watched_page
+
+    def watch_context(self, context: Any) -> None:
+        context.on("page", self.watch_page)
+        close = context.close
+
+        async def settled_close(*args: Any, **kwargs: Any) -> None:
+            for page in context.pages:  # the state each page was left in is a state the test reached
+                await self.check(page, "as the test left it")
+            await self.settle()
+            await close(*args, **kwargs)
+
+        context.close = settled_close
+
+    def watch_page(self, page: Page) -> None:
+        _WATCHED[page] = self
+        page.on("load", lambda p: self._later(p, "loaded"))
+        goto, screenshot, close = page.goto, page.screenshot, page.close
+
+        async def checked_goto(url: str, *args: Any, **kwargs: Any) -> Any:
+            response = await goto(url, *args, **kwargs)
+            await self.check(page, "loaded", once=True)
+            return response
+
+        async def checked_screenshot(*args: Any, **kwargs: Any) -> bytes:
+            shot = kwargs.get("path")
+            await self.check(page, f"screenshot {Path(shot).stem}" if shot else "screenshot")
+            result: bytes = await screenshot(*args, **kwargs)
+            return result
+
+        async def settled_close(*args: Any, **kwargs: Any) -> None:
+            await self.check(page, "as the test left it")
+            await self.settle()
+            await close(*args, **kwargs)
+
+        page.goto, page.screenshot, page.close = checked_goto, checked_screenshot, settled_close  # type: ignore[method-assign]
+
+    def _later(self, page: Page, state: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.check(page, state, once=True))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def settle(self) -> None:
+        """Wait for the checks still running (a load's, in the background)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    # -- the check
+
+    async def check(self, page: Page, state: str, *, once: bool = False) -> list[Finding]:
+        """Check the page's document now; `once`: unless this document was already checked at its load."""
+        lock = self._locks.setdefault(page, asyncio.Lock())
+        async with lock:
+            try:
+                return await self._check(page, state, once)
+            except Exception as exc:
+                if page.is_closed() or _GONE.search(str(exc)):
+                    return []
+                raise
+
+    async def _check(self, page: Page, state: str, once: bool) -> list[Finding]:
+        url = page.url
+        if not url.startswith(("http:", "https:")):  # about:blank, a data: URL, an error page of Chromium's own
+            return []
+        if not await page.evaluate("document.contentType === 'text/html'"):
+            return []  # a JSON answer, a PDF, an image: not a page people read
+        if once and await page.evaluate("window.__pageChecked === true"):
+            return []
+        await page.evaluate("window.__pageChecked = true")
+        if not await page.evaluate("typeof window.axe === 'object'"):
+            # page.evaluate is the DevTools protocol's own evaluation: the pages' CSP (script-src 'self')
+            # does not apply to it, where a <script> tag would be refused.
+            await page.evaluate(_axe_source())
+        result = await page.evaluate(_RUN_JS, list(AXE_TAGS))
+        if result is None:
+            return []
+        self.checked += 1
+        url = result["url"]  # the document axe-core saw (page.url may already name the next one)
+        found = [
+            Finding(
+                rule=v["id"],
+                impact=v["impact"],
+                help=v["help"],
+                url=url,
+                state=state,
+                targets=tuple(" ".join(n["target"]) for n in v["nodes"]),
+                why=v["nodes"][0]["summary"] if v["nodes"] else "",
+            )
+            for v in result["violations"]
+            if v["impact"] in FAILING_IMPACTS
+        ]
+        if result["lang"].lower().startswith(("ko", "zh")):
+            text = result["text"]
+            for sentence in server_sentences():
+                at = text.find(sentence)
+                if at >= 0:
+                    found.append(
+                        Finding(
+                            rule="english-from-server",
+                            impact="serious",
+                            help=f"the server's English is shown on a {result['lang']} page: show the "
+                            "localised text for the error's code (js.error.<code>) and keep the reason "
+                            'as technical detail marked lang="en"',
+                            url=url,
+                            state=state,
+                            targets=(sentence,),
+                            why=f"…{text[max(0, at - 80) : at + len(sentence) + 40]}…",
+                        )
+                    )
+        for finding in found:
+            self.findings.setdefault(finding.key(), finding)
+        return found
+
+    def report(self) -> str:
+        if not self.findings:
+            return ""
+        lines = [
+            f"{len(self.findings)} accessibility or language problem(s) in the {self.checked} page states this "
+            f"test visited (axe-core {AXE_TAGS}, impact {'/'.join(FAILING_IMPACTS)}; rule help: "
+            "https://dequeuniversity.com/rules/axe/4.14/<rule>):"
+        ]
+        lines += [finding.describe() for finding in self.findings.values()]
+        return "\n".join(lines)
+
+
+_WATCHED: weakref.WeakKeyDictionary[Page, PageChecks] = weakref.WeakKeyDictionary()
+
+
+async def check_page(page: Page, state: str) -> list[Finding]:
+    """Run the checks now, at a state the test has reached (after a change that was no load or screenshot).
+
+    On a watched page (the `browser` fixture's) what is found fails the test at teardown with the rest;
+    on any other page it fails here.
+    """
+    checks = _WATCHED.get(page)
+    if checks is not None:
+        return await checks.check(page, state)
+    own = PageChecks()
+    found = await own.check(page, state)
+    assert not found, own.report()
+    return found

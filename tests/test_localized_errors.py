@@ -10,7 +10,7 @@ import importlib
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from playwright.async_api import expect
 
-from tests.helpers import SHOTS, Server, new_page, start_server
+from signatures.errors import AlreadySigning, KeyRetired, NotARecord, PdfSigningFailed, SignatureError, TimestampError
+from tests.helpers import SHOTS, Server, check_page, new_page, server_sentences, start_server
 from web.app import create_app
 from web.errors import WebError
 from web.i18n import Translator
@@ -144,6 +145,68 @@ def codes_the_server_sends() -> set[str]:
         web.HTTPBadRequest(),
     )
     return (codes | {e.reason.lower().replace(" ", "_") for e in refusals}) - {"script_failed"}
+
+
+def _raisers() -> dict[str, Callable[[str], BaseException]]:
+    """For each code the server sends, an exception the server raises for it (with a given English reason)."""
+    table: dict[str, Callable[[str], BaseException]] = {c.code: c for c in (WebError, *_subclasses(WebError))}
+    table |= {
+        "timestamp_unavailable": TimestampError,
+        "key_retired": KeyRetired,
+        "signing_failed": PdfSigningFailed,
+        "not_a_record": NotARecord,
+        "signing_in_progress": AlreadySigning,
+        "bad_signature_input": SignatureError,
+        "internal": RuntimeError,
+        "method_not_allowed": lambda reason: web.HTTPMethodNotAllowed("GET", ["POST"]),
+        "request_entity_too_large": lambda reason: web.HTTPRequestEntityTooLarge(2, 1),
+    }
+    return table
+
+
+# The server's own sentence, given as every error's reason below: it must stay technical detail.
+REASON = "this link is not valid: it may have been revoked, or mistyped; ask the host for a new one"
+
+
+@pytest.fixture
+async def raising(aiohttp_client: Any, tmp_path: Path) -> TestClient[Any, Any]:
+    """The app with one more route, /raise/{code}, that raises what the server raises for that code."""
+    app = create_app(Settings(data_dir=tmp_path / "data", create_demo=False))
+    table = _raisers()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        raise table[request.match_info["code"]](REASON)
+
+    app.router.add_get("/raise/{code}", handler)
+    result: TestClient[Any, Any] = await aiohttp_client(app)
+    return result
+
+
+@pytest.mark.parametrize("lang", ["ko", "zh"])
+async def test_the_error_page_of_every_code_speaks_the_page_language(raising: TestClient[Any, Any], lang: str) -> None:
+    """Every code the server sends, as the page a person gets: said in Korean or Chinese by its code,
+    with none of the server's English sentences outside the technical detail."""
+    assert REASON in server_sentences()
+    codes = codes_the_server_sends()
+    assert codes <= set(_raisers()), f"say which exception sends {codes - set(_raisers())}"
+    t = Translator(lang)
+    sentences = server_sentences()
+    problems = []
+    for code in sorted(codes):
+        response = await raising.get(f"/raise/{code}", headers={"Accept-Language": f"{lang},en;q=0.5"})
+        english = await (await raising.get(f"/raise/{code}", headers={"Accept": "application/json"})).json()
+        main, detail = visible(await response.text())
+        said = [t(k) for k in (f"error.explain.{code}", f"js.error.{code}") if t(k) != k]
+        if english["error"] != code:
+            problems.append(f"{code}: the server sent {english['error']}")
+        if not said or not any(text in main for text in said):
+            problems.append(f"{code}: the page does not say it in {lang}: {main!r}")
+        if english["reason"] not in detail or english["reason"] in main:
+            problems.append(f"{code}: the reason is not (only) technical detail: {main!r}")
+        leaked = [s for s in sentences if s in main] + english_sentences(main)
+        if leaked:
+            problems.append(f"{code}: English in the {lang} page: {leaked}")
+    assert problems == [], "\n".join(problems)
 
 
 def test_every_server_error_code_is_said_in_korean_and_chinese() -> None:
@@ -278,16 +341,33 @@ async def test_verify_report_names_the_changed_pdf_as_the_cause(
 
 
 @pytest.mark.browser
-async def test_verify_page_says_any_refusal_by_its_code(site: Server, browser: Any, tmp_path: Path) -> None:
-    """A refusal the verify page has no words of its own for is said by js.error.<code>, the reason after it."""
-    context, page, errors = await new_page(browser, locale="ko-KR")
+@pytest.mark.parametrize("lang", ["ko", "zh"])
+async def test_verify_page_says_every_refusal_by_its_code(
+    site: Server, browser: Any, tmp_path: Path, lang: str
+) -> None:
+    """Whatever code the verifier refuses with, the page says it in its language (js.error.<code> or its own
+    words); the server's English sentence is shown only as technical detail marked lang="en"."""
+    context, page, errors = await new_page(browser, locale=lang)
     await page.goto(f"{site.base}/verify")
-    answer = {"error": "conflict", "reason": "the body is larger than allowed here"}
-    await page.route("**/api/verify", lambda route: route.fulfill(status=409, json=answer))
+    t = Translator(lang)
     record = tmp_path / "record.zip"
     record.write_bytes(b"PK\x05\x06" + b"\0" * 18)
-    await page.locator("#record-file").set_input_files(str(record))
-    await expect(page.locator("#verify-alert")).to_contain_text(Translator("ko")("js.error.conflict"))
-    await expect(page.locator("#verify-alert")).to_contain_text("(the body is larger than allowed here)")
+    answer: dict[str, str] = {}
+    await page.route("**/api/verify", lambda route: route.fulfill(status=409, json=answer))
+    alert = page.locator("#verify-alert")
+    for code in sorted(codes_the_server_sends()):
+        answer.update(error=code, reason=REASON)
+        await page.locator("#record-file").set_input_files(str(record))
+        await expect(alert.locator(".technical-detail code")).to_have_text(code)
+        await expect(alert.locator('.technical-detail[lang="en"]')).to_contain_text(REASON)
+        said = t(f"js.error.{code}")
+        own = {"busy", "too_large", "unsupported_encoding", "too_slow", "too_many_requests"}
+        if code not in own:
+            await expect(alert.locator(".alert-message")).to_contain_text(said)
+        message = await alert.locator(".alert-message").inner_text()
+        assert REASON not in message and english_sentences(message) == [], (code, message)
+        found = await check_page(page, f"refused with {code}")
+        assert [f for f in found if f.rule == "english-from-server"] == [], code
+        await page.locator("#record-file").evaluate("(input) => { input.value = ''; }")
     assert errors == []
     await context.close()

@@ -79,17 +79,35 @@ function send(file) {
   });
 }
 
-function failureText(status, body) {
-  if (status === 0) return tr('js.network');
-  const known = { not_a_record: 'js.verify.not_a_record', busy: 'js.verify.busy', too_large: 'js.verify.too_large_server',
-    unsupported_encoding: 'js.verify.encoding', bad_request: 'js.verify.bad_request', too_slow: 'js.verify.too_slow',
-    too_many_requests: 'js.verify.too_many' }[body?.error];
-  if (known) return tr(known, { reason: body.reason || '' });
-  // Any other code in the page's language (js.error.<code>), the English reason after it.
-  const key = `js.error.${body?.error}`;
-  const said = body?.error && tr(key) !== key ? tr(key) : null;
-  if (said) return tr('js.verify.failed', { reason: body.reason ? `${said} (${body.reason})` : said });
-  return tr('js.verify.failed', { reason: body?.reason || tr('js.http', { status }) });
+/** What to say about a refused upload: in the page's language by the error's code; the server's English
+ * reason only as technical detail beside it (marked lang="en"), never inside the sentence. */
+function failure(status, body) {
+  if (status === 0) return { text: tr('js.network'), detail: null };
+  const code = body?.error;
+  const detail = body?.reason ? { code: code ?? String(status), reason: body.reason } : null;
+  const own = { busy: 'js.verify.busy', too_large: 'js.verify.too_large_server', unsupported_encoding: 'js.verify.encoding',
+    too_slow: 'js.verify.too_slow', too_many_requests: 'js.verify.too_many' }[code];
+  if (own) return { text: tr(own), detail };
+  const key = `js.error.${code}`;
+  const said = code && tr(key) !== key ? tr(key) : tr('js.http', { status });
+  // "Not a record" and "bad request" say all there is; anything else: "this file cannot be checked: ...".
+  const whole = code === 'not_a_record' || code === 'bad_request';
+  return { text: whole ? said : tr('js.verify.failed', { reason: said }), detail };
+}
+
+function showFailure({ text, detail }) {
+  showAlert(alertBox, 'error', text);
+  if (!detail) return;
+  const line = document.createElement('p');
+  line.className = 'technical-detail muted small';
+  line.lang = 'en';
+  const label = document.createElement('span');
+  label.lang = document.documentElement.lang;
+  label.textContent = `${tr('js.verify.technical_detail')}:`;
+  const code = document.createElement('code');
+  code.textContent = detail.code;
+  line.append(label, ' ', code, ` — ${detail.reason}`);
+  alertBox.append(line);
 }
 
 async function verify(file) {
@@ -117,7 +135,7 @@ async function verify(file) {
     input.value = '';  // choosing the same file again should verify it again
   }
   if (answer.status !== 200 || !answer.body) {
-    showAlert(alertBox, 'error', failureText(answer.status, answer.body));
+    showFailure(failure(answer.status, answer.body));
     return;
   }
   showReport(answer.body);
