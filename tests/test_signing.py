@@ -227,6 +227,68 @@ async def test_a_signatory_may_decline_and_that_is_logged(hall: Hall) -> None:
     assert r.status == 201 and (await r.json())["decision"] == "decline"
 
 
+async def test_a_decline_carries_its_reason_signed_with_it(hall: Hall) -> None:
+    browser = Browser()
+    await hall.approve((await hall.enroll(browser))["id"])
+    await to_signing(hall)
+    reason = "제3조에 대한 내부 검토가\n아직 끝나지 않았습니다."  # a line break is allowed, as in a textarea
+    r = await hall.sign(browser, {**await hall.statement("decline"), "reason": reason})
+    assert r.status == 201, await r.text()
+    recorded = await r.json()
+    assert recorded["statement"]["reason"] == reason
+    # The log keeps the statement as signed: its RFC 8785 bytes, reason included, verify with the key.
+    events = await (await hall.client.get(hall.url("/events"), headers=hall.host)).json()
+    (logged,) = [e for e in events["events"] if e["type"] == "consent.recorded"]
+    assert logged["data"]["statement"]["reason"] == reason
+    signed = canonicalize(logged["data"]["statement"])
+    raw = base64.b64decode(recorded["signature"])
+    browser.key.public_key().verify(raw, signed, ec.ECDSA(hashes.SHA256()))
+
+
+async def test_the_sentence_names_the_document_by_title_and_the_statement_binds_its_hash(hall: Hall) -> None:
+    state = hall.app[SERVICE].get(hall.ceremony)
+    assert state.document_sha256 is not None
+    for lang in ("ko", "zh", "en"):
+        for decision in ("consent", "decline"):
+            r = await hall.client.get(
+                hall.url(f"/consent-text?lang={lang}&decision={decision}&signatory={hall.signatory_id(0)}"),
+                headers=hall.host,
+            )
+            text = (await r.json())["text"]
+            assert state.document_sha256 not in text and "SHA-256" not in text, text
+            assert state.definition.document.title.get(lang) in text
+    assert (await hall.statement())["document_sha256"] == state.document_sha256
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("x" * 501, "at most 500"),
+        ("\u202eevil", "U+202E"),
+        ("bell\x07", "U+0007"),
+        (" padded ", "begin or end"),
+    ],
+)
+async def test_a_bad_decline_reason_gets_400_with_its_code_and_changes_nothing(
+    hall: Hall, reason: str, words: str
+) -> None:
+    browser = Browser()
+    await hall.approve((await hall.enroll(browser))["id"])
+    await to_signing(hall)
+    seq = hall.seq
+    r = await hall.sign(browser, {**await hall.statement("decline"), "reason": reason})
+    answer = await r.json()
+    assert r.status == 400 and answer["error"] == "bad_reason" and words in answer["reason"], answer
+    assert answer["fields"][0]["field"] == "statement.reason"
+    assert hall.seq == seq
+    # A consent may not carry a reason at all; the reason's own limit, exactly, is fine.
+    r = await hall.sign(browser, {**await hall.statement(), "reason": "why not"})
+    assert r.status == 400 and (await r.json())["error"] == "bad_reason"
+    assert hall.seq == seq
+    r = await hall.sign(browser, {**await hall.statement("decline"), "reason": "가" * 500})
+    assert r.status == 201, await r.text()
+
+
 async def test_a_new_device_revokes_the_old_certificate(hall: Hall) -> None:
     old, new = Browser(), Browser()
     await hall.approve((await hall.enroll(old))["id"])

@@ -53,11 +53,24 @@ async def test_enroll_approve_sign_and_reload(server: Server, browser: Any, tmp_
     await signer.wait_for_url(re.compile(r"/sign$"))
     await expect(signer.locator("#mou .mou-col-ko")).not_to_have_count(0)
     await expect(signer.locator("#mou")).to_contain_text("韩国江原道与中国南京市")
+    # The MOU is folded by default, and unfolds from the keyboard (a button with aria-expanded).
+    toggle = signer.locator("#mou-toggle")
+    await expect(toggle).to_have_attribute("aria-expanded", "false")
+    await expect(signer.locator("#mou .mou-col-en").first).to_be_hidden()
+    await toggle.focus()
+    await signer.keyboard.press("Enter")
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
     await expect(signer.locator("#mou .mou-col-en").first).to_be_visible()
+    await signer.keyboard.press("Enter")
+    await expect(toggle).to_have_attribute("aria-expanded", "false")
+    await expect(signer.locator("#mou-body")).to_be_hidden()
     expected_text = await call("GET", f"{api}/consent-text?lang=ko&decision=consent&signatory={first}", host)
     await expect(signer.locator("#consent-text")).to_have_text(expected_text["text"])
     sha = (await call("GET", api, host))["document_sha256"]
-    await expect(signer.locator("#doc-sha")).to_have_text(sha)
+    # The hash is not in the sentence but on a details line of its own, in groups of four.
+    assert sha not in expected_text["text"]
+    await expect(signer.locator("#consent-doc-sha")).to_have_attribute("data-sha256", sha)
+    await expect(signer.locator("#consent-doc-sha span")).to_have_count(16)
     status = signer.locator("#enrollment-state")
     await expect(status).to_have_attribute("data-status", "pending")
     fingerprint = await signer.locator("#key-fingerprint").inner_text()
@@ -158,6 +171,7 @@ async def test_enroll_approve_sign_and_reload(server: Server, browser: Any, tmp_
     decline_text = await call("GET", f"{api}/consent-text?lang=zh&decision=decline&signatory={other}", host)
     await other_page.locator("#decline-button").click()
     await expect(other_page.locator("#decline-text")).to_have_text(decline_text["text"])
+    await other_page.locator("#decline-reason").fill("本备忘录第三条的内部审查尚未完成。")
     await other_page.locator("#decline-confirm").click()
     await expect(other_page.locator("#confirmation")).to_contain_text("拒绝签署已记录")
     # A refusal has a receipt too: the key and the time, and no MOU hash (nothing was signed into it).
@@ -169,6 +183,8 @@ async def test_enroll_approve_sign_and_reload(server: Server, browser: Any, tmp_
     )
     declined = [c for c in (await call("GET", f"{api}/consents", host))["consents"] if c["signatory"] == other]
     assert [c["decision"] for c in declined] == ["decline"]
+    assert declined[0]["statement"]["reason"] == "本备忘录第三条的内部审查尚未完成。"
+    await expect(other_page.locator("#confirmation-reason-text")).to_have_text("本备忘录第三条的内部审查尚未完成。")
     assert declined[0]["statement"]["consent_text_sha256"] == hashlib.sha256(decline_text["text"].encode()).hexdigest()
     await other_page.screenshot(path=str(shots / "sign-zh-declined.png"))
 

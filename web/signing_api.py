@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from ceremony.commands import RevokeCertificate
-from ceremony.consent import DECISIONS, consent_text, text_sha256
+from ceremony.consent import DECISIONS, BadReason, consent_text, text_sha256
 from ceremony.events import Role
 from ceremony.model import LANGUAGES
 from ceremony.state import Invitation, current_pdf
@@ -30,6 +30,12 @@ class NotDecided(Conflict):
     """409 with a code of its own, so the signing page can say it in the page's language."""
 
     code = "not_decided"
+
+
+class BadDeclineReason(BadRequest):
+    """400 with a code of its own: a decline's reason too long or with characters that may not be shown."""
+
+    code = "bad_reason"
 
 
 class CodeNotConfirmed(BadRequest):
@@ -203,7 +209,10 @@ async def give_consent(request: web.Request) -> web.Response:
     principal = _signatory(request)
     state = ceremony_state(request)
     body = _object(await read_json(request), {"statement", "signature"})
-    consent = await request.app[CONSENTS].consent(state, _invitation(principal), body, observe(request))
+    try:
+        consent = await request.app[CONSENTS].consent(state, _invitation(principal), body, observe(request))
+    except BadReason as exc:
+        raise BadDeclineReason(str(exc), [{"field": "statement.reason", "reason": str(exc)}]) from None
     return web.json_response(consent_json(consent), status=201)
 
 

@@ -171,7 +171,12 @@ def _statement(consent: dict[str, Any], evidence: dict[str, Any]) -> str:
     for key, value in expected.items():
         if statement.get(key) != value:
             raise Mismatch(f"the statement's {key} is {statement.get(key)!r}, expected {value!r}")
-    return f"{consent['decision']} to document {expected['document_sha256'][:16]}… of ceremony {expected['ceremony']}"
+    said = f"{consent['decision']} to document {expected['document_sha256'][:16]}… of ceremony {expected['ceremony']}"
+    # A decline's reason is the signatory's own words, signed with the decision: the report quotes it.
+    reason = statement.get("reason")
+    if reason is not None and consent["decision"] != "decline":
+        raise Mismatch("the statement gives a reason, which only a decline may")
+    return f"{said}; reason given: {reason!r}" if reason else said
 
 
 def _consent_files(

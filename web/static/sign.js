@@ -17,6 +17,12 @@ const alertBox = $('sign-alert');
 const box = $('consent-box');
 const signButton = $('sign-button');
 const declineButton = $('decline-button');
+const declineBox = $('decline-box');
+const reasonBox = $('decline-reason');
+const REASON_LIMIT = 500;  // ceremony/consent.py REASON_LIMIT: characters (code points), as the server counts
+// What ceremony/text.py refuses in text of several lines: control characters (not line feed or tab),
+// line and paragraph separators, bidirectional marks, overrides and isolates.
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 const view = {
   summary: page.state,
@@ -199,17 +205,19 @@ function render() {
   $('enrollment-reason').textContent = reasons[status] ?? '';
   const away = elsewhere();
   $('elsewhere-note').hidden = !away;
-  $('retry-enroll').hidden = !(status === 'rejected' || status === 'revoked') || !!view.consent || away;
   if (status === 'revoked') $('pdf-retry').hidden = true;  // a revoked key's signature could only be refused
 
   const decided = !!view.consent || away;
   const textReady = !!view.texts.consent;
+  const declining = declineOpen();
   box.disabled = decided || !textReady || view.busy;
-  signButton.disabled = decided || view.busy || !approved() || !inSigning() || !box.checked || !textReady;
+  // While the refusal is open, Sign is off: one decision at a time, and never the wrong one by a slip.
+  signButton.disabled = decided || view.busy || declining || !approved() || !inSigning() || !box.checked || !textReady;
   declineButton.disabled = decided || view.busy || !approved() || !inSigning() || !view.texts.decline;
-  $('decline-box').hidden = decided || declineButton.disabled || $('decline-box').dataset.open !== 'true';
-  $('sign-hint').textContent = decided ? '' : tr(`js.sign.hint.${hint()}`);
-  $('sign-actions').hidden = decided;
+  declineBox.hidden = decided || declineButton.disabled || !declining;
+  declineButton.setAttribute('aria-expanded', String(!declineBox.hidden));
+  $('decline-confirm').disabled = view.busy;
+  renderDock();
 
   window.__signing = {
     fingerprint: view.key?.fingerprint ?? null,
@@ -236,15 +244,67 @@ function showDownloads() {
   $('downloads').hidden = !signed && !sealed;
 }
 
-function hint() {
-  if (!view.summary.document_sha256) return 'not_frozen';
-  if (elsewhere()) return 'elsewhere';
-  if (!view.key) return 'key';
-  if (!view.enrollment || view.enrollment.status === 'pending') return 'pending';
-  if (!approved()) return 'rejected';
-  if (!inSigning()) return 'wait_segment';
-  if (!box.checked) return 'tick';
-  return 'ready';
+/**
+ * Where the signatory stands: the hint's key, the step reached on the bar (approval, approved, sign,
+ * done), and the one primary action (read, retry, sign, download, receipt, or none).
+ */
+function standing() {
+  const sealed = view.summary.state === 'sealed';
+  const declined = view.consent?.decision === 'decline';
+  if (declined && sealed) return { hint: 'sealed', step: 'done', action: 'record', declined, off: true };
+  if (declined) return { hint: 'declined', step: 'done', action: 'receipt', declined, off: true };
+  if (view.consent && sealed) return { hint: 'sealed', step: 'done', action: 'record' };
+  if (view.consent) return view.pdf
+    ? { hint: 'signed', step: 'done', action: 'signed' }
+    : { hint: 'signing_pdf', step: 'done', action: null };
+  if (sealed) return { hint: 'sealed', step: 'approval', action: 'record', off: true };
+  if (!view.summary.document_sha256) return { hint: 'not_frozen', step: 'approval', action: 'read' };
+  if (elsewhere()) return { hint: 'elsewhere', step: 'approval', action: 'read', off: true };
+  if (!view.key) return { hint: 'key', step: 'approval', action: 'read' };
+  if (!view.enrollment || view.enrollment.status === 'pending') return { hint: 'pending', step: 'approval', action: 'read' };
+  if (!approved()) return { hint: 'rejected', step: 'approval', action: 'retry', off: true };
+  if (!inSigning()) return { hint: 'wait_segment', step: 'approved', action: 'read' };
+  if (declineOpen()) return { hint: 'declining', step: 'sign', action: 'sign' };
+  return { hint: box.checked ? 'ready' : 'tick', step: 'sign', action: 'sign' };
+}
+
+const STEPS = ['approval', 'approved', 'sign', 'done'];
+
+function renderDock() {
+  const now = standing();
+  const dock = $('sign-dock');
+  dock.dataset.step = now.step;
+  dock.dataset.hint = now.hint;
+  dock.dataset.off = now.off ? 'true' : 'false';
+  const reached = STEPS.indexOf(now.step);
+  for (const item of document.querySelectorAll('#steps .sign-step')) {
+    const index = STEPS.indexOf(item.dataset.step);
+    // The last step is "reached" (not current) once signed: nothing is left to do there.
+    const finished = index < reached || (now.step === 'done' && now.hint !== 'signing_pdf');
+    item.classList.toggle('step-done', finished);
+    // The last step names the decision: "Signed", or "Declined" for a refusal.
+    const declined = item.dataset.step === 'done' && !!now.declined;
+    item.classList.toggle('step-declined', declined);
+    if (item.dataset.step === 'done') {
+      item.querySelector('.step-label').textContent = tr(declined ? 'js.sign.step.declined' : 'js.sign.step.done');
+    }
+    if (index === reached && !finished) item.setAttribute('aria-current', 'step');
+    else item.removeAttribute('aria-current');
+  }
+  const line = $('sign-hint');
+  line.dataset.hint = now.hint;
+  line.textContent = tr(`js.sign.hint.${now.hint}`);
+  $('read-button').hidden = now.action !== 'read';
+  $('retry-enroll').hidden = now.action !== 'retry';
+  $('sign-actions').hidden = now.action !== 'sign';
+  $('dock-receipt').hidden = now.action !== 'receipt';
+  const download = $('dock-download');
+  download.hidden = now.action !== 'signed' && now.action !== 'record';
+  if (!download.hidden) {
+    const record = now.action === 'record';
+    download.href = (record ? $('record-signed-download') : $('signed-download')).getAttribute('href');
+    download.textContent = tr(record ? 'js.sign.dock.record_pdf' : 'js.sign.dock.signed_pdf');
+  }
 }
 
 function showConfirmation(consent) {
@@ -252,6 +312,9 @@ function showConfirmation(consent) {
   $('confirmation-title').textContent = tr(consent.decision === 'decline' ? 'js.sign.declined' : 'js.sign.signed');
   $('tsa-time').replaceChildren(zonedElement(parseTime(consent.timestamp), page.zones, true));
   $('confirmation-serial').textContent = consent.certificate_serial;
+  const reason = consent.statement?.reason;
+  $('confirmation-reason').hidden = !reason;
+  $('confirmation-reason-text').textContent = reason ?? '';
   $('confirmation').hidden = false;
   box.checked = consent.decision === 'consent';
   render();
@@ -271,6 +334,7 @@ function showPdf(state, detail) {
   $('pdf-retry').hidden = state !== 'failed' || enrollmentStatus() === 'revoked';
   $('pdf-box').hidden = false;
   showDownloads();  // the signed PDF is downloadable from the moment it is in
+  if (view.key) renderDock();  // and the dock's action becomes that download
 }
 
 async function signPdf() {
@@ -286,8 +350,14 @@ async function signPdf() {
     showPdf('done', { field: view.pdf.field });
     loadReceipt();
   } catch (err) {
-    showPdf('failed');
-    fail(err);
+    if (err instanceof ApiError && err.code === 'signing_in_progress') {
+      // This key's own earlier session (cut off by a reload) holds the turn until it lapses: wait, look again.
+      showPdf('working');
+      setTimeout(() => refreshMe().catch(() => {}), 5000);
+    } else {
+      showPdf('failed');
+      fail(err);
+    }
   } finally {
     view.pdfBusy = false;
     window.__signing = { ...window.__signing, pdf: view.pdf };
@@ -367,8 +437,15 @@ $('pdf-retry').addEventListener('click', () => {
   signPdf();
 });
 
+/** Say what went wrong in the page's language; the server's English reason follows as marked technical detail. */
 function fail(err) {
-  showAlert(alertBox, 'error', errorText(err, tr));
+  const key = err instanceof ApiError ? `js.error.${err.code}` : null;
+  if (key && err.status !== 0 && tr(key) !== key) {
+    const access = err.status === 401 || err.status === 403 ? ` — ${tr('js.access')}` : '';
+    showAlert(alertBox, 'error', `${tr(key)}${access}`, [], err.reason);
+  } else {
+    showAlert(alertBox, 'error', errorText(err, tr));
+  }
   alertBox.focus();
 }
 
@@ -447,7 +524,7 @@ $('retry-enroll').addEventListener('click', async () => {
 
 // ---- the decision ----
 
-async function decide(decision) {
+async function decide(decision, reason = null) {
   if (view.busy) return;
   view.busy = true;
   hideAlert(alertBox);
@@ -468,6 +545,8 @@ async function decide(decision) {
       challenge,
       client_time: new Date().toISOString(),
     };
+    // A refusal carries the signatory's reason ("" when none): signed with the rest, so it cannot be changed.
+    if (decision === 'decline') statement.reason = reason ?? '';
     const signature = await signBytes(canonicalBytes(statement));
     const consent = await api('POST', `${base}/consents`, { statement, signature });
     view.busy = false;
@@ -484,12 +563,79 @@ async function decide(decision) {
 
 box.addEventListener('change', render);
 signButton.addEventListener('click', () => decide('consent'));
-declineButton.addEventListener('click', () => {
-  $('decline-box').dataset.open = 'true';
-  $('decline-box').open = true;
+
+// ---- declining: a secondary action that opens a form of its own (and turns Sign off while open) ----
+
+function declineOpen() {
+  return declineBox.dataset.open === 'true';
+}
+
+function setDecline(open) {
+  declineBox.dataset.open = String(open);
   render();
+  if (open) {
+    declineBox.scrollIntoView({ block: 'nearest' });
+    reasonBox.focus();
+  } else {
+    declineButton.focus();
+  }
+}
+
+/** The reason as it will be signed, or null (with the form saying why) when the server would refuse it. */
+function checkedReason() {
+  const reason = reasonBox.value.trim();
+  const error = $('decline-reason-error');
+  let problem = null;
+  if ([...reason].length > REASON_LIMIT) problem = tr('js.sign.reason_too_long', { limit: REASON_LIMIT });
+  else if (UNSAFE.test(reason)) problem = tr('js.sign.reason_unsafe');
+  error.textContent = problem ?? '';
+  error.hidden = !problem;
+  reasonBox.setAttribute('aria-invalid', String(!!problem));
+  return problem ? null : reason;
+}
+
+function countReason() {
+  $('decline-count').textContent = tr('js.sign.reason_count', { count: [...reasonBox.value].length, limit: REASON_LIMIT });
+}
+
+declineButton.addEventListener('click', () => setDecline(!declineOpen()));
+$('decline-cancel').addEventListener('click', () => setDecline(false));
+reasonBox.addEventListener('input', () => {
+  countReason();
+  if (!$('decline-reason-error').hidden) checkedReason();
 });
-$('decline-confirm').addEventListener('click', () => decide('decline'));
+declineBox.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape') setDecline(false);
+});
+declineBox.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const reason = checkedReason();
+  if (reason === null) {
+    reasonBox.focus();
+    return;
+  }
+  decide('decline', reason);
+});
+countReason();
+
+// ---- the MOU: folded by default, opened by its own button or by the dock's "Read the MOU" ----
+
+function setMou(open) {
+  $('mou-body').hidden = !open;
+  $('mou-toggle').setAttribute('aria-expanded', String(open));
+  $('read-button').setAttribute('aria-expanded', String(open));
+}
+
+$('mou-toggle').addEventListener('click', () => setMou($('mou-body').hidden));
+$('read-button').addEventListener('click', () => {
+  setMou(true);
+  const card = $('mou-card');
+  // Below the sticky dock, not under it.
+  card.style.scrollMarginTop = `${$('sign-dock').offsetHeight + 12}px`;
+  card.scrollIntoView({ block: 'start' });
+  $('doc-title').focus({ preventScroll: true });
+});
+$('dock-receipt').addEventListener('click', () => $('receipt-download').click());
 
 // ---- the ceremony, live ----
 

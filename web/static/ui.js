@@ -1,11 +1,21 @@
 // Small page helpers: alerts, busy buttons, copy buttons.
 
-/** Fill and show an alert box: kind is error, warning, info or success. */
-export function showAlert(el, kind, message, items = []) {
+/**
+ * Fill and show an alert box: kind is error, warning, info or success. `detail` is the server's own
+ * (English) reason: shown after the message, marked lang="en" as technical detail, never instead of it.
+ */
+export function showAlert(el, kind, message, items = [], detail = null) {
   el.className = `alert alert-${kind}`;
   const p = document.createElement('p');
   p.className = 'alert-message';
   p.textContent = message;
+  if (detail) {
+    const small = document.createElement('small');
+    small.className = 'technical-detail';
+    small.lang = 'en';
+    small.textContent = ` (${detail})`;
+    p.append(small);
+  }
   el.replaceChildren(p);
   if (items.length) {
     const ul = document.createElement('ul');
