@@ -108,7 +108,30 @@ class Leave:
     ref: str | None = None
 
 
-ClientMessage = Hello | Relay | Ping | Pong | StartSegmentRequest | Admit | Reject | End | Leave
+@dataclass(frozen=True, slots=True)
+class MediaState:
+    """Whether a media peer's microphone and camera are on: what its peers show on its tile.
+
+    A remote track's `muted` flag does not say that the sender disabled it (a disabled track
+    still sends silence or black frames), so the sender says it here.
+    """
+
+    audio: bool
+    video: bool
+
+    def to_wire(self) -> Wire:
+        return {"audio": self.audio, "video": self.video}
+
+
+@dataclass(frozen=True, slots=True)
+class SetMedia:
+    """`media`: the sender's microphone and camera were switched on or off."""
+
+    state: MediaState
+    ref: str | None = None
+
+
+ClientMessage = Hello | Relay | Ping | Pong | StartSegmentRequest | Admit | Reject | End | Leave | SetMedia
 
 _FIELDS: dict[str, set[str]] = {
     "hello": {"resume", "client"},
@@ -122,6 +145,7 @@ _FIELDS: dict[str, set[str]] = {
     "reject": {"peer", "reason"},
     "end": {"reason"},
     "leave": set(),
+    "media": {"audio", "video"},
 }
 
 
@@ -228,7 +252,16 @@ def _build(kind: str, m: dict[str, Any], ref: str | None) -> ClientMessage:
             )
         case "end":
             return End(reason=_text(m, "reason", limit=200, required=False), ref=ref)
+        case "media":
+            return SetMedia(state=MediaState(audio=_flag(m, "audio"), video=_flag(m, "video")), ref=ref)
     return Leave(ref=ref)
+
+
+def _flag(m: dict[str, Any], name: str) -> bool:
+    value = m.get(name)
+    if not isinstance(value, bool):
+        raise _bad(f"'{name}' must be true or false")
+    return value
 
 
 def _resume(value: object) -> Resume | None:
@@ -290,13 +323,22 @@ class PeerInfo:
     # From the viewer's point of view: True when *that* peer is the polite one of the
     # pair (the server computes it as "its id sorts greater than the viewer's").
     polite: bool
+    # Its microphone and camera as it last said (`media`); None until it has said.
+    media: MediaState | None = None
 
     @property
     def label(self) -> str:
         return self.venue or self.role
 
     def to_wire(self) -> Wire:
-        return {"id": self.id, "role": self.role, "venue": self.venue, "name": dict(self.name), "polite": self.polite}
+        return {
+            "id": self.id,
+            "role": self.role,
+            "venue": self.venue,
+            "name": dict(self.name),
+            "polite": self.polite,
+            "media": self.media.to_wire() if self.media is not None else None,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +458,14 @@ class CandidateReceived(ServerMessage):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MediaChanged(ServerMessage):
+    """A media peer switched its microphone or camera on or off (relayed `media`)."""
+
+    sender: str
+    state: MediaState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CeremonyUpdated(ServerMessage):
     event: Mapping[str, Any]
     state: Mapping[str, Any]
@@ -518,6 +568,8 @@ def _fields(message: ServerMessage) -> Wire:
             return {"type": message.kind, "from": message.sender, "sdp": message.sdp}
         case CandidateReceived():
             return {"type": "candidate", "from": message.sender, "candidate": _relayed_candidate(message.candidate)}
+        case MediaChanged():
+            return {"type": "media", "from": message.sender, **message.state.to_wire()}
         case CeremonyUpdated():
             return {"type": "ceremony", "event": dict(message.event), "state": dict(message.state)}
         case Acknowledged():
@@ -608,6 +660,8 @@ def _build_server(m: dict[str, Any]) -> ServerMessage:
             return DescriptionReceived(seq=seq, sender=_str(m["from"]), kind=kind, sdp=_str(m["sdp"]))
         case "candidate":
             return CandidateReceived(seq=seq, sender=_str(m["from"]), candidate=_candidate_init(m.get("candidate")))
+        case "media":
+            return MediaChanged(seq=seq, sender=_str(m["from"]), state=_media(m))
         case "ceremony":
             return CeremonyUpdated(seq=seq, event=dict(m.get("event") or {}), state=dict(m.get("state") or {}))
         case "ack":
@@ -651,7 +705,12 @@ def _peer(value: object) -> PeerInfo:
         venue=_opt_str(value.get("venue")),
         name={str(k): str(v) for k, v in name.items()} if isinstance(name, dict) else {},
         polite=bool(value.get("polite", False)),
+        media=_media(value["media"]) if isinstance(value.get("media"), dict) else None,
     )
+
+
+def _media(value: Mapping[str, Any]) -> MediaState:
+    return MediaState(audio=bool(value.get("audio", True)), video=bool(value.get("video", True)))
 
 
 def _candidate_init(value: object) -> IceCandidateInit | None:

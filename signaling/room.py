@@ -36,6 +36,8 @@ from .protocol import (
     AdmittedToRoom,
     CeremonyUpdated,
     Knocked,
+    MediaChanged,
+    MediaState,
     PeerBack,
     PeerInfo,
     PeerJoined,
@@ -68,6 +70,7 @@ class Member:
     outbox: deque[Wire] = field(default_factory=lambda: deque(maxlen=OUTBOX_LIMIT))
     overflowed: bool = False
     left_announced: bool = False  # peers were told peer-left (a heartbeat drop); say it once
+    media_state: MediaState | None = None  # microphone and camera, as the member last said (`media`)
 
     @property
     def media(self) -> bool:
@@ -76,7 +79,12 @@ class Member:
     def info(self, viewer: str) -> PeerInfo:
         # Perfect negotiation needs exactly one polite side per pair: the greater id is polite.
         return PeerInfo(
-            id=self.peer, role=self.role.value, venue=self.venue, name=self.name.as_dict(), polite=self.peer > viewer
+            id=self.peer,
+            role=self.role.value,
+            venue=self.venue,
+            name=self.name.as_dict(),
+            polite=self.peer > viewer,
+            media=self.media_state,
         )
 
     def describe(self, viewer: str) -> dict[str, Any]:
@@ -302,6 +310,20 @@ class Room:
             raise ProtocolError("no_such_peer", f"no media peer '{message.to}' in this ceremony")
         effects = Effects()
         self._to(target, message.delivered(sender), effects)
+        return effects
+
+    def set_media(self, sender: str, state: MediaState) -> Effects:
+        """A media peer's microphone/camera changed: kept (newcomers see it in its peer object), and
+        told to the media peers present if it is in the room (a hall in the lobby tells no one yet)."""
+        source = self.members[sender]
+        if not source.media:
+            raise ProtocolError("forbidden", f"a {source.role.value} link sends no media")
+        effects = Effects()
+        if source.media_state == state:
+            return effects  # nothing changed: nobody needs telling again (a resent state after a resume)
+        source.media_state = state
+        if source.admitted:
+            self._to_all(self._media_peers(exclude=sender), MediaChanged(sender=sender, state=state), effects)
         return effects
 
     def admission(self, host: str, peer: str) -> str:

@@ -50,6 +50,7 @@ from .protocol import (
     Refused,
     Reject,
     Relay,
+    SetMedia,
     StartSegmentRequest,
     Welcomed,
     encode,
@@ -293,6 +294,8 @@ async def _dispatch(hub: Hub, c: Connection, message: ClientMessage) -> bool:
     match message:
         case Relay():
             hub.apply(room.relay(peer, message), room)
+        case SetMedia(state):
+            hub.apply(room.set_media(peer, state), room)
         case Ping(nonce):
             hub.deliver(peer, Ponged(nonce=nonce), room)
         case Pong():

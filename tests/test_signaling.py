@@ -1322,3 +1322,55 @@ async def test_admission_over_http_is_logged_and_outlives_a_restart(
     await host.expect("peer-joined", about=back.peer)
     await host.round_trip("after")
     assert not [m for m in host.seen if m["type"] == "knock"]
+
+
+# ------------------------------------------------------------------ microphone and camera state (`media`)
+
+
+async def test_a_hall_says_its_microphone_is_off_and_the_others_see_it_now_and_on_arrival(world: World) -> None:
+    host, venue = await world.pair()
+    await venue.send(type="media", audio=False, video=True)
+    told = await host.expect("media")
+    assert told == {"type": "media", "from": venue.peer, "audio": False, "video": True, "seq": told["seq"]}
+    # Said again unchanged (as a page does after a resume): nobody is told twice.
+    await venue.send(type="media", audio=False, video=True)
+    await venue.send(type="media", audio=False, video=False)
+    assert (await host.expect("media"))["video"] is False
+    await host.round_trip("after-media")
+    assert not [m for m in host.backlog if m["type"] == "media"]
+    # A host that arrives later reads it from the hall's peer object, without waiting for news.
+    await host.send(type="leave")
+    late = await world.join("host")
+    [hall] = [p for p in late.welcome["peers"] if p["id"] == venue.peer]
+    assert hall["media"] == {"audio": False, "video": False}
+    assert (await venue.expect("peer-joined", about=late.peer))["peer"]["media"] is None  # the host has not said
+
+
+async def test_media_state_is_two_booleans_from_a_media_peer(world: World) -> None:
+    host, venue = await world.pair()
+    for bad in (
+        {"audio": "off", "video": True},
+        {"audio": False},
+        {"audio": 0, "video": 1},
+        {"audio": True, "video": True, "x": 1},
+    ):
+        await venue.send(type="media", ref="m", **bad)
+        assert (await venue.expect("error", ref="m"))["code"] == "bad_message", bad
+    observer = await world.join("observer")
+    await observer.send(type="media", audio=True, video=True, ref="o")
+    assert (await observer.expect("error", ref="o"))["code"] == "forbidden"
+    await host.round_trip("after-refusals")
+    assert not [m for m in host.backlog if m["type"] == "media"]
+
+
+def test_room_keeps_a_lobby_halls_media_state_for_its_admission(room: Room) -> None:
+    from signaling.protocol import MediaState
+
+    host = _join(room, Role.HOST, "h").member
+    venue = _join(room, Role.VENUE, "v").member
+    assert room.set_media(venue.peer, MediaState(audio=False, video=True)).send == []  # in the lobby: no one told
+    effects = _admit(room, host.peer, venue.peer)
+    joined = dict(effects.send)[host.peer]
+    assert joined["type"] == "peer-joined" and joined["peer"]["media"] == {"audio": False, "video": True}
+    [(to, told)] = room.set_media(venue.peer, MediaState(audio=True, video=True)).send
+    assert to == host.peer and told["type"] == "media" and told["from"] == venue.peer and told["audio"] is True

@@ -6,7 +6,7 @@
 import {
   cameraProblem, muteButtons, openCamera, peerName, play, remoteTile, setIndicator, soundButton,
 } from './mediaui.js';
-import { MediaRoom } from './rtc.js';
+import { MediaRoom, trackState } from './rtc.js';
 import { SignalClient } from './signal.js';
 import { hideAlert, showAlert } from './ui.js';
 
@@ -26,8 +26,13 @@ export function startHalls(page, tr) {
 
   // Asked for when the first hall connects, not on every visit to the console.
   function hostCamera() {
-    cameraAsked ??= openCamera().then(
+    if (cameraAsked) return cameraAsked;
+    const asked = openCamera().then(
       (stream) => {
+        if (cameraAsked !== asked) {
+          for (const track of stream.getTracks()) track.stop();  // the session ended while the browser asked
+          return null;
+        }
         localStream = stream;
         // The host's microphone starts muted: the console may sit in one of the halls.
         for (const t of stream.getAudioTracks()) t.enabled = false;
@@ -35,6 +40,7 @@ export function startHalls(page, tr) {
         $('host-self').dataset.video = 'on';
         play($('host-self-video'), stream);
         syncControls();
+        media?.announce();
         return stream;
       },
       (err) => {
@@ -42,10 +48,13 @@ export function startHalls(page, tr) {
         return null;
       },
     );
-    return cameraAsked;
+    cameraAsked = asked;
+    return asked;
   }
 
-  const syncMedia = muteButtons($('host-mic'), $('host-cam'), $('host-self'), () => localStream, tr);
+  const syncMedia = muteButtons(
+    $('host-mic'), $('host-cam'), $('host-self'), () => localStream, tr, () => media?.announce(),
+  );
   function syncControls() {
     syncMedia();
     // Without a camera of our own there is nothing to mute.
@@ -118,6 +127,17 @@ export function startHalls(page, tr) {
     showAlert(alertBox, status.why === 'ended' ? 'info' : 'error', tr(key, { reason: status.reason || '' }));
     $('rejoin').hidden = false;
     clearRoom();
+    releaseCamera();
+  }
+
+  // Out of the room: the camera and microphone go off (joining again asks for them again).
+  function releaseCamera() {
+    for (const track of localStream?.getTracks() ?? []) track.stop();
+    localStream = null;
+    cameraAsked = null;
+    $('host-self-video').srcObject = null;
+    $('host-self').hidden = true;
+    syncControls();
   }
 
   function clearRoom() {
@@ -133,7 +153,7 @@ export function startHalls(page, tr) {
     clearRoom();
     $('rejoin').hidden = true;
     signal = new SignalClient(page.ceremony, { role: 'host' });
-    media = new MediaRoom(signal, { localStream: hostCamera });
+    media = new MediaRoom(signal, { localStream: hostCamera, localState: () => trackState(localStream) });
     window.__ceremony = { signal, media, peers: media.links };
     signal.on('status', showStatus);
     signal.on('welcome', (m) => {

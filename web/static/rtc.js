@@ -212,18 +212,44 @@ export class PeerLink extends EventTarget {
     if (track && transceiver.direction === 'recvonly') transceiver.direction = 'sendrecv';  // renegotiates
   }
 
-  /** Video frames decoded so far from this peer (inbound-rtp `framesDecoded`, over every video m-line). */
-  async videoFramesDecoded() {
-    if (this.closed) return 0;
-    let frames = 0;
+  /**
+   * What reaches us from this peer so far, as running totals (the tile turns them into rates):
+   * the decoded picture (size, frames), packets received and lost (audio and video), audio energy
+   * (the speaking indicator), and the round trip of the path in use (ms), from one getStats().
+   */
+  async stats() {
+    const totals = {
+      width: 0, height: 0, framesDecoded: 0, fps: null, packetsReceived: 0, packetsLost: 0,
+      audioEnergy: 0, audioDuration: 0, audioLevel: null, rttMs: null,
+    };
+    if (this.closed) return totals;
+    let report;
     try {
-      (await this.pc.getStats()).forEach((report) => {
-        if (report.type === 'inbound-rtp' && report.kind === 'video') frames += report.framesDecoded || 0;
-      });
+      report = await this.pc.getStats();
     } catch {
-      return 0;
+      return totals;
     }
-    return frames;
+    report.forEach((r) => {
+      if (r.type === 'inbound-rtp') {
+        totals.packetsReceived += r.packetsReceived || 0;
+        totals.packetsLost += Math.max(0, r.packetsLost || 0);
+        if (r.kind === 'video') {
+          totals.framesDecoded += r.framesDecoded || 0;
+          if (r.frameWidth) {
+            totals.width = r.frameWidth;
+            totals.height = r.frameHeight;
+          }
+          if (typeof r.framesPerSecond === 'number') totals.fps = r.framesPerSecond;
+        } else if (r.kind === 'audio') {
+          totals.audioEnergy += r.totalAudioEnergy || 0;
+          totals.audioDuration += r.totalSamplesDuration || 0;
+          if (typeof r.audioLevel === 'number') totals.audioLevel = r.audioLevel;
+        }
+      } else if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') {
+        if (typeof r.currentRoundTripTime === 'number') totals.rttMs = Math.round(r.currentRoundTripTime * 1000);
+      }
+    });
+    return totals;
   }
 
   setIceServers(iceServers) {
@@ -277,8 +303,11 @@ export class PeerLink extends EventTarget {
  * Events: `peer` (a link was opened), `peer-gone` (closed), `change` (a link's state or tracks).
  */
 export class MediaRoom extends EventTarget {
-  constructor(signal, { localStream = () => null } = {}) {
+  constructor(signal, { localStream = () => null, localState = null } = {}) {
     super();
+    // `localState()`: {audio, video}, whether our microphone and camera are on (the page's own
+    // stream may differ from what the links send while a device is being switched).
+    this._localState = localState ?? (() => trackState(this._stream));
     this.signal = signal;
     this.links = new Map();  // peer id -> PeerLink
     this.iceServers = [];
@@ -292,6 +321,9 @@ export class MediaRoom extends EventTarget {
     follow('peer-joined', (m) => this._ensure([m.peer], { offer: false }));  // the newcomer offers
     follow('peer-left', (m) => this._drop(m.peer));
     follow('peer-back', this._back);
+    follow('media', this._remoteMedia);
+    // Our own microphone/camera state, said again on every welcome (a new session starts unknown).
+    signal.on('welcome', () => this.announce());
     for (const type of ['offer', 'answer', 'candidate']) follow(type, this._relayed);
   }
 
@@ -387,12 +419,29 @@ export class MediaRoom extends EventTarget {
 
   _back(message) {
     const link = this.links.get(message.peer.id);
+    if (link && message.peer.media) {
+      link.peer = { ...link.peer, media: message.peer.media };
+      link.dispatchEvent(new CustomEvent('media', { detail: link }));
+    }
     if (!link || link.state === 'closed') {
       if (link) this._drop(link.id);
       return this._ensure([message.peer]);
     }
     if (['failed', 'disconnected'].includes(link.state)) link.restartIce();
     return undefined;
+  }
+
+  /** Tell the other media peers whether our microphone and camera are on (docs/signaling.md). */
+  announce() {
+    const { audio, video } = this._localState();
+    this.signal.send({ type: 'media', audio: !!audio, video: !!video });
+  }
+
+  _remoteMedia(message) {
+    const link = this.links.get(message.from);
+    if (!link) return;
+    link.peer = { ...link.peer, media: { audio: message.audio, video: message.video } };
+    link.dispatchEvent(new CustomEvent('media', { detail: link }));
   }
 
   _relayed(message) {
@@ -408,4 +457,10 @@ export class MediaRoom extends EventTarget {
   _emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
+}
+
+/** Whether a stream's microphone and camera are on: a live, enabled track of the kind. */
+export function trackState(stream) {
+  const on = (tracks) => tracks.some((t) => t.enabled && t.readyState === 'live');
+  return { audio: stream ? on(stream.getAudioTracks()) : false, video: stream ? on(stream.getVideoTracks()) : false };
 }

@@ -1,5 +1,7 @@
 // A hall's big screen: the other hall live and large, this hall's own camera small,
-// the ceremony's title and segment, the MOU, signing progress, device controls.
+// the ceremony's title and segment, the MOU, signing progress and its count, device
+// controls; the moment of sealing (the record's SHA-256, large); and one clear state once
+// the session ends, with this hall's camera and microphone released.
 
 import { applyState, segmentTitle } from './ceremony.js';
 import { sealOf, showSeal } from './digest.js';
@@ -8,7 +10,7 @@ import {
   cameraProblem, listDevices, mediaSummary, muteButtons, openCamera, play, remoteTile, setIndicator,
   soundButton,
 } from './mediaui.js';
-import { MediaRoom } from './rtc.js';
+import { MediaRoom, trackState } from './rtc.js';
 import { SignalClient } from './signal.js';
 import { showAlert } from './ui.js';
 
@@ -28,9 +30,11 @@ const soundBlocked = soundButton(soundOn, tiles);
 const signal = new SignalClient(page.ceremony, { role: 'venue' });
 let localStream = null;
 let firstMedia = null;  // this hall's camera: asked for at start; links wait for the answer
-const media = new MediaRoom(signal, { localStream: () => firstMedia });
-// For tests and for diagnosing a hall on the day: the connections by peer id.
-window.__ceremony = { signal, media, peers: media.links };
+let over = null;  // why the session ended, once it has
+const acquired = new Set();  // every camera/microphone track this page opened: all stopped at the end
+const media = new MediaRoom(signal, { localStream: () => firstMedia, localState: () => trackState(localStream) });
+// For tests and for diagnosing a hall on the day: the connections by peer id, the local tracks.
+window.__ceremony = { signal, media, peers: media.links, tracks: acquired };
 
 // ---- the ceremony: title, segment, document, progress ----
 
@@ -57,10 +61,40 @@ function showEvent(event) {
   if (!progress) return;
   const row = document.querySelector(`#progress [data-signatory="${CSS.escape(who)}"]`);
   if (!row) return;
+  // A consent that arrives after the PDF signature (a resume replays in order, but be sure) does
+  // not take a row back from "signed".
+  if (row.dataset.progress === 'signed' && progress === 'consented') return;
   row.dataset.progress = progress;
   const pill = row.querySelector('[data-sign-state]');
   pill.className = `pill ${progress === 'declined' ? 'pill-off' : 'pill-ok'}`;
   pill.textContent = tr(`js.venue.progress.${progress}`);
+  showCount();
+}
+
+// "3 of 7 signed": PDF signatures, counted from the progress rows (the page came with where each
+// signatory stood; the live `document.signed` events move the rows on).
+function showCount() {
+  const rows = [...document.querySelectorAll('#progress [data-signatory]')];
+  const signed = rows.filter((row) => row.dataset.progress === 'signed').length;
+  const text = tr('js.venue.count', { signed, total: rows.length });
+  for (const el of [$('sign-count'), $('seal-count')]) {
+    el.dataset.signed = String(signed);
+    el.dataset.total = String(rows.length);
+    if (el.textContent !== text) el.textContent = text;
+  }
+}
+
+// ---- the seal: a moment in place of the video, then a band above it ----
+
+function sealView(large) {
+  $('venue').dataset.seal = large ? 'large' : 'band';
+  $('seal-view').setAttribute('aria-expanded', String(large));
+}
+$('seal-view').addEventListener('click', () => sealView($('venue').dataset.seal !== 'large'));
+
+function sealed(seal) {
+  showSeal(page.zones, seal);
+  if (!$('seal-band').hidden) sealView(true);
 }
 
 signal.on('welcome', (m) => showState(m.ceremony));
@@ -68,7 +102,7 @@ signal.on('ceremony', (m) => {
   showState(m.state);
   showEvent(m.event);
   const seal = sealOf(m.event, m.state);
-  if (seal) showSeal(page.zones, seal);
+  if (seal) sealed(seal);
   if (m.event.type === 'ceremony.cancelled') ended('cancelled', m.event.data?.reason ?? '');
 });
 
@@ -90,17 +124,38 @@ signal.on('status', (status) => {
 signal.on('welcome', () => showConnection({ state: signal.state }));
 signal.on('admitted', () => showConnection({ state: signal.state }));
 
+// One state once the session is over, whatever ended it: the note on the screen says why, the
+// connection indicators go (a red "disconnected" beside a stale "video connected" read as a
+// fault), and the camera and microphone are released: every track stopped, every link closed.
 function ended(why, reason, code) {
+  if (over === 'cancelled') return;  // the server's close (4000) that follows a cancellation says less
+  over = why;
   const titles = { ended: 'js.venue.ended', replaced: 'js.venue.replaced', cancelled: 'js.venue.cancelled' };
   const key = titles[why] ?? (code === 4403 ? 'js.venue.refused' : 'js.venue.closed');
   $('ended-title').textContent = tr(key);
-  $('ended-reason').textContent = reason || '';
+  // A cancellation's reason is the operator's own words; the server's close reasons are English.
+  $('ended-reason').textContent = why === 'cancelled' ? reason || '' : '';
   $('ended').hidden = false;
   $('lobby').hidden = true;
+  document.body.dataset.ended = why;
+  if (!$('seal-band').hidden) sealView(false);  // the seal stays as a band above the note
+  release();
+  $('ended-released').hidden = false;
+}
+
+function release() {
+  media.close();
+  for (const track of acquired) track.stop();
+  localStream = null;
+  selfVideo.srcObject = null;
+  $('self-view').dataset.video = 'off';
+  syncMedia();
+  for (const tile of tiles.values()) tile.video.srcObject = null;
 }
 $('reload').addEventListener('click', () => location.reload());
 
 function showMedia() {
+  if (over) return;
   const state = mediaSummary(media.links.values());
   setIndicator($('media-state'), state, tr(`js.rtc.summary.${state}`));
   const venues = [...tiles.values()].filter((t) => t.element.classList.contains('role-venue'));
@@ -130,6 +185,11 @@ signal.on('welcome', showMedia);
 async function acquire(constraints) {
   try {
     const stream = await openCamera(constraints);
+    for (const track of stream.getTracks()) acquired.add(track);
+    if (over) {
+      release();  // the session ended while the browser was asking
+      return null;
+    }
     useStream(stream);
     return stream;
   } catch (err) {
@@ -145,9 +205,12 @@ function useStream(stream) {
   $('self-view').dataset.video = stream.getVideoTracks().length ? 'on' : 'off';
   play(selfVideo, stream);
   syncMedia();
+  media.announce();
 }
 
-const syncMedia = muteButtons($('mic-toggle'), $('cam-toggle'), $('self-view'), () => localStream, tr);
+const syncMedia = muteButtons(
+  $('mic-toggle'), $('cam-toggle'), $('self-view'), () => localStream, tr, () => media.announce(),
+);
 
 function refreshDevices() {
   const cam = localStream?.getVideoTracks()[0]?.getSettings().deviceId;
@@ -158,13 +221,14 @@ function refreshDevices() {
 navigator.mediaDevices?.addEventListener?.('devicechange', refreshDevices);
 
 async function switchDevice(kind, deviceId) {
-  if (!deviceId) return;
+  if (!deviceId || over) return;
   const constraints = kind === 'video'
     ? { video: { deviceId: { exact: deviceId }, width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false }
     : { audio: { deviceId: { exact: deviceId }, echoCancellation: true }, video: false };
   let fresh;
   try {
     fresh = (await openCamera(constraints)).getTracks()[0];
+    acquired.add(fresh);
   } catch (err) {
     showAlert(mediaAlert, 'warning', cameraProblem(err, tr));
     refreshDevices();
@@ -189,6 +253,7 @@ async function switchDevice(kind, deviceId) {
   await media.replaceTrack(kind, fresh);
   if (kind === 'video') play(selfVideo, localStream);
   syncMedia();
+  media.announce();
 }
 cameraSelect.addEventListener('change', () => switchDevice('video', cameraSelect.value));
 micSelect.addEventListener('change', () => switchDevice('audio', micSelect.value));
@@ -208,7 +273,8 @@ document.addEventListener('fullscreenchange', () => {
 // ---- start ----
 
 showState(page.state);
-showSeal(page.zones);  // sealed before this page loaded: the hash came with the page
+showCount();
+sealed(null);  // sealed before this page loaded: the hash came with the page
 firstMedia = acquire();
 showConnection({ state: 'connecting' });
 showMedia();
