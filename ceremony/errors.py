@@ -21,10 +21,13 @@ class CeremonyError(Exception):
 
 
 class InvalidDefinition(CeremonyError):
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
-        summary = "; ".join(f"{path}: {reason}" for path, reason in errors[:5])
-        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    """`problems`: each {"field": path, "code": code, "reason": English, **parameters} (docs/definition.md)."""
+
+    def __init__(self, problems: list[dict[str, str | int]]) -> None:
+        self.problems = problems
+        self.errors = [(str(p["field"]), str(p["reason"])) for p in problems]  # (path, reason), as logs read them
+        summary = "; ".join(f"{path}: {reason}" for path, reason in self.errors[:5])
+        more = f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
         super().__init__(f"invalid ceremony definition: {summary}{more}")
 
 

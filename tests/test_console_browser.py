@@ -84,21 +84,21 @@ async def test_editor_marks_the_fields_the_server_refuses(server: Server, browse
     await page.goto(server.operator_link)
     await page.wait_for_url(f"{server.base}/console")
     await page.goto(f"{server.base}/console/new")
-    # An uploaded definition that passes the page's checks but not the server's: a signatory of an unknown party.
-    demo_json["signatories"][0]["party"] = "no-such-party"
+    # An uploaded definition that passes the page's checks but not the server's: a direction mark in the title.
+    demo_json["title"]["en"] = "MOU\u202e signing"
     await page.locator("#upload").set_input_files(
         files=[{"name": "ceremony.json", "mimeType": "application/json", "buffer": _json_bytes(demo_json)}]
     )
     await expect(page.locator("#editor-alert")).to_contain_text("Loaded ceremony.json")
     await page.get_by_role("button", name="Create the ceremony").click()
-    field = page.locator('label:has(select[data-path="signatories[0].party"]) .field-error')
-    await expect(field).to_have_text("no party with id 'no-such-party'")
-    await expect(page.locator("#editor-alert")).to_contain_text("the ceremony definition is invalid")
+    field = page.locator('.field-box:has(input[data-path="title.en"]) > .field-error')
+    await expect(field).to_contain_text("The ceremony's title (English) contains an invisible control or direction")
+    await expect(page.locator("#editor-alert")).to_contain_text("Fix these before saving")
     # A check the page makes itself, before anything is sent.
     await page.locator('input[data-path="parties[0].country"]').fill("kr")
     await page.get_by_role("button", name="Create the ceremony").click()
-    await expect(page.locator('label:has(input[data-path="parties[0].country"]) .field-error')).to_contain_text(
-        "two-letter country code"
+    await expect(page.locator('.field-box:has(input[data-path="parties[0].country"]) > .field-error')).to_contain_text(
+        "two capital letters"
     )
     assert errors == []
     await context.close()

@@ -25,7 +25,7 @@ class WebError(Exception):
     code = "error"
     close = False  # answer with Connection: close (the body was refused unread, and cannot be skipped safely)
 
-    def __init__(self, reason: str, fields: list[dict[str, str]] | None = None) -> None:
+    def __init__(self, reason: str, fields: list[dict[str, str | int]] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.fields = fields or []

@@ -49,10 +49,8 @@ CSP = (
 def _as_web_error(exc: CeremonyError) -> WebError:
     match exc:
         case InvalidDefinition():
-            return BadRequest(
-                "the ceremony definition is invalid",
-                [{"field": path, "reason": reason} for path, reason in exc.errors],
-            )
+            # Each with its code and parameters, so that a page says it in its own language.
+            return BadRequest("the ceremony definition is invalid", exc.problems)
         case InvalidCommand() | NotCanonicalizable():
             return BadRequest(str(exc))
         case AbsentSignatories():
@@ -132,7 +130,7 @@ def _web_error(request: web.Request, exc: WebError) -> web.Response:
 
 
 def _render_error(
-    request: web.Request, status: int, code: str, reason: str, fields: list[dict[str, str]]
+    request: web.Request, status: int, code: str, reason: str, fields: list[dict[str, str | int]]
 ) -> web.Response:
     headers = {"WWW-Authenticate": 'Bearer realm="ceremony"'} if status == 401 else None
     if _wants_json(request):

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from ceremony.consent import Decision
-from ceremony.definition import definition_to_json
+from ceremony.definition import definition_limits, definition_to_json
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition, SegmentKind
 from ceremony.state import CeremonyState, Phase
@@ -149,8 +149,10 @@ def _editor_context(request: web.Request, state: CeremonyState | None) -> dict[s
         "ceremony": None if state is None else state.id,
         "demo": definition_to_json(demo_definition()) if state is None else None,
         "messages": _messages(request),
+        "limits": definition_limits(),  # maxlength, counters and allowed counts come from the validator's own
     }
-    return {"state": state, "data": data, "zones": COMMON_ZONES, "kinds": [k.value for k in SegmentKind]}
+    kinds = [k.value for k in SegmentKind]
+    return {"state": state, "data": data, "zones": COMMON_ZONES, "kinds": kinds, "limits": data["limits"]}
 
 
 @routes.get("/c/{ceremony}/host")

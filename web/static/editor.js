@@ -5,6 +5,7 @@
 import { api, errorText } from './api.js';
 import { readData, translator } from './i18n.js';
 import { formatIn, fromWallTime, isoOffset, isoWithOffset, knownZone, offsetMinutes, toWallInput } from './time.js';
+import { entries, makeSayer } from './editor-problems.js';
 import { hideAlert, showAlert, wireCopyButtons } from './ui.js';
 
 const page = readData('editor-data');
@@ -14,7 +15,6 @@ const alertBox = document.getElementById('editor-alert');
 const startLocal = document.getElementById('start-local');
 const startZone = document.getElementById('start-zone');
 const LISTS = ['venues', 'parties', 'signatories', 'run_of_show', 'document.articles'];
-const ID_RE = /^[a-z0-9][a-z0-9-]{0,47}$/;
 const CONTROLS = 'input[data-path], select[data-path], textarea[data-path]';
 const ROW_DEFAULTS = { run_of_show: { kind: 'remarks', minutes: 5 } };
 
@@ -53,6 +53,7 @@ function addRow(name, item) {
   for (const el of row.querySelectorAll('input[data-field], select[data-field], textarea[data-field]')) {
     setValue(el, getPath(item ?? {}, el.dataset.field));
   }
+  wireHelp(row);
   renumber();
   return row;
 }
@@ -65,6 +66,7 @@ function renumber() {
       for (const el of row.querySelectorAll('[data-field]')) el.dataset.path = `${name}[${i}].${el.dataset.field}`;
     });
   }
+  updateCounts();
 }
 
 function setValue(el, value) {
@@ -160,6 +162,7 @@ function fill(definition) {
   for (const name of LISTS) listEl(name).replaceChildren();
   for (const el of form.querySelectorAll(CONTROLS)) {
     if (!el.closest('[data-row]')) setValue(el, getPath(definition, el.dataset.path));
+    updateCounter(el);
   }
   for (const name of LISTS) {
     const items = getPath(definition, name);
@@ -199,37 +202,137 @@ function emptyDefinition() {
   };
 }
 
-// ---- checks and their messages beside the fields ----
+// ---- limits shown before anything is sent: counters, allowed counts (numbers from ceremony/definition.py) ----
+
+let uid = 0;
+const nextId = (prefix) => `${prefix}-${++uid}`;
+const chars = (text) => [...text].length; // code points, as the server counts
+
+/** Give the counters and hints in `root` ids, and describe their controls by them. */
+function wireHelp(root) {
+  for (const help of root.querySelectorAll('[data-counter], [data-hint]')) {
+    help.id ||= nextId('help');
+    const control = help.closest('.field-box').querySelector('input, select, textarea');
+    control.dataset.help = help.id;
+    control.setAttribute('aria-describedby', help.id);
+    if (help.hasAttribute('data-counter')) updateCounter(control);
+  }
+}
+
+function updateCounter(control) {
+  const counter = control.dataset.help && document.getElementById(control.dataset.help);
+  if (!counter?.hasAttribute('data-counter')) return;
+  const max = Number(control.getAttribute('maxlength'));
+  const n = chars(control.value);
+  counter.textContent = tr('js.def.counter', { n, max });
+  counter.classList.toggle('near', n >= max * 0.9);
+}
+
+function updateCounts() {
+  for (const note of form.querySelectorAll('[data-count-note]')) {
+    const name = note.dataset.countNote;
+    const [n, min, max] = [listEl(name).children.length, Number(note.dataset.min), Number(note.dataset.max)];
+    const text = tr('js.def.count_note', { n, min, max });
+    if (note.textContent !== text) note.textContent = text;
+    form.querySelector(`[data-add="${name}"]`).disabled = n >= max;
+  }
+}
+
+// ---- the page's own checks: the server's rules, said the same way (the server stays the authority) ----
+
+const ID_SHAPE = /^[a-z0-9][a-z0-9-]*$/; // its length is the input's maxlength (the server's limit)
+const rowsOf = (name) => [...listEl(name).children];
+const fieldOf = (row, name) => row.querySelector(`[data-field="${name}"]`);
+
+function checkControl(el, problems) {
+  const text = el.tagName === 'TEXTAREA' ? el.value.replace(/\s+$/, '') : el.value.trim();
+  const field = el.dataset.path;
+  const max = Number(el.getAttribute('maxlength')) || Infinity;
+  if (el.hasAttribute('data-required') && !text) problems.push({ field, code: 'required' });
+  else if (el.dataset.kind === 'id' && !(ID_SHAPE.test(text) && chars(text) <= max)) {
+    problems.push({ field, code: 'bad_id', max });
+  } else if (el.dataset.kind === 'country' && !/^[A-Z]{2}$/.test(text)) problems.push({ field, code: 'bad_country' });
+  else if (el.dataset.kind === 'zone' && !knownZone(text)) problems.push({ field, code: 'bad_zone' });
+  else if (el.dataset.kind === 'int') {
+    const [low, high] = [Number(el.min), Number(el.max)];
+    const n = Number(text);
+    if (!/^-?\d+$/.test(text) || n < low || n > high) problems.push({ field, code: 'bad_number', min: low, max: high });
+  } else if (chars(text) > max) problems.push({ field, code: 'too_long', max });
+}
+
+function checkLists(problems) {
+  for (const note of form.querySelectorAll('[data-count-note]')) {
+    const name = note.dataset.countNote;
+    const [n, min, max] = [rowsOf(name).length, Number(note.dataset.min), Number(note.dataset.max)];
+    if (n < min || n > max) problems.push({ field: name, code: 'count', min, max });
+  }
+  for (const name of ['venues', 'parties', 'signatories', 'run_of_show']) {
+    const seen = new Set();
+    rowsOf(name).forEach((row, i) => {
+      const id = fieldOf(row, 'id').value.trim();
+      if (id && seen.has(id)) problems.push({ field: `${name}[${i}].id`, code: 'duplicate_id', id });
+      seen.add(id);
+    });
+  }
+  const signing = rowsOf('run_of_show').filter((row) => fieldOf(row, 'kind').value === 'signing').length;
+  if (rowsOf('run_of_show').length && signing !== 1) problems.push({ field: 'run_of_show', code: 'one_signing', found: signing });
+  rowsOf('signatories').forEach((row, i) => {
+    for (const [name, list] of [['party', 'parties'], ['venue', 'venues']]) {
+      const id = fieldOf(row, name).value;
+      const known = rowsOf(list).some((r) => fieldOf(r, 'id').value.trim() === id);
+      if (id && !known) problems.push({ field: `signatories[${i}].${name}`, code: 'unknown_ref', id });
+    }
+  });
+  const signed = new Set(rowsOf('signatories').map((row) => fieldOf(row, 'party').value));
+  rowsOf('parties').forEach((row, i) => {
+    const id = fieldOf(row, 'id').value.trim();
+    if (ID_SHAPE.test(id) && !signed.has(id)) problems.push({ field: `parties[${i}]`, code: 'no_signatory' });
+  });
+}
+
+function checkTimes(problems) {
+  if (!startValue()) problems.push({ field: 'schedule.start', code: startLocal.value ? 'bad_time' : 'required' });
+  const duration = form.querySelector('[data-path="schedule.duration_minutes"]');
+  const minutes = rowsOf('run_of_show').map((row) => Number(fieldOf(row, 'minutes').value));
+  const valid = (el) => el.checkValidity() && el.value !== '';
+  if (valid(duration) && rowsOf('run_of_show').every((row) => valid(fieldOf(row, 'minutes')))) {
+    const total = minutes.reduce((a, b) => a + b, 0);
+    if (total > Number(duration.value)) {
+      problems.push({ field: 'schedule.duration_minutes', code: 'over_time', total, duration: Number(duration.value) });
+    }
+  }
+}
 
 function validate() {
   const problems = [];
-  for (const el of form.querySelectorAll(CONTROLS)) {
-    const text = el.value.trim();
-    const field = el.dataset.path;
-    if (el.hasAttribute('data-required') && !text) problems.push({ field, reason: tr('js.required') });
-    else if (el.dataset.kind === 'id' && !ID_RE.test(text)) problems.push({ field, reason: tr('js.bad_id') });
-    else if (el.dataset.kind === 'country' && !/^[A-Z]{2}$/.test(text)) {
-      problems.push({ field, reason: tr('js.bad_country') });
-    } else if (el.dataset.kind === 'int' && text) {
-      const n = Number(text);
-      const [min, max] = [Number(el.dataset.min), Number(el.dataset.max)];
-      if (!Number.isInteger(n) || n < min || n > max) problems.push({ field, reason: tr('js.bad_int', { min, max }) });
-    } else if (el.dataset.field === 'timezone' && !knownZone(text)) {
-      problems.push({ field, reason: tr('js.bad_zone') });
-    }
-  }
-  if (!startValue()) problems.push({ field: 'schedule.start', reason: tr('js.required') });
-  for (const name of LISTS) {
-    if (!listEl(name).children.length) problems.push({ field: name, reason: tr('js.needs_row') });
-  }
+  for (const el of form.querySelectorAll(CONTROLS)) checkControl(el, problems);
+  checkTimes(problems);
+  checkLists(problems);
   return problems;
 }
 
+// ---- problems next to their fields, and a summary at the top that links to them ----
+
+/** A field being corrected loses its mark; its message goes once no field it describes is still marked. */
+function settled(control) {
+  const ids = (control.getAttribute('aria-describedby') ?? '').split(' ').filter((id) => id !== control.dataset.help);
+  control.removeAttribute('aria-invalid');
+  control.setAttribute('aria-describedby', control.dataset.help ?? '');
+  if (!control.dataset.help) control.removeAttribute('aria-describedby');
+  for (const id of ids) {
+    if (!form.querySelector(`[aria-invalid][aria-describedby~="${CSS.escape(id)}"]`)) document.getElementById(id)?.remove();
+  }
+}
+
+const say = makeSayer(tr, page.lang);
+const listOf = (items) => items.join(page.lang === 'zh' ? '、' : ', ');
+
 function clearErrors() {
-  for (const el of form.querySelectorAll('.field-error')) el.remove();
+  for (const el of document.querySelectorAll('.field-error')) el.remove();
   for (const el of form.querySelectorAll('[aria-invalid]')) {
     el.removeAttribute('aria-invalid');
-    el.removeAttribute('aria-describedby');
+    if (el.dataset.help) el.setAttribute('aria-describedby', el.dataset.help);
+    else el.removeAttribute('aria-describedby');
   }
   for (const el of form.querySelectorAll('.has-error')) el.classList.remove('has-error');
 }
@@ -247,43 +350,100 @@ function findTarget(path) {
   return null;
 }
 
-let errorCount = 0;
+/** A label without its parenthesised help: "Article text (lines starting …)" -> "Article text". */
+const shortName = (label) => label.replace(/\s*[(（].*$/s, '').trim();
 
-function markError(target, reason) {
-  const message = document.createElement('p');
-  message.className = 'field-error';
-  message.id = `field-error-${++errorCount}`;
-  message.textContent = reason;
-  const control = target.matches('input, select, textarea') ? target : target.matches('label') ? target.querySelector('input, select, textarea') : null;
-  if (control) {
-    control.setAttribute('aria-invalid', 'true');
-    control.setAttribute('aria-describedby', message.id);
-    (control.closest('label') ?? control).append(message);
-    return control;
-  }
-  target.classList.add('has-error');
-  const heading = target.querySelector(':scope > legend, :scope > h2, :scope > h3');
-  if (heading) heading.after(message);
-  else target.prepend(message);
-  return target;
+const controlIn = (el) => (el.matches('input, select, textarea') ? el : el.matches('label') ? el.querySelector('input, select, textarea') : null);
+
+function invalid(control, messageId) {
+  control.setAttribute('aria-invalid', 'true');
+  control.setAttribute('aria-describedby', [messageId, control.dataset.help].filter(Boolean).join(' '));
 }
 
-function showProblems(problems, summary) {
+/** Put one entry's message beside its field; returns what the summary links to, and its short name. */
+function place(entry) {
+  const target = findTarget(entry.path);
+  if (!target) return null;
+  const control = controlIn(target);
+  const message = document.createElement('p');
+  message.className = 'field-error';
+  message.id = nextId('field-error');
+  message.textContent = say(entry.problem, { control, languages: entry.languages });
+  if (control) {
+    invalid(control, message.id);
+    const label = control.closest('label');
+    label.after(message);
+    return { focus: control, name: shortName(label.querySelector('span').textContent), message };
+  }
+  const heading = target.querySelector(':scope > legend, :scope > h2, :scope > h3');
+  if (target.matches('.text3')) {
+    heading.after(message);
+    for (const lang of entry.languages ?? []) {
+      const input = target.querySelector(`[data-path="${CSS.escape(`${entry.path}.${lang}`)}"], [data-field$=".${lang}"]`);
+      if (input) invalid(input, message.id);
+    }
+    const first = target.querySelector('[aria-invalid]') ?? target.querySelector('input, textarea');
+    return { focus: first, name: shortName(heading.firstChild.textContent), message };
+  }
+  target.classList.add('has-error');
+  (target.querySelector(':scope > .count-note') ?? heading ?? target.firstChild).after(message);
+  message.tabIndex = -1;
+  return { focus: message, name: null, message };
+}
+
+/** The place a field belongs to, as the page names it: a row ("Party 2") or a section ("Basics"). */
+function placeName(el) {
+  const where = el.closest('[data-place]');
+  const heading = where?.querySelector(':scope > legend, :scope > h2');
+  return { where, name: heading ? heading.textContent.replace(/\s+/g, ' ').trim() : '' };
+}
+
+function showProblems(problems) {
   clearErrors();
-  let first = null;
-  for (const problem of problems) {
-    const target = findTarget(problem.field);
-    if (!target) continue;
-    const marked = markError(target, problem.reason);
-    first ??= marked;
+  const groups = new Map(); // place element -> {name, items: [{focus, name, message}]}
+  const loose = []; // problems with no field on the page (an uploaded file's unknown field)
+  for (const entry of entries(problems)) {
+    const placed = place(entry);
+    if (!placed) {
+      loose.push(say(entry.problem));
+      continue;
+    }
+    const { where, name } = placeName(placed.message);
+    if (!groups.has(where)) groups.set(where, { name, items: [] });
+    groups.get(where).items.push(placed);
   }
-  showAlert(alertBox, 'error', summary ?? tr('js.problems', { n: problems.length }), problems);
-  if (first) {
-    first.scrollIntoView({ block: 'center' });
-    if (first.matches('input, select, textarea')) first.focus({ preventScroll: true });
-  } else {
-    alertBox.focus();
+  const list = document.createElement('ul');
+  list.className = 'problem-summary';
+  for (const group of [...groups.values()]) {
+    const first = group.items[0];
+    const link = document.createElement('a');
+    link.href = `#${first.focus.id || (first.focus.id = nextId('field'))}`;
+    const what = group.items.length === 1 ? first.message.textContent : listOf(group.items.map((i) => i.name ?? i.message.textContent));
+    const strong = document.createElement('strong');
+    strong.textContent = group.name;
+    link.append(strong, ` — ${what}`);
+    link.addEventListener('click', (event) => {
+      event.preventDefault();
+      first.focus.scrollIntoView({ block: 'center' });
+      first.focus.focus({ preventScroll: true });
+    });
+    const li = document.createElement('li');
+    li.append(link);
+    list.append(li);
   }
+  for (const text of loose) {
+    const li = document.createElement('li');
+    li.textContent = text;
+    list.append(li);
+  }
+  const head = document.createElement('p');
+  head.className = 'alert-message';
+  head.textContent = tr('js.def.summary', { n: list.children.length });
+  alertBox.className = 'alert alert-error';
+  alertBox.replaceChildren(head, list);
+  alertBox.hidden = false;
+  alertBox.scrollIntoView({ block: 'start' });
+  alertBox.focus({ preventScroll: true });
 }
 
 // ---- actions ----
@@ -307,10 +467,8 @@ form.addEventListener('click', (event) => {
 
 form.addEventListener('input', (event) => {
   const el = event.target;
-  if (el.getAttribute('aria-invalid')) {
-    el.removeAttribute('aria-invalid');
-    el.closest('label')?.querySelector('.field-error')?.remove();
-  }
+  updateCounter(el);
+  if (el.getAttribute('aria-invalid')) settled(el);
   if (el.closest('[data-list="venues"], [data-list="parties"]')) refreshRefs();
   if (el === startLocal || el === startZone || el.dataset.field === 'timezone') previewStart();
 });
@@ -377,7 +535,7 @@ form.addEventListener('submit', async (event) => {
       location.assign(`/c/${encodeURIComponent(page.ceremony)}/host`);
     }
   } catch (err) {
-    if (err.fields?.length) showProblems(err.fields, `${errorText(err, tr)} — ${tr('js.problems', { n: err.fields.length })}`);
+    if (err.fields?.length) showProblems(err.fields);
     else {
       showAlert(alertBox, 'error', errorText(err, tr));
       alertBox.focus();
@@ -402,6 +560,7 @@ function showCreated(created) {
 // ---- start ----
 
 wireCopyButtons(tr);
+wireHelp(form);
 
 async function load() {
   if (page.mode === 'new') {
