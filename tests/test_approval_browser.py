@@ -99,6 +99,10 @@ async def test_the_signatory_and_the_host_see_the_same_code_and_approve_waits_fo
         await expect(approve).to_be_disabled()
         await box.check()
         await console.locator("#keys").scroll_into_view_if_needed()
+        # The halls' video stays beside the key being approved (the console's sticky stage column).
+        for shown in (console.locator("#halls"), approve):
+            box = await shown.bounding_box()
+            assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= DESK["height"], box
         await console.screenshot(path=str(shots / f"host-code-{lang}-1440x900.png"))
         await console.locator("#keys").screenshot(path=str(shots / f"host-keys-code-{lang}.png"))
         await approve.click()

@@ -35,7 +35,7 @@ from signatures.timestamping import LocalTimestamper, RemoteTimestamper, Timesta
 from signatures.tsa import TimeStampAuthority
 from signatures.turns import Turns
 
-from . import api, archive, entry, pages, sessions, signing_api, stream, trust, verify_api, views
+from . import api, archive, entry, link_sheet, pages, sessions, signing_api, stream, trust, verify_api, views
 from .appkeys import CONSENTS, CRLS, PDFS, PKI, RECORDS, SEALER, SERVICE, SETTINGS, TEMPLATES, TSA, TSA_LIMIT
 from .auth import Principal
 from .client import address_of
@@ -125,6 +125,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
     app.add_routes(signing_api.routes)
     app.add_routes(archive.routes)
     app.add_routes(verify_api.routes)
+    link_sheet.setup(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app
 

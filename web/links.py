@@ -19,13 +19,15 @@ def base_url(request: web.Request) -> str:
     return f"{forwarded_proto(request) or request.scheme}://{request.host}"
 
 
-def link_for(base: str, ceremony: str, token: str) -> str:
+def link_for(base: str, ceremony: str, token: str, lang: str | None = None) -> str:
     # The token rides in the fragment, which browsers never send to servers or proxies.
-    return f"{base.rstrip('/')}/c/{ceremony}/enter#{token}"
+    # `?lang=` opens the holder's pages in their language (it sticks: web/middleware.py).
+    query = f"?lang={lang}" if lang else ""
+    return f"{base.rstrip('/')}/c/{ceremony}/enter{query}#{token}"
 
 
-def ceremony_link(request: web.Request, ceremony: str, token: str) -> str:
-    return link_for(base_url(request), ceremony, token)
+def ceremony_link(request: web.Request, ceremony: str, token: str, *, lang: str | None = None) -> str:
+    return link_for(base_url(request), ceremony, token, lang)
 
 
 def operator_link(base: str, token: str) -> str:

@@ -2,7 +2,7 @@
 // camera) or reject, and each party's signing progress.
 
 import { api, errorText } from './api.js';
-import { parseTime, zonedElement } from './time.js';
+import { parseTime, zonedLines } from './time.js';
 import { hideAlert, showAlert } from './ui.js';
 
 const REFRESH_MS = 5000;
@@ -149,7 +149,7 @@ export function startEnrollments(page, tr) {
     tr_.append(
       cell(who),
       cell(key),
-      cell(zonedElement(parseTime(e.requested_at), page.zones.slice(0, 1), false), 'small'),
+      cell(zonedLines(parseTime(e.requested_at), page.zones, page.lang), 'small'),
       cell(status === 'pending' || status === 'approved' ? actions : pill),
     );
     if (status === 'rejected' && e.reason) {
@@ -172,6 +172,13 @@ export function startEnrollments(page, tr) {
       rows.push(empty);
     }
     body.replaceChildren(...rows);
+    // The Keys tab says how many wait, whichever tab is open.
+    const waiting = enrollments.filter((e) => statusOf(e) === 'pending').length;
+    const badge = document.getElementById('keys-pending');
+    if (badge) {
+      badge.hidden = waiting === 0;
+      badge.textContent = tr('js.keys.pending_count', { n: waiting });
+    }
   }
 
   function renderProgress(consents, signatures) {

@@ -1,5 +1,5 @@
 // The host console: ceremony controls, the halls live (halls.js), signatories' keys (enrollments.js),
-// capability links and the live timeline.
+// capability links and the live timeline; the last ones in tabs (tabs.js) beside the halls.
 
 import { api, errorText } from './api.js';
 import { applyState } from './ceremony.js';
@@ -7,7 +7,8 @@ import { sealOf, showSeal } from './digest.js';
 import { startEnrollments } from './enrollments.js';
 import { startHalls } from './halls.js';
 import { readData, translator } from './i18n.js';
-import { parseTime, zonedElement } from './time.js';
+import { languageFirst, parseTime, zonedLines } from './time.js';
+import { startTabs } from './tabs.js';
 import { startTimeline } from './timeline.js';
 import { hideAlert, showAlert, wireCopyButtons } from './ui.js';
 
@@ -23,6 +24,7 @@ const LIVE = ['draft', 'frozen', 'open', 'signing'];
 let summary = page.state;
 let busy = false;
 page.invitations = page.invitations ?? [];
+page.zones = languageFirst(page.zones, page.lang);  // the seal's time too: KST first in Korean, CST in Chinese
 
 // ---- state and controls ----
 
@@ -45,6 +47,7 @@ function update(next) {
   document.getElementById('edit-link').hidden = phase !== 'draft';
   document.getElementById('controls-hint').textContent = tr(`js.hint.${phase}`);
   document.getElementById('record-link').hidden = phase !== 'sealed';
+  renderMissing();
 }
 
 async function run(action, call, busyMessage) {
@@ -203,7 +206,7 @@ function renderLinks() {
       cell(tr(`role.${inv.role}`), 'strong'),
       cell(subjectOf(inv)),
       cell(inv.label || '—'),
-      cell(zonedElement(parseTime(inv.issued_at), page.zones.slice(0, 1), false), 'small'),
+      cell(zonedLines(parseTime(inv.issued_at), page.zones, page.lang), 'small'),
       cell(status),
       cell(action),
     );
@@ -217,6 +220,39 @@ function renderLinks() {
     rows.push(empty);
   }
   linksBody.replaceChildren(...rows);
+  renderMissing();
+}
+
+/** Who has no active link yet, as "Issue all links" would issue them (web/link_sheet.py, missing_links). */
+function renderMissing() {
+  const note = document.getElementById('missing-links');
+  const button = document.getElementById('issue-all');
+  const phase = summary.state;
+  const active = page.invitations.filter((i) => i.active);
+  const roster = phase !== 'draft' && phase !== 'sealed';  // venue and signatory links: frozen to signing
+  const names = [];
+  let later = false;
+  for (const v of page.venues) {
+    if (active.some((i) => i.venue === v.id)) continue;
+    if (roster) names.push(v.name);
+    else later ||= phase === 'draft';
+  }
+  for (const s of page.signatories) {
+    if (active.some((i) => i.signatory === s.id)) continue;
+    if (roster) names.push(s.name);
+    else later ||= phase === 'draft';
+  }
+  for (const role of ['archivist', 'observer']) {
+    if (!active.some((i) => i.role === role)) names.push(tr(`role.${role}`));
+  }
+  const closed = phase === 'cancelled';
+  button.disabled = closed || !names.length;
+  const parts = [];
+  if (names.length) parts.push(tr('js.links.missing', { names: names.join(', ') }));
+  if (later) parts.push(tr('js.links.missing_later'));
+  else if (!names.length) parts.push(tr('js.links.none_missing'));
+  const text = closed ? '' : parts.join(' ');
+  if (note.textContent !== text) note.textContent = text;  // a live region: speak changes only
 }
 
 async function revokeLink(invitation, button) {
@@ -254,6 +290,9 @@ function onEvent(event, state) {
   else summary = state;
 }
 
+// Links to hand out before the rooms open; keys to approve once they are; the record afterwards.
+const firstTab = { draft: 'links', frozen: 'links', open: 'keys', signing: 'keys' }[summary.state] ?? 'timeline';
+startTabs(document.getElementById('host-tabs'), firstTab);
 const keys = startEnrollments(page, tr);
 wireCopyButtons(tr);
 renderLinks();

@@ -113,3 +113,34 @@ export function zonedElement(date, zones, seconds = true) {
 export function parseTime(text) {
   return new Date(String(text).replace(/(\.\d{3})\d+/, '$1'));
 }
+
+// The zone(s) each page language reads first, as web/i18n.py's LANGUAGE_ZONES: KST for ko,
+// CST for zh, both for en; UTC and any other hall's zone come after.
+const LANGUAGE_ZONES = { ko: ['Asia/Seoul'], zh: ['Asia/Shanghai'], en: ['Asia/Seoul', 'Asia/Shanghai'] };
+
+/** [the page language's zones, the others], each in `zones`' order; none of the language's: the first zone first. */
+export function splitZones(zones, lang) {
+  const wanted = LANGUAGE_ZONES[lang] ?? [];
+  let first = zones.filter((z) => wanted.includes(z.zone));
+  if (!first.length) first = zones.slice(0, 1);
+  return [first, zones.filter((z) => !first.includes(z))];
+}
+
+/** `zones` with the page language's first. */
+export function languageFirst(zones, lang) {
+  return splitZones(zones, lang).flat();
+}
+
+/** For tables: the page language's zone(s) on one line, the others smaller on a second (as the archive's). */
+export function zonedLines(date, zones, lang, seconds = false) {
+  const [first, rest] = splitZones(zones, lang);
+  const box = document.createElement('span');
+  box.className = 'zoned-lines';
+  box.append(zonedElement(date, first, seconds));
+  if (rest.length) {
+    const more = zonedElement(date, rest, seconds);
+    more.classList.add('small', 'muted');
+    box.append(document.createElement('br'), more);
+  }
+  return box;
+}

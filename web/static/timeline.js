@@ -2,13 +2,14 @@
 // EventSource resumes by itself with Last-Event-ID, so a dropped connection loses nothing.
 
 import { describeActor, describeEvent } from './ceremony.js';
-import { parseTime, zonedElement } from './time.js';
+import { languageFirst, parseTime, zonedElement } from './time.js';
 
 export function startTimeline(page, tr, onEvent) {
   const list = document.getElementById('timeline');
   const empty = document.getElementById('timeline-empty');
   const status = document.getElementById('live-status');
   const seen = new Set();
+  const zones = languageFirst(page.zones ?? [], page.lang);  // KST first in Korean, CST in Chinese
 
   function setStatus(state) {
     status.dataset.state = state;
@@ -68,7 +69,7 @@ export function startTimeline(page, tr, onEvent) {
     const seq = document.createElement('span');
     seq.className = 'tl-seq';
     seq.textContent = `#${event.seq}`;
-    meta.append(zonedElement(parseTime(event.at), page.zones), actor, seq);
+    meta.append(zonedElement(parseTime(event.at), zones), actor, seq);
     li.append(label, meta);
     return li;
   }
