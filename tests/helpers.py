@@ -891,3 +891,20 @@ async def check_page(page: Page, state: str) -> list[Finding]:
     found = await own.check(page, state)
     assert not found, own.report()
     return found
+
+
+SIGNING_LOCALES = {"ko": "ko-KR", "zh": "zh-CN"}
+
+
+async def signing_device(browser: Any, url: str, lang: str, viewport: dict[str, int]) -> tuple[Any, Any, list[str]]:
+    """A touch device opening a signatory link, on its signing page waiting for approval; its script errors."""
+    from playwright.async_api import expect
+
+    context = await browser.new_context(viewport=viewport, locale=SIGNING_LOCALES[lang], is_mobile=True, has_touch=True)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(url)
+    await page.wait_for_url(re.compile(r"/sign$"))
+    await expect(page.locator("#enrollment-state")).to_have_attribute("data-status", "pending")
+    return context, page, errors

@@ -17,7 +17,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from ceremony.consent import has_final_consonant, korean_particle
-from tests.helpers import FREEZE_MS, SHOTS, Api, Server, open_demo
+from tests.helpers import FREEZE_MS, SHOTS, Api, Server, open_demo, signing_device
 
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 820, "height": 1180}
@@ -29,17 +29,6 @@ LOCALES = {"ko": "ko-KR", "zh": "zh-CN"}
 def shots() -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS
-
-
-async def device(browser: Any, link: str, lang: str, viewport: dict[str, int]) -> tuple[Any, Page, list[str]]:
-    context = await browser.new_context(viewport=viewport, locale=LOCALES[lang], is_mobile=True, has_touch=True)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(link)
-    await page.wait_for_url(re.compile(r"/sign$"))
-    await expect(page.locator("#enrollment-state")).to_have_attribute("data-status", "pending")
-    return context, page, errors
 
 
 @pytest.mark.parametrize(
@@ -80,7 +69,7 @@ async def test_a_rejected_phone_never_signs_and_the_approved_tablet_signs_the_pd
         return str((await call("POST", f"{api}/invitations", host, body))["url"])
 
     # The phone enrolls; the host rejects its key.
-    phone_context, phone, phone_errors = await device(browser, await link("phone"), lang, PHONE)
+    phone_context, phone, phone_errors = await signing_device(browser, await link("phone"), lang, PHONE)
     asked: list[str] = []
     signing_calls = re.compile(r"/(pdf-signatures|consents)")
     phone.on(
@@ -96,7 +85,7 @@ async def test_a_rejected_phone_never_signs_and_the_approved_tablet_signs_the_pd
     await phone.screenshot(path=str(shots / f"sign-announce-rejected-{lang}-390x844.png"))
 
     # The tablet enrolls and is approved: the phone now says another device is in use, and offers nothing.
-    tablet_context, tablet, tablet_errors = await device(browser, await link("tablet"), lang, TABLET)
+    tablet_context, tablet, tablet_errors = await signing_device(browser, await link("tablet"), lang, TABLET)
     tablet_fp = await tablet.locator("#key-fingerprint").inner_text()
     listed = (await call("GET", f"{api}/enrollments", host))["enrollments"]
     (pending,) = [e for e in listed if e["fingerprint"] == tablet_fp]

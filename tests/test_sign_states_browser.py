@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.helpers import FREEZE_MS, SHOTS, Api, Server, open_demo
+from tests.helpers import FREEZE_MS, SHOTS, Api, Server, open_demo, signing_device
 
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 820, "height": 1180}
@@ -56,17 +56,6 @@ async def in_view(page: Page, selector: str, *, scroll_top: bool = True) -> dict
     return place
 
 
-async def signatory_page(browser: Any, url: str, lang: str, viewport: dict[str, int]) -> tuple[Any, Page, list[str]]:
-    context = await browser.new_context(viewport=viewport, locale=LOCALES[lang], is_mobile=True, has_touch=True)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(url)
-    await page.wait_for_url(re.compile(r"/sign$"))
-    await expect(page.locator("#enrollment-state")).to_have_attribute("data-status", "pending")
-    return context, page, errors
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize(("lang", "viewport"), [("ko", PHONE), ("zh", TABLET)], ids=["phone-ko", "tablet-zh"])
 async def test_the_primary_action_is_in_the_first_viewport_in_every_state(
@@ -81,7 +70,7 @@ async def test_the_primary_action_is_in_the_first_viewport_in_every_state(
     pages: dict[str, tuple[Any, Page, list[str]]] = {}
     for who in (signer_id, decliner_id):
         url = (await call("POST", f"{api}/invitations", host, {"role": "signatory", "signatory": who}))["url"]
-        pages[who] = await signatory_page(browser, url, lang, viewport)
+        pages[who] = await signing_device(browser, url, lang, viewport)
     signer, decliner = pages[signer_id][1], pages[decliner_id][1]
     size = f"{viewport['width']}x{viewport['height']}"
 
@@ -174,7 +163,7 @@ async def test_sign_is_off_while_the_decline_form_is_open(server: Server, browse
     api, host = await open_demo(call, server, "signing")
     who = (await call("GET", api, host))["signatories"][0]["id"]
     url = (await call("POST", f"{api}/invitations", host, {"role": "signatory", "signatory": who}))["url"]
-    context, page, errors = await signatory_page(browser, url, "ko", PHONE)
+    context, page, errors = await signing_device(browser, url, "ko", PHONE)
     (enrollment,) = (await call("GET", f"{api}/enrollments", host))["enrollments"]
     await call("POST", f"{api}/enrollments/{enrollment['id']}/approve", host, {"code_confirmed": True})
     await page.locator("#consent-box").check()
