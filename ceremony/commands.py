@@ -8,6 +8,7 @@ happen in the ceremony's current state is the core's question alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from .consent import ConsentStatement
 from .events import Role
@@ -153,6 +154,32 @@ class Seal:
     record_sha256: str = ""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordSegment:
+    """The recorder closed a segment and wrote it durably; the log binds its name, hash and times."""
+
+    track: str
+    index: int
+    name: str
+    sha256: str
+    size: int
+    media_start: float
+    duration: float
+    wall_start: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordGap:
+    """A track's media did not arrive from `media_start` to `media_end` (the file shows a slate there)."""
+
+    track: str
+    media_start: float
+    media_end: float
+    wall_start: datetime
+    wall_end: datetime
+    reason: str
+
+
 Command = (
     ReviseDefinition
     | Freeze
@@ -169,4 +196,6 @@ Command = (
     | RecordConsent
     | SignDocument
     | RevokeCertificate
+    | RecordSegment
+    | RecordGap
 )

@@ -28,6 +28,8 @@ from .commands import (
     IssueInvitation,
     OpenRooms,
     RecordConsent,
+    RecordGap,
+    RecordSegment,
     RejectEnrollment,
     RequestEnrollment,
     ReviseDefinition,
@@ -46,6 +48,7 @@ from .decide_enrollment import (
     decide_revoke,
     evolve_signing,
 )
+from .decide_recording import NOT_RECORDED, decide_record_gap, decide_record_segment
 from .errors import CommandRefused, InvalidCommand
 from .events import (
     CeremonyCancelled,
@@ -58,12 +61,15 @@ from .events import (
     Event,
     InvitationIssued,
     InvitationRevoked,
+    RecordingGap,
     Role,
     RoomsOpened,
+    SegmentRecorded,
     SegmentStarted,
     VenueAdmitted,
 )
 from .model import SegmentKind
+from .recording import fold_recording
 from .state import CeremonyState, Invitation, Phase
 from .text import unsafe_character
 
@@ -89,6 +95,9 @@ ALLOWED: Mapping[type[Command], frozenset[Phase]] = MappingProxyType(
         RecordConsent: frozenset({Phase.SIGNING}),
         SignDocument: frozenset({Phase.SIGNING}),
         RevokeCertificate: _ROSTER_FIXED | {Phase.SEALED},
+        # The recording runs from rooms-open to the seal or the cancellation, and nothing is added after.
+        RecordSegment: frozenset({Phase.OPEN, Phase.SIGNING}),
+        RecordGap: frozenset({Phase.OPEN, Phase.SIGNING}),
     }
 )
 
@@ -161,6 +170,10 @@ def decide(state: CeremonyState, command: Command, *, now: datetime) -> list[Eve
             if not state.definition.has_venue(venue):
                 raise InvalidCommand(f"no venue '{venue}' in this ceremony")
             return [] if venue in state.admitted_venues else [VenueAdmitted(venue=venue)]
+        case RecordSegment():
+            return list(decide_record_segment(state, command))
+        case RecordGap():
+            return list(decide_record_gap(state, command))
     raise InvalidCommand(f"unknown command {command!r}")  # pragma: no cover - exhaustive match
 
 
@@ -181,6 +194,8 @@ def _verb(command: Command) -> str:
         RecordConsent: "sign",
         SignDocument: "sign the MOU",
         RevokeCertificate: "revoke a key",
+        RecordSegment: "record a segment",
+        RecordGap: "record a gap",
     }[type(command)]
 
 
@@ -217,9 +232,13 @@ def _issue(state: CeremonyState, command: IssueInvitation) -> InvitationIssued:
         raise InvalidCommand(
             "a venue link names exactly one venue, a signatory link one signatory, other links neither"
         )
-    if command.role in (Role.VENUE, Role.SIGNATORY):
+    if command.role is Role.RECORDER and not state.definition.recording:
+        raise CommandRefused(f"cannot issue a recorder link: {NOT_RECORDED}")
+    if command.role in (Role.VENUE, Role.SIGNATORY, Role.RECORDER):
         if state.phase is Phase.DRAFT:
-            raise CommandRefused("venue and signatory links are issued once the roster is frozen; freeze first")
+            raise CommandRefused(
+                "venue, signatory and recorder links are issued once the definition is frozen; freeze first"
+            )
         if state.phase is Phase.SEALED:
             raise CommandRefused("the ceremony is sealed; only host, archivist and observer links can be issued")
     if command.venue is not None and not state.definition.has_venue(command.venue):
@@ -287,6 +306,8 @@ def evolve(state: CeremonyState, envelope: Envelope) -> CeremonyState:
             return replace(base, invitations=MappingProxyType({**state.invitations, invitation_id: revoked}))
         case VenueAdmitted(venue=venue):
             return replace(base, admitted_venues=state.admitted_venues | {venue})
+        case SegmentRecorded() | RecordingGap():
+            return replace(base, recording=fold_recording(state.recording, event))
         case CeremonyDrafted():
             raise CommandRefused("ceremony.drafted can only be the first event")
     signed = evolve_signing(base, event, envelope.at, envelope.actor)

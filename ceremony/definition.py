@@ -156,6 +156,15 @@ class _Collector:
             return low
         return value
 
+    def flag(self, value: object, path: str) -> bool:
+        """An optional true/false: absent (or null) is false."""
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            self.add(path, "bad_flag", "must be true or false")
+            return False
+        return value
+
     def items(self, value: object, path: str, parse: Callable[[object, str], T]) -> tuple[T, ...]:
         if not isinstance(value, list):
             self.add(path, "required" if value is None else "wrong_type", "must be a list")
@@ -308,7 +317,7 @@ def parse_definition(value: object, *, logged: bool = False) -> CeremonyDefiniti
     """
     c = _Collector(check_characters=not logged)
     m = c.obj(value, "$") or {}
-    allowed = {"title", "schedule", "venues", "parties", "signatories", "run_of_show", "document"}
+    allowed = {"title", "schedule", "venues", "parties", "signatories", "run_of_show", "document", "recording"}
     _known(c, m, "", allowed)
     definition = CeremonyDefinition(
         title=c.localized(m.get("title"), "title"),
@@ -318,6 +327,7 @@ def parse_definition(value: object, *, logged: bool = False) -> CeremonyDefiniti
         signatories=c.items(m.get("signatories"), "signatories", lambda v, p: _signatory(c, v, p)),
         run_of_show=c.items(m.get("run_of_show"), "run_of_show", lambda v, p: _segment(c, v, p)),
         document=_document(c, m.get("document"), "document"),
+        recording=c.flag(m.get("recording"), "recording"),
     )
     _cross_check(c, definition, logged=logged)
     if c.problems:
@@ -358,7 +368,7 @@ def _text(t: LocalizedText) -> dict[str, str]:
 
 def definition_to_json(d: CeremonyDefinition) -> dict[str, Any]:
     """The inverse of parse_definition: parse_definition(definition_to_json(d)) == d."""
-    return {
+    value: dict[str, Any] = {
         "title": _text(d.title),
         "schedule": {"start": d.schedule.start.isoformat(), "duration_minutes": d.schedule.duration_minutes},
         "venues": [
@@ -382,3 +392,7 @@ def definition_to_json(d: CeremonyDefinition) -> dict[str, Any]:
             "prevailing_clause": _text(d.document.prevailing_clause),
         },
     }
+    # Only when on: a definition logged before the field existed re-serialises to the same bytes.
+    if d.recording:
+        value["recording"] = True
+    return value

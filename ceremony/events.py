@@ -28,6 +28,7 @@ class Role(enum.StrEnum):
     SIGNATORY = "signatory"
     ARCHIVIST = "archivist"
     OBSERVER = "observer"
+    RECORDER = "recorder"  # the server's own recorder peer; only in a ceremony whose definition has recording on
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,6 +166,39 @@ class DocumentSigned:
     extra_timestamp_tokens: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentRecorded:
+    """A closed media segment of one track, written durably before this was logged (docs/record.md, "Recording").
+
+    Index 0 is the track's init segment (`<track>/init.mp4`, duration 0); media segments follow as
+    `<track>/000001.m4s`, ... . Media times are seconds on the track's own timeline, which is continuous.
+    """
+
+    track: str  # "programme" or "hall-<venue id>"
+    index: int
+    name: str  # relative to the ceremony's media root
+    sha256: str
+    size: int
+    media_start: float
+    duration: float
+    wall_start: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingGap:
+    """A span of a track in which a hall's media did not arrive: the file shows a slate there, and this says why."""
+
+    track: str
+    media_start: float
+    media_end: float
+    wall_start: datetime
+    wall_end: datetime
+    reason: str  # one of GAP_REASONS
+
+
+GAP_REASONS = ("peer_left", "no_media", "recorder_restart")
+
+
 Event = (
     CeremonyDrafted
     | DefinitionRevised
@@ -182,6 +216,8 @@ Event = (
     | CertificateRevoked
     | ConsentRecorded
     | DocumentSigned
+    | SegmentRecorded
+    | RecordingGap
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -201,6 +237,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     "consent.recorded": ConsentRecorded,
     "document.signed": DocumentSigned,
     "venue.admitted": VenueAdmitted,
+    "recording.segment": SegmentRecorded,
+    "recording.gap": RecordingGap,
 }
 _TYPE_NAMES: dict[type[Event], str] = {cls: name for name, cls in EVENT_TYPES.items()}
 
@@ -219,6 +257,8 @@ def event_to_json(event: Event) -> dict[str, Any]:
             value = value.to_json()
         elif isinstance(value, enum.Enum):
             value = value.value
+        elif isinstance(value, datetime):
+            value = format_time(value)
         elif isinstance(value, tuple):
             value = list(value)
         if value is not None:
@@ -232,6 +272,28 @@ def _flag(value: Any) -> bool:
     return value
 
 
+def _seconds(value: Any) -> float:
+    """A media time: a JSON number (canonical JSON writes 2.0 as 2, so an int comes back too)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number of seconds, not {value!r}")
+    return float(value)
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, not {value!r}")
+    return value
+
+
+def _moment(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a time as text, not {value!r}")
+    at = parse_time(value)
+    if at.tzinfo is None:
+        raise ValueError(f"time {value!r} has no UTC offset")
+    return at
+
+
 # Fields whose JSON form is not their value: each is parsed, and so checked, on the way in.
 _PARSERS: dict[str, Callable[[Any], object]] = {
     "definition": partial(parse_definition, logged=True),
@@ -239,6 +301,12 @@ _PARSERS: dict[str, Callable[[Any], object]] = {
     "decision": Decision,
     "statement": parse_statement,
     "code_confirmed": _flag,
+    "index": _whole,
+    "media_start": _seconds,
+    "media_end": _seconds,
+    "duration": _seconds,
+    "wall_start": _moment,
+    "wall_end": _moment,
 }
 
 

@@ -119,6 +119,8 @@ class CeremonyDefinition:
     signatories: tuple[Signatory, ...]
     run_of_show: tuple[Segment, ...]
     document: Document
+    # The rooms are recorded from their opening to the seal, each segment bound into the log (docs/record.md).
+    recording: bool = False
 
     def venue(self, venue_id: str) -> Venue:
         return next(v for v in self.venues if v.id == venue_id)

@@ -18,6 +18,7 @@ from .consent import Decision
 from .errors import CommandRefused
 from .events import CeremonySealed, ConsentRecorded, DocumentSigned, Role
 from .model import CeremonyDefinition
+from .recording import RecordingState
 
 
 class Phase(enum.StrEnum):
@@ -119,6 +120,7 @@ class CeremonyState:
     pdf_signatures: Mapping[str, PdfSignature] = field(default_factory=lambda: MappingProxyType({}))
     sealed: CeremonySealed | None = None
     sealed_at: datetime | None = None
+    recording: RecordingState = field(default_factory=RecordingState)  # recording.segment and .gap, per track
 
     def segment_index(self) -> int:
         """Position of the current segment, -1 before the first one."""

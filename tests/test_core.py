@@ -25,6 +25,8 @@ from ceremony.commands import (
     IssueInvitation,
     OpenRooms,
     RecordConsent,
+    RecordGap,
+    RecordSegment,
     RejectEnrollment,
     RequestEnrollment,
     ReviseDefinition,
@@ -137,6 +139,20 @@ COMMANDS: dict[str, Command] = {
         size=5000,
         certificate_serial="0a",
         timestamp="2020-05-29T01:31:00Z",
+    ),
+    # DEFINITION is not recorded, so both are refused in every phase (tests/test_recording_core.py has the rest).
+    "record-segment": RecordSegment(
+        track="programme",
+        index=0,
+        name="programme/init.mp4",
+        sha256="ab" * 32,
+        size=900,
+        media_start=0.0,
+        duration=0.0,
+        wall_start=T0,
+    ),
+    "record-gap": RecordGap(
+        track="programme", media_start=1.0, media_end=2.0, wall_start=T0, wall_end=T0, reason="no_media"
     ),
 }
 

@@ -36,6 +36,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         metavar="FILE",
         help="a signatory's receipt to check it by",
     )
+    verify.add_argument(
+        "--media",
+        type=Path,
+        metavar="PATH",
+        help="also check the recording: a record-media.zip, or a folder laid out as the media root",
+    )
 
     renew = sub.add_parser("renew", help="add an archive timestamp and fresh validation data (docs/record.md)")
     renew.add_argument("record", type=Path)
@@ -119,7 +125,37 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         verdict = f"NOT VALID: {failed} of {len(report.checks)} checks failed"
     print(f"{args.record}: {verdict}")
-    return 0 if report.ok else 1
+    media_ok = True if args.media is None else _verify_media(data, args.media)
+    return 0 if report.ok and media_ok else 1
+
+
+def _verify_media(record: bytes, path: Path) -> bool:
+    """The media beside the record, held against the recording manifest in its evidence.json."""
+    from signatures.record.container import DEFAULT_LIMITS, open_archive
+    from signatures.record.parts import EVIDENCE
+    from signatures.record.untrusted import load_json
+    from signatures.record.verify_media import open_media, verify_media
+
+    try:
+        evidence = load_json(open_archive(record, DEFAULT_LIMITS).files[EVIDENCE])
+    except (KeyError, ValueError):
+        print(f"{path}: NOT CHECKED: the record's evidence.json cannot be read")
+        return False
+    if not path.exists():
+        raise SignatureError(f"cannot read {path}: no such file or folder")
+    with open_media(path) as media:
+        report = verify_media(evidence, media)
+    for line in report.lines():
+        print(line)
+    if report.deleted is not None:
+        verdict = f"media deleted per retention ({report.deleted['deleted_at']}, {report.deleted['policy']})"
+    elif report.ok:
+        segments = sum(f.kind == "segment" for f in report.findings)
+        verdict = f"MEDIA VALID: {segments} segments as the record's log bound them"
+    else:
+        verdict = f"MEDIA NOT VALID: {len(report.failed)} problems"
+    print(f"{path}: {verdict}")
+    return report.ok
 
 
 def run_renew(args: argparse.Namespace) -> int:

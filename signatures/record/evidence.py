@@ -21,7 +21,8 @@ from cryptography import x509
 
 from ceremony.canonical import canonicalize
 from ceremony.chain import StoredEvent
-from ceremony.events import format_time
+from ceremony.events import RecordingGap, SegmentRecorded, format_time
+from ceremony.recording import RecordingState
 from ceremony.safety import safety_code
 from ceremony.state import CeremonyState, enrollment_with_serial, invitation_of, roll
 
@@ -88,7 +89,18 @@ def build_evidence(state: CeremonyState, rows: list[StoredEvent], pdf: SealedPdf
 
 
 # What from_log states, so the verifier can compare exactly these with a replay of the record's log.
-FROM_LOG = ("type", "ceremony", "venues", "parties", "signatories", "consents", "pdf_signatures", "documents", "log")
+FROM_LOG = (
+    "type",
+    "ceremony",
+    "venues",
+    "parties",
+    "signatories",
+    "consents",
+    "pdf_signatures",
+    "documents",
+    "log",
+    "recording",
+)
 
 
 def from_log(state: CeremonyState, rows: list[StoredEvent]) -> dict[str, Any]:
@@ -99,7 +111,7 @@ def from_log(state: CeremonyState, rows: list[StoredEvent]) -> dict[str, Any]:
         raise ValueError("an unfrozen ceremony has no evidence")
     d = state.definition
     status = roll(state)
-    return {
+    evidence: dict[str, Any] = {
         "type": RECORD_TYPE,
         "ceremony": {"id": state.id, "title": d.title.as_dict(), "frozen_at": _frozen_at(rows)},
         "venues": [
@@ -155,6 +167,47 @@ def from_log(state: CeremonyState, rows: list[StoredEvent]) -> dict[str, Any]:
         ],
         "documents": {"original": {"sha256": state.document_sha256, "size": state.document_size}},
         "log": {"length": state.seq, "head": rows[-1].hash.hex()},
+    }
+    # Only for a recorded ceremony: a record sealed without a recording keeps its exact earlier form.
+    if d.recording:
+        evidence["recording"] = recording_manifest(state.recording)
+    return evidence
+
+
+def recording_manifest(recording: RecordingState) -> dict[str, Any]:
+    """The recording as the log bound it: per track (sorted), every segment in order and every stated gap."""
+    return {
+        "tracks": [
+            {
+                "track": name,
+                "recorded_seconds": track.recorded_seconds,
+                "segments": [_segment(s) for s in track.segments],
+                "gaps": [_gap(g) for g in track.gaps],
+            }
+            for name, track in sorted(recording.tracks.items())
+        ]
+    }
+
+
+def _segment(s: SegmentRecorded) -> dict[str, Any]:
+    return {
+        "index": s.index,
+        "name": s.name,
+        "sha256": s.sha256,
+        "size": s.size,
+        "media_start": s.media_start,
+        "duration": s.duration,
+        "wall_start": format_time(s.wall_start),
+    }
+
+
+def _gap(g: RecordingGap) -> dict[str, Any]:
+    return {
+        "media_start": g.media_start,
+        "media_end": g.media_end,
+        "wall_start": format_time(g.wall_start),
+        "wall_end": format_time(g.wall_end),
+        "reason": g.reason,
     }
 
 

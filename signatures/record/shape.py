@@ -40,6 +40,28 @@ APPROVAL = {
     "code_confirmed": bool,
 }
 
+SECONDS = float  # a JSON number: an int where canonical JSON wrote 2.0 as 2
+RECORDING = {
+    "tracks": [
+        {
+            "track": str,
+            "recorded_seconds": SECONDS,
+            "segments": [
+                {
+                    "index": int,
+                    "name": str,
+                    "sha256": str,
+                    "size": int,
+                    "media_start": SECONDS,
+                    "duration": SECONDS,
+                    "wall_start": str,
+                }
+            ],
+            "gaps": [{"media_start": SECONDS, "media_end": SECONDS, "wall_start": str, "wall_end": str, "reason": str}],
+        }
+    ]
+}
+
 EVIDENCE: dict[str, Any] = {
     "type": str,
     "ceremony": {"id": str, "title": TEXT, "frozen_at": OPTIONAL(str), "sealed_at": str},
@@ -79,6 +101,7 @@ EVIDENCE: dict[str, Any] = {
     "log": {"length": int, "head": str},
     "trust": {"root": CERTIFICATE, "seal": CERTIFICATE, "timestamping": [CERTIFICATE]},
     "manifest": MANIFEST,
+    "recording": ADDED(RECORDING),  # only in a recorded ceremony's record
 }
 
 RENEWAL: dict[str, Any] = {
@@ -121,5 +144,9 @@ def check_shape(value: Any, rule: Any = None, path: str = "evidence") -> None:
         return
     if rule is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise Mismatch(f"{path} must be a whole number")
+    if rule is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Mismatch(f"{path} must be a number")
+        return
     if not isinstance(value, rule):
         raise Mismatch(f"{path} must be {rule.__name__}")

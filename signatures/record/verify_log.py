@@ -67,7 +67,12 @@ def check_log(report: Report, files: dict[str, bytes], evidence: dict[str, Any])
         return None
     # Each key's approval has a check of its own (log.approvals), so a reader sees who approved which key.
     approvals = {s["id"]: s.pop("approval") for s in expected["signatories"]}
-    differences = list(_differences(expected, _project({k: evidence.get(k) for k in FROM_LOG}, expected)))
+    stated = {k: evidence[k] for k in FROM_LOG if k in evidence}
+    projected = _project(stated, expected)
+    # A part the log does not give (a recording manifest in the record of an unrecorded ceremony) is a
+    # difference too, not something the projection may drop.
+    projected.update({k: v for k, v in stated.items() if k not in expected})
+    differences = list(_differences(expected, projected))
     shown = "; ".join(differences[:6]) + (f"; and {len(differences) - 6} more" if len(differences) > 6 else "")
     report.add(
         "log.evidence",
@@ -77,12 +82,20 @@ def check_log(report: Report, files: dict[str, bytes], evidence: dict[str, Any])
         or (
             f"replayed through the ceremony core: the roster, {len(state.consents)} decisions with their times, "
             f"addresses and devices, {len(state.pdf_signatures)} PDF signatures and every status "
-            "are as evidence.json says"
+            "are as evidence.json says" + _recorded(expected)
         ),
     )
     check_approvals(report, evidence, approvals)
     frozen = expected["ceremony"]["frozen_at"]
     return LogFacts(state, parse_time(frozen) if frozen else None, envelopes[-1].at)
+
+
+def _recorded(expected: dict[str, Any]) -> str:
+    tracks = expected.get("recording", {}).get("tracks", [])
+    if not tracks:
+        return ""
+    count = sum(len(t["segments"]) for t in tracks)
+    return f", and so is the recording: {count} segments of {len(tracks)} tracks, in order, with their hashes"
 
 
 def check_approvals(report: Report, evidence: dict[str, Any], replayed: dict[str, dict[str, Any] | None]) -> None:
