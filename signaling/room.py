@@ -50,7 +50,7 @@ from .protocol import (
     to_wire,
 )
 
-MEDIA_ROLES = frozenset({Role.HOST, Role.VENUE})
+MEDIA_ROLES = frozenset({Role.HOST, Role.VENUE, Role.RECORDER})
 OUTBOX_LIMIT = 512  # messages kept for a disconnected session; beyond that it cannot resume
 
 
@@ -161,8 +161,9 @@ class Room:
         if member.connected:
             effects.send.append((member.peer, message))
 
-    def _media_peers(self, *, exclude: str | None = None) -> list[Member]:
-        return [m for m in self.members.values() if m.media and m.admitted and m.peer != exclude]
+    def _media_peers(self, of: Member) -> list[Member]:
+        """The admitted media peers `of` exchanges media with."""
+        return [m for m in self.members.values() if m.media and m.admitted and _linked(of, m)]
 
     def _hosts(self) -> list[Member]:
         return [m for m in self.members.values() if m.role is Role.HOST]
@@ -189,7 +190,7 @@ class Room:
             existing.last_heard = now
             existing.left_announced = False
             if existing.media and existing.admitted:
-                for other in self._media_peers(exclude=existing.peer):
+                for other in self._media_peers(existing):
                     self._to(other, PeerBack(peer=existing.info(other.peer)), effects)
             return Joined(
                 member=existing,
@@ -206,7 +207,8 @@ class Room:
             invitation=invitation,
             venue=venue,
             name=name,
-            admitted=role is Role.HOST or (role is Role.VENUE and venue in self._admitted),
+            # The recorder is the server's own process: it needs no host to let it in.
+            admitted=role in (Role.HOST, Role.RECORDER) or (role is Role.VENUE and venue in self._admitted),
             connected=False,  # until the shell has queued the welcome (see server._join)
             last_heard=now,
         )
@@ -223,7 +225,7 @@ class Room:
         return Joined(member=member, resumed=False, last_seq=0, replaced=False, effects=effects)
 
     def _announce(self, member: Member, effects: Effects) -> None:
-        for other in self._media_peers(exclude=member.peer):
+        for other in self._media_peers(member):
             self._to(other, PeerJoined(peer=member.info(other.peer)), effects)
 
     def lobby(self) -> list[Member]:
@@ -232,7 +234,7 @@ class Room:
     def peers_for(self, member: Member) -> list[PeerInfo]:
         if not (member.media and member.admitted):
             return []
-        return [m.info(member.peer) for m in self._media_peers(exclude=member.peer)]
+        return [m.info(member.peer) for m in self._media_peers(member)]
 
     def disconnected(self, peer: str, now: float) -> None:
         """The socket closed without `leave`: keep the session for the resume window."""
@@ -257,7 +259,7 @@ class Room:
         member.left_announced = True
         left = PeerLeft(peer=member.peer, reason=reason)
         if member.media and member.admitted:
-            self._to_all(self._media_peers(exclude=member.peer), left, effects)
+            self._to_all(self._media_peers(member), left, effects)
         elif member.role is Role.VENUE:
             # A venue that leaves the lobby: the host's knock list must lose it.
             self._to_all(self._hosts(), left, effects)
@@ -306,7 +308,7 @@ class Room:
         if not source.admitted:
             raise ProtocolError("not_admitted", "wait until the host admits this venue")
         target = self.members.get(message.to)
-        if target is None or not target.media or not target.admitted or target.peer == sender:
+        if target is None or not target.media or not target.admitted or not _linked(source, target):
             raise ProtocolError("no_such_peer", f"no media peer '{message.to}' in this ceremony")
         effects = Effects()
         self._to(target, message.delivered(sender), effects)
@@ -323,7 +325,7 @@ class Room:
             return effects  # nothing changed: nobody needs telling again (a resent state after a resume)
         source.media_state = state
         if source.admitted:
-            self._to_all(self._media_peers(exclude=sender), MediaChanged(sender=sender, state=state), effects)
+            self._to_all(self._media_peers(source), MediaChanged(sender=sender, state=state), effects)
         return effects
 
     def admission(self, host: str, peer: str) -> str:
@@ -407,3 +409,13 @@ class Room:
     @property
     def empty(self) -> bool:
         return not self.members
+
+
+def _linked(a: Member, b: Member) -> bool:
+    """Whether two media peers exchange media: every pair but one with itself, except that the
+    recorder records the halls only (no host camera, no other recorder) and so links to venues only."""
+    if a.peer == b.peer:
+        return False
+    if Role.RECORDER in (a.role, b.role):
+        return Role.VENUE in (a.role, b.role)
+    return True

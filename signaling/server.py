@@ -61,7 +61,7 @@ from .room import Joined, Member, Room
 
 log = logging.getLogger(__name__)
 HUB = web.AppKey("signaling_hub", Hub)
-SIGNAL_ROLES = (Role.HOST, Role.VENUE, Role.OBSERVER, Role.SIGNATORY)
+SIGNAL_ROLES = (Role.HOST, Role.VENUE, Role.OBSERVER, Role.SIGNATORY, Role.RECORDER)
 MAX_BAD_MESSAGES = 20
 # aiohttp reads a whole frame up to this size and then our own check (MAX_FRAME) closes with 1009
 # after the close handshake. At aiohttp's own limit it stops reading mid-frame and closes, and the

@@ -908,3 +908,26 @@ async def signing_device(browser: Any, url: str, lang: str, viewport: dict[str, 
     await page.wait_for_url(re.compile(r"/sign$"))
     await expect(page.locator("#enrollment-state")).to_have_attribute("data-status", "pending")
     return context, page, errors
+
+
+RTMP_LISTEN = ("ffmpeg", "-hide_banner", "-loglevel", "error", "-listen", "1")
+
+
+class RtmpServer:
+    """`ffmpeg -listen 1`: one RTMP publisher at a time, saved to a file until it disconnects."""
+
+    def __init__(self, port: int, out: Path) -> None:
+        self.url = f"rtmp://127.0.0.1:{port}/live/secret-stream-key"
+        self.out = out
+        self.process = subprocess.Popen(
+            [*RTMP_LISTEN, "-i", self.url, "-c", "copy", "-y", str(out)],
+            stdin=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

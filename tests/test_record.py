@@ -227,6 +227,10 @@ def test_verify_txt_names_the_commands_the_fingerprint_and_what_poppler_cannot_c
         assert command in text, command
     assert text.count("openssl dgst -sha256 -verify") == 6
     assert "does not validate the document" in text and "curl" not in text
+    # The demo is recorded: VERIFY.txt says where the media is and how to check it beside the record.
+    assert "--media record-media.zip" in text and "ffprobe" in text
+    for track in demo.evidence["recording"]["tracks"]:
+        assert track["track"] in text
 
 
 def test_the_manifest_binds_every_other_file(demo: Demo) -> None:

@@ -871,6 +871,35 @@ def test_room_relay_checks_the_sender_and_the_target(room: Room) -> None:
         room.end(observer.peer, "")
 
 
+def test_the_recorder_comes_in_without_the_lobby_and_is_linked_to_the_halls_only(room: Room) -> None:
+    host = _join(room, Role.HOST, "h").member
+    venue = _join(room, Role.VENUE, "v").member
+    _admit(room, host.peer, venue.peer)
+    recorder = _join(room, Role.RECORDER, "r")
+    assert recorder.member.admitted  # no knock: the server started it
+    [(to, joined)] = recorder.effects.send
+    assert to == venue.peer and joined["type"] == "peer-joined" and joined["peer"]["role"] == "recorder"
+    assert [p.id for p in room.peers_for(recorder.member)] == [venue.peer]
+    assert recorder.member.peer not in [p.id for p in room.peers_for(host)]
+    # A second hall admitted later is announced to the recorder; the host's camera never is.
+    nanjing = _join(room, Role.VENUE, "n", venue="nanjing").member
+    effects = _admit(room, host.peer, nanjing.peer)
+    told = [to for to, m in effects.send if m["type"] == "peer-joined"]
+    assert sorted(told) == sorted([host.peer, venue.peer, recorder.member.peer])
+
+    def code(sender: str, to: str) -> str:
+        with pytest.raises(ProtocolError) as info:
+            room.relay(sender, _relay("offer", to, sdp="x"))
+        return info.value.code
+
+    assert code(host.peer, recorder.member.peer) == "no_such_peer"
+    assert code(recorder.member.peer, host.peer) == "no_such_peer"
+    assert room.relay(venue.peer, _relay("offer", recorder.member.peer, sdp="x")).send
+    # The recorder leaving is told to the halls, not to the host.
+    left = room.leave(recorder.member.peer, "left")
+    assert sorted(to for to, _ in left.send) == sorted([venue.peer, nanjing.peer])
+
+
 def test_room_resume_replays_the_outbox_and_announces_peer_back(room: Room) -> None:
     host = _join(room, Role.HOST, "h", now=0.0).member
     venue = _join(room, Role.VENUE, "v", now=0.0).member

@@ -18,15 +18,17 @@ from ceremony.commands import (
     OpenRooms,
     ReviseDefinition,
     RevokeInvitation,
+    Seal,
     StartSegment,
 )
+from ceremony.core import decide
 from ceremony.definition import definition_to_json, parse_definition
 from ceremony.events import Role
 from ceremony.model import CeremonyDefinition
 from ceremony.text import unsafe_character
 
 from . import views
-from .appkeys import SEALER, SERVICE
+from .appkeys import RECORDERS, SEALER, SERVICE
 from .auth import ALL_ROLES, ceremony_state, require, require_operator
 from .errors import BadRequest, Conflict
 from .links import ceremony_link, qr_svg
@@ -170,7 +172,11 @@ async def seal(request: web.Request) -> web.Response:
     absent_ok = body.get("absent_ok", False)
     if not isinstance(absent_ok, bool):
         raise BadRequest("'absent_ok' must be true or false")
-    await request.app[SEALER].seal(ceremony_state(request).id, principal.actor, absent_ok=absent_ok)
+    state = ceremony_state(request)
+    decide(state, Seal(absent_ok=absent_ok), now=request.app[SERVICE].clock())  # a refusal stops nothing
+    # The evidence recording ends here: its last segments go into the log, and so into the record.
+    await request.app[RECORDERS].finish(state.id)
+    await request.app[SEALER].seal(state.id, principal.actor, absent_ok=absent_ok)
     return _state_response(request)
 
 
@@ -180,6 +186,8 @@ async def cancel(request: web.Request) -> web.Response:
     state = ceremony_state(request)
     body = _object(await read_json(request), {"reason"})
     reason = _string_field(body, "reason") or ""
+    decide(state, Cancel(reason=reason), now=request.app[SERVICE].clock())  # a refusal stops nothing
+    await request.app[RECORDERS].finish(state.id)
     await request.app[SERVICE].execute(state.id, Cancel(reason=reason), principal.actor)
     return _state_response(request)
 
@@ -191,6 +199,10 @@ async def list_invitations(request: web.Request) -> web.Response:
     return web.json_response({"invitations": [views.invitation_json(i) for i in state.invitations.values()]})
 
 
+# The roles a host hands out links for.
+ISSUABLE_ROLES = tuple(r for r in Role if r is not Role.RECORDER)
+
+
 @routes.post("/api/ceremonies/{ceremony}/invitations")
 async def issue_invitation(request: web.Request) -> web.Response:
     principal = require(request, [Role.HOST], operator=True)
@@ -199,8 +211,10 @@ async def issue_invitation(request: web.Request) -> web.Response:
     role_name = _string_field(body, "role")
     try:
         role = Role(str(role_name))
+        if role not in ISSUABLE_ROLES:
+            raise ValueError(role)  # the recorder's link is the server's own (web/recording.py)
     except ValueError:
-        names = ", ".join(r.value for r in Role)
+        names = ", ".join(r.value for r in ISSUABLE_ROLES)
         raise BadRequest(
             f"'role' must be one of {names}", [{"field": "role", "reason": f"must be one of {names}"}]
         ) from None
@@ -230,6 +244,10 @@ async def revoke_invitation(request: web.Request) -> web.Response:
     principal = require(request, [Role.HOST], operator=True)
     state = ceremony_state(request)
     invitation = request.match_info["invitation"]
+    held = state.invitations.get(invitation)
+    if held is not None and held.role is Role.RECORDER:
+        # Revoking it would stop the evidence recording, which only the seal or the end may do.
+        raise Conflict("the recorder's link is the server's own: the recording stops only at the seal or the end")
     await request.app[SERVICE].execute(state.id, RevokeInvitation(invitation=invitation), principal.actor)
     return web.json_response(views.invitation_json(request.app[SERVICE].get(state.id).invitations[invitation]))
 
@@ -280,7 +298,8 @@ async def list_events(request: web.Request) -> web.Response:
     state = ceremony_state(request)
     after = sequence_number(request.query.get("after", "0"), "'after'")
     envelopes = await request.app[SERVICE].history(state.id, after)
-    shown = [v for e in envelopes if (v := views.envelope_json(e, principal)) is not None]
+    recording = request.query.get("include") == "recording"  # the recorder's segment and gap events too
+    shown = [v for e in envelopes if (v := views.envelope_json(e, principal, recording=recording)) is not None]
     return web.json_response({"events": shown, "length": state.seq})
 
 

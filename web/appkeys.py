@@ -18,6 +18,8 @@ from signatures.record.store import RecordStore
 from signatures.tsa import TimeStampAuthority
 
 from .limits import RateLimit
+from .recording import Recorders
+from .rtmp import RtmpOut
 from .settings import Settings
 
 SERVICE = web.AppKey("service", CeremonyService)
@@ -31,3 +33,5 @@ PDFS = web.AppKey("pdf_desk", PdfDesk)
 SEALER = web.AppKey("sealer", Sealer)
 CRLS = web.AppKey("crls", CrlPublisher)
 TSA_LIMIT = web.AppKey("tsa_limit", RateLimit)
+RECORDERS = web.AppKey("recorders", Recorders)
+RTMP = web.AppKey("rtmp", RtmpOut)

@@ -1,4 +1,4 @@
-"""The `ceremony` command: serve, demo, verify, renew, invite, operator-link, log verify, pki, venue-bot."""
+"""The `ceremony` command: serve, demo, verify, renew, invite, operator-link, log verify, pki, venue-bot, recorder."""
 
 from __future__ import annotations
 
@@ -107,10 +107,25 @@ def main(argv: list[str] | None = None) -> int:
         help="write the first start's host and operator links to PATH (mode 0600) instead of printing them "
         "(stdout ends up in journald and other logs)",
     )
+    serve.add_argument(
+        "--rtmp-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="push each recorded ceremony's programme to this RTMP target too (repeatable; "
+        "e.g. rtmp://a.rtmp.youtube.com/live2/KEY); reconnects with backoff",
+    )
+    serve.add_argument(
+        "--media-retention",
+        type=int,
+        metavar="DAYS",
+        help="delete a sealed ceremony's recorded media this many days after the seal (the record keeps "
+        "its manifest; docs/deploy.md); default: keep",
+    )
 
     invite = sub.add_parser("invite", help="print a new capability link for one role in one ceremony")
     invite.add_argument("ceremony")
-    invite.add_argument("role", choices=[r.value for r in Role])
+    invite.add_argument("role", choices=[r.value for r in Role if r is not Role.RECORDER])
     invite.add_argument("--venue")
     invite.add_argument("--signatory")
     invite.add_argument("--label", default="")
@@ -144,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     bot.add_argument("--relay-only", action="store_true", help="use TURN relay candidates only")
     bot.add_argument("--verbose", action="store_true", help="log signaling and ICE progress on stderr")
 
+    recorder = sub.add_parser("recorder", help="(started by the server) record a ceremony's halls; config on stdin")
+    recorder.add_argument("--media", type=Path, required=True, help="the ceremony's media folder")
+    recorder.add_argument("--verbose", action="store_true", help="log signaling and ICE progress on stderr")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -154,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_operator_link(args))
         if args.command == "venue-bot":
             return _venue_bot(args)
+        if args.command == "recorder":
+            from signaling.bots.recorder_bot import recorder_command  # aiortc and PyAV only here
+
+            return recorder_command(args.media, verbose=args.verbose)
         if args.command == "verify":
             return cli_record.run_verify(args)
         if args.command == "renew":
@@ -174,7 +197,7 @@ def _serve(args: argparse.Namespace) -> int:
     from signaling.hub import SignalSettings
     from signaling.ice import load_ice_config
 
-    from .settings import Settings
+    from .settings import RecordingSettings, Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if (args.tls_cert is None) != (args.tls_key is None):
@@ -216,6 +239,13 @@ def _serve(args: argparse.Namespace) -> int:
         tsa_ca_files=tuple(args.tsa_ca),
         trusted_proxies=tuple(args.trusted_proxy),
         tls=ssl_context is not None,
+        recording=RecordingSettings(
+            # The recorder reaches this server on its own listener (with TLS, by the public name its
+            # certificate is for).
+            local_url=public if ssl_context is not None else f"http://{local}:{args.port}",
+            rtmp_urls=tuple(args.rtmp_url),
+            media_retention_days=args.media_retention,
+        ),
     )
     asyncio.run(
         _run_server(
@@ -402,8 +432,10 @@ def _demo(args: argparse.Namespace) -> int:
         return 1
     print(f"Record: {result.record}")
     print(f"Verify it again any time: ceremony verify {result.record} --trust {data / 'pki' / 'root.pem'}")
-    print(f"{'VALID' if result.report.ok else 'NOT VALID'} ({result.seconds:.1f} s)")
-    return 0 if result.report.ok else 1
+    if result.media is not None:
+        print(f"Its recording: ceremony verify {result.record} --trust … --media {result.media}")
+    print(f"{'VALID' if result.ok else 'NOT VALID'} ({result.seconds:.1f} s)")
+    return 0 if result.ok else 1
 
 
 def _venue_bot(args: argparse.Namespace) -> int:

@@ -166,7 +166,7 @@ async def host_console(request: web.Request) -> web.Response:
         d=state.definition,
         schedule=_schedule(state.definition),
         data=_script_data(request, state, principal),
-        roles=[r.value for r in Role],
+        roles=[r.value for r in Role if r is not Role.RECORDER],  # the server issues its recorder's link
         principal=principal,
     )
 

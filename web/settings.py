@@ -18,6 +18,20 @@ ProxyNetwork = IPv4Network | IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingSettings:
+    """The recorder of recorded ceremonies (web/recording.py) and the broadcast (web/rtmp.py)."""
+
+    # Where the recorder process reaches this server (its own listener); None: recorders are not run.
+    local_url: str | None = None
+    rtmp_urls: tuple[str, ...] = ()  # --rtmp-url: the programme is pushed to each
+    media_retention_days: int | None = None  # --media-retention: media deleted this long after the seal
+    fps: int = 15
+    width: int = 640
+    height: int = 360
+    segment_seconds: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
     public_url: str | None = None  # base for links, e.g. https://ceremony.example.org; else from the request
@@ -40,6 +54,7 @@ class Settings:
     trusted_proxies: tuple[ProxyNetwork, ...] = ()
     # Served over TLS (--tls-cert): every response says Strict-Transport-Security.
     tls: bool = False
+    recording: RecordingSettings = field(default_factory=RecordingSettings)
 
     @property
     def crl_base(self) -> str:

@@ -18,7 +18,9 @@ from ceremony.events import (
     Envelope,
     InvitationIssued,
     InvitationRevoked,
+    RecordingGap,
     Role,
+    SegmentRecorded,
     format_time,
 )
 from ceremony.model import LocalizedText
@@ -116,10 +118,17 @@ def invitation_json(invitation: Invitation) -> dict[str, Any]:
     }
 
 
-def envelope_json(envelope: Envelope, principal: Principal) -> dict[str, Any] | None:
-    """An event for the timeline, or None if this principal may not see it."""
+def envelope_json(envelope: Envelope, principal: Principal, *, recording: bool = False) -> dict[str, Any] | None:
+    """An event for the timeline, or None if this principal may not see it.
+
+    The recorder's events (one per segment per track, ~5,000 an hour) are left out unless
+    `recording` asks for them: timelines and live pushes would drown in them, and the host
+    console shows the recording from the state instead (GET .../broadcast).
+    """
     event = envelope.event
     if isinstance(event, HOST_ONLY_EVENTS) and not sees_links(principal):
+        return None
+    if isinstance(event, SegmentRecorded | RecordingGap) and not recording:
         return None
     value = envelope.to_json()
     data = value["data"]

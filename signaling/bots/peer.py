@@ -56,7 +56,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.sdp import candidate_from_sdp
-from av import VideoFrame
+from av import AudioFrame, VideoFrame
 
 from ..protocol import IceCandidateInit, IceServer, PeerInfo
 
@@ -180,6 +180,8 @@ class ReceiveStats:
 
 
 VideoProbe = Callable[[VideoFrame], bool]
+# Where a recorder takes every decoded frame (video and audio) as it arrives; must not block.
+FrameSink = Callable[[VideoFrame | AudioFrame], None]
 
 
 # ---------------------------------------------------------------------------
@@ -221,6 +223,7 @@ class PeerLink:
         configuration: Callable[[], RTCConfiguration],
         local_tracks: Callable[[], Sequence[MediaStreamTrack]],
         video_probe: VideoProbe | None = None,
+        sink: FrameSink | None = None,
     ) -> None:
         self.remote = remote
         self.polite = local_id > remote.id
@@ -231,6 +234,7 @@ class PeerLink:
         self._configuration = configuration
         self._local_tracks = local_tracks
         self._probe = video_probe
+        self._sink = sink
         self._steps: asyncio.Queue[_Step | None] = asyncio.Queue()
         self._consumers: set[asyncio.Task[None]] = set()
         self._sending: list[MediaStreamTrack] = []
@@ -433,6 +437,8 @@ class PeerLink:
         try:
             while True:
                 frame = await track.recv()
+                if self._sink is not None and isinstance(frame, VideoFrame | AudioFrame):
+                    self._sink(frame)
                 if isinstance(frame, VideoFrame):
                     stats.width, stats.height = frame.width, frame.height
                     if stats.first_video_at is None:

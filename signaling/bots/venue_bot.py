@@ -51,7 +51,7 @@ from ..protocol import (
     Welcomed,
 )
 from .client import CapabilityLink, ConnectionLost, SessionEnded, SignalingClient, Subscription
-from .peer import PeerLink, ReceiveStats, ice_configuration
+from .peer import FrameSink, PeerLink, ReceiveStats, ice_configuration
 
 log = logging.getLogger(__name__)
 
@@ -519,6 +519,10 @@ class MediaBot:
     async def on_knock(self, peer: PeerInfo) -> None:
         """A venue waits in the lobby (only hosts are told)."""
 
+    def frame_sink(self, peer: PeerInfo) -> FrameSink | None:
+        """Where the frames received from `peer` go besides the counters (the recorder's encoder)."""
+        return None
+
     # ---- links ----
 
     def _connect(self, peer: PeerInfo, *, offer: bool) -> PeerLink | None:
@@ -533,6 +537,7 @@ class MediaBot:
                 configuration=self._configuration,
                 local_tracks=self._tracks,
                 video_probe=MarkerProbe(venue_tag(peer.venue or peer.role)),
+                sink=self.frame_sink(peer),
             )
             self.links[peer.id] = link
             self._links_changed.set()

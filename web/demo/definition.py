@@ -531,6 +531,8 @@ DEMO_DEFINITION: dict[str, Any] = {
     "parties": _PARTIES,
     "signatories": _SIGNATORIES,
     "run_of_show": _RUN_OF_SHOW,
+    # The 2020 ceremony was held on camera; the demo records both halls into its evidence too.
+    "recording": True,
     "document": {
         "title": _t(
             "강원도–중국 남경시 콰징 전자상거래 수출 협력에 관한 양해각서",

@@ -25,13 +25,17 @@ from aiohttp import web
 
 from ceremony.definition import definition_to_json
 from signaling.bots.venue_bot import BotOptions, HostBot, MediaBot, VenueBot
+from signatures.record.container import DEFAULT_LIMITS, open_archive
+from signatures.record.parts import EVIDENCE
 from signatures.record.pins import Pins
 from signatures.record.report import Report
+from signatures.record.untrusted import load_json
 from signatures.record.verifier import verify_record
+from signatures.record.verify_media import open_media, verify_media
 from web.demo.definition import demo_definition
 
 from ..app import create_app
-from ..appkeys import PKI, SERVICE
+from ..appkeys import PKI, RECORDERS, SERVICE
 from ..settings import Settings
 from .scripted import Api, ScriptedSignatory, ScriptError
 
@@ -45,6 +49,12 @@ class DemoResult:
     record: Path
     report: Report
     seconds: float
+    media: Path | None = None  # record-media.zip, beside the record
+    media_ok: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok and self.media_ok
 
 
 class Progress:
@@ -67,6 +77,7 @@ async def run_demo(data_dir: Path, out: TextIO, *, declines: tuple[str, ...] = (
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     base = f"http://127.0.0.1:{port}"
+    app[RECORDERS].local_url = base  # the recorder process joins through this listener
     progress.step(1, f"server listening at {base}, data in {data_dir}")
     try:
         async with aiohttp.ClientSession() as http:
@@ -132,7 +143,32 @@ async def _ceremony(
     progress.step(8, f"record written: {record} ({len(data) // 1024} KiB); offline verification:")
     for line in report.lines():
         progress.say("    " + line)
-    return DemoResult(host.ceremony, record, report, time.monotonic() - started)
+    media, media_ok = await _media(http, reader, data_dir, archivist, data, progress)
+    return DemoResult(host.ceremony, record, report, time.monotonic() - started, media, media_ok)
+
+
+async def _media(
+    http: aiohttp.ClientSession, reader: Api, data_dir: Path, token: str, record: bytes, progress: Progress
+) -> tuple[Path, bool]:
+    """The recording beside the record, downloaded as an archivist does and held to the sealed manifest."""
+    async with http.get(reader.url("/record-media"), headers={"Authorization": f"Bearer {token}"}) as response:
+        if response.status != 200:
+            raise ScriptError(f"downloading the recording: HTTP {response.status}: {await response.text()}")
+        path = data_dir / f"ceremony-{reader.ceremony}-record-media.zip"
+        path.write_bytes(await response.read())
+    evidence = load_json(open_archive(record, DEFAULT_LIMITS).files[EVIDENCE])
+    with open_media(path) as files:
+        checked = await asyncio.to_thread(verify_media, evidence, files)
+    progress.step(9, f"recording written beside it: {path} ({path.stat().st_size // 1024} KiB); held to the manifest:")
+    # Every segment's line is for `ceremony verify --media`; the demo shows the tracks, gaps and problems.
+    shown = [f for f in checked.findings if f.kind != "segment" or not f.ok]
+    for finding in shown:
+        progress.say(
+            f"    {'PASS' if finding.ok else 'FAIL'}  media.{finding.kind:<10} {finding.subject}: {finding.detail}"
+        )
+    segments = sum(f.kind == "segment" and f.ok for f in checked.findings)
+    progress.say(f"    {segments} segments as the log bound them; media {'VALID' if checked.ok else 'NOT VALID'}")
+    return path, checked.ok
 
 
 async def _media_flowing(venues: list[MediaBot], names: list[str]) -> list[str]:

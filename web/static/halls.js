@@ -172,6 +172,7 @@ export function startHalls(page, tr) {
       if (!m.ref) console.warn('signaling refused a message:', m.code, m.reason);
     });
     media.addEventListener('peer', ({ detail: link }) => {
+      if (link.peer.role === 'recorder') return;  // never linked to the host; kept out all the same
       const tile = remoteTile(link, { lang: page.lang, tr, onBlocked: soundBlocked });
       tiles.set(link.id, tile);
       grid.append(tile.element);

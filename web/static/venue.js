@@ -164,6 +164,7 @@ function showMedia() {
 }
 
 media.addEventListener('peer', ({ detail: link }) => {
+  if (link.peer.role === 'recorder') return;  // the server's recorder: it receives, there is nothing to show
   const tile = remoteTile(link, { lang: page.lang, tr, onBlocked: soundBlocked });
   tiles.set(link.id, tile);
   // The other hall fills the screen; the host, if it sends video at all, is a small inset.
