@@ -35,15 +35,46 @@ from signatures.timestamping import LocalTimestamper, RemoteTimestamper, Timesta
 from signatures.tsa import TimeStampAuthority
 from signatures.turns import Turns
 
-from . import api, archive, entry, link_sheet, pages, sessions, signing_api, stream, trust, verify_api, views
-from .appkeys import CONSENTS, CRLS, PDFS, PKI, RECORDS, SEALER, SERVICE, SETTINGS, TEMPLATES, TSA, TSA_LIMIT
+from . import (
+    api,
+    archive,
+    entry,
+    link_sheet,
+    media_api,
+    pages,
+    sessions,
+    signing_api,
+    stream,
+    trust,
+    verify_api,
+    views,
+    watch,
+)
+from .appkeys import (
+    CONSENTS,
+    CRLS,
+    PDFS,
+    PKI,
+    RECORDERS,
+    RECORDS,
+    RTMP,
+    SEALER,
+    SERVICE,
+    SETTINGS,
+    TEMPLATES,
+    TSA,
+    TSA_LIMIT,
+)
 from .auth import Principal
 from .client import address_of
 from .completion import render_completion_pdf, render_instructions
 from .i18n import role_names
 from .limits import RateLimit
+from .media_api import sweep_retention
 from .middleware import errors, remember_language, security_headers
 from .mou import signature_box, template_environment
+from .recording import Recorders
+from .rtmp import RtmpOut
 from .settings import BUILTIN, MAX_BODY_BYTES, Settings, utc_clock
 from .signal_gate import signal_gate
 
@@ -103,7 +134,17 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
         )
         app[HUB] = hub
         await hub.start()
+        app[RTMP] = rtmp = RtmpOut(settings.recording.rtmp_urls)
+        recorders = Recorders(service, settings.data_dir, settings.recording, on_programme=rtmp.segment)
+        app[RECORDERS] = recorders
+        await recorders.start()
+        days = settings.recording.media_retention_days
+        retention = None if days is None else asyncio.create_task(_retention(service, settings.data_dir, days, clock))
         yield
+        if retention is not None:
+            retention.cancel()
+        await recorders.close()  # each recorder's last segments into the log before the service closes
+        await rtmp.close()
         await hub.close()
         await service.close()
         await http.close()
@@ -125,9 +166,21 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
     app.add_routes(signing_api.routes)
     app.add_routes(archive.routes)
     app.add_routes(verify_api.routes)
+    app.add_routes(media_api.routes)
     link_sheet.setup(app)
+    watch.setup(app)  # the broadcast: HLS from the log, the host's controls, hls.js (before /static/)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)
     return app
+
+
+async def _retention(service: CeremonyService, data_dir: Path, days: int, clock: Clock) -> None:
+    """--media-retention: hourly, the media of ceremonies sealed longer ago than that is deleted."""
+    while True:
+        try:
+            await sweep_retention(service, data_dir, days, clock())
+        except Exception:
+            log.exception("deleting media per retention failed; trying again in an hour")
+        await asyncio.sleep(3600)
 
 
 def _event_for_role(service: CeremonyService, envelope: Envelope) -> dict[Role, CeremonyUpdated | None]:

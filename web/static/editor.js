@@ -70,6 +70,10 @@ function renumber() {
 }
 
 function setValue(el, value) {
+  if (el.type === 'checkbox') {
+    el.checked = value === true; // a JSON bool ("recording"); anything else reads as off
+    return;
+  }
   const text = value === undefined || value === null ? '' : String(value);
   if (el.tagName === 'SELECT' && text && ![...el.options].some((o) => o.value === text)) {
     el.append(new Option(text, text));
@@ -186,7 +190,12 @@ function collect() {
   const definition = {
     title: {}, schedule: {}, venues: [], parties: [], signatories: [], run_of_show: [], document: { articles: [] },
   };
-  for (const el of form.querySelectorAll(CONTROLS)) setPath(definition, el.dataset.path, valueOf(el));
+  for (const el of form.querySelectorAll(CONTROLS)) {
+    // A box left unticked is left out: the definition's default (off), as the server writes it too.
+    if (el.type === 'checkbox') {
+      if (el.checked) setPath(definition, el.dataset.path, true);
+    } else setPath(definition, el.dataset.path, valueOf(el));
+  }
   definition.schedule.start = startValue();
   return definition;
 }

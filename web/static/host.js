@@ -3,6 +3,7 @@
 
 import { api, errorText } from './api.js';
 import { applyState } from './ceremony.js';
+import { startBroadcastPanel } from './broadcast.js';
 import { sealOf, showSeal } from './digest.js';
 import { startEnrollments } from './enrollments.js';
 import { startHalls } from './halls.js';
@@ -300,3 +301,4 @@ update(summary);
 showSeal(page.zones);  // sealed before this page loaded: the hash came with the page
 startTimeline(page, tr, onEvent);
 startHalls(page, tr);
+startBroadcastPanel(page, tr); // recording per track, broadcast state and controls
