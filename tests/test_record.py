@@ -47,8 +47,10 @@ def epoch(iso: str) -> str:
 
 
 def test_the_demo_runs_end_to_end_and_shows_its_progress(demo: Demo) -> None:
-    for step in range(1, 9):
-        assert f"[{step}/8]" in demo.output
+    for step in range(1, 10):
+        assert f"[{step}/9]" in demo.output
+    # The demo is recorded: its media is downloaded beside the record and held to the sealed manifest.
+    assert "media VALID" in demo.output and "record-media.zip" in demo.output
     assert "chuncheon decoded" in demo.output and "nanjing decoded" in demo.output  # the halls saw each other
     assert demo.output.count("PAdES signature Signature-") == 6
     assert "FAIL" not in demo.output and demo.output.rstrip().splitlines()[-1].startswith("VALID")

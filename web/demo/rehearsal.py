@@ -39,7 +39,7 @@ from ..appkeys import PKI, RECORDERS, SERVICE
 from ..settings import Settings
 from .scripted import Api, ScriptedSignatory, ScriptError
 
-STEPS = 8
+STEPS = 9
 MEDIA_WAIT = 45.0
 
 
