@@ -86,7 +86,15 @@ def decide_record_gap(state: CeremonyState, command: RecordGap) -> list[Recordin
     if command.wall_end < command.wall_start:
         raise InvalidCommand("a gap's wall_end is before its wall_start")
     gaps = state.recording.track(command.track).gaps
-    if gaps and media_start < gaps[-1].media_end - CONTINUITY:
+    if command.track == PROGRAMME:
+        # The programme shows both halls: each hall's gap is stated on it too (its half shows the
+        # slate), so two halls' gaps may overlap there; the same span stated twice may not.
+        if any(_same_span(g, media_start, media_end) and g.reason == command.reason for g in gaps):
+            raise CommandRefused(
+                f"the programme's gap from {media_start:.6f} s to {media_end:.6f} s "
+                f"({command.reason}) is stated already"
+            )
+    elif gaps and media_start < gaps[-1].media_end - CONTINUITY:
         raise CommandRefused(
             f"a gap of track '{command.track}' from {media_start:.6f} s overlaps or precedes the gap "
             f"stated before it (to {gaps[-1].media_end:.6f} s): gaps are stated in order, once"
@@ -101,6 +109,10 @@ def decide_record_gap(state: CeremonyState, command: RecordGap) -> list[Recordin
             reason=command.reason,
         )
     ]
+
+
+def _same_span(gap: RecordingGap, media_start: float, media_end: float) -> bool:
+    return abs(gap.media_start - media_start) <= CONTINUITY and abs(gap.media_end - media_end) <= CONTINUITY
 
 
 def _recorded(state: CeremonyState) -> None:

@@ -309,6 +309,16 @@ def test_gaps_are_stated_in_order_and_once() -> None:
         log.run(replace(GAP, media_start=1.0, media_end=2.0))
 
 
+def test_the_programme_states_each_halls_gap_even_where_they_overlap_but_not_twice() -> None:
+    log = opened()
+    first = replace(GAP, track="programme", media_start=0.0, media_end=2.4, wall_start=T0)  # a hall missing at first
+    log.run(first)
+    log.run(replace(first, media_end=2.267))  # the other hall, back a little sooner
+    with pytest.raises(CommandRefused, match="stated already"):
+        log.run(first)
+    assert [g.media_end for g in log.state.recording.tracks["programme"].gaps] == [2.4, 2.267]
+
+
 # ------------------------------------------------------------------ the wire form
 
 
