@@ -47,8 +47,7 @@ def shots() -> Path:
 
 def programme_hls(out: Path, seconds: int = 8) -> list[tuple[Path, float]]:
     """A real fMP4 HLS of a green frame and a tone: [(file, duration)], the init segment first (duration 0)."""
-    if shutil.which(FFMPEG) is None:
-        pytest.skip("Debian's ffmpeg is not installed (apt-get install ffmpeg)")
+    assert shutil.which(FFMPEG), "Debian's ffmpeg is missing: `make setup` installs it"
     out.mkdir(parents=True)
     r, g, b = MARKER
     command = [
