@@ -26,7 +26,15 @@ Memory: a fresh server of each kind, RSS from /proc/<pid>/status after a warm-up
 (a few connections opened and closed), then again with `--idle` idle participants
 connected (said hello, admitted, answering the server's pings).
 
+Beside the recorder (`--beside-recorder`, our server only): one more ceremony on the same
+server has a host and two venue bots sending media (in a subprocess of their own); it is
+either recorded, so that the server runs its recorder process beside the relay, or not
+(the same media, no recorder). The two alternate, a fresh ceremony each time, and the relay
+measurement above runs meanwhile; the table gives the p99 beside the recorder over the p99
+without it. The relay's own ceremonies are never recorded (in every mode).
+
 Run: .venv/bin/python -m bench.signal_bench            (see --help)
+     .venv/bin/python -m bench.signal_bench --beside-recorder --rounds 3
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import pstats
@@ -198,10 +207,13 @@ async def prepare(data: Path, count: int) -> list[Ceremony]:
             pdf.append(render_mou_pdf(definition, ceremony_id=ceremony))
         return pdf[0]
 
+    # The demo definition is recorded; an open recorded ceremony gets a recorder process of its
+    # own, so the relay's ceremonies are not: the relay is measured alone (see --beside-recorder).
+    definition = dataclasses.replace(demo_definition(), recording=False)
     result: list[Ceremony] = []
     try:
         for _ in range(count):
-            state = await service.create(demo_definition(), "bench")
+            state = await service.create(definition, "bench")
             await service.freeze(state.id, "bench", render)
             await service.execute(state.id, OpenRooms(), "bench")
             host = await service.issue_link(state.id, Role.HOST, "bench")
@@ -475,7 +487,7 @@ def parts(n: int) -> list[tuple[str, float]]:
     host, venue = (j.member for j in joined)
     for member in (host, venue):
         member.connected = True  # as the WebSocket edge does once the welcome is out
-    room.admit(host.peer, venue.peer)
+    room.venue_admitted(room.admission(host.peer, venue.peer))  # as the server does once AdmitVenue is logged
     frame = candidate_frame(1, venue.peer)
     message = parse(frame)
     assert isinstance(message, Relay)
@@ -506,6 +518,175 @@ def parts(n: int) -> list[tuple[str, float]]:
             step()
         result.append((label, (time.process_time() - t0) / n * 1e6))
     return result
+
+
+# ------------------------------------------------------------------ beside the recorder
+
+
+@dataclass(frozen=True)
+class Hall:
+    """A ceremony with two halls and a host for the media bots; recorded or not."""
+
+    id: str
+    recorded: bool
+    tokens: tuple[str, str, str]  # host, Chuncheon, Nanjing
+
+
+async def prepare_halls(data: Path, rounds: int) -> list[Hall]:
+    """Per round one recorded and one unrecorded ceremony, frozen; their rooms are opened one at a time."""
+    from web.mou import render_mou_pdf
+
+    service = on_disk(data, clock=utc_clock)
+    await service.start()
+    result: list[Hall] = []
+    try:
+        for _ in range(rounds):
+            for recorded in (False, True):
+                definition = dataclasses.replace(demo_definition(), recording=recorded)
+                state = await service.create(definition, "bench")
+                await service.freeze(state.id, "bench", lambda d, c: render_mou_pdf(d, ceremony_id=c))
+                host = await service.issue_link(state.id, Role.HOST, "bench")
+                venues = [
+                    await service.issue_link(state.id, Role.VENUE, "bench", venue=v) for v in ("chuncheon", "nanjing")
+                ]
+                result.append(Hall(state.id, recorded, (host.token, venues[0].token, venues[1].token)))
+    finally:
+        await service.close()
+    return result
+
+
+async def host_call(session: aiohttp.ClientSession, base: str, hall: Hall, method: str, path: str) -> Any:
+    url = f"{base}/api/ceremonies/{hall.id}{path}"
+    body = {"reason": "bench"} if path == "/cancel" else None
+    async with session.request(method, url, headers={"Authorization": f"Bearer {hall.tokens[0]}"}, json=body) as r:
+        if r.status != 200:
+            raise RuntimeError(f"{method} {path}: {r.status} {await r.text()}")
+        return await r.json()
+
+
+async def programme_segments(session: aiohttp.ClientSession, base: str, hall: Hall) -> int:
+    listed = await host_call(session, base, hall, "GET", "/events?include=recording")
+    return sum(1 for e in listed["events"] if e["type"] == "recording.segment" and e["data"]["track"] == "programme")
+
+
+def recorder_cpu(ceremony: str) -> float:
+    """CPU seconds so far of the server's recorder process for `ceremony` (0 if there is none)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"recorder" in command and any(ceremony.encode() in part for part in command):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def beside_recorder_run(
+    server: ServerProcess, hall: Hall, ceremonies: list[Ceremony], args: argparse.Namespace, work: Path
+) -> tuple[Result, float, int, float]:
+    """The relay measured while two media bots are in `hall`, recorded or not.
+
+    Returns the result, the recorder's cores, its programme segments meanwhile, and the server's
+    cores before the relay load started (what the media ceremony alone costs the server).
+    """
+    from bench.broadcast_bench import start_bots, stop_bots
+
+    label = "ours, beside recorder" if hall.recorded else "ours, no recorder"
+    async with aiohttp.ClientSession() as session:
+        await host_call(session, server.base, hall, "POST", "/open")
+        bots = await start_bots(server.base, hall.id, hall.tokens, work / f"bots-{hall.id}.log")
+        try:
+            await asyncio.sleep(args.media_warmup / 2)  # media flowing; the recorder (if any) past its first segments
+            idle0, idle_t0 = server.cpu_seconds(), time.perf_counter()
+            await asyncio.sleep(args.media_warmup / 2)  # the server's own CPU with the media, without the relay load
+            idle = (server.cpu_seconds() - idle0) / (time.perf_counter() - idle_t0)
+            segments0, cpu0, t0 = (
+                await programme_segments(session, server.base, hall),
+                recorder_cpu(hall.id),
+                time.perf_counter(),
+            )
+            result = await relay_run(server, label, connect_ours, ceremonies, args)
+            segments1, cpu1, t1 = (
+                await programme_segments(session, server.base, hall),
+                recorder_cpu(hall.id),
+                time.perf_counter(),
+            )
+        finally:
+            await stop_bots(bots)
+            await host_call(session, server.base, hall, "POST", "/cancel")  # the recorder stops here
+    if hall.recorded and segments1 <= segments0:
+        raise RuntimeError(f"the recorder wrote no segment during the measurement; see {server.log}")
+    return result, (cpu1 - cpu0) / (t1 - t0), segments1 - segments0, idle
+
+
+async def bench_beside_recorder(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="signal-bench-rec-"))
+    try:
+        sizes = args.ceremonies or [1, 20]
+        print(f"preparing {max(sizes)} relay ceremonies and {2 * args.rounds} two-hall ceremonies ...", flush=True)
+        ceremonies = await prepare(work / "data", max(sizes))
+        halls = await prepare_halls(work / "data", args.rounds * len(sizes))
+        print(machine(f"aiohttp {aiohttp.__version__}"))
+        print(f"nproc {os.cpu_count()}; load average at the start: {load_average()}")
+        print(
+            f"load: 2 participants per relay ceremony, each sending {args.rate:g} candidate msgs/s "
+            f"(window {args.window}); {args.warmup:g} s warm-up + {args.seconds:g} s measured; "
+            f"{args.rounds} round(s);\n"
+            "beside it one more ceremony with a host and two media venue bots (own process), "
+            "recorded (the server runs its recorder) or not\n",
+            flush=True,
+        )
+        server = start("ours", work, work / "data", args.profile)
+        results: list[Result] = []
+        recorder: list[float] = []
+        try:
+            pending = iter(halls)
+            for n in sizes:
+                for round_ in range(args.rounds):
+                    pair = [next(pending), next(pending)]  # unrecorded, recorded
+                    for hall in pair if round_ % 2 == 0 else reversed(pair):
+                        result, cores, segments, idle = await beside_recorder_run(
+                            server, hall, ceremonies[:n], args, work
+                        )
+                        results.append(result)
+                        if hall.recorded:
+                            recorder.append(cores)
+                        p50, p99 = result.percentile(0.5), result.percentile(0.99)
+                        print(
+                            f"  {result.server:<24} n={n:<4} {result.rate:8.0f} msg/s  p50 {p50:7.2f} ms"
+                            f"  p99 {p99:7.2f} ms  server CPU {result.cpu_us_per_message:6.1f} us/msg"
+                            f" (before the load: {idle * 100:3.0f}% of a core)"
+                            + (
+                                f"  recorder {cores * 100:3.0f}% of a core, {segments} programme segments"
+                                if hall.recorded
+                                else ""
+                            ),
+                            flush=True,
+                        )
+        finally:
+            server.stop()
+        print(f"\nload average at the end: {load_average()}")
+        merged = _merge(results)
+        print(f"{'server':<24}{'cer.':>5}{'msg/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'us/msg':>8}{'p99 vs no recorder':>20}")
+        print("-" * 83)
+        alone = {r.ceremonies: r for r in merged if r.server == "ours, no recorder"}
+        for r in merged:
+            ratio = r.percentile(0.99) / alone[r.ceremonies].percentile(0.99)
+            print(
+                f"{r.server:<24}{r.ceremonies:>5}{r.rate:>8.0f}{r.percentile(0.5):>9.2f}{r.percentile(0.99):>9.2f}"
+                f"{r.cpu_us_per_message:>8.1f}{ratio:>19.2f}x"
+            )
+            for problem in sorted(set(r.problems))[:3]:
+                print(f"    ! {problem} (x{r.problems.count(problem)})")
+        if recorder:
+            print(f"recorder process: {sum(recorder) / len(recorder) * 100:.0f}% of a core on average while measured")
+        if args.profile:
+            print(f"\ncProfile of our server ({args.profile}), by cumulative time:")
+            pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(40)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ main
@@ -634,7 +815,12 @@ def _merge(results: list[Result]) -> list[Result]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--bare", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the floor's subprocess
-    parser.add_argument("--ceremonies", type=int, nargs="+", default=[1, 100, 500])
+    parser.add_argument(
+        "--ceremonies",
+        type=int,
+        nargs="+",
+        help="relay ceremonies per run (default 1 100 500; 1 20 beside the recorder)",
+    )
     parser.add_argument("--rate", type=float, default=40.0, help="messages/s each participant sends (limit: 50)")
     parser.add_argument("--window", type=int, default=8, help="unanswered messages a participant may have")
     parser.add_argument("--warmup", type=float, default=3.0)
@@ -642,6 +828,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--idle", type=int, default=1000, help="idle participants for the memory figure (0: skip)")
     parser.add_argument("--parts", type=int, default=20000, help="calls per step for the per-part figures (0: skip)")
+    parser.add_argument(
+        "--beside-recorder",
+        action="store_true",
+        help="only our server, with and without a recorder process beside it (two media venues in one more ceremony)",
+    )
+    parser.add_argument("--media-warmup", type=float, default=8.0, help="seconds of media before measuring (beside)")
     parser.add_argument("--profile", type=Path, help="run our server under cProfile, write the stats here")
     parser.add_argument(
         "--compress",
@@ -653,6 +845,10 @@ def main() -> None:
     if args.bare is not None:
         run_bare(args.bare)
         return
+    if args.beside_recorder:
+        asyncio.run(bench_beside_recorder(args))
+        return
+    args.ceremonies = args.ceremonies or [1, 100, 500]
     asyncio.run(bench(args))
 
 

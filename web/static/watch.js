@@ -10,13 +10,15 @@ import { languageFirst, zonedElement } from './time.js';
 
 const POLL_MS = 3000;
 const PLAYABLE = new Set(['live', 'paused', 'ended']);
-// 2 s segments: hold ~2 segments back from the live edge (≈4 s), catch up a little faster when behind.
+// 2 s segments, each listed ~1 s after its last frame: hold 3 s back from the live edge (what a
+// segment needs to be listed and fetched), and play up to 1.5x faster to get back there after a
+// stall; past 6 s behind, jump (docs/benchmarks.md, "Broadcast delay").
 const HLS_CONFIG = {
   enableWorker: false, // the CSP allows no blob: workers; parsing 2 s segments on the main thread is cheap
   lowLatencyMode: false, // no partial segments: plain 2 s segments
-  liveSyncDuration: 4,
-  liveMaxLatencyDuration: 12,
-  maxLiveSyncPlaybackRate: 1.1,
+  liveSyncDuration: 3,
+  liveMaxLatencyDuration: 6,
+  maxLiveSyncPlaybackRate: 1.5,
   backBufferLength: 30,
   manifestLoadingMaxRetry: 6,
   levelLoadingMaxRetry: 6,
