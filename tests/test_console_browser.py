@@ -116,7 +116,7 @@ async def test_host_console_in_korean_shows_korean_labels_and_zoned_times(
     await expect(page.get_by_role("button", name="확정하기")).to_be_enabled()
     await expect(page.get_by_role("heading", name="진행 순서")).to_be_visible()
     await expect(page.locator("#stepper")).to_contain_text("양해각서 서명")
-    schedule = page.locator(".facts")
+    schedule = page.locator(".schedule-facts")
     await expect(schedule).to_contain_text(re.compile(r"2020-05-29 10:20\s*KST"))
     await expect(schedule).to_contain_text(re.compile(r"2020-05-29 09:20\s*CST"))
     await expect(schedule).to_contain_text(re.compile(r"2020-05-29 01:20\s*UTC"))
