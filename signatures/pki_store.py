@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from pathlib import Path
 
 from cryptography import x509
@@ -36,6 +35,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
+
+from ceremony.runtime.durable import write_durably
 
 from .crl import Cause, Revocation, issue_crl, load_crl
 from .errors import PkiError
@@ -62,23 +63,7 @@ log = logging.getLogger(__name__)
 
 def _write_private(path: Path, data: bytes) -> None:
     """Create or replace `path` with mode 0600, durably."""
-    temporary = path.with_name(f".{path.name}.partial")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    _sync_directory(path.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    # The rename lives in the directory: until it is synced, a power cut may bring back the old file.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_durably(path, data, mode=0o600)
 
 
 def _read_certificate(path: Path) -> x509.Certificate:

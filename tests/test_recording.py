@@ -137,6 +137,22 @@ def venue(run: Run, hall: str) -> VenueBot:
     return VenueBot(run.link(hall), BotOptions(fps=FPS, name=f"test {hall}"))
 
 
+async def on_air(run: Run) -> list[MediaBot]:
+    """A host bot (it admits the halls) and both halls' venue bots, started; any started ones stop if one fails."""
+    bots: list[MediaBot] = [HostBot(run.link("host"), BotOptions(send_media=False, connect_media=False, name="host"))]
+    bots += [venue(run, h) for h in HALLS]
+    started: list[MediaBot] = []
+    try:
+        for bot in bots:
+            await asyncio.wait_for(bot.start(), WAIT)
+            started.append(bot)
+    except BaseException:
+        for bot in started:
+            await bot.stop()
+        raise
+    return bots
+
+
 def probe_seconds(init: Path, segment: Path, scratch: Path) -> float:
     """ffprobe's duration of one segment, decoded as a player gets it: init segment, then the fragment."""
     joined = scratch / f"probe-{segment.parent.name}-{segment.name}.mp4"
@@ -179,11 +195,9 @@ def _joined(init: bytes, segment: Path) -> Any:
 async def test_two_halls_are_recorded_into_the_log_and_checked_beside_the_sealed_record(
     run: Run, tmp_path: Path
 ) -> None:
-    bots: list[MediaBot] = [HostBot(run.link("host"), BotOptions(send_media=False, connect_media=False, name="host"))]
-    bots += [venue(run, h) for h in HALLS]
+    bots: list[MediaBot] = []
     try:
-        for bot in bots:
-            await asyncio.wait_for(bot.start(), WAIT)
+        bots += await on_air(run)
         # Both halls' recordings and the programme have segments in the log, each after its init segment.
         await run.until("three segments per track", lambda s: all(len(of_track(s, t)) >= 4 for t in _tracks()))
 
@@ -315,10 +329,7 @@ async def test_the_programme_goes_out_over_rtmp_and_the_host_sees_and_pauses_it(
     try:
         async with aiohttp.ClientSession() as http:
             run = Run(server, prepared, http)
-            bots = [HostBot(run.link("host"), BotOptions(send_media=False, connect_media=False, name="host"))]
-            bots += [venue(run, h) for h in HALLS]
-            for bot in bots:
-                await asyncio.wait_for(bot.start(), WAIT)
+            bots += await on_air(run)
             async with asyncio.timeout(WAIT):
                 while (broadcast := await run.call("GET", "/broadcast"))["rtmp"][0]["state"] != "live":  # noqa: ASYNC110 - polls a server
                     await asyncio.sleep(0.5)
@@ -359,12 +370,10 @@ async def test_the_programme_goes_out_over_rtmp_and_the_host_sees_and_pauses_it(
 @pytest.mark.browser
 async def test_an_observer_in_chromium_watches_the_real_recording_through_hls_js(run: Run, browser: Any) -> None:
     """Venue bots' colour bars -> the recorder -> the log -> HLS -> hls.js in Chromium -> a canvas."""
-    bots: list[MediaBot] = [HostBot(run.link("host"), BotOptions(send_media=False, connect_media=False, name="host"))]
-    bots += [venue(run, h) for h in HALLS]
+    bots: list[MediaBot] = []
     context = None
     try:
-        for bot in bots:
-            await asyncio.wait_for(bot.start(), WAIT)
+        bots += await on_air(run)
         await run.until("three segments", lambda s: len(of_track(s, "programme")) >= 3)
         context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="ko-KR")
         page = await context.new_page()
@@ -431,11 +440,9 @@ def recorder_pid(run: Run) -> int:
 async def test_retention_deletes_the_media_and_the_record_still_verifies_with_its_manifest(
     run: Run, tmp_path: Path
 ) -> None:
-    bots: list[MediaBot] = [HostBot(run.link("host"), BotOptions(send_media=False, connect_media=False, name="host"))]
-    bots += [venue(run, h) for h in HALLS]
+    bots: list[MediaBot] = []
     try:
-        for bot in bots:
-            await asyncio.wait_for(bot.start(), WAIT)
+        bots += await on_air(run)
         await run.until("two segments per track", lambda s: all(len(of_track(s, t)) >= 3 for t in _tracks()))
         await run.call("POST", "/segment", body={"segment": "signing"})
         await run.call("POST", "/seal", body={"absent_ok": True})

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import StoreError
+from .durable import sync_directory
 
 
 class DocumentFiles:
@@ -42,11 +43,7 @@ class DocumentFiles:
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
             raise StoreError(f"cannot write document {sha}: {exc}") from exc
-        dir_fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # make the rename itself durable
-        finally:
-            os.close(dir_fd)
+        sync_directory(self.root)  # make the rename itself durable
         return sha
 
     def read(self, sha256: str) -> bytes:

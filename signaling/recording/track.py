@@ -27,6 +27,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from ceremony.runtime.durable import sync_directory
 from signaling.recording.errors import RecordingError
 
 SAMPLE_RATE = 48_000
@@ -230,7 +231,7 @@ class TrackWriter:
             raise RecordingError(f"{self.track}: ffmpeg wrote {file}, expected {expected}")
         path = self.directory / file
         sha256, size = durable_digest(path)
-        fsync_directory(self.directory)
+        sync_directory(self.directory)  # the rename that put the segment in place, durable too
         self._on_segment(
             ClosedSegment(
                 track=self.track,
@@ -271,12 +272,3 @@ def durable_digest(path: Path) -> tuple[str, int]:
     finally:
         os.close(fd)
     return digest.hexdigest(), size
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make the renames that put segments in place durable too."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

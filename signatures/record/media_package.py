@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.events import format_time
+from ceremony.runtime.durable import sync_directory, write_durably
 
 from ..errors import SignatureError
 from .verify_media import README, TOMBSTONE
@@ -119,16 +120,16 @@ def delete_media(root: Path, *, now: datetime, policy: str, by: str = "retention
     if path.is_file():
         stone = json.loads(path.read_text("utf-8"))  # a deletion resumed: the first time stands
     else:
-        _write_synced(path, (json.dumps(stone, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
+        write_durably(path, (json.dumps(stone, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
     for track in sorted(p for p in root.iterdir() if p.is_dir()):
         for segment in sorted(track.iterdir()):
             # Every file of a track folder is media or the recorder's scratch (its playlist): all go.
             if segment.is_file():
                 segment.unlink()
-        _sync_dir(track)
+        sync_directory(track)
         if not any(track.iterdir()):
             track.rmdir()
-    _sync_dir(root)
+    sync_directory(root)
     return {key: str(value) for key, value in stone.items()}
 
 
@@ -143,26 +144,3 @@ def _info(name: str) -> zipfile.ZipInfo:
     info.compress_type = zipfile.ZIP_STORED
     info.external_attr = 0o644 << 16
     return info
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    """`path` holds `data` durably, or not at all: temp file, fsync, rename, fsync the directory."""
-    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(partial, 0o644)
-        os.replace(partial, path)
-    finally:
-        Path(partial).unlink(missing_ok=True)
-    _sync_dir(path.parent)
-
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
