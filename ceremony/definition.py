@@ -354,6 +354,10 @@ def _cross_check(c: _Collector, d: CeremonyDefinition, *, logged: bool) -> None:
     signing = [s for s in d.run_of_show if s.kind is SegmentKind.SIGNING]
     if isinstance(d.run_of_show, tuple) and d.run_of_show and len(signing) != 1:
         c.add("run_of_show", "one_signing", "must contain exactly one segment of kind 'signing'", found=len(signing))
+    # The recorder's programme shows two halls side by side (signaling/recording/programme.py).
+    if d.recording and isinstance(d.venues, tuple) and d.venues and len(d.venues) != 2:
+        reason = f"a recorded ceremony has exactly two venues (the programme shows both halls), not {len(d.venues)}"
+        c.add("recording", "two_halls", reason, found=len(d.venues))
     # The run of show must end by the scheduled end. Not asked of a logged definition, which was accepted
     # before this rule, so that an old log still replays.
     total = sum(s.minutes for s in d.run_of_show)

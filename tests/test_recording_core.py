@@ -121,6 +121,19 @@ def test_a_recording_flag_that_is_not_a_json_bool_is_a_bad_flag(value: object) -
     assert caught.value.problems == [{"field": "recording", "code": "bad_flag", "reason": "must be true or false"}]
 
 
+def test_a_recorded_ceremony_has_exactly_two_halls() -> None:
+    """The programme shows both halls side by side: one hall, or three, cannot be recorded."""
+    two = definition_to_json(make_definition()) | {"recording": True}
+    assert len(two["venues"]) == 2 and parse_definition(two).recording
+    for venues in (two["venues"][:1], [*two["venues"], {**two["venues"][0], "id": "third-hall"}]):
+        with pytest.raises(InvalidDefinition) as caught:
+            parse_definition(two | {"venues": venues})
+        [problem] = [p for p in caught.value.problems if p["field"] == "recording"]
+        assert problem["code"] == "two_halls" and problem["found"] == len(venues)
+    three = [*two["venues"], {**two["venues"][0], "id": "third-hall"}]
+    assert parse_definition(two | {"venues": three, "recording": False}).recording is False  # unrecorded: fine
+
+
 # ------------------------------------------------------------------ the recorder's link
 
 

@@ -68,7 +68,8 @@ class Recording:
     caption: Mapping[str, str] | None = None
     signed: tuple[str, ...] | None = None
     reader: asyncio.Task[None] | None = None
-    ended_at: float = 0.0  # monotonic time the process ended
+    started_at: float = 0.0  # monotonic times the process started and ended
+    ended_at: float = 0.0
     restarts: int = 0
 
 
@@ -122,17 +123,22 @@ class Recorders:
         recording = self.running.get(ceremony)
         if recording is not None and recording.state == "failed" and state.phase in LIVE_PHASES:
             # The recorder died (or was killed): a new one goes on where the log says the tracks stand.
-            if self.clock() - recording.ended_at < RESTART_SECONDS:
+            # 2 s, then longer each time in a row (a recorder that cannot start must not spin).
+            if self.clock() - recording.ended_at < RESTART_SECONDS * 2 ** min(recording.restarts, 5):
                 return
             log.warning("restarting the recorder of %s (%s)", ceremony, recording.problem)
+            # A recorder that ran a while before it died starts the count again.
+            restarts = recording.restarts + 1 if recording.ended_at - recording.started_at < 60 else 1
             del self.running[ceremony]
             recording = None
+        else:
+            restarts = 0
         if recording is None:
             if state.definition.recording and state.phase in LIVE_PHASES and ceremony not in self._starting:
                 # Also after this server restarted mid-ceremony: the tracks resume from the log.
                 self._starting.add(ceremony)
                 try:
-                    self.running[ceremony] = await self._spawn(ceremony)
+                    self.running[ceremony] = await self._spawn(ceremony, restarts=restarts)
                 finally:
                     self._starting.discard(ceremony)
             return
@@ -145,7 +151,7 @@ class Recorders:
 
     # ---- one recorder ----
 
-    async def _spawn(self, ceremony: str) -> Recording:
+    async def _spawn(self, ceremony: str, *, restarts: int = 0) -> Recording:
         state = self.service.get(ceremony)
         root = media_root(self.data_dir, ceremony)
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -175,6 +181,7 @@ class Recorders:
             limit=1 << 20,
         )
         recording = Recording(ceremony, process, issued.invitation, halls={v.id: HallStatus() for v in d.venues})
+        recording.restarts, recording.started_at = restarts, self.clock()
         assert process.stdin is not None
         process.stdin.write((json.dumps(config, ensure_ascii=False) + "\n").encode())
         await process.stdin.drain()

@@ -283,6 +283,9 @@ function checkLists(problems) {
       seen.add(id);
     });
   }
+  const recorded = document.querySelector('input[data-path="recording"]')?.checked;
+  const halls = rowsOf('venues').length;
+  if (recorded && halls && halls !== 2) problems.push({ field: 'recording', code: 'two_halls', found: halls });
   const signing = rowsOf('run_of_show').filter((row) => fieldOf(row, 'kind').value === 'signing').length;
   if (rowsOf('run_of_show').length && signing !== 1) problems.push({ field: 'run_of_show', code: 'one_signing', found: signing });
   rowsOf('signatories').forEach((row, i) => {
