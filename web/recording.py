@@ -121,10 +121,12 @@ class Recorders:
     async def _keep(self, ceremony: str) -> None:
         state = self.service.get(ceremony)
         recording = self.running.get(ceremony)
-        if recording is not None and recording.state == "failed" and state.phase in LIVE_PHASES:
-            # The recorder died (or was killed): a new one goes on where the log says the tracks stand.
-            # 2 s, then longer each time in a row (a recorder that cannot start must not spin).
-            if self.clock() - recording.ended_at < RESTART_SECONDS * 2 ** min(recording.restarts, 5):
+        if recording is not None and recording.state in ("failed", "stopped") and state.phase in LIVE_PHASES:
+            # The recorder died (or was killed), or was stopped for a seal that then failed (a TSA
+            # down, say): a new one goes on where the log says the tracks stand. After a death, 2 s,
+            # then longer each time in a row (a recorder that cannot start must not spin).
+            wait = RESTART_SECONDS * 2 ** min(recording.restarts, 5) if recording.state == "failed" else 0.0
+            if self.clock() - recording.ended_at < wait:
                 return
             log.warning("restarting the recorder of %s (%s)", ceremony, recording.problem)
             # A recorder that ran a while before it died starts the count again.
