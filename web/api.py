@@ -175,8 +175,8 @@ async def seal(request: web.Request) -> web.Response:
     state = ceremony_state(request)
     decide(state, Seal(absent_ok=absent_ok), now=request.app[SERVICE].clock())  # a refusal stops nothing
     # The evidence recording ends here: its last segments go into the log, and so into the record.
-    await request.app[RECORDERS].finish(state.id)
-    await request.app[SEALER].seal(state.id, principal.actor, absent_ok=absent_ok)
+    async with request.app[RECORDERS].ending(state.id):
+        await request.app[SEALER].seal(state.id, principal.actor, absent_ok=absent_ok)
     return _state_response(request)
 
 
@@ -187,8 +187,8 @@ async def cancel(request: web.Request) -> web.Response:
     body = _object(await read_json(request), {"reason"})
     reason = _string_field(body, "reason") or ""
     decide(state, Cancel(reason=reason), now=request.app[SERVICE].clock())  # a refusal stops nothing
-    await request.app[RECORDERS].finish(state.id)
-    await request.app[SERVICE].execute(state.id, Cancel(reason=reason), principal.actor)
+    async with request.app[RECORDERS].ending(state.id):
+        await request.app[SERVICE].execute(state.id, Cancel(reason=reason), principal.actor)
     return _state_response(request)
 
 

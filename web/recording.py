@@ -20,7 +20,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -94,6 +94,7 @@ class Recorders:
         self.running: dict[str, Recording] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._starting: set[str] = set()
+        self._held: set[str] = set()  # ceremonies being sealed or cancelled (see `ending`)
         self.clock = time.monotonic
 
     # ---- life cycle ----
@@ -119,6 +120,8 @@ class Recorders:
             await asyncio.sleep(1.0)
 
     async def _keep(self, ceremony: str) -> None:
+        if ceremony in self._held:
+            return  # a seal or cancellation is under way: no recorder may start meanwhile
         state = self.service.get(ceremony)
         recording = self.running.get(ceremony)
         if recording is not None and recording.state in ("failed", "stopped") and state.phase in LIVE_PHASES:
@@ -302,6 +305,19 @@ class Recorders:
         return True
 
     # ---- the end ----
+
+    @contextlib.asynccontextmanager
+    async def ending(self, ceremony: str) -> AsyncIterator[None]:
+        """Around a seal or a cancellation: the recorder stops first and none starts until it is done.
+
+        Should the seal fail (a TSA down, say), the ceremony is still live and the next watch
+        starts a recorder again, going on from the log."""
+        self._held.add(ceremony)
+        try:
+            await self.finish(ceremony)
+            yield
+        finally:
+            self._held.discard(ceremony)
 
     async def finish(self, ceremony: str) -> None:
         """Stop the ceremony's recorder and wait until its last segments are in the log (the seal's first step)."""

@@ -70,7 +70,7 @@ export function startBroadcastPanel(page, tr) {
     pause.textContent = tr(state.paused ? 'js.rec.resume' : 'js.rec.pause');
     pause.setAttribute('aria-pressed', String(state.paused));
     pause.disabled = sending || state.state === 'ended';
-    publicBox.checked = state.public;
+    if (!sending) publicBox.checked = state.public;  // mid-request the box keeps what the host just clicked
     publicBox.disabled = sending;
     document.getElementById('rec-public-row').hidden = !state.public;
     document.getElementById('rec-public-url').value = state.public_url;
