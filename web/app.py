@@ -185,6 +185,8 @@ async def _retention(service: CeremonyService, data_dir: Path, days: int, clock:
 
 def _event_for_role(service: CeremonyService, envelope: Envelope) -> dict[Role, CeremonyUpdated | None]:
     """A ceremony update as each role's signaling message, shaped like the HTTP timeline for it."""
+    if isinstance(envelope.event, views.RECORDING_EVENTS):
+        return dict.fromkeys(Role)  # 1.5 a second while recording, and pushed to no one: no summary made
     state = views.summary(service.get(envelope.ceremony))  # once per event, shared by every role
     messages: dict[Role, CeremonyUpdated | None] = {}
     for role in Role:

@@ -84,6 +84,12 @@ class AbsentParties(Conflict):
     code = "absent_parties"
 
 
+class NotRecorded(Conflict):
+    """409 with its own code: the ceremony's definition has recording off (no broadcast, no media)."""
+
+    code = "not_recorded"
+
+
 class TooLarge(WebError):
     status = 413
     code = "too_large"

@@ -25,17 +25,13 @@ from signatures.record.media_package import build_media_zip, delete_media
 
 from .appkeys import SETTINGS
 from .auth import ceremony_state, require
-from .errors import Conflict
+from .errors import Conflict, NotRecorded
 from .recording import media_root
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 MEDIA_ROLES = (Role.ARCHIVIST, Role.HOST)
 _building: dict[str, asyncio.Lock] = {}
-
-
-class NoRecording(Conflict):
-    code = "not_recorded"
 
 
 def package_path(data_dir: Path, ceremony: str) -> Path:
@@ -48,7 +44,7 @@ async def download_media(request: web.Request) -> web.StreamResponse:
     require(request, MEDIA_ROLES, operator=True)
     state = ceremony_state(request)
     if not state.definition.recording:
-        raise NoRecording("this ceremony was not recorded")
+        raise NotRecorded("this ceremony was not recorded")
     if state.phase is not Phase.SEALED:
         raise Conflict("the recording is packed for archivists once the ceremony is sealed")
     data_dir = request.app[SETTINGS].data_dir

@@ -118,6 +118,10 @@ def invitation_json(invitation: Invitation) -> dict[str, Any]:
     }
 
 
+# The recorder's events: one per segment per track (docs/record.md, "Recording").
+RECORDING_EVENTS = (SegmentRecorded, RecordingGap)
+
+
 def envelope_json(envelope: Envelope, principal: Principal, *, recording: bool = False) -> dict[str, Any] | None:
     """An event for the timeline, or None if this principal may not see it.
 
@@ -128,7 +132,7 @@ def envelope_json(envelope: Envelope, principal: Principal, *, recording: bool =
     event = envelope.event
     if isinstance(event, HOST_ONLY_EVENTS) and not sees_links(principal):
         return None
-    if isinstance(event, SegmentRecorded | RecordingGap) and not recording:
+    if isinstance(event, RECORDING_EVENTS) and not recording:
         return None
     value = envelope.to_json()
     data = value["data"]

@@ -36,7 +36,7 @@ from .api import _object, read_json
 from .appkeys import RECORDERS, RTMP, SETTINGS, TEMPLATES
 from .auth import ceremony_state, require
 from .client import address_of
-from .errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
+from .errors import BadRequest, Forbidden, NotFound, NotRecorded, Unauthenticated
 from .i18n import Translator, negotiate
 from .links import base_url
 from .pages import _page, _schedule, _zones
@@ -49,12 +49,6 @@ WATCH_ROLES = (Role.OBSERVER, Role.HOST)
 HLS_JS = Path(__file__).resolve().parent.parent / "node_modules" / "hls.js" / "dist" / "hls.min.js"
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_CACHE = "max-age=31536000, immutable"  # a logged segment never changes: its hash is in the record
-
-
-class NotRecorded(Conflict):
-    """409: the ceremony's definition has recording off, so there is nothing to broadcast."""
-
-    code = "not_recorded"
 
 
 @dataclass
