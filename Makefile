@@ -7,6 +7,8 @@ DATA      ?= data
 HOST      ?= 127.0.0.1
 PORT      ?= 8080
 DEBS      := chromium poppler-utils libnss3-tools fonts-noto-cjk coturn sqlite3 openssl libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 p7zip-full unzip faketime ffmpeg
+# Several nodes (--store postgresql://, --bus redis://): the tests start their own PostgreSQL, Redis and haproxy.
+DEBS      += postgresql redis-server haproxy
 # npm installs hls.js (the observers' player, served from our own static route, never a CDN) and
 # axe-core (for the browser tests), both pinned in package-lock.json; Debian's nodejs and npm only
 # where no npm is on the PATH already (a machine with Node from elsewhere keeps it).

@@ -68,6 +68,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from bench.common import free_port, machine
 from ceremony.definition import definition_to_json
 from ceremony.model import CeremonyDefinition
+from ceremony.runtime.records import RecordFiles
 from ceremony.state import CeremonyState, current_pdf
 from signatures import pades
 from signatures.appearance import VisibleSignature, stamp_style
@@ -79,7 +80,6 @@ from signatures.record.container import write_archive
 from signatures.record.lta import FIELD, TIMESTAMP_BYTES
 from signatures.record.parts import SIGNED_PDF
 from signatures.record.pins import Pins
-from signatures.record.store import RecordStore
 from signatures.record.validation import Anchors
 from signatures.record.verifier import record_material, verify_record
 from signatures.record.verify_pdf import read_pdf
@@ -443,7 +443,7 @@ async def one_round(app: web.Application, operator: Api, samples: Samples, workd
     await in_thread_timed(samples, "completion", lambda: render_completion_pdf(evidence))
     await timed(samples, "evidence token", timestamper.timestamp(evidence_bytes))
     timed_sync(samples, "cms seal", lambda: sign_detached(evidence_bytes, pki.seal, pki.chain))
-    scratch = RecordStore(workdir / "scratch")
+    scratch = RecordFiles(workdir / "scratch")
     timed_sync(samples, "zip", lambda: write_archive(files))
     await in_thread_timed(samples, "write fsync", lambda: scratch.write(ceremony, record))
 
@@ -521,7 +521,7 @@ ROWS: list[tuple[str, str, str]] = [
     ("Seal, six signatures", "evidence token", "part: RFC 3161 token over evidence.json"),
     ("Seal, six signatures", "cms seal", "part: CMS seal (sign_detached)"),
     ("Seal, six signatures", "zip", "part: write_archive (the record's zip)"),
-    ("Seal, six signatures", "write fsync", "part: RecordStore.write (fsync)"),
+    ("Seal, six signatures", "write fsync", "part: RecordFiles.write (fsync)"),
     ("Seal, six signatures", "sealer.build", "Sealer.build in process (no write, no log)"),
     ("Seal, six signatures", "server seal", "server: POST /seal"),
     ("Verify", "bare validate", "floor: pyHanko validation, 6 sig + doc TS"),

@@ -145,3 +145,28 @@ def verify(record: Path, *extra: str, prefix: tuple[str, ...] = ()) -> subproces
         timeout=180,
         check=False,
     )
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One PostgreSQL cluster for the session (Debian's initdb and pg_ctl); each test takes its own database."""
+    from tests.engines import Postgres
+
+    cluster = Postgres()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """The event store under test, each test once per store: SQLite in a data directory, or PostgreSQL."""
+    from ceremony.runtime.stores import default_store
+    from tests.engines import StoreBackend
+
+    data = tmp_path / "data"
+    if request.param == "sqlite":
+        return StoreBackend("sqlite", data, default_store(data).text)
+    cluster = request.getfixturevalue("postgres")
+    return StoreBackend("postgresql", data, cluster.new_database(), cluster)

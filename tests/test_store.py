@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import signal
-import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,8 +29,9 @@ from ceremony.events import Role
 from ceremony.model import CeremonyDefinition, LocalizedText
 from ceremony.runtime.local import on_disk
 from ceremony.runtime.service import CeremonyService
-from ceremony.runtime.sqlite_store import DB_NAME, SqliteStore
+from ceremony.runtime.sqlite_store import DB_NAME
 from ceremony.runtime.store import Session
+from tests.engines import StoreBackend
 from tests.helpers import ROOT, Server, start_server
 from web.demo.definition import demo_definition
 from web.settings import utc_clock
@@ -74,15 +75,25 @@ async def run_cli_async(*args: str) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
-def store_heads(data: Path) -> dict[str, tuple[int, bytes]]:
-    """(length, head) of every chain in the file, read with a fresh connection."""
-    store = SqliteStore(data)
+def store_heads(backend: StoreBackend) -> dict[str, tuple[int, bytes]]:
+    """(length, head) of every chain in the store, read with a fresh connection."""
+    store = backend.backing().store
     try:
         reports = {c: verify_chain(c, store.read(c)) for c in store.ceremonies()}
     finally:
         store.close()
     assert all(r.ok for r in reports.values()), reports
     return {c: (r.length, r.head) for c, r in reports.items()}
+
+
+@pytest.fixture
+def store_server(backend: StoreBackend) -> Iterator[Server]:
+    """`ceremony serve` on the store under test."""
+    server = start_server(backend.data, *backend.store_args)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # ---- (a) restart ----
@@ -114,9 +125,8 @@ async def _run_a_ceremony(service: CeremonyService) -> str:
     return cid
 
 
-async def test_a_restart_replays_to_an_identical_state(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    first = on_disk(data, clock=SteppingClock())
+async def test_a_restart_replays_to_an_identical_state(backend: StoreBackend) -> None:
+    first = backend.service(SteppingClock())
     cid = await _run_a_ceremony(first)
     other = await first.create(demo_definition(), "operator")  # a second chain in the same file
     before = first.get(cid)
@@ -129,7 +139,7 @@ async def test_a_restart_replays_to_an_identical_state(tmp_path: Path) -> None:
     assert before.seq == 12
     assert before.definition.title.en.endswith("(revised)")
 
-    second = on_disk(data, clock=utc_clock)  # a new process would do exactly this at start-up
+    second = backend.service(utc_clock)  # a new process would do exactly this at start-up
     try:
         after = second.get(cid)
         assert after.phase is before.phase
@@ -147,16 +157,15 @@ async def test_a_restart_replays_to_an_identical_state(tmp_path: Path) -> None:
         assert await second.document(before.document_sha256 or "") == fake_pdf(before.definition, cid)
     finally:
         await second.close()
-    length, _ = store_heads(data)[cid]
+    length, _ = store_heads(backend)[cid]
     assert length == before.seq + 1
 
 
-async def test_two_writers_on_one_file_never_conflict_for_the_caller(tmp_path: Path) -> None:
-    """Like `ceremony invite` beside a server: the stale writer catches up and decides again."""
-    data = tmp_path / "data"
-    a = on_disk(data, clock=utc_clock)
+async def test_two_writers_on_one_store_never_conflict_for_the_caller(backend: StoreBackend) -> None:
+    """Like `ceremony invite` beside a server, or two nodes: the stale writer catches up and decides again."""
+    a = backend.service(utc_clock)
     cid = (await a.create(demo_definition(), "operator")).id
-    b = on_disk(data, clock=utc_clock)
+    b = backend.service(utc_clock)
     try:
         first = await a.issue_link(cid, Role.OBSERVER, "a", label="from a")
         second = await b.issue_link(cid, Role.OBSERVER, "b", label="from b")  # b still believes seq is 1
@@ -169,16 +178,15 @@ async def test_two_writers_on_one_file_never_conflict_for_the_caller(tmp_path: P
     finally:
         await a.close()
         await b.close()
-    assert store_heads(data)[cid] == (4, a.head(cid))
+    assert store_heads(backend)[cid] == (4, a.head(cid))
 
 
 async def test_sessions_outlive_a_restart_and_a_sign_out_in_another_process_reaches_the_server(
-    tmp_path: Path,
+    backend: StoreBackend,
 ) -> None:
     """Browser sessions live beside the log (not in it): kept across restarts, revoked for every process."""
-    data = tmp_path / "data"
     clock = SteppingClock()
-    first = on_disk(data, clock=clock)
+    first = backend.service(clock)
     cid = (await first.create(demo_definition(), "operator")).id
     host = await first.issue_link(cid, Role.HOST, "operator")
     until = clock.now + timedelta(hours=12)
@@ -190,8 +198,8 @@ async def test_sessions_outlive_a_restart_and_a_sign_out_in_another_process_reac
     seq = first.get(cid).seq
     await first.close()
 
-    second = on_disk(data, clock=clock)  # a restart
-    other = on_disk(data, clock=clock)  # and another process on the same files (the CLI, say)
+    second = backend.service(clock)  # a restart
+    other = backend.service(clock)  # and another process on the same store (the CLI, another node)
     try:
         session = second.session(digest["kept"])
         assert session is not None and (session.ceremony, session.invitation) == (cid, host.invitation)
@@ -212,9 +220,9 @@ async def test_sessions_outlive_a_restart_and_a_sign_out_in_another_process_reac
 # ---- (b) tampering ----
 
 
-async def _tamper_fixture(data: Path) -> tuple[str, str]:
+async def _tamper_fixture(backend: StoreBackend) -> tuple[str, str]:
     """Two ceremonies; the first has five events, the third an observer link labelled 'press pool'."""
-    service = on_disk(data, clock=utc_clock)
+    service = backend.service(utc_clock)
     try:
         cid = (await service.create(demo_definition(), "operator")).id
         await service.issue_link(cid, Role.HOST, "operator", label="host")
@@ -228,44 +236,19 @@ async def _tamper_fixture(data: Path) -> tuple[str, str]:
     return cid, other
 
 
-def _tamper(data: Path, sql: str, *params: Any) -> None:
-    db = sqlite3.connect(data / DB_NAME)
-    try:
-        db.execute("DROP TRIGGER events_no_update")
-        db.execute("DROP TRIGGER events_no_delete")
-        cursor = db.execute(sql, params)
-        assert cursor.rowcount == 1
-        db.commit()
-    finally:
-        db.close()
-
-
-def _alter_body_of_event_3(data: Path, cid: str) -> None:
-    db = sqlite3.connect(data / DB_NAME)
-    try:
-        (body,) = db.execute("SELECT body FROM events WHERE ceremony = ? AND seq = 3", (cid,)).fetchone()
-    finally:
-        db.close()
-    altered = bytes(body).replace(b"press pool", b"press poll")
-    assert len(altered) == len(body) and sum(x != y for x, y in zip(altered, body, strict=True)) == 1
-    _tamper(data, "UPDATE events SET body = ? WHERE ceremony = ? AND seq = 3", altered, cid)
-
-
-async def test_log_verify_passes_on_an_untouched_store(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    cid, other = await _tamper_fixture(data)
-    result = run_cli("log", "verify", "--data", str(data))
+async def test_log_verify_passes_on_an_untouched_store(backend: StoreBackend) -> None:
+    cid, other = await _tamper_fixture(backend)
+    result = run_cli("log", "verify", *backend.args)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"ok      {cid}  5 events" in result.stdout
     assert f"ok      {other}  2 events" in result.stdout
     assert "BROKEN" not in result.stdout
 
 
-async def test_log_verify_names_an_altered_event(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    cid, other = await _tamper_fixture(data)
-    _alter_body_of_event_3(data, cid)
-    result = run_cli("log", "verify", "--data", str(data))
+async def test_log_verify_names_an_altered_event(backend: StoreBackend) -> None:
+    cid, other = await _tamper_fixture(backend)
+    backend.alter_body(cid, 3, "press pool", "press poll")
+    result = run_cli("log", "verify", *backend.args)
     assert result.returncode == 1, result.stdout + result.stderr
     (broken,) = [line for line in result.stdout.splitlines() if "BROKEN" in line]
     assert cid in broken
@@ -274,11 +257,10 @@ async def test_log_verify_names_an_altered_event(tmp_path: Path) -> None:
     assert f"ok      {other}" in result.stdout  # the other chain is judged on its own
 
 
-async def test_log_verify_names_a_deleted_event_as_a_gap(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    cid, _ = await _tamper_fixture(data)
-    _tamper(data, "DELETE FROM events WHERE ceremony = ? AND seq = 2", cid)
-    result = run_cli("log", "verify", "--data", str(data))
+async def test_log_verify_names_a_deleted_event_as_a_gap(backend: StoreBackend) -> None:
+    cid, _ = await _tamper_fixture(backend)
+    backend.delete_event(cid, 2)
+    result = run_cli("log", "verify", *backend.args)
     assert result.returncode == 1, result.stdout + result.stderr
     (broken,) = [line for line in result.stdout.splitlines() if "BROKEN" in line]
     assert cid in broken
@@ -286,33 +268,27 @@ async def test_log_verify_names_a_deleted_event_as_a_gap(tmp_path: Path) -> None
     assert "sequence gap" in broken
 
 
-async def test_the_append_only_triggers_stop_a_careless_update(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    cid, _ = await _tamper_fixture(data)
-    db = sqlite3.connect(data / DB_NAME)
-    try:
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            db.execute("UPDATE events SET body = x'00' WHERE ceremony = ? AND seq = 3", (cid,))
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            db.execute("DELETE FROM events WHERE ceremony = ?", (cid,))
-    finally:
-        db.close()
+async def test_the_append_only_triggers_stop_a_careless_update(backend: StoreBackend) -> None:
+    cid, _ = await _tamper_fixture(backend)
+    assert "append-only" in backend.careless(f"UPDATE events SET body = body || body WHERE ceremony = '{cid}'")
+    assert "append-only" in backend.careless(f"DELETE FROM events WHERE ceremony = '{cid}'")
+    if backend.kind == "postgresql":
+        assert "append-only" in backend.careless("TRUNCATE events")
+    assert store_heads(backend)[cid][0] == 5
 
 
-async def test_replay_refuses_a_chain_with_a_deleted_event(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    cid, _ = await _tamper_fixture(data)
-    _tamper(data, "DELETE FROM events WHERE ceremony = ? AND seq = 2", cid)
+async def test_replay_refuses_a_chain_with_a_deleted_event(backend: StoreBackend) -> None:
+    cid, _ = await _tamper_fixture(backend)
+    backend.delete_event(cid, 2)
     with pytest.raises(CorruptLog, match=f"ceremony {cid} event 3"):
-        on_disk(data, clock=utc_clock)
+        backend.service(utc_clock)
 
 
-async def test_replay_refuses_a_chain_with_an_altered_event(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    cid, _ = await _tamper_fixture(data)
-    _alter_body_of_event_3(data, cid)
+async def test_replay_refuses_a_chain_with_an_altered_event(backend: StoreBackend) -> None:
+    cid, _ = await _tamper_fixture(backend)
+    backend.alter_body(cid, 3, "press pool", "press poll")
     with pytest.raises(CorruptLog):
-        on_disk(data, clock=utc_clock)
+        backend.service(utc_clock)
 
 
 # ---- (c) SIGKILL mid-stream ----
@@ -352,9 +328,8 @@ class Stream:
                 self.enough.set()
 
 
-async def test_sigkill_loses_no_acknowledged_command(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    server = start_server(data)
+async def test_sigkill_loses_no_acknowledged_command(backend: StoreBackend) -> None:
+    server = start_server(backend.data, *backend.store_args)
     try:
         cid = server.demo_id
         headers = {"Authorization": f"Bearer {server.token(server.host_link)}"}
@@ -376,10 +351,10 @@ async def test_sigkill_loses_no_acknowledged_command(tmp_path: Path) -> None:
         server.stop(signal.SIGKILL)
 
     # The crashed store's chains hold.
-    result = run_cli("log", "verify", "--data", str(data))
+    result = run_cli("log", "verify", *backend.args)
     assert result.returncode == 0, result.stdout + result.stderr
 
-    restarted = start_server(data)
+    restarted = start_server(backend.data, *backend.store_args)
     try:
         async with aiohttp.ClientSession(headers=headers, timeout=TIMEOUT) as session:
             async with session.get(f"{restarted.base}/api/ceremonies/{cid}/invitations") as response:
@@ -393,7 +368,7 @@ async def test_sigkill_loses_no_acknowledged_command(tmp_path: Path) -> None:
                 assert r.status == 201  # and the recovered server appends again
     finally:
         assert restarted.stop() == 0
-    result = run_cli("log", "verify", "--data", str(data))
+    result = run_cli("log", "verify", *backend.args)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"ok      {cid}  {len(present) + 2} events" in result.stdout
 
@@ -414,7 +389,8 @@ async def _poll_until_ok(session: aiohttp.ClientSession, url: str, token: str, w
         await asyncio.sleep(0.1)
 
 
-async def test_cli_invite_works_against_a_running_server(server: Server) -> None:
+async def test_cli_invite_works_against_a_running_server(store_server: Server, backend: StoreBackend) -> None:
+    server = store_server
     cid = server.demo_id
     host = {"Authorization": f"Bearer {server.token(server.host_link)}"}
     url = f"{server.base}/api/ceremonies/{cid}/invitations"
@@ -435,7 +411,7 @@ async def test_cli_invite_works_against_a_running_server(server: Server) -> None
         background = asyncio.create_task(host_keeps_inviting(session))
         try:
             code, out, err = await run_cli_async(
-                "invite", cid, "observer", "--label", "from-cli", "--data", str(server.data), "--base-url", server.base
+                "invite", cid, "observer", "--label", "from-cli", *backend.args, "--base-url", server.base
             )
         finally:
             cli_done.set()
@@ -458,7 +434,7 @@ async def test_cli_invite_works_against_a_running_server(server: Server) -> None
     assert labels[-1] == "after"
     assert len(labels) == 1 + len(statuses) + 1 + 1  # demo host, the host's stream, the CLI's, "after"
     assert server.stop() == 0
-    result = run_cli("log", "verify", "--data", str(server.data))
+    result = run_cli("log", "verify", *backend.args)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -493,7 +469,8 @@ async def test_the_write_ahead_log_is_private_too(tmp_path: Path) -> None:
     assert set(modes.values()) == {"0o600"}, modes
 
 
-async def test_cli_revokes_every_operator_link_of_a_running_server(server: Server) -> None:
+async def test_cli_revokes_every_operator_link_of_a_running_server(store_server: Server, backend: StoreBackend) -> None:
+    server = store_server
     # A leaked operator link is ended from the server's own shell; the running server stops
     # accepting it once it has caught up with the store (it polls every 0.5 s), without a restart.
     url = f"{server.base}/api/ceremonies"
@@ -501,7 +478,7 @@ async def test_cli_revokes_every_operator_link_of_a_running_server(server: Serve
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
         async with session.get(url, headers=operator) as r:
             assert r.status == 200, await r.text()
-        code, out, err = await run_cli_async("operator-link", "--revoke-all", "--data", str(server.data))
+        code, out, err = await run_cli_async("operator-link", "--revoke-all", *backend.args)
         assert code == 0 and "revoked 1 operator link" in out, out + err
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 10.0

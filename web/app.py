@@ -14,8 +14,8 @@ from aiohttp import web
 from cryptography import x509
 
 from ceremony.events import Envelope, Role
-from ceremony.runtime.local import on_disk
 from ceremony.runtime.service import CeremonyService, Clock
+from ceremony.runtime.stores import open_service
 from signaling.hub import Hub
 from signaling.protocol import CeremonyUpdated
 from signaling.server import HUB
@@ -29,7 +29,6 @@ from signatures.pki_store import load_or_create, load_pair, retired_issuers
 from signatures.record.arrival import CheckedTimestamper
 from signatures.record.build import Renderers, SealKit
 from signatures.record.sealer import Sealer
-from signatures.record.store import RecordStore
 from signatures.record.validation import Anchors
 from signatures.timestamping import LocalTimestamper, RemoteTimestamper, Timestamper, TimestampSet
 from signatures.tsa import TimeStampAuthority
@@ -86,12 +85,12 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
     app = web.Application(middlewares=[remember_language, errors], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[TEMPLATES] = template_environment()
-    app[RECORDS] = RecordStore(settings.data_dir)
     app[TSA_LIMIT] = RateLimit(rate=settings.limits.tsa_per_second, burst=settings.limits.tsa_burst)
 
     async def service_ctx(app: web.Application) -> AsyncIterator[None]:
-        service = on_disk(settings.data_dir, clock=clock)
+        service, backing = await asyncio.to_thread(open_service, settings.store_url, clock=clock)
         app[SERVICE] = service
+        app[RECORDS] = backing.records
         pki = await asyncio.to_thread(_load_pki, settings, clock())
         app[PKI] = pki
         app[TSA] = TimeStampAuthority(pki.tsa, pki.chain)

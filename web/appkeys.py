@@ -9,12 +9,12 @@ import jinja2
 from aiohttp import web
 
 from ceremony.runtime.service import CeremonyService
+from ceremony.runtime.store import Records
 from signatures.consent_desk import ConsentDesk
 from signatures.crl import CrlPublisher
 from signatures.pdf_desk import PdfDesk
 from signatures.pki import CeremonyPki
 from signatures.record.sealer import Sealer
-from signatures.record.store import RecordStore
 from signatures.tsa import TimeStampAuthority
 
 from .limits import RateLimit
@@ -28,7 +28,7 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 PKI = web.AppKey("pki", CeremonyPki)
 TSA = web.AppKey("tsa", TimeStampAuthority)
 CONSENTS = web.AppKey("consent_desk", ConsentDesk)
-RECORDS = web.AppKey("records", RecordStore)
+RECORDS = web.AppKey("records", Records)
 PDFS = web.AppKey("pdf_desk", PdfDesk)
 SEALER = web.AppKey("sealer", Sealer)
 CRLS = web.AppKey("crls", CrlPublisher)

@@ -24,9 +24,9 @@ from typing import Any
 from aiohttp import web
 
 from ceremony.events import Role
+from ceremony.runtime.store import Records
 from ceremony.state import CeremonyState, Phase
 from signatures.record.parts import SIGNED_PDF
-from signatures.record.store import RecordStore
 
 from . import views
 from .appkeys import RECORDS, SERVICE
@@ -150,7 +150,7 @@ async def _archivable(request: web.Request) -> list[tuple[CeremonyState, RecordL
     return rows
 
 
-def _listings(store: RecordStore, sealed: list[CeremonyState]) -> dict[str, RecordListing]:
+def _listings(store: Records, sealed: list[CeremonyState]) -> dict[str, RecordListing]:
     found = {}
     for state in sealed:
         size = store.size(state.id)

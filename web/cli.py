@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ceremony.capabilities import CEREMONY_ID_PATTERN
-from ceremony.chain import verify_chain
 from ceremony.errors import CeremonyError
 from ceremony.events import Role
-from ceremony.runtime.local import on_disk
-from ceremony.runtime.sqlite_store import DB_NAME, SqliteStore
+from ceremony.runtime.stores import open_service
 from signaling.errors import SignalingError
 from signatures.errors import SignatureError
 
-from . import cli_pki, cli_record
+from . import cli_pki, cli_record, cli_store
 
 if TYPE_CHECKING:
     from .demo.bootstrap import DemoCreated
@@ -40,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    cli_store.add_store_option(serve)
     serve.add_argument("--tls-cert", type=Path)
     serve.add_argument("--tls-key", type=Path)
     serve.add_argument("--public-url", help="base URL for links, e.g. https://ceremony.example.org")
@@ -130,10 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     invite.add_argument("--signatory")
     invite.add_argument("--label", default="")
     invite.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    cli_store.add_store_option(invite)
     invite.add_argument("--base-url", default="http://127.0.0.1:8080")
 
     op = sub.add_parser("operator-link", help="print a new operator link (may create ceremonies)")
     op.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    cli_store.add_store_option(op)
     op.add_argument(
         "--revoke-all",
         action="store_true",
@@ -141,11 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     op.add_argument("--base-url", default="http://127.0.0.1:8080")
 
-    logp = sub.add_parser("log", help="inspect the event log")
-    logsub = logp.add_subparsers(dest="log_command", required=True)
-    verify = logsub.add_parser("verify", help="walk every hash chain; name the first broken link")
-    verify.add_argument("--data", type=Path, default=DEFAULT_DATA)
-
+    cli_store.add_parsers(sub, DEFAULT_DATA)
     cli_record.add_parsers(sub)
     cli_pki.add_parser(sub, DEFAULT_DATA)
 
@@ -185,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
             return cli_pki.run(args)
         if args.command == "demo":
             return _demo(args)
-        return _verify_log(args)
+        if args.command == "store":
+            return cli_store.run_copy(args)
+        return cli_store.run_log_verify(args)
     except (CeremonyError, SignalingError, SignatureError) as exc:
         print(f"ceremony: {exc}", file=sys.stderr)
         return 2
@@ -229,6 +228,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     settings = Settings(
         data_dir=args.data,
+        store=cli_store.store_url(args, must_exist=False) if args.store else None,
         public_url=public,
         create_demo=not args.no_demo,
         signal=signal_settings,
@@ -326,7 +326,8 @@ async def _run_server(
                 print("  (Shown once: only their hashes are stored.)", flush=True)
         for state in service.ceremonies():
             print(f"Ceremony {state.id} [{state.phase.value}] {state.definition.title.en}", flush=True)
-        print(f"New links: ceremony invite CEREMONY_ID host --data {settings.data_dir}", flush=True)
+        where = f"--data {settings.data_dir}" if settings.store is None else f"--store {settings.store_url.shown}"
+        print(f"New links: ceremony invite CEREMONY_ID host {where}", flush=True)
         print(f"Serving on {public}", flush=True)
         await stop.wait()
     finally:
@@ -357,18 +358,13 @@ def _write_links(path: Path, text: str) -> None:
         os.close(directory)
 
 
-def _require_data(data: Path) -> None:
-    if not (data / DB_NAME).exists():
-        raise CeremonyError(f"no event store in {data} (expected {data / DB_NAME}); pass --data")
-
-
 async def _invite(args: argparse.Namespace) -> int:
-    _require_data(args.data)
+    url = cli_store.store_url(args)
     if not CEREMONY_ID_PATTERN.match(args.ceremony):
         raise CeremonyError(f"'{args.ceremony}' is not a ceremony id (16 hex digits)")
     from .settings import utc_clock  # with the server's modules: not for `verify`
 
-    service = on_disk(args.data, clock=utc_clock)
+    service, _ = await asyncio.to_thread(open_service, url, clock=utc_clock)
     try:
         issued = await service.issue_link(
             args.ceremony, Role(args.role), "cli", venue=args.venue, signatory=args.signatory, label=args.label
@@ -384,7 +380,7 @@ async def _invite(args: argparse.Namespace) -> int:
 async def _operator_link(args: argparse.Namespace) -> int:
     from .settings import utc_clock
 
-    service = on_disk(args.data, clock=utc_clock)
+    service, _ = await asyncio.to_thread(open_service, cli_store.store_url(args, must_exist=False), clock=utc_clock)
     try:
         if args.revoke_all:
             count = await service.revoke_operator_links()
@@ -397,25 +393,6 @@ async def _operator_link(args: argparse.Namespace) -> int:
 
     print(operator_link(args.base_url, token))
     return 0
-
-
-def _verify_log(args: argparse.Namespace) -> int:
-    _require_data(args.data)
-    store = SqliteStore(args.data)
-    failures = 0
-    try:
-        ceremonies = store.ceremonies()
-        for ceremony in ceremonies:
-            report = verify_chain(ceremony, store.read(ceremony))
-            if report.broken is None:
-                print(f"ok      {ceremony}  {report.length} events  head {report.head.hex()}")
-            else:
-                failures += 1
-                print(f"BROKEN  {ceremony}  at event {report.broken.seq}: {report.broken.reason}")
-    finally:
-        store.close()
-    print(f"{len(ceremonies)} ceremonies checked, {failures} broken")
-    return 1 if failures else 0
 
 
 def _demo(args: argparse.Namespace) -> int:

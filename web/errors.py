@@ -11,7 +11,8 @@
     ├── TooSlow           408 (a body that trickled past its deadline; the connection closes)
     ├── TooManyRequests   429 (one link's or one client's share is used up; Retry-After)
     ├── UnsupportedEncoding 415 (a body sent compressed where only the plain bytes are accepted)
-    └── Busy              503 (a shared resource is taken for now; retry)
+    ├── Busy              503 (a shared resource is taken for now; retry)
+    └── StoreUnavailable  503 `store_unavailable` (the database is unreachable; nothing was done; Retry-After)
 
 ceremony.errors and signatures.errors are mapped onto statuses and codes in middleware.py,
 and nowhere else (signatures' NotARecord, for instance, is 400 `not_a_record`).
@@ -78,6 +79,15 @@ class TooManyRequests(WebError):
 class Busy(WebError):
     status = 503
     code = "busy"
+
+
+class StoreUnavailable(WebError):
+    status = 503
+    code = "store_unavailable"
+
+    def __init__(self, reason: str, retry_after: float = 2.0) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 class AbsentParties(Conflict):

@@ -13,9 +13,11 @@ from ceremony.errors import (
     AbsentSignatories,
     CeremonyError,
     CommandRefused,
+    CorruptLog,
     InvalidCommand,
     InvalidDefinition,
     LimitReached,
+    StoreError,
     UnknownCeremony,
 )
 from signatures.errors import (
@@ -31,7 +33,7 @@ from signatures.errors import (
 
 from .appkeys import SETTINGS, TEMPLATES
 from .auth import cap_cookie_names
-from .errors import AbsentParties, BadRequest, Conflict, NotFound, TooManyRequests, WebError
+from .errors import AbsentParties, BadRequest, Conflict, NotFound, StoreUnavailable, TooManyRequests, WebError
 from .i18n import Translator, negotiate
 from .settings import MAX_BODY_BYTES
 
@@ -62,6 +64,9 @@ def _as_web_error(exc: CeremonyError) -> WebError:
             return NotFound(str(exc))
         case LimitReached():
             return TooManyRequests(str(exc), retry_after=30)
+        case StoreError() if not isinstance(exc, CorruptLog):
+            # The database is away (restarting, failing over): the command did not happen; the pages retry.
+            return StoreUnavailable(str(exc), retry_after=2)
     log.error("ceremony error reached the edge: %s", exc)
     return WebError("the server could not complete this; nothing was changed")
 
@@ -124,7 +129,7 @@ def _web_error(request: web.Request, exc: WebError) -> web.Response:
     response = _render_error(request, exc.status, exc.code, exc.reason, exc.fields)
     if exc.close:
         response.force_close()
-    if isinstance(exc, TooManyRequests):
+    if isinstance(exc, TooManyRequests | StoreUnavailable):
         response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     return response
 

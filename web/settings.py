@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
+from ceremony.runtime.stores import StoreUrl, default_store
 from signaling.hub import SignalSettings
 
 from .limits import Limits
@@ -55,6 +56,12 @@ class Settings:
     # Served over TLS (--tls-cert): every response says Strict-Transport-Security.
     tls: bool = False
     recording: RecordingSettings = field(default_factory=RecordingSettings)
+    # --store: the log, documents and records; None: SQLite in data_dir (one node).
+    store: StoreUrl | None = None
+
+    @property
+    def store_url(self) -> StoreUrl:
+        return self.store if self.store is not None else default_store(self.data_dir)
 
     @property
     def crl_base(self) -> str:

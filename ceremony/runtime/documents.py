@@ -54,3 +54,6 @@ class DocumentFiles:
         if hashlib.sha256(data).hexdigest() != sha256:
             raise StoreError(f"document {sha256} on disk does not match its hash")
         return data
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.root.glob("*.pdf") if len(p.stem) == 64)

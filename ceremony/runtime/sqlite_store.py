@@ -16,7 +16,7 @@ from pathlib import Path
 from ..chain import StoredEvent
 from ..errors import SequenceConflict, StoreError
 from ..events import format_time, parse_time
-from .store import Session
+from .store import OperatorTokenRow, Session
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -65,9 +65,9 @@ class SqliteStore:
     Not thread-safe by itself: the async shell calls it from one worker thread.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, name: str = DB_NAME) -> None:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.path = data_dir / DB_NAME
+        self.path = data_dir / name
         # Create the file private *before* SQLite opens it: its -wal and -shm
         # files copy this mode, and the WAL holds the newest events.
         os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -150,10 +150,24 @@ class SqliteStore:
             raise StoreError(f"cannot revoke the operator links: {exc}") from exc
         return cursor.rowcount
 
-    def add_session(self, session: Session) -> None:
+    def operator_token_rows(self) -> list[OperatorTokenRow]:
+        rows = self._db.execute("SELECT token_sha256, created_at, revoked_at FROM operator_tokens ORDER BY created_at")
+        return [OperatorTokenRow(t, parse_time(c), None if r is None else parse_time(r)) for t, c, r in rows]
+
+    def restore_operator_token(self, row: OperatorTokenRow) -> None:
+        revoked = None if row.revoked_at is None else format_time(row.revoked_at)
         self._db.execute(
-            "INSERT INTO sessions (id_sha256, ceremony, invitation, operator_token_sha256, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO operator_tokens (token_sha256, created_at, revoked_at) VALUES (?, ?, ?)",
+            (row.token_sha256, format_time(row.created_at), revoked),
+        )
+
+    def add_session(self, session: Session) -> None:
+        self.restore_session(session)
+
+    def restore_session(self, session: Session) -> None:
+        self._db.execute(
+            "INSERT INTO sessions (id_sha256, ceremony, invitation, operator_token_sha256, created_at, expires_at,"
+            " revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 session.id_sha256,
                 session.ceremony,
@@ -161,14 +175,22 @@ class SqliteStore:
                 session.operator_token_sha256,
                 format_time(session.created_at),
                 format_time(session.expires_at),
+                None if session.revoked_at is None else format_time(session.revoked_at),
             ),
         )
 
+    def session_rows(self) -> list[Session]:
+        return self._sessions(None)
+
     def sessions(self, now: datetime) -> list[Session]:
+        return self._sessions(format_time(now))
+
+    def _sessions(self, live_at: str | None) -> list[Session]:
+        """The sessions live at `live_at`, or (None) every session ever opened."""
         rows = self._db.execute(
-            "SELECT id_sha256, ceremony, invitation, operator_token_sha256, created_at, expires_at FROM sessions"
-            " WHERE revoked_at IS NULL AND expires_at > ?",
-            (format_time(now),),
+            "SELECT id_sha256, ceremony, invitation, operator_token_sha256, created_at, expires_at, revoked_at"
+            " FROM sessions WHERE ?1 IS NULL OR (revoked_at IS NULL AND expires_at > ?1) ORDER BY created_at",
+            (live_at,),
         ).fetchall()
         return [
             Session(
@@ -178,8 +200,9 @@ class SqliteStore:
                 operator_token_sha256=op,
                 created_at=parse_time(created),
                 expires_at=parse_time(expires),
+                revoked_at=None if revoked is None else parse_time(revoked),
             )
-            for i, c, inv, op, created, expires in rows
+            for i, c, inv, op, created, expires, revoked in rows
         ]
 
     def revoke_sessions(self, ids_sha256: Collection[str], at: datetime) -> int:

@@ -90,6 +90,28 @@ class Store(EventStore, OperatorTokens, Sessions, Protocol):
     """What the service needs of a database: the log, the operator tokens and the browser sessions."""
 
 
+@dataclass(frozen=True, slots=True)
+class OperatorTokenRow:
+    token_sha256: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class PortableStore(Store, Protocol):
+    """A store whose every row can be read out and written into another (`ceremony store copy`).
+
+    The log itself moves through `read` and `append`; these carry the rest, revoked rows included.
+    """
+
+    def operator_token_rows(self) -> list[OperatorTokenRow]: ...
+
+    def restore_operator_token(self, row: OperatorTokenRow) -> None: ...
+
+    def session_rows(self) -> list[Session]: ...
+
+    def restore_session(self, session: Session) -> None: ...
+
+
 class DocumentStore(Protocol):
     """Content-addressed bytes (the MOU's revisions), kept durably before an event names them."""
 
@@ -98,3 +120,21 @@ class DocumentStore(Protocol):
 
     def read(self, sha256: str) -> bytes:
         """The bytes with this SHA-256, checked; StoreError if missing or altered."""
+
+    def names(self) -> list[str]:
+        """The SHA-256 of every document kept."""
+
+
+class Records(Protocol):
+    """Sealed records (zip bytes), one per ceremony, written whole or not at all."""
+
+    def read(self, ceremony: str) -> bytes | None:
+        """The ceremony's record, or None before it is sealed."""
+
+    def size(self, ceremony: str) -> int | None:
+        """The record's size in bytes, or None before it is sealed."""
+
+    def write(self, ceremony: str, data: bytes) -> None: ...
+
+    def sealed(self) -> list[str]:
+        """Ids of the ceremonies that have a record."""

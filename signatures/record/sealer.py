@@ -20,17 +20,17 @@ from ceremony.commands import Seal
 from ceremony.core import decide
 from ceremony.errors import CommandRefused
 from ceremony.runtime.service import CeremonyService
+from ceremony.runtime.store import Records
 from ceremony.state import CeremonyState, current_pdf
 
 from ..turns import Turns
 from .build import Record, SealKit, assemble, seal_document
-from .store import RecordStore
 
 ATTEMPTS = 3
 
 
 class Sealer:
-    def __init__(self, service: CeremonyService, kit: SealKit, turns: Turns, records: RecordStore) -> None:
+    def __init__(self, service: CeremonyService, kit: SealKit, turns: Turns, records: Records) -> None:
         self.service, self.kit, self.turns, self.records = service, kit, turns, records
 
     async def seal(self, ceremony: str, actor: str, *, absent_ok: bool) -> CeremonyState:

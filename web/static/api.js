@@ -10,8 +10,23 @@ export class ApiError extends Error {
   }
 }
 
+// A 503 `store_unavailable` means the database was away (a restart, a failover) and nothing was
+// done: the call is made again after the server's Retry-After, a few times, before the person is told.
+const STORE_RETRIES = 4;
+
 /** Call the API; resolves to the parsed answer, rejects with ApiError (status 0: no answer). */
 export async function api(method, url, body) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await apiOnce(method, url, body);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.code !== 'store_unavailable' || attempt > STORE_RETRIES) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000 * attempt, 4000)));
+    }
+  }
+}
+
+async function apiOnce(method, url, body) {
   const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
