@@ -14,6 +14,7 @@ from aiohttp import web
 from cryptography import x509
 
 from ceremony.events import Envelope, Role
+from ceremony.runtime.bus import Bus
 from ceremony.runtime.service import CeremonyService, Clock
 from ceremony.runtime.stores import open_service
 from signaling.hub import Hub
@@ -50,6 +51,7 @@ from . import (
     watch,
 )
 from .appkeys import (
+    BUS,
     CONSENTS,
     CRLS,
     PDFS,
@@ -91,6 +93,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
         service, backing = await asyncio.to_thread(open_service, settings.store_url, clock=clock)
         app[SERVICE] = service
         app[RECORDS] = backing.records
+        bus = Bus(settings.bus_url) if settings.bus_url is not None else None
+        if bus is not None:
+            app[BUS] = bus
         pki = await asyncio.to_thread(_load_pki, settings, clock())
         app[PKI] = pki
         app[TSA] = TimeStampAuthority(pki.tsa, pki.chain)
@@ -147,6 +152,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
         await hub.close()
         await service.close()
         await http.close()
+        if bus is not None:
+            await bus.close()
 
     async def end_streams(app: web.Application) -> None:
         await app[HUB].close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import jinja2
 from aiohttp import web
 
+from ceremony.runtime.bus import Bus
 from ceremony.runtime.service import CeremonyService
 from ceremony.runtime.store import Records
 from signatures.consent_desk import ConsentDesk
@@ -29,6 +30,7 @@ PKI = web.AppKey("pki", CeremonyPki)
 TSA = web.AppKey("tsa", TimeStampAuthority)
 CONSENTS = web.AppKey("consent_desk", ConsentDesk)
 RECORDS = web.AppKey("records", Records)
+BUS = web.AppKey("bus", Bus)  # only with --bus
 PDFS = web.AppKey("pdf_desk", PdfDesk)
 SEALER = web.AppKey("sealer", Sealer)
 CRLS = web.AppKey("crls", CrlPublisher)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ceremony.capabilities import CEREMONY_ID_PATTERN
 from ceremony.errors import CeremonyError
 from ceremony.events import Role
+from ceremony.runtime.bus import parse_bus_url
 from ceremony.runtime.stores import open_service
 from signaling.errors import SignalingError
 from signatures.errors import SignatureError
@@ -39,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--data", type=Path, default=DEFAULT_DATA)
     cli_store.add_store_option(serve)
+    serve.add_argument(
+        "--bus",
+        default=os.environ.get("CEREMONY_BUS"),
+        metavar="URL",
+        help="Redis shared by several nodes behind a load balancer, e.g. redis://10.0.0.5:6379/0 (needs a "
+        "postgresql:// --store); or env CEREMONY_BUS; default: one node",
+    )
     serve.add_argument("--tls-cert", type=Path)
     serve.add_argument("--tls-key", type=Path)
     serve.add_argument("--public-url", help="base URL for links, e.g. https://ceremony.example.org")
@@ -199,6 +207,9 @@ def _serve(args: argparse.Namespace) -> int:
     from .settings import RecordingSettings, Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.bus and not (args.store or "").startswith(("postgresql:", "postgres:")):
+        print("ceremony: --bus joins nodes that share one database: give --store postgresql://…", file=sys.stderr)
+        return 2
     if (args.tls_cert is None) != (args.tls_key is None):
         print("ceremony: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
@@ -229,6 +240,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings(
         data_dir=args.data,
         store=cli_store.store_url(args, must_exist=False) if args.store else None,
+        bus_url=parse_bus_url(args.bus) if args.bus else None,
         public_url=public,
         create_demo=not args.no_demo,
         signal=signal_settings,

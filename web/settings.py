@@ -58,6 +58,9 @@ class Settings:
     recording: RecordingSettings = field(default_factory=RecordingSettings)
     # --store: the log, documents and records; None: SQLite in data_dir (one node).
     store: StoreUrl | None = None
+    # --bus: Redis shared by several nodes (signaling between them, challenges, limits, the signing turn);
+    # None: one node, everything in its memory.
+    bus_url: str | None = None
 
     @property
     def store_url(self) -> StoreUrl:
