@@ -1,22 +1,26 @@
-"""Throughput and acknowledgement latency of the event store, beside its floor.
+"""Throughput and acknowledgement latency of the event store, beside its floor, on SQLite and PostgreSQL.
 
-What is measured, all in one run and on one temporary directory:
+What is measured, all in one run (SQLite on one temporary directory; PostgreSQL on a cluster the
+bench starts on the same disk, or on `--pg-url`), for each engine `--store` names:
 
-- floor: bare SQLite inserts of rows as large as the service's, with the
-  store's pragmas (WAL, synchronous=FULL) and one transaction per insert. No
-  store can acknowledge a synced event faster than this on this disk.
-- service, sequential: `CeremonyService.issue_link` awaited N times on one
-  ceremony; each call returns only after its event is committed and synced.
+- floor: bare inserts of rows as large as the service's, one transaction per insert, synced.
+  SQLite: the store's table and pragmas (WAL, synchronous=FULL). PostgreSQL: an `events`-shaped
+  table, one autocommit INSERT (one round trip) with synchronous_commit=on, over one psycopg
+  connection (bench/pg_store_bench.py). No store on that engine can acknowledge a synced event
+  faster than this.
+- service, sequential: `CeremonyService.issue_link` awaited N times on one ceremony, the service
+  opened by `open_service(parse_store_url(url))` as `ceremony serve --store URL` opens it; each
+  call returns only after its event is committed and synced.
 - service, K clients: K tasks, each on its own ceremony, N/K calls each.
-- parts of the overhead: `SqliteStore.append` alone; the floor's insert with
-  synchronous=OFF (what the sync costs); the core's decide + link (RFC 8785 +
-  SHA-256) + evolve without I/O; one round trip through a worker thread.
+- parts of the overhead: the store's `append` alone; the floor's insert with the sync off (what
+  the sync costs); and, once for both engines, the core's decide + link (RFC 8785 + SHA-256) +
+  evolve without I/O and one round trip through a worker thread.
 
-The scenarios run interleaved, in `--rounds` rounds of N/rounds operations
-each, so that a disk or CPU busy with something else for a few seconds slows
-the floor and the service alike instead of whichever happened to run then.
+The scenarios of both engines run interleaved, in `--rounds` rounds of N/rounds operations
+each, so that a disk or CPU busy with something else for a few seconds slows every floor and
+service alike instead of whichever happened to run then.
 
-Run: .venv/bin/python -m bench.store_bench --n 2000 --concurrency 8
+Run: .venv/bin/python -m bench.store_bench --store both --n 2000 --concurrency 8
 """
 
 from __future__ import annotations
@@ -24,30 +28,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import sqlite3
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from bench.common import machine
 from ceremony.capabilities import new_invitation_id, new_token, token_hash
 from ceremony.chain import GENESIS, StoredEvent, link
 from ceremony.commands import IssueInvitation
 from ceremony.core import decide, evolve, initial_state
 from ceremony.events import CeremonyDrafted, Envelope, InvitationIssued, Role
-from ceremony.runtime.local import on_disk
-from ceremony.runtime.sqlite_store import SqliteStore
+from ceremony.runtime.sqlite_store import DB_NAME, SqliteStore
+from ceremony.runtime.store import EventStore
+from ceremony.runtime.stores import StoreUrl, open_service, parse_store_url
 from ceremony.state import CeremonyState
 from web.demo.definition import demo_definition
 from web.settings import utc_clock
 
 WARMUP = 20  # operations run and discarded by each scenario before measuring
 CEREMONY = "0123456789abcdef"
+ENGINES = {"sqlite": ("sqlite",), "postgresql": ("postgresql",), "both": ("sqlite", "postgresql")}
 
 
 @dataclass(slots=True)
@@ -112,7 +119,6 @@ class Floor:
             "CREATE TABLE events (ceremony TEXT NOT NULL, seq INTEGER NOT NULL, body BLOB NOT NULL,"
             " prev_hash BLOB NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (ceremony, seq)) WITHOUT ROWID"
         )
-        await self.batch(WARMUP, [])
 
     async def batch(self, count: int, latencies: list[float]) -> int:
         for _ in range(count):
@@ -139,15 +145,14 @@ class Sequential:
 
     name = "service: issue_link, sequential"
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, url: StoreUrl) -> None:
+        self.url = url
         self.ceremony = ""
         self.n = 0
 
     async def setup(self) -> None:
-        self.service = on_disk(self.directory, clock=utc_clock)
+        self.service = open_service(self.url, clock=utc_clock)[0]
         self.ceremony = (await self.service.create(demo_definition(), "bench")).id
-        await self.batch(WARMUP, [])
 
     async def batch(self, count: int, latencies: list[float]) -> int:
         for _ in range(count):
@@ -164,17 +169,16 @@ class Sequential:
 class Concurrent:
     """K clients at once, each awaiting `issue_link` on its own ceremony."""
 
-    def __init__(self, directory: Path, clients: int) -> None:
+    def __init__(self, url: StoreUrl, clients: int) -> None:
         self.name = f"service: issue_link, {clients} clients"
-        self.directory = directory
+        self.url = url
         self.clients = clients
         self.ceremonies: list[str] = []
 
     async def setup(self) -> None:
-        self.service = on_disk(self.directory, clock=utc_clock)
+        self.service = open_service(self.url, clock=utc_clock)[0]
         for _ in range(self.clients):
             self.ceremonies.append((await self.service.create(demo_definition(), "bench")).id)
-        await self.batch(WARMUP, [])
 
     async def batch(self, count: int, latencies: list[float]) -> int:
         each = max(1, count // self.clients)
@@ -196,15 +200,14 @@ class Concurrent:
 
 
 class Append:
-    """SqliteStore.append of one pre-linked row per call: the adapter with its sequence check, no asyncio."""
+    """The store's append of one pre-linked row per call: the adapter with its sequence check, no asyncio."""
 
-    name = "part: SqliteStore.append, synced"
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, name: str, open_store: Callable[[], EventStore]) -> None:
+        self.name = name
+        self.open_store = open_store
 
     async def setup(self) -> None:
-        self.store = SqliteStore(self.directory)
+        self.store = self.open_store()
         drafted = Envelope(
             ceremony=CEREMONY,
             seq=1,
@@ -214,7 +217,6 @@ class Append:
         )
         self.row = link(GENESIS, drafted)
         self.store.append(CEREMONY, [self.row])
-        await self.batch(WARMUP, [])
 
     async def batch(self, count: int, latencies: list[float]) -> int:
         rows: list[StoredEvent] = []
@@ -250,7 +252,6 @@ class Core:
         )
         self.state: CeremonyState = initial_state(drafted)
         self.head = link(GENESIS, drafted).hash
-        await self.batch(WARMUP, [])
 
     async def batch(self, count: int, latencies: list[float]) -> int:
         for i in range(count):
@@ -280,7 +281,6 @@ class ThreadHop:
 
     async def setup(self) -> None:
         self.pool = ThreadPoolExecutor(max_workers=1)
-        await self.batch(WARMUP, [])
 
     async def batch(self, count: int, latencies: list[float]) -> int:
         loop = asyncio.get_running_loop()
@@ -297,78 +297,173 @@ class ThreadHop:
 # ---- running and reporting ----
 
 
-async def run(n: int, clients: int, rounds: int, directory: Path) -> list[Result]:
-    body_size = typical_row_size()
-    print(f"rows of {body_size} bytes; N={n}; K={clients}; {rounds} interleaved rounds; in {directory}", flush=True)
+@dataclass(slots=True)
+class Entry:
+    scenario: Scenario
+    engine: str  # "sqlite" or "postgresql"; "" for the parts that touch no store
+    result: Result = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.result = Result(self.scenario.name)
+
+
+def sqlite_entries(directory: Path, body_size: int, clients: int) -> list[Entry]:
     for sub in ("sequential", "concurrent", "adapter"):
         (directory / sub).mkdir()
-    scenarios: list[Scenario] = [
-        Floor(directory, body_size),
-        Sequential(directory / "sequential"),
-        Concurrent(directory / "concurrent", clients),
-        Append(directory / "adapter"),
-        Floor(directory, body_size, sync=False),
-        Core(),
-        ThreadHop(),
+    return [
+        Entry(Floor(directory, body_size), "sqlite"),
+        Entry(Sequential(parse_store_url(f"sqlite:///{directory / 'sequential' / DB_NAME}")), "sqlite"),
+        Entry(Concurrent(parse_store_url(f"sqlite:///{directory / 'concurrent' / DB_NAME}"), clients), "sqlite"),
+        Entry(Append("part: SqliteStore.append, synced", lambda: SqliteStore(directory / "adapter")), "sqlite"),
+        Entry(Floor(directory, body_size, sync=False), "sqlite"),
     ]
-    results = [Result(s.name) for s in scenarios]
+
+
+def postgres_entries(stack: ExitStack, server_url: str | None, body_size: int, clients: int) -> list[Entry]:
+    """Our own cluster unless `server_url` names one; a new database per scenario, dropped at the end."""
+    # Imported here: a SQLite-only run needs neither the driver nor a server.
+    from bench.pg_store_bench import Cluster, Databases, PgFloor, RoundTrip
+    from ceremony.runtime.postgres_store import PostgresLink, PostgresStore
+
+    if server_url is None:
+        cluster = Cluster()
+        stack.callback(cluster.close)
+        server_url = cluster.url
+    databases = Databases(server_url)
+    stack.callback(databases.close)
+    print(databases.describe(), flush=True)
+    adapter = databases.new()
+    return [
+        Entry(PgFloor(databases.new(), body_size), "postgresql"),
+        Entry(Sequential(parse_store_url(databases.new())), "postgresql"),
+        Entry(Concurrent(parse_store_url(databases.new()), clients), "postgresql"),
+        Entry(Append("part: PostgresStore.append, synced", lambda: PostgresStore(PostgresLink(adapter))), "postgresql"),
+        Entry(PgFloor(databases.new(), body_size, sync=False), "postgresql"),
+        Entry(RoundTrip(adapter), "postgresql"),
+    ]
+
+
+async def run(entries: list[Entry], n: int, rounds: int) -> None:
+    ready: list[Scenario] = []
     try:
-        for scenario in scenarios:
-            await scenario.setup()
+        for entry in entries:
+            await entry.scenario.setup()
+            ready.append(entry.scenario)
+            await entry.scenario.batch(WARMUP, [])
         per_round = max(1, n // rounds)
         for _ in range(rounds):
-            for scenario, result in zip(scenarios, results, strict=True):
+            for entry in entries:
                 t0 = time.perf_counter()
-                result.ops += await scenario.batch(per_round, result.latencies)
-                result.wall += time.perf_counter() - t0
+                entry.result.ops += await entry.scenario.batch(per_round, entry.result.latencies)
+                entry.result.wall += time.perf_counter() - t0
     finally:
-        for scenario in scenarios:
+        for scenario in reversed(ready):
             await scenario.close()
-    return results
 
 
-def table(results: list[Result], base: Result) -> str:
-    head = f"{'scenario':<40} {'ops':>6} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p50 / floor':>12}"
-    lines = [head, "-" * len(head)]
-    for r in results:
-        ratio = r.percentile(50) / base.percentile(50)
+def floors(entries: list[Entry]) -> dict[str, Result]:
+    """Each engine's floor (its first entry); the store-less parts are set beside the first engine's."""
+    found: dict[str, Result] = {}
+    for entry in entries:
+        found.setdefault(entry.engine, entry.result)
+    found[""] = next(iter(found.values()))
+    return found
+
+
+def table(entries: list[Entry]) -> str:
+    base = floors(entries)
+    head = (
+        f"{'scenario':<42} {'ops':>6} {'ops/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'ms/op':>7}"
+        f" {'p50/floor':>10} {'ms/op/floor':>12}"
+    )
+    lines = [head]
+    engine = None
+    for entry in entries:
+        if entry.engine != engine:
+            engine = entry.engine
+            title = engine or "no store (ratios against the first floor)"
+            lines.append(f"-- {title} " + "-" * (len(head) - len(title) - 4))
+        r, floor = entry.result, base[entry.engine]
         lines.append(
-            f"{r.name:<40} {r.ops:>6} {r.rate:>9.0f} {r.percentile(50) * 1e3:>8.3f} "
-            f"{r.percentile(99) * 1e3:>8.3f} {ratio:>11.2f}x"
+            f"{r.name:<42} {r.ops:>6} {r.rate:>8.0f} {r.percentile(50) * 1e3:>8.3f} {r.percentile(99) * 1e3:>8.3f}"
+            f" {1e3 / r.rate:>7.3f} {r.percentile(50) / floor.percentile(50):>9.2f}x {floor.rate / r.rate:>11.2f}x"
         )
     return "\n".join(lines)
 
 
+def concurrent_label(result: Result) -> str:
+    return result.name.rsplit(", ", 1)[1]  # "8 clients"
+
+
+def summary(entries: list[Entry]) -> list[str]:
+    """Per engine: the service beside its floor; then the engines beside each other."""
+    by_engine: dict[str, list[Result]] = {}
+    for entry in entries:
+        if entry.engine:
+            by_engine.setdefault(entry.engine, []).append(entry.result)
+    lines = []
+    for engine, (floor, sequential, concurrent, *_) in by_engine.items():
+        lines.append(
+            f"{engine}: sequential service {sequential.rate / floor.rate:.2f}x the floor's throughput"
+            f" ({sequential.percentile(50) / floor.percentile(50):.2f}x its median latency);"
+            f" {concurrent_label(concurrent)}: {concurrent.rate / floor.rate:.2f}x its throughput,"
+            f" {floor.rate / concurrent.rate:.2f}x its time per acknowledged command"
+        )
+    if len(by_engine) == 2:
+        sqlite, pg = by_engine["sqlite"], by_engine["postgresql"]
+        labels = ("floor", "sequential service", concurrent_label(sqlite[2]))
+        ratios = (f"{label} {b.rate / a.rate:.2f}x" for label, a, b in zip(labels, sqlite, pg[:3], strict=False))
+        lines.append("postgresql / sqlite throughput: " + ", ".join(ratios))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Event store throughput and ack latency beside bare SQLite.")
+    parser = argparse.ArgumentParser(description="Event store throughput and ack latency beside bare synced inserts.")
+    parser.add_argument("--store", choices=sorted(ENGINES), default="sqlite", help="engine(s) to measure")
     parser.add_argument("--n", type=int, default=2000, help="operations per scenario (default 2000)")
     parser.add_argument("--concurrency", type=int, default=8, help="clients on different ceremonies (default 8)")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds (default 10)")
-    parser.add_argument("--dir", type=Path, help="where to put the databases (default: a new temporary directory)")
+    parser.add_argument(
+        "--dir", type=Path, help="where to put the SQLite databases (default: a new temporary directory)"
+    )
+    parser.add_argument(
+        "--pg-url",
+        help="a PostgreSQL server to measure (postgresql://user@host:port/db, allowed to CREATE DATABASE);"
+        " default: a cluster of our own, started and stopped here",
+    )
     args = parser.parse_args(argv)
     if min(args.n, args.concurrency, args.rounds) < 1:
         parser.error("--n, --concurrency and --rounds must be positive")
-    print(
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, {sys.platform}, "
-        f"load average {os.getloadavg()[0]:.2f} at start",
-        flush=True,
-    )
-    if args.dir is not None:
-        args.dir.mkdir(parents=True, exist_ok=True)
-        directory = Path(tempfile.mkdtemp(prefix="store-bench-", dir=args.dir))
-        results = asyncio.run(run(args.n, args.concurrency, args.rounds, directory))
-    else:
-        with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
-            results = asyncio.run(run(args.n, args.concurrency, args.rounds, Path(tmp)))
-    base, service = results[0], results[1]
+    engines = ENGINES[args.store]
+    print(machine(f"SQLite {sqlite3.sqlite_version}"), flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} at start", flush=True)
+    body_size = typical_row_size()
+    with ExitStack() as stack:
+        if args.dir is not None:  # kept afterwards, to be looked at
+            args.dir.mkdir(parents=True, exist_ok=True)
+            directory = Path(tempfile.mkdtemp(prefix="store-bench-", dir=args.dir))
+        else:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="store-bench-")))
+        entries: list[Entry] = []
+        if "sqlite" in engines:
+            entries += sqlite_entries(directory, body_size, args.concurrency)
+        if "postgresql" in engines:
+            entries += postgres_entries(stack, args.pg_url, body_size, args.concurrency)
+        entries += [Entry(Core(), ""), Entry(ThreadHop(), "")]
+        print(
+            f"rows of {body_size} bytes; N={args.n}; K={args.concurrency}; {args.rounds} interleaved rounds"
+            + (f"; SQLite in {directory}" if "sqlite" in engines else ""),
+            flush=True,
+        )
+        started = time.perf_counter()
+        asyncio.run(run(entries, args.n, args.rounds))
+        elapsed = time.perf_counter() - started
     print()
-    print(table(results, base))
+    print(table(entries))
     print()
-    print(
-        f"sequential service: {service.rate / base.rate:.2f}x the floor's throughput, "
-        f"{service.percentile(50) / base.percentile(50):.2f}x its median latency; "
-        f"load average {os.getloadavg()[0]:.2f} at the end"
-    )
+    for line in summary(entries):
+        print(line)
+    print(f"measured in {elapsed:.0f} s; load average {os.getloadavg()[0]:.2f} at the end")
     return 0
 
 

@@ -14,7 +14,6 @@ submission is unusable); rules of the ceremony's state come from the core.
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +22,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ceremony.canonical import canonicalize
-from ceremony.challenges import Challenge, ChallengeBook
+from ceremony.challenges import Challenge
 from ceremony.commands import ApproveEnrollment, RecordConsent, RejectEnrollment, RequestEnrollment
 from ceremony.consent import parse_statement, statement_bytes
 from ceremony.decide_enrollment import check_approval, check_consent, consent_key
-from ceremony.errors import CommandRefused
+from ceremony.errors import CommandRefused, InvalidCommand
 from ceremony.events import format_time
 from ceremony.runtime.service import CeremonyService, Executed
+from ceremony.runtime.shared_challenges import Challenges, LocalChallenges
 from ceremony.state import ENDED, CeremonyState, Consent, Enrollment, Invitation
 
 from .errors import BadSubmission
@@ -63,19 +63,22 @@ class Client:
 
 
 class ConsentDesk:
-    def __init__(self, service: CeremonyService, pki: CeremonyPki, tsas: TimestampSet) -> None:
+    def __init__(
+        self, service: CeremonyService, pki: CeremonyPki, tsas: TimestampSet, challenges: Challenges | None = None
+    ) -> None:
         self.service = service
         self.pki = pki
         self.tsas = tsas
-        self.challenges = ChallengeBook()
+        # In memory on one node; on the bus (SharedChallenges) when several nodes answer the same links.
+        self.challenges = challenges if challenges is not None else LocalChallenges()
 
-    def challenge(self, state: CeremonyState, invitation: Invitation, purpose: str) -> Challenge:
+    async def challenge(self, state: CeremonyState, invitation: Invitation, purpose: str) -> Challenge:
         if purpose not in PURPOSES:
             raise BadSubmission("purpose must be 'enrollment' or 'consent'")
         if state.phase in ENDED:
             # Nothing a challenge could be answered with can happen any more: hand out nothing to hoard.
             raise CommandRefused(f"no {purpose} is possible any more: the ceremony is {state.phase.value}")
-        return self.challenges.issue(state.id, invitation.id, purpose, time.monotonic())
+        return await self.challenges.issue(state.id, invitation.id, purpose)
 
     async def enroll(
         self, state: CeremonyState, invitation: Invitation, body: dict[str, Any], client: Client
@@ -86,12 +89,14 @@ class ConsentDesk:
         challenge = _field(body, "challenge")
         spki = b64decode(public_key_text, "public_key")
         key = load_p256_spki(spki)
-        self.challenges.check(challenge, state.id, invitation.id, "enrollment", time.monotonic())
+        await self.challenges.check(challenge, state.id, invitation.id, "enrollment")
         message = possession_message(state.id, signatory, challenge, public_key_text)
         if not verify(key, message, raw_to_der(b64decode(_field(body, "signature"), "signature"))):
             raise BadSubmission("the proof of possession does not verify with this public key")
-        # Spent before the append, so two requests racing with one challenge cannot both enroll.
-        self.challenges.spend(challenge)
+        # Spent before the append, so two requests racing with one challenge cannot both enroll:
+        # only the one whose spend closed it goes on (on any node, when the book is on the bus).
+        if not await self.challenges.spend(challenge, state.id, invitation.id, "enrollment"):
+            raise InvalidCommand("the challenge is unknown or was already used; ask for a new one")
         enrollment = "enr-" + secrets.token_hex(6)
         command = RequestEnrollment(
             enrollment=enrollment,
@@ -147,7 +152,7 @@ class ConsentDesk:
         statement = parse_statement(body.get("statement"))
         if statement.signatory != signatory:
             raise BadSubmission("this link may only sign for its own signatory")
-        self.challenges.check(statement.challenge, state.id, invitation.id, "consent", time.monotonic())
+        await self.challenges.check(statement.challenge, state.id, invitation.id, "consent")
         now = self.service.clock()
         enrollment = consent_key(state, signatory, now)
         assert enrollment.certificate is not None and enrollment.serial is not None
@@ -184,7 +189,9 @@ class ConsentDesk:
             device_summary=client.device_summary,
         )
         done = await self.service.execute(state.id, stamped, invitation.actor)
-        self.challenges.spend(statement.challenge)
+        # After the append, so that a TSA failing costs the signatory no challenge; a second consent
+        # racing with the same one is refused by the core (the decision is already given).
+        await self.challenges.spend(statement.challenge, state.id, invitation.id, "consent")
         return done.state.consents[signatory]
 
 

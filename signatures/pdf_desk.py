@@ -32,7 +32,7 @@ from .errors import AlreadySigning, BadSubmission, PdfSigningError
 from .keys import b64, b64decode, raw_to_der
 from .pki import CeremonyPki
 from .timestamping import TimestampSet, imprint, timestamp_others
-from .turns import Turns
+from .turns import Turn, Turns
 
 # Where a signatory's visible signature goes in a revision of the MOU (None: sign invisibly).
 # The renderer that drew the boxes knows; web/mou.py hands it in.
@@ -72,6 +72,7 @@ class _Pending:
     certificate_serial: str
     expiry: asyncio.TimerHandle
     deadline: float
+    turn: Turn  # held from prepare until the session ends
     busy: bool = False
 
 
@@ -98,7 +99,7 @@ class PdfDesk:
             )
         self._unfinished.add((ceremony, signatory))
         try:
-            lock = await self.turns.acquire(ceremony)
+            turn = await self.turns.acquire(ceremony)
         except BaseException:
             self._unfinished.discard((ceremony, signatory))
             raise
@@ -118,14 +119,14 @@ class PdfDesk:
                 visible = VisibleSignature(box, stamp)
             prepared = await pades.prepare(pdf, certificate, [*self.pki.chain, self.pki.root], texts, visible)
         except BaseException:
-            lock.release()
+            turn.release()
             self._unfinished.discard((ceremony, signatory))
             raise
         session = secrets.token_urlsafe(18)
         loop = asyncio.get_running_loop()
         expiry = loop.call_later(LEASE_SECONDS, self._expire, session)
         self._pending[session] = _Pending(
-            ceremony, signatory, invitation, prepared, enrollment.serial, expiry, loop.time() + LEASE_SECONDS
+            ceremony, signatory, invitation, prepared, enrollment.serial, expiry, loop.time() + LEASE_SECONDS, turn
         )
         return session, prepared
 
@@ -183,4 +184,4 @@ class PdfDesk:
         pending = self._pending.pop(session)
         pending.expiry.cancel()
         self._unfinished.discard((pending.ceremony, pending.signatory))
-        self.turns.lock(pending.ceremony).release()
+        pending.turn.release()

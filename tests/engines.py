@@ -228,3 +228,73 @@ class Redis:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Haproxy:
+    """Debian's haproxy in front of `nodes` ("127.0.0.1:PORT"), checking each on GET /healthz.
+
+    Health checks every 500 ms take a node out after two failures (a dead one, or one whose store
+    or bus is away and answers 503) and back after one success. Timeouts suit WebSockets: a tunnel
+    (an upgraded socket) may stay idle for an hour; requests and connects fail fast.
+    """
+
+    def __init__(self, nodes: list[str], *, balance: str = "roundrobin") -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="ceremony-haproxy-"))
+        self.port = free_port()
+        servers = "\n".join(
+            f"    server n{k} {address} check inter 500ms fall 2 rise 1" for k, address in enumerate(nodes, 1)
+        )
+        self.config = self.root / "haproxy.cfg"
+        self.config.write_text(
+            f"""global
+    maxconn 4096
+
+defaults
+    mode http
+    option redispatch
+    retries 3
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout tunnel 1h
+    timeout http-request 10s
+
+frontend ceremony
+    bind 127.0.0.1:{self.port}
+    default_backend nodes
+
+backend nodes
+    balance {balance}
+    option httpchk GET /healthz
+    http-check expect status 200
+{servers}
+"""
+        )
+        self.log = self.root / "haproxy.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                ["/usr/sbin/haproxy", "-f", str(self.config), "-db"], stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"haproxy exited: {self.log.read_text(errors='replace')}")
+            with suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return
+            time.sleep(0.05)
+        self.close()
+        raise RuntimeError(f"haproxy did not listen on port {self.port}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -27,7 +27,7 @@ from ceremony.events import Role
 from ceremony.model import CeremonyDefinition
 from ceremony.text import unsafe_character
 
-from . import views
+from . import health, views
 from .appkeys import RECORDERS, SEALER, SERVICE
 from .auth import ALL_ROLES, ceremony_state, require, require_operator
 from .errors import BadRequest, Conflict
@@ -97,7 +97,10 @@ def _string_field(body: dict[str, Any], name: str, *, required: bool = True) -> 
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "ceremonies": len(request.app[SERVICE].ceremonies())})
+    """200 while the store (and the bus) answer; 503 otherwise, so the load balancer takes the node out."""
+    found = await health.check(request.app)
+    body = {**found.as_json(), "ceremonies": len(request.app[SERVICE].ceremonies())}
+    return web.json_response(body, status=200 if found.ok else 503)
 
 
 @routes.get("/api/ceremonies")

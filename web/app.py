@@ -16,6 +16,7 @@ from cryptography import x509
 from ceremony.events import Envelope, Role
 from ceremony.runtime.bus import Bus
 from ceremony.runtime.service import CeremonyService, Clock
+from ceremony.runtime.shared_challenges import SharedChallenges
 from ceremony.runtime.stores import open_service
 from signaling.hub import Hub
 from signaling.protocol import CeremonyUpdated
@@ -33,12 +34,13 @@ from signatures.record.sealer import Sealer
 from signatures.record.validation import Anchors
 from signatures.timestamping import LocalTimestamper, RemoteTimestamper, Timestamper, TimestampSet
 from signatures.tsa import TimeStampAuthority
-from signatures.turns import Turns
+from signatures.turns import SharedTurns, Turns
 
 from . import (
     api,
     archive,
     entry,
+    health,
     link_sheet,
     media_api,
     pages,
@@ -70,7 +72,7 @@ from .auth import Principal
 from .client import address_of
 from .completion import render_completion_pdf, render_instructions
 from .i18n import role_names
-from .limits import RateLimit
+from .limits import RateLimit, SharedRateLimit
 from .media_api import sweep_retention
 from .middleware import errors, remember_language, security_headers
 from .mou import signature_box, template_environment
@@ -114,8 +116,11 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
         tsas = TimestampSet(members)
         retired = await asyncio.to_thread(retired_issuers, settings.data_dir / "pki")
         app[CRLS] = crls = CrlPublisher(pki, lambda: revocations_in(service.ceremonies()), retired)
-        app[CONSENTS] = ConsentDesk(service, pki, tsas)
-        turns = Turns()
+        app[CONSENTS] = ConsentDesk(service, pki, tsas, None if bus is None else SharedChallenges(bus))
+        turns = Turns() if bus is None else SharedTurns(bus)
+        if bus is not None:  # one budget per client for the cluster, not one per node
+            limits = settings.limits
+            app[TSA_LIMIT] = SharedRateLimit(bus, "tsa", rate=limits.tsa_per_second, burst=limits.tsa_burst)
         app[PDFS] = PdfDesk(service, pki, tsas, turns, locate=signature_box)
         kit = SealKit(
             pki=pki,
@@ -150,6 +155,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
         await recorders.close()  # each recorder's last segments into the log before the service closes
         await rtmp.close()
         await hub.close()
+        await turns.close()  # the turns this node held go to the next node now, not when their leases lapse
         await service.close()
         await http.close()
         if bus is not None:
@@ -173,6 +179,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
     app.add_routes(archive.routes)
     app.add_routes(verify_api.routes)
     app.add_routes(media_api.routes)
+    health.setup(app)  # /healthz and node_health: one shared probe of the store and the bus
     link_sheet.setup(app)
     watch.setup(app)  # the broadcast: HLS from the log, the host's controls, hls.js (before /static/)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=True)

@@ -18,7 +18,7 @@ from signatures.pki import CeremonyPki
 from signatures.record.sealer import Sealer
 from signatures.tsa import TimeStampAuthority
 
-from .limits import RateLimit
+from .limits import ClientLimit
 from .recording import Recorders
 from .rtmp import RtmpOut
 from .settings import Settings
@@ -34,6 +34,6 @@ BUS = web.AppKey("bus", Bus)  # only with --bus
 PDFS = web.AppKey("pdf_desk", PdfDesk)
 SEALER = web.AppKey("sealer", Sealer)
 CRLS = web.AppKey("crls", CrlPublisher)
-TSA_LIMIT = web.AppKey("tsa_limit", RateLimit)
+TSA_LIMIT = web.AppKey("tsa_limit", ClientLimit)
 RECORDERS = web.AppKey("recorders", Recorders)
 RTMP = web.AppKey("rtmp", RtmpOut)

@@ -57,7 +57,7 @@ def _signatory(request: web.Request) -> Principal:
 async def new_challenge(request: web.Request) -> web.Response:
     principal = _signatory(request)
     body = _object(await read_json(request), {"purpose"})
-    challenge = request.app[CONSENTS].challenge(
+    challenge = await request.app[CONSENTS].challenge(
         ceremony_state(request), _invitation(principal), str(body.get("purpose"))
     )
     return web.json_response({"challenge": challenge.value, "purpose": challenge.purpose}, status=201)

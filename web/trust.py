@@ -64,7 +64,7 @@ async def crl(request: web.Request) -> web.Response:
 @routes.post("/tsa")
 async def timestamp(request: web.Request) -> web.Response:
     # Open to anyone (standard tools use it), so limited per client: a flood spends its own share.
-    wait = request.app[TSA_LIMIT].take(limit_key(request), asyncio.get_running_loop().time())
+    wait = await request.app[TSA_LIMIT].admit(limit_key(request))
     if wait:
         raise TooManyRequests("too many time-stamp requests from this address; slow down", retry_after=wait)
     if request.content_type != "application/timestamp-query":

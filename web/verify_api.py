@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,12 +19,13 @@ from typing import Any
 from aiohttp import web
 
 from ceremony.events import format_time
+from ceremony.runtime.shared_limits import SharedPlaces
 from signatures import errors as signature_errors
 from signatures.pki import fingerprint
 from signatures.record.pins import Pins, parse_fingerprint, parse_moment
 from signatures.record.verifier import verify_record
 
-from .appkeys import PKI, SERVICE, SETTINGS
+from .appkeys import BUS, PKI, SERVICE, SETTINGS
 from .client import limit_key
 from .errors import BadRequest, Busy, TooLarge, TooManyRequests, TooSlow, UnsupportedEncoding
 from .i18n import Translator, negotiate
@@ -38,6 +39,7 @@ routes = web.RouteTableDef()
 MAX_RECORD_BYTES = 64 * 1024 * 1024  # a record is a few MiB; this leaves room for recordings later
 RECORD_TYPES = ("application/zip", "application/x-zip-compressed", "application/octet-stream")
 MAX_UPLOADS_IN_HAND = 3  # bodies held at once (each up to 64 MiB) while one is verified
+VERIFY_SECONDS = 30.0  # generously, one verification's CPU on a loaded machine
 
 
 @routes.get("/verify")
@@ -56,23 +58,35 @@ class _Verifier:
     cpu: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     in_hand: int = 0
     per_client: dict[str, int] = field(default_factory=dict)
+    # With several nodes (--bus) a client's places are counted on the bus, so that each node is
+    # not one more place; the CPU and the bodies held stay this machine's own to guard.
+    shared: SharedPlaces | None = None
 
-    @contextmanager
-    def admit(self, client: str, limit: int) -> Iterator[None]:
+    @asynccontextmanager
+    async def admit(self, client: str, limit: int) -> AsyncIterator[None]:
         # Per client first: one address that trickles uploads holds its own place, not everyone's.
-        if self.per_client.get(client, 0) >= limit:
+        place = None
+        if self.shared is not None:
+            place = await self.shared.take(client, limit)
+            if place is None:
+                raise TooManyRequests("this address already has a record being uploaded or checked; wait for it", 5)
+        elif self.per_client.get(client, 0) >= limit:
             raise TooManyRequests("this address already has a record being uploaded or checked; wait for it", 5)
-        if self.in_hand >= MAX_UPLOADS_IN_HAND:
-            raise Busy("the verifier is busy with other records; try again in a few seconds")
-        self.in_hand += 1
-        self.per_client[client] = self.per_client.get(client, 0) + 1
         try:
-            yield
+            if self.in_hand >= MAX_UPLOADS_IN_HAND:
+                raise Busy("the verifier is busy with other records; try again in a few seconds")
+            self.in_hand += 1
+            self.per_client[client] = self.per_client.get(client, 0) + 1
+            try:
+                yield
+            finally:
+                self.in_hand -= 1
+                self.per_client[client] -= 1
+                if not self.per_client[client]:
+                    del self.per_client[client]
         finally:
-            self.in_hand -= 1
-            self.per_client[client] -= 1
-            if not self.per_client[client]:
-                del self.per_client[client]
+            if self.shared is not None and place is not None:
+                await self.shared.give_back(client, place)
 
 
 # Keyed by the app, not a plain global, so each server (and each test's app) has its own;
@@ -83,7 +97,11 @@ _VERIFIERS: weakref.WeakKeyDictionary[web.Application, _Verifier] = weakref.Weak
 def _verifier(app: web.Application) -> _Verifier:
     verifier = _VERIFIERS.get(app)
     if verifier is None:
-        verifier = _VERIFIERS[app] = _Verifier()
+        bus = app.get(BUS)
+        # A place lapses after the longest upload and a queue of verifications, should its node die.
+        lease = app[SETTINGS].limits.upload_seconds + VERIFY_SECONDS * MAX_UPLOADS_IN_HAND
+        shared = None if bus is None else SharedPlaces(bus, "verify", lease=lease)
+        verifier = _VERIFIERS[app] = _Verifier(shared=shared)
     return verifier
 
 
@@ -179,7 +197,7 @@ async def verify(request: web.Request) -> web.Response:
     pins, at = _pins(request), _moment(request)
     verifier = _verifier(request.app)
     limits = request.app[SETTINGS].limits
-    with verifier.admit(limit_key(request), limits.uploads_per_client):
+    async with verifier.admit(limit_key(request), limits.uploads_per_client):
         data = await _read_upload(request, limits)
         async with verifier.cpu:
             answer = await asyncio.to_thread(_verify, data, pins, at)

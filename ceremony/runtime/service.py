@@ -142,6 +142,21 @@ class CeremonyService:
                     self._fold(ceremony, rows)
                     self._publish(ceremony, [decode(r) for r in rows])
 
+    async def healthy(self, within: float = 2.0) -> str | None:
+        """None when the store answers within `within` seconds; else why not (for /healthz).
+
+        The probe queues behind the commands in the store's one worker thread, so a store stuck
+        on a command is reported too. A probe that times out still runs to its end in that thread:
+        callers keep at most one in flight (web/health.py).
+        """
+        try:
+            await asyncio.wait_for(self._in_store(self.store.data_version), within)
+        except TimeoutError:
+            return f"the event store did not answer within {within:g} s"
+        except StoreError as exc:
+            return str(exc)
+        return None
+
     def stop_following(self) -> None:
         """End every follower (at shutdown), so long-lived streams return."""
         for queues in self._followers.values():
