@@ -11,7 +11,7 @@ export class ApiError extends Error {
 }
 
 // A 503 `store_unavailable` means the database was away (a restart, a failover) and nothing was
-// done: the call is made again after the server's Retry-After, a few times, before the person is told.
+// done: the call is made again after 1, 2, 3 and 4 s (about the server's Retry-After) before the person is told.
 const STORE_RETRIES = 4;
 
 /** Call the API; resolves to the parsed answer, rejects with ApiError (status 0: no answer). */
