@@ -2,8 +2,10 @@
 
 SignalingError
 ├── ProtocolError     a message is malformed or not allowed (-> `error` message, code inside)
-└── AccessRefused     the gate refused the socket: no ceremony, no capability, or not this
-                      one (-> close with `close_code` and reason)
+├── AccessRefused     the gate refused the socket: no ceremony, no capability, or not this
+│                     one (-> close with `close_code` and reason)
+└── RelayUnavailable  several nodes: the room's node cannot be reached or claimed now
+                      (-> close TRY_AGAIN; the client reconnects)
 """
 
 from __future__ import annotations
@@ -30,8 +32,16 @@ class AccessRefused(SignalingError):
         self.reason = reason
 
 
+class RelayUnavailable(SignalingError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 # Close codes (docs/signaling.md).
 TOO_BIG = 1009  # RFC 6455's "message too big"
+MOVED = 1012  # RFC 6455's "service restart": the room moved to another node; reconnect and resume
+TRY_AGAIN = 1013  # RFC 6455's "try again later": this node cannot take the socket now
 ENDED_BY_HOST = 4000
 PROTOCOL_VIOLATION = 4400
 UNAUTHENTICATED = 4401

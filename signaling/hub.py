@@ -23,11 +23,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from aiohttp import web
+from aiohttp import WSMessage, web
 
 from ceremony.events import CeremonyCancelled, Envelope, InvitationRevoked, Role, VenueAdmitted
 from ceremony.limits import TokenBucket
@@ -39,7 +39,7 @@ from .errors import FORBIDDEN, REPLACED, TIMEOUT
 from .ice import IceConfig
 from .outlet import Outlet, Socket, Transport
 from .protocol import CeremonyUpdated, Pinged, ServerMessage, encode
-from .room import Effects, Room
+from .room import Effects, Member, Room
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -74,6 +74,28 @@ Summary = Callable[[CeremonyState], Mapping[str, Any]]
 Address = Callable[[web.Request], str]
 
 
+# Why this node should take no new socket now (its store or bus is away), or None.
+Ready = Callable[[], Awaitable[str | None]]
+
+
+class Inbound(Socket, Protocol):
+    """What a session reads from: the client's WebSocket, or one another node carries (relay.py)."""
+
+    def __aiter__(self) -> AsyncIterator[WSMessage]: ...
+
+
+class Router(Protocol):
+    """Several nodes (relay.py): each ceremony's room lives on one node, which the others carry sockets to."""
+
+    node: str
+
+    async def carry(
+        self, ws: web.WebSocketResponse, outlet: Outlet, ceremony: str, invitation: str, first: str
+    ) -> bool:
+        """Carry the socket to the room's node until it ends (True); False when the room is this node's."""
+        ...
+
+
 def direct_peer(request: web.Request) -> str:
     return request.remote or ""
 
@@ -90,6 +112,7 @@ class Hub:
         role_names: Mapping[Role, LocalizedText],
         address: Address = direct_peer,
         clock: Clock = time.monotonic,
+        ready: Ready | None = None,
     ):
         self.service = service
         self.settings = settings
@@ -98,6 +121,8 @@ class Hub:
         self.address = address
         self.role_names = role_names  # a host's or observer's name in the room, from web's catalogue
         self.clock = clock
+        self.ready = ready
+        self.relay: Router | None = None  # several nodes: set by relay.NodeRelay
         self._view = view
         self.rooms: dict[str, Room] = {}
         self.sockets: dict[str, Outlet] = {}  # peer -> the socket its session is attached to
@@ -132,10 +157,33 @@ class Hub:
     def room(self, ceremony: str) -> Room:
         room = self.rooms.get(ceremony)
         if room is None:
-            state = self.service.get(ceremony)
-            room = self.rooms[ceremony] = Room(ceremony, self.settings.resume_window, state.admitted_venues)
-            self._feeds[ceremony] = asyncio.create_task(self._feed(room, state.seq))
+            room = self.adopt(ceremony, (), None)
         return room
+
+    def adopt(self, ceremony: str, members: Iterable[Member], fed: int | None) -> Room:
+        """The ceremony's room, with sessions another node kept (relay.py) and its log feed from `fed`.
+
+        The feed starts where the room's members were last told (`fed`), so what the old node had
+        not pushed yet reaches them; None: from the log's end (a new room).
+        """
+        state = self.service.get(ceremony)
+        room = self.rooms[ceremony] = Room(ceremony, self.settings.resume_window, state.admitted_venues)
+        room.restore(members)
+        room.fed = state.seq if fed is None else min(fed, state.seq)
+        self._feeds[ceremony] = asyncio.create_task(self._feed(room, room.fed))
+        return room
+
+    def evict(self, ceremony: str, code: int, reason: str) -> None:
+        """The room moved to another node: close its sockets here (they reconnect there), keep no state."""
+        room = self.rooms.pop(ceremony, None)
+        feed = self._feeds.pop(ceremony, None)
+        if feed is not None:
+            feed.cancel()
+        for peer in list(room.members) if room is not None else ():
+            outlet = self.sockets.pop(peer, None)
+            self._last_ping.pop(peer, None)
+            if outlet is not None:
+                outlet.close(code, reason)
 
     # ---- sockets and their limits ----
 
@@ -247,6 +295,7 @@ class Hub:
                 while (envelope := await follower.next()) is not None:
                     event = envelope.event
                     effects = room.broadcast(self._view(envelope))
+                    room.fed = envelope.seq
                     if isinstance(event, VenueAdmitted):
                         effects.extend(room.venue_admitted(event.venue))
                     elif isinstance(event, InvitationRevoked):

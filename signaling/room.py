@@ -136,6 +136,13 @@ class Room:
         self._sessions: dict[str, str] = {}  # session -> peer
         # The halls the host admitted (the ceremony's state.admitted_venues, then venue.admitted events).
         self._admitted: set[str] = set(admitted)
+        self.fed = 0  # the ceremony log's sequence number up to which members were told (the hub's feed)
+
+    def restore(self, members: Iterable[Member]) -> None:
+        """Sessions kept by the node that hosted this room before (several nodes), all disconnected."""
+        for member in members:
+            self.members[member.peer] = member
+            self._sessions[member.session] = member.peer
 
     # ---- delivery ----
 

@@ -30,10 +30,12 @@ from .errors import (
     RATE_LIMITED,
     TIMEOUT,
     TOO_BIG,
+    TRY_AGAIN,
     AccessRefused,
     ProtocolError,
+    RelayUnavailable,
 )
-from .hub import Hub
+from .hub import Hub, Inbound
 from .outlet import Outlet
 from .protocol import (
     MAX_FRAME,
@@ -74,7 +76,7 @@ routes = web.RouteTableDef()
 
 @dataclass
 class Connection:
-    ws: web.WebSocketResponse
+    ws: Inbound
     outlet: Outlet
     room: Room
     member: Member
@@ -98,9 +100,32 @@ async def signal(request: web.Request) -> web.WebSocketResponse:
         hub.welcomed(address)
     if greeted is None:
         return ws
-    invitation, outlet, hello = greeted
+    invitation, outlet, first = greeted
+    ceremony = request.match_info["ceremony"]
+    if hub.relay is not None and first is not None:
+        # Several nodes: the room lives on one of them; this node may only carry the socket there.
+        try:
+            if await hub.relay.carry(ws, outlet, ceremony, invitation.id, first):
+                await _finish(hub, invitation, outlet)
+                return ws
+        except RelayUnavailable as exc:
+            outlet.close(TRY_AGAIN, exc.reason)
+            await _finish(hub, invitation, outlet)
+            return ws
+    await run_session(hub, ws, outlet, ceremony, invitation, first)
+    return ws
+
+
+async def run_session(
+    hub: Hub, ws: Inbound, outlet: Outlet, ceremony: str, invitation: Invitation, first: str | None
+) -> None:
+    """From the first frame (the hello, None: nothing usable came) to the socket's end, in this node's room.
+
+    `ws` is the client's socket here, or (several nodes) one another node carries to this one.
+    """
     try:
-        connection = _join(hub, ws, outlet, request.match_info["ceremony"], invitation, hello) if hello else None
+        hello = _hello_of(first, outlet) if first is not None else None
+        connection = _join(hub, ws, outlet, ceremony, invitation, hello) if hello else None
         if connection is not None:
             try:
                 await _serve(hub, connection)
@@ -108,19 +133,19 @@ async def signal(request: web.Request) -> web.WebSocketResponse:
                 _part(hub, connection)
     finally:
         await _finish(hub, invitation, outlet)
-    return ws
 
 
 async def _greet(
     request: web.Request, ws: web.WebSocketResponse, hub: Hub
-) -> tuple[Invitation, Outlet, Hello | None] | None:
-    """The caller's invitation, the socket's outlet and its hello (None: the outlet is closing); None once closed."""
+) -> tuple[Invitation, Outlet, str | None] | None:
+    """The caller's invitation, the socket's outlet and its first text frame (None: the outlet is
+    closing); None once closed."""
     opened = await _open(request, ws, hub)
     if opened is None:
         return None
     invitation, outlet = opened
     try:
-        return invitation, outlet, await _read_hello(ws, hub, outlet)
+        return invitation, outlet, await _first_frame(ws, hub, outlet)
     except BaseException:
         await _finish(hub, invitation, outlet)
         raise
@@ -135,6 +160,11 @@ async def _open(request: web.Request, ws: web.WebSocketResponse, hub: Hub) -> tu
             raise AccessRefused(FORBIDDEN, "the ceremony was cancelled")
     except AccessRefused as exc:
         await _close(ws, exc.close_code, exc.reason)
+        return None
+    if hub.ready is not None and (why := await hub.ready()) is not None:
+        # Its store or bus is away: this node takes no new socket (the balancer sends it elsewhere).
+        log.warning("refusing a signaling socket: %s", why)
+        await _close(ws, TRY_AGAIN, "this server cannot take new connections now; reconnect")
         return None
     outlet = hub.open(invitation.id, ws, request.transport)
     if outlet is None:
@@ -166,7 +196,7 @@ def _wanted_roles(request: web.Request) -> tuple[Role, ...]:
 
 
 def _join(
-    hub: Hub, ws: web.WebSocketResponse, outlet: Outlet, ceremony: str, invitation: Invitation, hello: Hello
+    hub: Hub, ws: Inbound, outlet: Outlet, ceremony: str, invitation: Invitation, hello: Hello
 ) -> Connection | None:
     """Into the room (a new session or a resumed one), welcomed and caught up; None if the link went meanwhile."""
     state = hub.service.get(ceremony)
@@ -225,7 +255,8 @@ def _part(hub: Hub, c: Connection) -> None:
         c.room.disconnected(c.member.peer, hub.clock())
 
 
-async def _read_hello(ws: web.WebSocketResponse, hub: Hub, outlet: Outlet) -> Hello | None:
+async def _first_frame(ws: web.WebSocketResponse, hub: Hub, outlet: Outlet) -> str | None:
+    """The socket's first text frame (to be its hello); None when it closed or must close."""
     try:
         first = await asyncio.wait_for(ws.receive(), hub.settings.hello_timeout)
     except TimeoutError:
@@ -239,8 +270,12 @@ async def _read_hello(ws: web.WebSocketResponse, hub: Hub, outlet: Outlet) -> He
     if over_limit(first.data):
         outlet.close(TOO_BIG, f"frame over {MAX_FRAME} bytes")
         return None
+    return str(first.data)
+
+
+def _hello_of(first: str, outlet: Outlet) -> Hello | None:
     try:
-        message = parse(first.data)
+        message = parse(first)
     except ProtocolError as exc:
         outlet.close(PROTOCOL_VIOLATION, f"bad hello: {exc.reason}")
         return None

@@ -147,6 +147,30 @@ def verify(record: Path, *extra: str, prefix: tuple[str, ...] = ()) -> subproces
     )
 
 
+@pytest.fixture
+def own_postgres() -> Iterator[Any]:
+    """A cluster this test may stop and start (the session's `postgres` serves other tests meanwhile)."""
+    from tests.engines import Postgres
+
+    cluster = Postgres()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def redis() -> Iterator[Any]:
+    """A redis-server of this test's own (Debian's), on a free loopback port; the test may restart it."""
+    from tests.engines import Redis
+
+    engine = Redis()
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Any]:
     """One PostgreSQL cluster for the session (Debian's initdb and pg_ctl); each test takes its own database."""

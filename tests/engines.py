@@ -238,11 +238,14 @@ class Haproxy:
     (an upgraded socket) may stay idle for an hour; requests and connects fail fast.
     """
 
-    def __init__(self, nodes: list[str], *, balance: str = "roundrobin") -> None:
+    def __init__(self, nodes: list[str], *, balance: str = "roundrobin", backup: frozenset[int] = frozenset()) -> None:
+        """`backup`: the nodes (by index) that take traffic only while every other one is down, as
+        a hall's own entry point sends it to its nearest node and to the far one only in need."""
         self.root = Path(tempfile.mkdtemp(prefix="ceremony-haproxy-"))
         self.port = free_port()
         servers = "\n".join(
-            f"    server n{k} {address} check inter 500ms fall 2 rise 1" for k, address in enumerate(nodes, 1)
+            f"    server n{k} {address} check inter 500ms fall 2 rise 1{' backup' if k - 1 in backup else ''}"
+            for k, address in enumerate(nodes, 1)
         )
         self.config = self.root / "haproxy.cfg"
         self.config.write_text(

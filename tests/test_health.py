@@ -11,37 +11,16 @@ import asyncio
 import shutil
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.engines import Haproxy, Postgres, Redis
 from tests.helpers import Server, start_server
 
 TIMEOUT = aiohttp.ClientTimeout(total=15)
 DEADLINE = 45.0  # seconds a check may take to turn: several probe timeouts, on a loaded machine
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[Postgres]:
-    """A cluster this test may stop and start (the session's `postgres` serves other tests meanwhile)."""
-    cluster = Postgres()
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    engine = Redis()
-    try:
-        yield engine
-    finally:
-        engine.close()
 
 
 async def healthz(base: str) -> tuple[int, dict[str, Any]]:

@@ -13,7 +13,7 @@ import base64
 import hashlib
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +43,6 @@ from web.limits import Limits, SharedRateLimit
 from web.settings import Settings, utc_clock
 
 LEASE = 0.4  # seconds: short, so that a dead holder's turn lapses within the test
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[Redis]:
-    engine = Redis()
-    try:
-        yield engine
-    finally:
-        engine.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,16 +170,6 @@ def test_serve_refuses_a_bus_without_a_shared_store(tmp_path: Path, store: str |
 
 
 # ---- PostgreSQL restarted under load ----
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[Postgres]:
-    """A cluster this test restarts (the session's serves other tests meanwhile)."""
-    cluster = Postgres()
-    try:
-        yield cluster
-    finally:
-        cluster.close()
 
 
 @dataclass

@@ -20,6 +20,7 @@ from ceremony.runtime.shared_challenges import SharedChallenges
 from ceremony.runtime.stores import open_service
 from signaling.hub import Hub
 from signaling.protocol import CeremonyUpdated
+from signaling.relay import NodeRelay
 from signaling.server import HUB
 from signaling.server import routes as signal_routes
 from signatures.consent_desk import ConsentDesk
@@ -74,7 +75,7 @@ from .completion import render_completion_pdf, render_instructions
 from .i18n import role_names
 from .limits import RateLimit, SharedRateLimit
 from .media_api import sweep_retention
-from .middleware import errors, remember_language, security_headers
+from .middleware import caught_up, errors, remember_language, security_headers
 from .mou import signature_box, template_environment
 from .recording import Recorders
 from .rtmp import RtmpOut
@@ -86,7 +87,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Application:
-    app = web.Application(middlewares=[remember_language, errors], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[remember_language, errors, caught_up], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[TEMPLATES] = template_environment()
     app[TSA_LIMIT] = RateLimit(rate=settings.limits.tsa_per_second, burst=settings.limits.tsa_burst)
@@ -140,9 +141,13 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
             summary=views.summary,
             role_names=role_names(),
             address=address_of,
+            ready=partial(health.node_health, app),
         )
         app[HUB] = hub
         await hub.start()
+        relay = None if bus is None else NodeRelay(bus, hub)  # several nodes: rooms live on one, reached from all
+        if relay is not None:
+            await relay.start()
         app[RTMP] = rtmp = RtmpOut(settings.recording.rtmp_urls)
         recorders = Recorders(service, settings.data_dir, settings.recording, on_programme=rtmp.segment)
         app[RECORDERS] = recorders
@@ -154,6 +159,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
             retention.cancel()
         await recorders.close()  # each recorder's last segments into the log before the service closes
         await rtmp.close()
+        if relay is not None:
+            await relay.close()  # the rooms go to another node now, not when their leases lapse
         await hub.close()
         await turns.close()  # the turns this node held go to the next node now, not when their leases lapse
         await service.close()

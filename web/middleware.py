@@ -31,7 +31,7 @@ from signatures.errors import (
     TurnTaken,
 )
 
-from .appkeys import SETTINGS, TEMPLATES
+from .appkeys import SERVICE, SETTINGS, TEMPLATES
 from .auth import cap_cookie_names
 from .errors import AbsentParties, BadRequest, Conflict, NotFound, StoreUnavailable, TooManyRequests, WebError
 from .i18n import Translator, negotiate
@@ -204,3 +204,18 @@ async def remember_language(request: web.Request, handler: Handler) -> web.Strea
     if lang in ("ko", "zh", "en") and request.cookies.get("lang") != lang and not response.prepared:
         response.set_cookie("lang", lang, samesite="Lax", path="/", max_age=60 * 60 * 24 * 365)
     return response
+
+
+@web.middleware
+async def caught_up(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Several nodes: an API request sees everything any node acknowledged before it was sent.
+
+    A client may be told "201" by one node and send its next request to another (the balancer
+    chose, or the first node died): the host approves on node 2 an enrollment made on node 1.
+    Each node otherwise learns other nodes' commits a moment later (LISTEN/NOTIFY), so it asks
+    the store first: one round trip, and nothing to do when nothing is new. A single node on
+    SQLite is its store's only writer and skips this.
+    """
+    if request.path.startswith("/api/") and request.app[SETTINGS].store_url.sqlite_file is None:
+        await request.app[SERVICE].catch_up()
+    return await handler(request)

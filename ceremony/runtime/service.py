@@ -299,8 +299,19 @@ class CeremonyService:
             # Another process appended first: learn what it wrote, then decide again.
             self._data_version = -1
             await self.catch_up()
-            async with self._lock(ceremony):
-                return await self._execute_locked(ceremony, command, actor)
+        except StoreError:
+            raise
+        except CeremonyError:
+            # Refused on what this process knows. Another node (or `ceremony invite`) may have
+            # written what makes it valid a moment ago (an enrollment the host approves here):
+            # learn it, and decide again only if the ceremony moved on meanwhile.
+            known = self.get(ceremony).seq
+            self._data_version = -1
+            await self.catch_up()
+            if self.get(ceremony).seq == known:
+                raise
+        async with self._lock(ceremony):
+            return await self._execute_locked(ceremony, command, actor)
 
     async def freeze(self, ceremony: str, actor: str, render: Renderer) -> Executed:
         """Render the original PDF, store it durably, then log its hash.

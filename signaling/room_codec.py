@@ -1,0 +1,83 @@
+"""A room's sessions as text, for the bus (several nodes), without I/O.
+
+The node that hosts a ceremony's room writes its members down a few times a second (relay.py);
+when that node dies, the node that takes the room over reads them back, so that every socket
+can resume its session there. What a session needs to resume is its identity (peer, session,
+link, hall), what the room knows of it (admitted, media state) and its outbox: the sequenced
+messages it may not have seen, kept as their wire text.
+
+Whatever the old node sent after its last write is not in the copy. A restored session
+therefore continues its sequence numbers `SEQ_GAP` further on: a client that saw those last
+messages takes what follows as new rather than as repeats (it drops any seq it has seen).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from ceremony.events import Role
+from ceremony.model import LocalizedText
+
+from .protocol import MediaState, Wire, encode
+from .room import OUTBOX_LIMIT, Member
+
+SEQ_GAP = 10_000  # more than a room sends one member between two writes
+
+
+def member_text(member: Member) -> str:
+    """A member's identity and standing (not its outbox), as the bus keeps it."""
+    media = member.media_state
+    return json.dumps(
+        {
+            "peer": member.peer,
+            "session": member.session,
+            "role": member.role.value,
+            "invitation": member.invitation,
+            "venue": member.venue,
+            "name": member.name.as_dict(),
+            "admitted": member.admitted,
+            "next_seq": member.next_seq,
+            "overflowed": member.overflowed,
+            "left_announced": member.left_announced,
+            "media": None if media is None else {"audio": media.audio, "video": media.video},
+        },
+        separators=(",", ":"),
+    )
+
+
+def standing(member: Member) -> tuple[object, ...]:
+    """What changes in `member_text` (cheap to compare: a member is written again only when it changed)."""
+    return (member.next_seq, member.admitted, member.overflowed, member.left_announced, member.media_state)
+
+
+def outbox_texts(member: Member, after_seq: int) -> list[str]:
+    """The outbox messages sequenced after `after_seq`, as wire text."""
+    return [encode(message) for message in member.outbox if message["seq"] > after_seq]
+
+
+def member_from(text: str, outbox: Iterable[str], now: float) -> Member:
+    """A session as another node kept it: disconnected since `now`, its sequence moved on by SEQ_GAP."""
+    fields: dict[str, Any] = json.loads(text)
+    kept: deque[Wire] = deque((json.loads(t) for t in outbox), maxlen=OUTBOX_LIMIT)
+    last = max([int(fields["next_seq"]) - 1, *(int(m["seq"]) for m in kept)])
+    media = fields["media"]
+    return Member(
+        peer=fields["peer"],
+        session=fields["session"],
+        role=Role(fields["role"]),
+        invitation=fields["invitation"],
+        venue=fields["venue"],
+        name=LocalizedText(ko=fields["name"]["ko"], zh=fields["name"]["zh"], en=fields["name"]["en"]),
+        admitted=bool(fields["admitted"]),
+        connected=False,
+        last_heard=now,
+        disconnected_at=now,
+        next_seq=last + 1 + SEQ_GAP,
+        outbox=kept,
+        overflowed=bool(fields["overflowed"]),
+        left_announced=bool(fields["left_announced"]),
+        media_state=None if media is None else MediaState(audio=bool(media["audio"]), video=bool(media["video"])),
+    )
