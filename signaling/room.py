@@ -71,6 +71,9 @@ class Member:
     overflowed: bool = False
     left_announced: bool = False  # peers were told peer-left (a heartbeat drop); say it once
     media_state: MediaState | None = None  # microphone and camera, as the member last said (`media`)
+    # Restored from the bus (another node hosted the room): the last seq that node had written
+    # down. Its client may have seen a few more; see Room.join.
+    restored_seq: int | None = None
 
     @property
     def media(self) -> bool:
@@ -196,6 +199,8 @@ class Room:
             existing.connected = False
             existing.last_heard = now
             existing.left_announced = False
+            if existing.restored_seq is not None:
+                _continue_after(existing, last_seq)
             if existing.media and existing.admitted:
                 for other in self._media_peers(existing):
                     self._to(other, PeerBack(peer=existing.info(other.peer)), effects)
@@ -416,6 +421,24 @@ class Room:
     @property
     def empty(self) -> bool:
         return not self.members
+
+
+def _continue_after(member: Member, seen: int) -> None:
+    """The first resume of a session restored from the bus: number what is new after what the client saw.
+
+    The node that hosted the room before may have sent the client a few messages after it last
+    wrote the session down (up to `seen`). What this node queued for the session since it took
+    the room over was numbered from `restored_seq` on, and would collide with those: it is
+    renumbered to follow `seen`, so the client takes it as new, with no gap and no repeat.
+    """
+    kept = member.restored_seq
+    member.restored_seq = None
+    if kept is None or seen <= kept:
+        return
+    queued = [message for message in member.outbox if message["seq"] > kept]
+    for n, message in enumerate(queued, seen + 1):
+        message["seq"] = n
+    member.next_seq = seen + 1 + len(queued)
 
 
 def _linked(a: Member, b: Member) -> bool:

@@ -6,9 +6,10 @@ can resume its session there. What a session needs to resume is its identity (pe
 link, hall), what the room knows of it (admitted, media state) and its outbox: the sequenced
 messages it may not have seen, kept as their wire text.
 
-Whatever the old node sent after its last write is not in the copy. A restored session
-therefore continues its sequence numbers `SEQ_GAP` further on: a client that saw those last
-messages takes what follows as new rather than as repeats (it drops any seq it has seen).
+Whatever the old node sent after its last write is not in the copy: a client may have seen
+a few messages more than the restored session knows of. The session remembers where the copy
+ended (`restored_seq`), and its first resume numbers what is new after what the client says it
+saw (room.Room.join), so the client neither takes new messages for repeats nor waits for a gap.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from ceremony.model import LocalizedText
 
 from .protocol import MediaState, Wire, encode
 from .room import OUTBOX_LIMIT, Member
-
-SEQ_GAP = 10_000  # more than a room sends one member between two writes
 
 
 def member_text(member: Member) -> str:
@@ -59,7 +58,7 @@ def outbox_texts(member: Member, after_seq: int) -> list[str]:
 
 
 def member_from(text: str, outbox: Iterable[str], now: float) -> Member:
-    """A session as another node kept it: disconnected since `now`, its sequence moved on by SEQ_GAP."""
+    """A session as another node kept it, disconnected since `now`."""
     fields: dict[str, Any] = json.loads(text)
     kept: deque[Wire] = deque((json.loads(t) for t in outbox), maxlen=OUTBOX_LIMIT)
     last = max([int(fields["next_seq"]) - 1, *(int(m["seq"]) for m in kept)])
@@ -75,7 +74,8 @@ def member_from(text: str, outbox: Iterable[str], now: float) -> Member:
         connected=False,
         last_heard=now,
         disconnected_at=now,
-        next_seq=last + 1 + SEQ_GAP,
+        next_seq=last + 1,
+        restored_seq=last,
         outbox=kept,
         overflowed=bool(fields["overflowed"]),
         left_announced=bool(fields["left_announced"]),
