@@ -39,6 +39,8 @@ from .turns import Turn, Turns
 BoxLocator = Callable[[bytes, str], SignatureBox | None]
 
 LEASE_SECONDS = 30.0  # a browser signs in milliseconds; this only covers one that vanished
+# The refusal of a finish whose session is not (or no longer) here: the signing page prepares again.
+NO_SESSION = "no such signing session: it expired or was used; prepare the signature again"
 
 
 def signature_texts(state: CeremonyState, signatory: str, position: int) -> pades.SignatureTexts:
@@ -133,7 +135,7 @@ class PdfDesk:
     async def finish(self, ceremony: str, invitation: str, session: str, raw_signature: str) -> PdfSignature:
         pending = self._pending.get(session)
         if pending is None or pending.ceremony != ceremony or pending.invitation != invitation or pending.busy:
-            raise BadSubmission("no such signing session: it expired or was used; prepare the signature again")
+            raise BadSubmission(NO_SESSION)
         signature = raw_to_der(b64decode(raw_signature, "signature"))
         try:
             # Revoked during the lease: refused before the TSAs stamp and a revision is stored for nothing.

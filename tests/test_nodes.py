@@ -55,13 +55,13 @@ class Prepared:
     signatories: list[str]
 
 
-async def _prepare(store: str, pdf: bytes) -> Prepared:
+async def _prepare(store: str, pdf: bytes, *, recording: bool = False) -> Prepared:
     """An open ceremony in its signing segment, in the shared database, with links for everyone."""
     service, backing = open_service(parse_store_url(store), clock=utc_clock)
     await service.start()
     try:
-        # Unrecorded: one recorder per ceremony across nodes is not built yet (docs/deploy.md §9).
-        definition = dataclasses.replace(demo_definition(), recording=False)
+        # Unrecorded unless asked: two CPUs run the halls' media, two nodes and the engines already.
+        definition = dataclasses.replace(demo_definition(), recording=recording)
         state = await service.create(definition, "operator")
         sha = await service.store_document(pdf)
         await service.execute(state.id, Freeze(document_sha256=sha, document_size=len(pdf)), "test")
@@ -315,6 +315,39 @@ async def test_a_redis_restart_cuts_the_carried_sockets_and_they_resume(
         finally:
             await venue.close()
             await host.close()
+
+
+async def test_a_recorded_ceremony_has_one_recorder_in_the_cluster_and_another_node_takes_it_over(
+    tmp_path: Path, postgres: Postgres, redis: Redis, original_pdf: bytes
+) -> None:
+    """Each node watches for live recorded ceremonies; the recorder lease on the bus lets one run it."""
+    prepared = await _prepare(postgres.new_database(), original_pdf, recording=True)
+    async with cluster(tmp_path, prepared, redis) as made:
+        await eventually(lambda: sum(map(_recorders, made.nodes)) > 0, WAIT, lambda: "no recorder started")
+        await asyncio.sleep(3)  # three more rounds of each node's watch: a second one would have started
+        counts = [_recorders(node) for node in made.nodes]
+        assert sorted(counts) == [0, 1], counts
+        holder = made.nodes[counts.index(1)]
+        other = made.nodes[counts.index(0)]
+        holder.stop(signal.SIGKILL)
+        took = await eventually(
+            lambda: _recorders(other) == 1, WAIT, lambda: "the surviving node never started the recorder"
+        )
+        print(f"\nthe recorder moved to the surviving node {took:.1f} s after the kill (lease 10 s)")
+
+
+def _recorders(node: Server) -> int:
+    """The node's recorder processes that run (`ceremony recorder`, its children; /proc)."""
+    if node.process.poll() is not None:
+        return 0
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+            if fields.get("PPid", "").strip() == str(node.process.pid) and fields.get("State", "")[:1] != "Z":
+                cmdline = (status.parent / "cmdline").read_bytes()
+                count += b"recorder" in cmdline
+    return count
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

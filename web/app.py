@@ -17,6 +17,7 @@ from ceremony.events import Envelope, Role
 from ceremony.runtime.bus import Bus
 from ceremony.runtime.service import CeremonyService, Clock
 from ceremony.runtime.shared_challenges import SharedChallenges
+from ceremony.runtime.shared_turns import LeaseLocks
 from ceremony.runtime.stores import open_service
 from signaling.hub import Hub
 from signaling.protocol import CeremonyUpdated
@@ -149,7 +150,13 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
         if relay is not None:
             await relay.start()
         app[RTMP] = rtmp = RtmpOut(settings.recording.rtmp_urls)
-        recorders = Recorders(service, settings.data_dir, settings.recording, on_programme=rtmp.segment)
+        recorders = Recorders(
+            service,
+            settings.data_dir,
+            settings.recording,
+            on_programme=rtmp.segment,
+            locks=None if bus is None else LeaseLocks(bus),
+        )
         app[RECORDERS] = recorders
         await recorders.start()
         days = settings.recording.media_retention_days

@@ -31,6 +31,7 @@ from ceremony.errors import CeremonyError
 from ceremony.events import Role
 from ceremony.recording import RecordingState
 from ceremony.runtime.service import CeremonyService
+from ceremony.runtime.shared_turns import Lease, LeaseLocks
 from ceremony.state import Phase, roll
 
 from .settings import RecordingSettings
@@ -83,8 +84,12 @@ class Recorders:
         settings: RecordingSettings,
         *,
         on_programme: SegmentListener | None = None,
+        locks: LeaseLocks | None = None,
     ) -> None:
         self.service = service
+        # Several nodes: one recorder per ceremony in the cluster, on the node holding its lease.
+        self.locks = locks
+        self._leases: dict[str, Lease] = {}
         self.data_dir = data_dir
         self.settings = settings
         # Where the recorder reaches this server; None: no recorders (the in-process demo sets it
@@ -108,6 +113,10 @@ class Recorders:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
         await asyncio.gather(*(self.finish(c) for c in list(self.running)), return_exceptions=True)
+        for ceremony in list(self._leases):
+            self._let_go(ceremony)  # another node may record on at once, not a lease later
+        if self.locks is not None:
+            await self.locks.close()
 
     async def _watch(self) -> None:
         """Every second: a recorder for each live recorded ceremony that has none; captions kept current."""
@@ -140,6 +149,8 @@ class Recorders:
             restarts = 0
         if recording is None:
             if state.definition.recording and state.phase in LIVE_PHASES and ceremony not in self._starting:
+                if not await self._may_record(ceremony):
+                    return  # another node records it (and this one takes over if that node dies)
                 # Also after this server restarted mid-ceremony: the tracks resume from the log.
                 self._starting.add(ceremony)
                 try:
@@ -153,6 +164,22 @@ class Recorders:
             await self._tell(recording, *self._overlay(ceremony))
         else:
             await self.finish(ceremony)  # sealed or cancelled without our route's finish (another node)
+            self._let_go(ceremony)
+
+    async def _may_record(self, ceremony: str) -> bool:
+        """Without a bus, always; with one, while this node holds the ceremony's recorder lease."""
+        if self.locks is None or ceremony in self._leases:
+            return True
+        lease = await self.locks.try_acquire(self.locks.bus.key("recorder", ceremony))
+        if lease is None:
+            return False
+        self._leases[ceremony] = lease
+        return True
+
+    def _let_go(self, ceremony: str) -> None:
+        lease = self._leases.pop(ceremony, None)
+        if lease is not None:
+            lease.release()
 
     # ---- one recorder ----
 
