@@ -46,6 +46,7 @@ from . import (
     link_sheet,
     media_api,
     pages,
+    pdf_nodes,
     sessions,
     signing_api,
     stream,
@@ -180,6 +181,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_clock) -> web.Applicati
         app[SERVICE].stop_following()
 
     app.cleanup_ctx.append(service_ctx)
+    # ---- several nodes: a PDF signature finished on another node than its session's (issue 14) ----
+    app.cleanup_ctx.append(pdf_nodes.across_nodes)  # after service_ctx: it needs the desk and the bus
     app.on_shutdown.append(end_streams)
     app.on_response_prepare.append(security_headers)
     app.add_routes(api.routes)

@@ -11,6 +11,7 @@ the store's single worker thread.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from ceremony.runtime.bus import Bus
 
 from .appkeys import BUS, SERVICE, SETTINGS
 
+log = logging.getLogger(__name__)
 FRESH_SECONDS = 1.0  # a verdict this young is reused
 PROBE_SECONDS = 2.0  # an engine that takes longer to answer counts as down: /healthz never hangs
 
@@ -47,14 +49,17 @@ class Health:
         return self.store or self.bus
 
     def as_json(self) -> dict[str, Any]:
-        def part(reason: str | None) -> dict[str, Any]:
-            return {"ok": True} if reason is None else {"ok": False, "reason": reason}
+        """What anyone may read (/healthz is public): which part is away, not the driver's words,
+        which name hosts and ports of the network behind the node (the log has them)."""
+
+        def part(reason: str | None, what: str) -> dict[str, Any]:
+            return {"ok": True} if reason is None else {"ok": False, "reason": f"{what} does not answer"}
 
         return {
             "status": "ok" if self.ok else "unavailable",
             "node": self.node,
-            "store": {"kind": self.store_kind, **part(self.store)},
-            "bus": part(self.bus) if self.has_bus else None,
+            "store": {"kind": self.store_kind, **part(self.store, f"the event store ({self.store_kind})")},
+            "bus": part(self.bus, "the bus (Redis)") if self.has_bus else None,
         }
 
 
@@ -79,7 +84,14 @@ class HealthProbe:
     def _finished(self, task: asyncio.Task[Health]) -> None:
         self._running = None
         if not task.cancelled() and task.exception() is None:
-            self._last = task.result()
+            found = task.result()
+            if found.reason != (self._last.reason if self._last is not None else None):
+                # Once per change, for the operator: the full reason (passwords already removed).
+                if found.reason is None:
+                    log.warning("this node's store and bus answer again")
+                else:
+                    log.warning("this node takes no new work: %s", found.reason)
+            self._last = found
 
     async def _probe(self) -> Health:
         app = self.app

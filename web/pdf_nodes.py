@@ -134,7 +134,7 @@ class PdfNodes:
                 str(payload["ceremony"]), str(payload["invitation"]), str(payload["session"]), str(payload["signature"])
             )
         except (CeremonyError, SignatureError) as exc:
-            kind = next((cls.__name__ for cls in type(exc).__mro__ if cls.__name__ in _CARRIED), "internal")
+            kind = next((c.__name__ for c in type(exc).__mro__ if _CARRIED.get(c.__name__) is c), "internal")
             raise CallRefused(kind, str(exc)) from exc
         return pdf_signature_json(done)
 

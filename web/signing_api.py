@@ -20,6 +20,7 @@ from .appkeys import CONSENTS, PDFS, SERVICE
 from .auth import ALL_ROLES, Principal, ceremony_state, require
 from .client import observe
 from .errors import BadRequest, Conflict, Forbidden
+from .pdf_nodes import PDF_NODES
 from .views import consent_json, enrollment_json, pdf_signature_json
 
 routes = web.RouteTableDef()
@@ -233,7 +234,7 @@ async def prepare_pdf_signature(request: web.Request) -> web.Response:
         state.id, principal.invitation.signatory, principal.invitation.id
     )
     body = {
-        "session": session,
+        "session": request.app[PDF_NODES].session_id(session),  # with a bus, it names this node
         "to_sign": b64(prepared.to_sign),
         "field": prepared.field_name,
         "revision_sha256": prepared.base_sha256,
@@ -246,13 +247,17 @@ async def prepare_pdf_signature(request: web.Request) -> web.Response:
 async def finish_pdf_signature(request: web.Request) -> web.Response:
     principal = _signatory(request)
     state = ceremony_state(request)
-    assert principal.invitation is not None
+    invitation = _invitation(principal)
+    assert invitation.signatory is not None
     body = _object(await read_json(request), {"signature"})
     signature = body.get("signature")
     if not isinstance(signature, str) or not signature:
         raise BadRequest("'signature' must be the base64 raw r||s ECDSA signature of to_sign")
-    done = await request.app[PDFS].finish(state.id, principal.invitation.id, request.match_info["session"], signature)
-    return web.json_response(pdf_signature_json(done), status=201)
+    # On this node, or carried to the node that prepared it (web/pdf_nodes.py).
+    done = await request.app[PDF_NODES].finish(
+        state.id, invitation.signatory, invitation.id, request.match_info["session"], signature
+    )
+    return web.json_response(done, status=201)
 
 
 @routes.get(BASE + "/pdf-signatures")
