@@ -8,6 +8,7 @@ deadlines; nothing asserts how fast a check turns.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import signal
 import time
@@ -106,12 +107,31 @@ async def test_a_node_whose_bus_goes_away_says_so_and_recovers(
         assert down["bus"] == {"ok": False, "reason": "the bus (Redis) does not answer"}, down
         assert down["store"] == {"kind": "postgresql", "ok": True}  # only the bus is away
         assert down["node"] == body["node"]
+        # Nor does it take signaling sockets: 1013, try again later (the balancer sends the retry elsewhere).
+        assert await _signal_close(server) == 1013
 
         redis.start()  # same port
         up = await until(server.base, 200)
         assert up["bus"] == {"ok": True} and up["node"] == body["node"]
+        assert await _signal_close(server) is None  # welcomed
     finally:
         server.stop()
+
+
+async def _signal_close(server: Server) -> int | None:
+    """Open the demo ceremony's signaling socket as its host: the close code, or None once welcomed."""
+    token = server.token(server.host_link)
+    url = f"{server.base}/api/ceremonies/{server.demo_id}/signal"
+    async with (
+        aiohttp.ClientSession(timeout=TIMEOUT) as http,
+        http.ws_connect(url, headers={"Authorization": f"Bearer {token}"}) as ws,
+    ):
+        await ws.send_json({"type": "hello"})
+        first = await ws.receive(timeout=15)
+        if first.type == aiohttp.WSMsgType.TEXT:
+            assert json.loads(first.data)["type"] == "welcome"
+            return None
+        return ws.close_code
 
 
 def _second_node(first: Server, data: Path, *args: str) -> Server:
