@@ -21,7 +21,10 @@ way, send to read, in this process.
      minus same is what one pub/sub hop costs with nothing else around it.
    CPU per message counts the servers' processes together (both nodes and Redis for the cluster).
 2. Capacity: `--idle` idle participants (hello, admitted, answering pings) on one node (node 1
-   directly), then twice as many on two nodes through haproxy (round robin: a ceremony's host and
+   directly), then twice as many on two nodes through haproxy. Each ceremony's host and venue
+   links are each connected `--per-link` times (the server's limit is 4 sockets a link; each
+   socket is a participant of its own, as a reload or a second screen is), so a ceremony holds
+   2 x `--per-link` idle participants, as many as a real one with a few signatories (round robin: a ceremony's host and
    venue often land on different nodes, so about half the venues are carried); RSS per idle
    peer from /proc, and the p99 of a small active load (`--active` ceremonies at `--rate`) run
    meanwhile. Beside it, the bare routed floor with the same idle and active load.
@@ -402,6 +405,7 @@ async def capacity_run(
     active: list[Ceremony],
     args: argparse.Namespace,
     redis_pid: int | None,
+    passes: int,
 ) -> Capacity:
     """Idle pairs connected (and kept answering pings), RSS measured, then an active load run beside them."""
     measure = rss or server.rss_kib
@@ -416,7 +420,9 @@ async def capacity_run(
         await asyncio.sleep(1.0)
         before, redis_before = int(measure()), redis_rss()
         t0 = time.perf_counter()
-        pairs = await connect_all(connect, session, server.base, idle, args.compress)
+        pairs = []
+        for _ in range(passes):  # one pass per socket of a link: a batch never holds a ceremony twice
+            pairs += await connect_all(connect, session, server.base, idle, args.compress)
         connected = time.perf_counter() - t0
         stats = Stats()
         for a, b in pairs:
@@ -440,21 +446,28 @@ async def capacity_run(
 async def capacity(args: argparse.Namespace, work: Path, cluster: Cluster, ceremonies: list[Ceremony]) -> None:
     n_active = args.active
     active, rest = ceremonies[:n_active], ceremonies[n_active:]
-    one, two = rest[: args.idle // 2], rest[: args.idle]
+    per_node = args.idle // (2 * args.per_link)
+    one, two = rest[:per_node], rest[: 2 * per_node]
     assert cluster.redis.process is not None
     redis_pid = cluster.redis.process.pid
     rows: list[Capacity] = []
+    # The bare relay's rooms hold one `a` and one `b`: its idle pairs get a room each.
+    distinct = [Ceremony(f"{c.id}-{k}", c.host, c.venue) for k in range(args.per_link) for c in one]
     bare = start("bare", work, None)
     try:
         rows.append(
-            await capacity_run("floor: bare, routed", bare, None, bare_connector("routed"), one, active, args, None)
+            await capacity_run(
+                "floor: bare, routed", bare, None, bare_connector("routed"), distinct, active, args, None, 1
+            )
         )
     finally:
         bare.stop()
     print(f"  {rows[-1].label}: connected in {rows[-1].connect_seconds:.1f} s", flush=True)
     group = cluster.group()
     rows.append(
-        await capacity_run("cluster: one node", group, group.rss_kib, connect_ours, one, active, args, redis_pid)
+        await capacity_run(
+            "cluster: one node", group, group.rss_kib, connect_ours, one, active, args, redis_pid, args.per_link
+        )
     )
     print(f"  {rows[-1].label}: connected in {rows[-1].connect_seconds:.1f} s", flush=True)
     entry = Haproxy([f"127.0.0.1:{n.port}" for n in cluster.nodes])
@@ -463,7 +476,15 @@ async def capacity(args: argparse.Namespace, work: Path, cluster: Cluster, cerem
         behind = Group("ours", group.process, entry.port, group.log, pids=group.pids)
         rows.append(
             await capacity_run(
-                "cluster: two nodes, haproxy", behind, cluster.rss_kib, connect_ours, two, active, args, redis_pid
+                "cluster: two nodes, haproxy",
+                behind,
+                cluster.rss_kib,
+                connect_ours,
+                two,
+                active,
+                args,
+                redis_pid,
+                args.per_link,
             )
         )
         print(f"  {rows[-1].label}: connected in {rows[-1].connect_seconds:.1f} s", flush=True)
@@ -642,7 +663,7 @@ async def bench(args: argparse.Namespace) -> None:
     pg = Postgres()
     redis = Redis()
     try:
-        most = max(max(args.ceremonies), args.active + args.idle, args.failover)
+        most = max(max(args.ceremonies), args.active + args.idle // args.per_link, args.failover)
         print(f"preparing {most} open ceremonies (SQLite, then copied to PostgreSQL) ...", flush=True)
         t0 = time.perf_counter()
         ceremonies, store = await ceremonies_on_postgres(work, pg, most)
@@ -664,7 +685,7 @@ async def bench(args: argparse.Namespace) -> None:
                 cluster.stop()
             print(f"load average: {load_average()}\n", flush=True)
         if "capacity" in args.parts:
-            print(f"2. capacity: {args.idle // 2} idle peers on one node, {args.idle} on two, beside the floor")
+            print(f"2. capacity: {args.idle} idle peers on one node, {2 * args.idle} on two, beside the floor")
             print(f"   active load meanwhile: {args.active} ceremonies ({2 * args.active} participants)", flush=True)
             cluster = await start_cluster(work, store, redis, "capacity")
             try:
@@ -692,7 +713,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per run")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--idle", type=int, default=2000, help="idle participants on two nodes (half on one)")
+    parser.add_argument("--idle", type=int, default=2000, help="idle participants per node")
+    parser.add_argument("--per-link", type=int, default=4, help="idle sockets per link (server limit: 4)")
     parser.add_argument("--active", type=int, default=10, help="active ceremonies beside the idle peers")
     parser.add_argument("--failover", type=int, default=50, help="host + venue pairs killed under")
     parser.add_argument("--failover-rate", type=float, default=10.0, help="candidates/s each fail-over client sends")

@@ -414,3 +414,43 @@ async def test_a_key_revoked_between_consent_and_pdf_signature_is_not_tried_agai
     assert asked == [] and errors == []
     await context.close()
     await script_context.close()
+
+
+async def test_a_consent_whose_answer_is_lost_is_found_recorded_and_the_pdf_signed_once(
+    server: Server, browser: Any
+) -> None:
+    """The consent reaches the server and is recorded, but its answer never comes back (its node
+    died behind the balancer): the page asks before it says anything failed, shows the recorded
+    consent and goes on to the PDF signature; the log holds one consent, not two."""
+    script_context = await browser.new_context()
+    call = Api(server, script_context.request)
+    api = f"/api/ceremonies/{server.demo_id}"
+    host = server.token(server.host_link)
+    _, link = await open_for_the_first_signatory(call, server, stage="signing")
+    context, signer, errors = await new_page(browser, "ko-KR")
+    await signer.goto(link)
+    await signer.wait_for_url(re.compile(r"/sign$"))
+    await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "pending")
+    (enrollment,) = (await call("GET", f"{api}/enrollments", host))["enrollments"]
+    await call("POST", f"{api}/enrollments/{enrollment['id']}/approve", host, {"code_confirmed": True})
+    await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "approved")
+
+    delivered: list[int] = []
+
+    async def deliver_then_drop(route: Any) -> None:
+        answer = await route.fetch()  # the server gets it and records it ...
+        delivered.append(answer.status)
+        await route.abort("connectionreset")  # ... and the answer is lost on the way back
+
+    await signer.route("**/consents", deliver_then_drop)
+    await signer.locator("#consent-box").check()
+    await signer.locator("#sign-button").click()
+    await expect(signer.locator("#confirmation")).to_be_visible()
+    await expect(signer.locator("#pdf-state")).to_have_attribute("data-state", "done", timeout=FREEZE_MS)
+    await expect(signer.locator("#sign-alert")).to_be_hidden()
+    assert delivered == [201]
+    consents = (await call("GET", f"{api}/consents", host))["consents"]
+    assert len(consents) == 1
+    assert errors == [], errors
+    await context.close()
+    await script_context.close()

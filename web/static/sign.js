@@ -554,11 +554,34 @@ async function decide(decision, reason = null) {
     if (decision === 'consent') signPdf();  // no second click: the consent is what authorises it
     else loadReceipt();
   } catch (err) {
-    fail(err);
+    if (await landedAfterAll(err)) {
+      view.busy = false;
+      if (view.consent.decision === 'consent') signPdf();
+      else loadReceipt();
+    } else {
+      fail(err);
+    }
   } finally {
     view.busy = false;
     render();
   }
+}
+
+// A decision sent without an answer (the server, or the node behind the balancer, went away
+// mid-request) may have been recorded all the same. Ask before saying it failed: then pressing
+// Sign again is never a second decision, and a recorded one goes straight on to the PDF.
+async function landedAfterAll(err) {
+  if (!(err instanceof ApiError) || (err.status !== 0 && err.status < 500)) return false;
+  for (const pause of [500, 1500, 3000]) {
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    try {
+      await refreshMe();
+      return !!view.consent;
+    } catch {
+      // still no answer (the balancer has not taken the dead node out yet): ask again
+    }
+  }
+  return false;
 }
 
 box.addEventListener('change', render);
