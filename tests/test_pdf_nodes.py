@@ -8,9 +8,11 @@ sent to the node that did not prepare it, which carries it over the bus to the o
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import dataclasses
+import secrets
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestServer
 
 from ceremony.commands import Freeze, OpenRooms, StartSegment
 from ceremony.events import Role
+from ceremony.runtime.bus import Bus
+from ceremony.runtime.node_calls import CallRefused, NodeCalls, NodeGone, NodeSilent
 from ceremony.runtime.stores import open_service, parse_store_url
 from signatures.pdf_desk import NO_SESSION
 from tests.engines import Postgres, Redis
@@ -102,7 +107,7 @@ async def cluster(tmp_path: Path, postgres: Postgres, redis: Redis, pdf: bytes) 
     ceremony, tokens, signatories = await _ceremony(store, pdf)
 
     def node(name: str) -> TestServer:
-        settings = Settings(data_dir=tmp_path / name, create_demo=False, store=parse_store_url(store), bus_url=redis.url)
+        settings = Settings(tmp_path / name, create_demo=False, store=parse_store_url(store), bus_url=redis.url)
         return TestServer(create_app(settings))
 
     nodes = [node("one")]
@@ -185,3 +190,68 @@ async def test_a_session_whose_node_is_gone_or_never_was_is_refused_as_expired(
 
         # What the signing page does next: prepare again (on the node left) and finish.
         assert (await signer.sign_pdf())["signatory"] == signer.signatory
+
+
+# ------------------------------------------------------------------ calls between nodes, on their own
+
+
+@pytest.fixture
+async def calls(redis: Redis) -> AsyncIterator[tuple[NodeCalls, NodeCalls]]:
+    """Two nodes' call ends on one Redis: `a` calls, `b` answers."""
+    prefix = f"test-{secrets.token_hex(4)}:"
+    buses = [Bus(redis.url, node=name, prefix=prefix) for name in ("a", "b")]
+    ends = (NodeCalls(buses[0]), NodeCalls(buses[1]))
+    for end in ends:
+        await end.start()
+    yield ends
+    for end in ends:
+        await end.close()
+    for bus in buses:
+        await bus.close()
+
+
+async def test_a_call_returns_the_result_or_the_refusal_of_the_other_node(calls: tuple[NodeCalls, NodeCalls]) -> None:
+    a, b = calls
+
+    async def echo(payload: dict[str, Any]) -> dict[str, Any]:
+        if payload.get("refuse"):
+            raise CallRefused("BadSubmission", "refused there")
+        if payload.get("fail"):
+            raise RuntimeError("a bug there")
+        return {"seen": payload, "by": b.node}
+
+    b.register("echo", echo)
+    assert await a.call("b", "echo", {"x": 1}, 5.0) == {"seen": {"x": 1}, "by": "b"}
+    with pytest.raises(CallRefused) as refused:
+        await a.call("b", "echo", {"refuse": True}, 5.0)
+    assert (refused.value.kind, refused.value.reason) == ("BadSubmission", "refused there")
+    with pytest.raises(CallRefused) as failed:
+        await a.call("b", "echo", {"fail": True}, 5.0)
+    assert failed.value.kind == "internal"  # the traceback stays in b's log
+    with pytest.raises(CallRefused) as unknown:
+        await a.call("b", "nothing", {}, 5.0)
+    assert unknown.value.kind == "unknown_call"
+    with pytest.raises(NodeGone):
+        await a.call("c", "echo", {}, 5.0)  # nobody listens for c
+
+
+async def test_a_node_that_leaves_mid_call_is_gone_and_one_that_keeps_quiet_is_silent(
+    calls: tuple[NodeCalls, NodeCalls],
+) -> None:
+    a, b = calls
+    entered = asyncio.Event()
+
+    async def hang(payload: dict[str, Any]) -> dict[str, Any]:
+        entered.set()
+        await asyncio.Event().wait()
+        return {}
+
+    b.register("hang", hang)
+    with pytest.raises(NodeSilent):
+        await a.call("b", "hang", {}, 0.3)
+    entered.clear()
+    pending = asyncio.create_task(a.call("b", "hang", {}, 600.0))
+    await entered.wait()
+    await b.close()  # b stops listening while it still owes the answer
+    with pytest.raises(NodeGone, match="before it answered"):
+        await pending

@@ -123,6 +123,8 @@ class NodeCalls:
             return _outcome(answer.result())
         finally:
             del self._waiting[call]
+            if answer.done() and not answer.cancelled():
+                answer.exception()  # failed by the listener after we stopped waiting: not "never retrieved"
 
     async def _present(self, node: str) -> bool:
         counts = await self._redis(self.bus.redis.pubsub_numsub(self.channel(node)))
