@@ -70,6 +70,7 @@ class Outlet:
         self.grace = grace
         self.close_code: int | None = None  # once a close is asked for
         self.closing = False
+        self.hello_at = 0.0  # when its hello arrived (the hub's clock): of two sockets of a session, the newer wins
         self._transport = transport
         self._queue: deque[str | _Close | _Started] = deque()
         self._queued = 0  # characters waiting

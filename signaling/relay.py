@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 3.0  # a dead owner's rooms are free again this long after its last renewal
 OPEN_SECONDS = 1.0  # an owner that does not answer an open within this is taken for dead
-ROUTE_SECONDS = 8.0  # a socket waits at most this long for its room to have a live owner
+ROUTE_SECONDS = 6.0  # a socket waits at most this long for its room to have a live owner (a lease and more)
 WRITE_SECONDS = 0.25  # how often an owner writes its rooms' sessions to the bus
 _RENEW = """
 local v = redis.call('GET', KEYS[1])
@@ -287,7 +287,9 @@ class NodeRelay:
         conn = secrets.token_hex(8)
         carrying = _Carrying(owner, ceremony, outlet, asyncio.get_running_loop().create_future())
         self._carrying[conn] = carrying
-        opened = {"origin": self.node, "ceremony": ceremony, "invitation": invitation, "first": first}
+        # How long the hello has waited here: the owner dates it back by as much (server._overtaken).
+        waited = max(0.0, self.hub.clock() - outlet.hello_at)
+        opened = {"origin": self.node, "ceremony": ceremony, "invitation": invitation, "first": first, "waited": waited}
         self.publish(owner, "o", conn, json.dumps(opened))
         try:
             try:
@@ -394,14 +396,21 @@ class NodeRelay:
             return
         self.publish(origin, "a", conn, "1")
         carried = self._carried[conn] = Carried(self, conn, origin)
-        task = asyncio.create_task(
-            self._run(conn, carried, ready, ceremony, str(opened["invitation"]), opened["first"])
-        )
+        invitation, first = str(opened["invitation"]), str(opened["first"])
+        hello_at = self.hub.clock() - float(opened.get("waited", 0.0))
+        task = asyncio.create_task(self._run(conn, carried, ready, ceremony, invitation, first, hello_at))
         self._sessions.add(task)
         task.add_done_callback(self._sessions.discard)
 
     async def _run(
-        self, conn: str, carried: Carried, ready: asyncio.Future[None], ceremony: str, invitation_id: str, first: str
+        self,
+        conn: str,
+        carried: Carried,
+        ready: asyncio.Future[None],
+        ceremony: str,
+        invitation_id: str,
+        first: str,
+        hello_at: float,
     ) -> None:
         """A carried socket's session, here where its room is: the same code a local socket runs."""
         hub = self.hub
@@ -416,6 +425,7 @@ class NodeRelay:
                 limit = hub.settings.sockets_per_link
                 await carried.close(code=RATE_LIMITED, message=f"this link has {limit} connections open".encode())
                 return
+            outlet.hello_at = hello_at
             await run_session(hub, carried, outlet, ceremony, invitation, first)
         except Exception:
             log.exception("a carried signaling session failed")

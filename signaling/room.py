@@ -240,6 +240,10 @@ class Room:
         for other in self._media_peers(member):
             self._to(other, PeerJoined(peer=member.info(other.peer)), effects)
 
+    def session(self, session: str) -> Member | None:
+        """The member holding this session, if any."""
+        return self.members.get(self._sessions.get(session, ""))
+
     def lobby(self) -> list[Member]:
         return [m for m in self.members.values() if m.role is Role.VENUE and not m.admitted]
 

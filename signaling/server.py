@@ -28,6 +28,7 @@ from .errors import (
     FORBIDDEN,
     PROTOCOL_VIOLATION,
     RATE_LIMITED,
+    REPLACED,
     TIMEOUT,
     TOO_BIG,
     TRY_AGAIN,
@@ -101,6 +102,7 @@ async def signal(request: web.Request) -> web.WebSocketResponse:
     if greeted is None:
         return ws
     invitation, outlet, first = greeted
+    outlet.hello_at = hub.clock()
     ceremony = request.match_info["ceremony"]
     if hub.relay is not None and first is not None:
         # Several nodes: the room lives on one of them; this node may only carry the socket there.
@@ -206,6 +208,11 @@ def _join(
         outlet.close(FORBIDDEN, "this link was revoked" if state.phase is not Phase.CANCELLED else "cancelled")
         return None
     room = hub.room(ceremony)
+    if hello.resume is not None and _overtaken(hub, room, outlet, hello.resume.session):
+        # This socket waited (its room was moving to another node) while its client gave up on it
+        # and opened another one, already resumed: that one stays, this one is closed.
+        outlet.close(REPLACED, "a newer connection of this session is open")
+        return None
     joined = room.join(
         role=invitation.role,
         invitation=invitation.id,
@@ -228,6 +235,13 @@ def _join(
     member.connected, member.disconnected_at = True, None
     hub.apply(joined.effects, room)
     return Connection(ws, outlet, room, member)
+
+
+def _overtaken(hub: Hub, room: Room, outlet: Outlet, session: str) -> bool:
+    """Whether the session is attached to a socket whose hello came after this one's."""
+    member = room.session(session)
+    attached = hub.sockets.get(member.peer) if member is not None else None
+    return attached is not None and attached.hello_at > outlet.hello_at
 
 
 def _welcome(hub: Hub, room: Room, joined: Joined, state: CeremonyState) -> Welcomed:

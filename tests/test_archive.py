@@ -368,14 +368,15 @@ async def test_verify_takes_more_than_the_app_wide_limit_but_not_more_than_64_mi
     assert status == 200
 
 
-def test_uploads_beyond_the_few_in_hand_are_turned_away() -> None:
+async def test_uploads_beyond_the_few_in_hand_are_turned_away() -> None:
     verifier = _Verifier()
-    with contextlib.ExitStack() as held:
+    async with contextlib.AsyncExitStack() as held:
         for n in range(MAX_UPLOADS_IN_HAND):
-            held.enter_context(verifier.admit(f"192.0.2.{n}", 1))
-        with pytest.raises(Busy, match="try again"), verifier.admit("192.0.2.99", 1):
-            pass
-    with verifier.admit("192.0.2.99", 1):  # all released, including after the refusal
+            await held.enter_async_context(verifier.admit(f"192.0.2.{n}", 1))
+        with pytest.raises(Busy, match="try again"):
+            async with verifier.admit("192.0.2.99", 1):
+                pass
+    async with verifier.admit("192.0.2.99", 1):  # all released, including after the refusal
         assert verifier.in_hand == 1
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,7 @@ from ceremony.events import Role
 from ceremony.runtime.stores import open_service, parse_store_url
 from signaling.bots.client import SignalingClient
 from signaling.bots.venue_bot import BotOptions, HostBot, MediaBot, VenueBot
+from signaling.protocol import CeremonyUpdated
 from tests.engines import Haproxy, Postgres, Redis
 from tests.helpers import ROOT, Server, free_port, start_server
 from web.demo.definition import demo_definition
@@ -224,20 +226,29 @@ async def test_two_nodes_carry_one_ceremony_and_a_killed_node_loses_nothing(
             first = ScriptedSignatory(made.api(http, 1, prepared.signatories[0]), prepared.signatories[0])
             await enrolled(on_2, first)
             await first.decide("consent")
+            # The host, in node 1's room, hears of a consent node 2 recorded (the log, then the room's feed).
+            await eventually(
+                lambda: any(_consent_of(m, prepared.signatories[0]) for m in host.client.history),
+                WAIT,
+                lambda: "the host never heard of the consent made on the other node",
+            )
             await first.sign_pdf()
-            # Another on node 1 is ready; its consent will be in flight when node 1 dies.
-            second = ScriptedSignatory(made.api(http, 0, prepared.signatories[1]), prepared.signatories[1])
+            # Another on node 1 is ready; node 1 dies the moment its consent's request has left.
+            killed = asyncio.Event()
+            phone = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=20), trace_configs=[_killing(made.nodes[0], killed)]
+            )
+            second = ScriptedSignatory(made.api(phone, 0, prepared.signatories[1]), prepared.signatories[1])
             await enrolled(on_2, second)
 
             sessions = {bot.client.name: bot.client.welcome.session for bot in (host, chuncheon, nanjing)}  # type: ignore[union-attr]
             resumes = {bot.client.name: bot.client.resumes for bot in (host, chuncheon, nanjing)}
             seen = await frames(chuncheon, "nanjing", 1)
             in_flight = asyncio.create_task(
-                consent_as_the_page_does(second, made.api(http, 1, prepared.signatories[1]))
+                consent_as_the_page_does(second, made.api(phone, 1, prepared.signatories[1]))
             )
-            await asyncio.sleep(0.05)
+            await asyncio.wait_for(killed.wait(), WAIT)
             killed_at = time.monotonic()
-            made.nodes[0].stop(signal.SIGKILL)
 
             # Every socket resumes its own session on node 2 (the sockets node 1 held, and the one
             # node 2 carried there), and the halls' media, peer to peer, never depended on node 1.
@@ -262,6 +273,7 @@ async def test_two_nodes_carry_one_ceremony_and_a_killed_node_loses_nothing(
 
             # The signing goes on through the survivor: the second signs, a third enrolls and signs.
             await second.sign_pdf()
+            await phone.close()
             third = ScriptedSignatory(made.api(http, 1, prepared.signatories[2]), prepared.signatories[2])
             await enrolled(on_2, third)
             await third.decide("consent")
@@ -348,6 +360,26 @@ def _recorders(node: Server) -> int:
                 cmdline = (status.parent / "cmdline").read_bytes()
                 count += b"recorder" in cmdline
     return count
+
+
+def _killing(node: Server, killed: asyncio.Event) -> aiohttp.TraceConfig:
+    """A client trace that SIGKILLs `node` once a consent's request headers are on their way to it."""
+
+    async def sent(_: aiohttp.ClientSession, __: object, params: aiohttp.TraceRequestHeadersSentParams) -> None:
+        if params.method == "POST" and params.url.path.endswith("/consents") and not killed.is_set():
+            node.process.send_signal(signal.SIGKILL)
+            killed.set()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(sent)
+    return trace
+
+
+def _consent_of(message: object, signatory: str) -> bool:
+    if not isinstance(message, CeremonyUpdated):
+        return False
+    event = message.event
+    return str(event.get("type", "")).startswith("consent") and signatory in json.dumps(event)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

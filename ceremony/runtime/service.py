@@ -85,6 +85,7 @@ class CeremonyService:
         self._access_followers: set[Follower] = set()
         self._watcher: asyncio.Task[None] | None = None
         self._data_version = 0
+        self._catching = asyncio.Lock()
         self._replay()
 
     # ---- start-up and shutdown ----
@@ -122,7 +123,15 @@ class CeremonyService:
                 log.exception("could not catch up with the event store")
 
     async def catch_up(self) -> None:
-        """Fold in rows appended by another process since we last looked."""
+        """Fold in rows appended by another process since we last looked.
+
+        One at a time: a caller that finds the version unchanged must be able to trust that
+        what it stands for is folded in, not still being read by a catch-up under way.
+        """
+        async with self._catching:
+            await self._catch_up()
+
+    async def _catch_up(self) -> None:
         version = await self._in_store(self.store.data_version)
         if version == self._data_version:
             return
