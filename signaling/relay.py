@@ -349,7 +349,11 @@ class NodeRelay:
                         subscribed = self._ever_listened = True
                         self._listening.set()
                     elif message["type"] == "message":
-                        self._on(message["data"].decode())
+                        try:
+                            self._on(message["data"].decode())
+                        except (ValueError, KeyError, TypeError) as exc:
+                            # Not from a node of ours (or a bug): dropped, the channel and its sockets stay.
+                            log.warning("ignoring a malformed message on this node's channel: %r", exc)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # RedisError, OSError: the bus is away; so is whatever was in flight

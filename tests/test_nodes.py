@@ -30,13 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import redis.asyncio as aioredis
 
 from ceremony.commands import Freeze, OpenRooms, StartSegment
 from ceremony.events import Role
 from ceremony.runtime.stores import open_service, parse_store_url
 from signaling.bots.client import SignalingClient
 from signaling.bots.venue_bot import BotOptions, HostBot, MediaBot, VenueBot
-from signaling.protocol import CeremonyUpdated
+from signaling.protocol import AdmittedToRoom, CeremonyUpdated, Ponged
 from tests.engines import Haproxy, Postgres, Redis
 from tests.helpers import ROOT, Server, free_port, start_server
 from web.demo.definition import demo_definition
@@ -317,13 +318,28 @@ async def test_a_redis_restart_cuts_the_carried_sockets_and_they_resume(
         await asyncio.wait_for(venue.start(), WAIT)  # carried from node 2 to node 1
         try:
             sessions = (host.welcome.session, venue.welcome.session)  # type: ignore[union-attr]
+            # Junk on the nodes' channels (not from a node of ours) is dropped; nothing is cut.
+            async with aiohttp.ClientSession() as http:
+                channels = [f"ceremony:node:{await _node_id(http, node.base)}" for node in made.nodes]
+            bus = aioredis.from_url(redis.url)
+            for channel in channels:
+                for junk in ("", "nonsense", "o|c1|not json", "s|no-such-conn|hello", "x|c2|not-a-code|why"):
+                    await bus.publish(channel, junk)
+            await bus.aclose()
+            with venue.subscribe() as heard:
+                await venue.send({"type": "ping", "nonce": "after-junk"})
+                await heard.wait_for(Ponged, lambda m: m.nonce == "after-junk", within=WAIT)  # there and back
+            assert venue.resumes == 0 and host.resumes == 0
+
             redis.restart()
             await eventually(lambda: venue.resumes > 0, WAIT, lambda: "the carried socket never resumed")
             assert venue.welcome is not None and venue.welcome.resumed and venue.welcome.session == sessions[1]
             # The room stayed on node 1 with its sessions: the host's socket there was never cut.
-            assert host.welcome is not None and host.welcome.session == sessions[0]
-            # And the room works across nodes again: the host admits the hall through node 1.
-            await asyncio.wait_for(host.admit(venue.peer_id), WAIT)
+            assert host.resumes == 0 and host.welcome is not None and host.welcome.session == sessions[0]
+            # And the room works across nodes again: the host on node 1 admits the hall on node 2.
+            with venue.subscribe() as heard:
+                await asyncio.wait_for(host.admit(venue.peer_id), WAIT)
+                await heard.wait_for(AdmittedToRoom, within=WAIT)
         finally:
             await venue.close()
             await host.close()
