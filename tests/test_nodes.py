@@ -223,6 +223,10 @@ async def test_two_nodes_carry_one_ceremony_and_a_killed_node_loses_nothing(
 
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
             on_2 = made.api(http, 1, "host")
+            # The host's timeline, read from node 2 directly all along: it must show every event,
+            # whichever node recorded it (node 1's before its death included).
+            timeline: list[int] = []
+            reading = asyncio.create_task(_timeline(made.nodes[1].base, on_2, timeline))
             # A signatory on node 2 consents and signs while the room lives on node 1.
             first = ScriptedSignatory(made.api(http, 1, prepared.signatories[0]), prepared.signatories[0])
             await enrolled(on_2, first)
@@ -288,6 +292,10 @@ async def test_two_nodes_carry_one_ceremony_and_a_killed_node_loses_nothing(
             late = await start(made, host_bot(made, 1, "late"))
             await frames(late, "chuncheon", FRAMES)
             await frames(late, "nanjing", FRAMES)
+
+            logged = [e["seq"] for e in (await on_2.call("GET", "/events"))["events"]]
+            await eventually(lambda: timeline[-len(logged) :] == logged, WAIT, lambda: (timeline, logged))
+            reading.cancel()
 
             while (await on_2.call("GET", ""))["segment"] != demo_definition().run_of_show[-1].id:
                 await on_2.call("POST", "/segment", {"segment": "next"})
@@ -376,6 +384,22 @@ def _recorders(node: Server) -> int:
                 cmdline = (status.parent / "cmdline").read_bytes()
                 count += b"recorder" in cmdline
     return count
+
+
+async def _timeline(base: str, host: Api, seen: list[int]) -> None:
+    """Read the host's event stream (SSE) on one node from the start, appending each event's id."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{base}/api/ceremonies/{host.ceremony}/stream?after=0",
+            headers={"Authorization": f"Bearer {host.token}"},
+            timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
+        ) as response,
+    ):
+        assert response.status == 200
+        async for line in response.content:
+            if line.startswith(b"id: "):
+                seen.append(int(line[4:]))
 
 
 def _killing(node: Server, killed: asyncio.Event) -> aiohttp.TraceConfig:
