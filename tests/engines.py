@@ -8,6 +8,7 @@ as root (CI) the cluster belongs to Debian's `postgres` user and its commands ru
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import shutil
@@ -21,10 +22,14 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from ceremony.commands import Freeze, OpenRooms, StartSegment
+from ceremony.events import Role
 from ceremony.runtime.service import CeremonyService, Clock
 from ceremony.runtime.sqlite_store import DB_NAME
 from ceremony.runtime.stores import Backing, open_backing, open_service, parse_store_url
 from tests.helpers import free_port
+from web.demo.definition import demo_definition
+from web.settings import utc_clock
 
 
 def _pg_bin(name: str) -> str:
@@ -301,3 +306,42 @@ backend nodes
                 self.process.kill()
                 self.process.wait(5)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class SharedCeremony:
+    """A ceremony several nodes serve: its id, who holds which link (name -> token), its signatories."""
+
+    ceremony: str
+    tokens: dict[str, str]
+    signatories: list[str]
+
+
+async def signing_ceremony(
+    store: str, pdf: bytes, *, signatories: int, halls: bool = False, recording: bool = False
+) -> SharedCeremony:
+    """The demo ceremony in a shared store, frozen over `pdf`, open, in its signing segment; links
+    for the host, an archivist, the first `signatories` signatories and (with `halls`) both halls.
+    Unrecorded unless asked: two CPUs run the nodes and the engines already."""
+    service, backing = open_service(parse_store_url(store), clock=utc_clock)
+    await service.start()
+    try:
+        definition = dataclasses.replace(demo_definition(), recording=recording)
+        state = await service.create(definition, "operator")
+        sha = await service.store_document(pdf)
+        await service.execute(state.id, Freeze(document_sha256=sha, document_size=len(pdf)), "test")
+        await service.execute(state.id, OpenRooms(), "test")
+        await service.execute(state.id, StartSegment(segment="signing"), "test")
+        tokens = {
+            "host": (await service.issue_link(state.id, Role.HOST, "t")).token,
+            "archivist": (await service.issue_link(state.id, Role.ARCHIVIST, "t")).token,
+        }
+        for hall in ("chuncheon", "nanjing") if halls else ():
+            tokens[hall] = (await service.issue_link(state.id, Role.VENUE, "t", venue=hall)).token
+        chosen = [s.id for s in definition.signatories[:signatories]]
+        for signatory in chosen:
+            tokens[signatory] = (await service.issue_link(state.id, Role.SIGNATORY, "t", signatory=signatory)).token
+    finally:
+        await service.close()
+        backing.close()
+    return SharedCeremony(state.id, tokens, chosen)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import shutil
 import signal
@@ -32,17 +31,13 @@ from pathlib import Path
 import aiohttp
 import redis.asyncio as aioredis
 
-from ceremony.commands import Freeze, OpenRooms, StartSegment
-from ceremony.events import Role
-from ceremony.runtime.stores import open_service, parse_store_url
 from signaling.bots.client import SignalingClient
 from signaling.bots.venue_bot import BotOptions, HostBot, MediaBot, VenueBot
 from signaling.protocol import AdmittedToRoom, CeremonyUpdated, Ponged
-from tests.engines import Haproxy, Postgres, Redis
+from tests.engines import Haproxy, Postgres, Redis, SharedCeremony, signing_ceremony
 from tests.helpers import ROOT, Server, free_port, start_server
 from web.demo.definition import demo_definition
 from web.demo.scripted import Api, ScriptedSignatory, ScriptError
-from web.settings import utc_clock
 
 WAIT = 30.0  # a guard against hangs, not a speed claim
 FAILOVER_BOUND = 20.0  # kill to every socket resumed: generous (the lease is 3 s; the aim is 5 s)
@@ -50,39 +45,27 @@ FPS = 10.0  # three media peers encode and decode on two CPUs beside two servers
 FRAMES = 20
 
 
+async def _prepare(store: str, pdf: bytes, *, recording: bool = False) -> Prepared:
+    """An open ceremony in its signing segment, in the shared database, with links for everyone."""
+    return Prepared(store, await signing_ceremony(store, pdf, signatories=3, halls=True, recording=recording))
+
+
 @dataclass(frozen=True)
 class Prepared:
     store: str
-    ceremony: str
-    tokens: dict[str, str]
-    signatories: list[str]
+    shared: SharedCeremony
 
+    @property
+    def ceremony(self) -> str:
+        return self.shared.ceremony
 
-async def _prepare(store: str, pdf: bytes, *, recording: bool = False) -> Prepared:
-    """An open ceremony in its signing segment, in the shared database, with links for everyone."""
-    service, backing = open_service(parse_store_url(store), clock=utc_clock)
-    await service.start()
-    try:
-        # Unrecorded unless asked: two CPUs run the halls' media, two nodes and the engines already.
-        definition = dataclasses.replace(demo_definition(), recording=recording)
-        state = await service.create(definition, "operator")
-        sha = await service.store_document(pdf)
-        await service.execute(state.id, Freeze(document_sha256=sha, document_size=len(pdf)), "test")
-        await service.execute(state.id, OpenRooms(), "test")
-        await service.execute(state.id, StartSegment(segment="signing"), "test")
-        tokens = {
-            "host": (await service.issue_link(state.id, Role.HOST, "t")).token,
-            "archivist": (await service.issue_link(state.id, Role.ARCHIVIST, "t")).token,
-        }
-        for hall in ("chuncheon", "nanjing"):
-            tokens[hall] = (await service.issue_link(state.id, Role.VENUE, "t", venue=hall)).token
-        signatories = [s.id for s in definition.signatories[:3]]
-        for signatory in signatories:
-            tokens[signatory] = (await service.issue_link(state.id, Role.SIGNATORY, "t", signatory=signatory)).token
-    finally:
-        await service.close()
-        backing.close()
-    return Prepared(store, state.id, tokens, signatories)
+    @property
+    def tokens(self) -> dict[str, str]:
+        return self.shared.tokens
+
+    @property
+    def signatories(self) -> list[str]:
+        return self.shared.signatories
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import dataclasses
 import secrets
 import shutil
 from collections.abc import AsyncIterator
@@ -23,19 +22,16 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from ceremony.commands import Freeze, OpenRooms, StartSegment
-from ceremony.events import Role
 from ceremony.runtime.bus import Bus
 from ceremony.runtime.node_calls import CallRefused, NodeCalls, NodeGone, NodeSilent
-from ceremony.runtime.stores import open_service, parse_store_url
+from ceremony.runtime.stores import parse_store_url
 from signatures.pdf_desk import NO_SESSION
-from tests.engines import Postgres, Redis
+from tests.engines import Postgres, Redis, signing_ceremony
 from tests.helpers import pdfsig
 from web.app import create_app
 from web.appkeys import BUS
-from web.demo.definition import demo_definition
 from web.demo.scripted import Api, ScriptedSignatory
-from web.settings import Settings, utc_clock
+from web.settings import Settings
 
 
 @dataclass
@@ -82,23 +78,8 @@ class Cluster:
 
 async def _ceremony(store: str, pdf: bytes) -> tuple[str, dict[str, str], list[str]]:
     """An open ceremony in its signing segment, in the shared database: (id, tokens, signatories)."""
-    service, backing = open_service(parse_store_url(store), clock=utc_clock)
-    await service.start()
-    try:
-        definition = dataclasses.replace(demo_definition(), recording=False)  # no recorders in these tests
-        state = await service.create(definition, "operator")
-        sha = await service.store_document(pdf)
-        await service.execute(state.id, Freeze(document_sha256=sha, document_size=len(pdf)), "test")
-        await service.execute(state.id, OpenRooms(), "test")
-        await service.execute(state.id, StartSegment(segment="signing"), "test")
-        tokens = {"host": (await service.issue_link(state.id, Role.HOST, "t")).token}
-        signatories = [s.id for s in definition.signatories[:2]]
-        for signatory in signatories:
-            tokens[signatory] = (await service.issue_link(state.id, Role.SIGNATORY, "t", signatory=signatory)).token
-    finally:
-        await service.close()
-        backing.close()
-    return state.id, tokens, signatories
+    made = await signing_ceremony(store, pdf, signatories=2)
+    return made.ceremony, made.tokens, made.signatories
 
 
 @contextlib.asynccontextmanager

@@ -18,7 +18,7 @@ from ceremony.events import Role
 from ceremony.model import LocalizedText
 from ceremony.runtime.stores import open_service, parse_store_url
 from signaling.protocol import Acknowledged, MediaState, Relay, encode
-from signaling.room import Effects, Member, Room
+from signaling.room import Effects, Joined, Member, Room
 from signaling.room_codec import member_from, member_text, outbox_texts, standing
 from tests.engines import Postgres
 from web.demo.definition import demo_definition
@@ -47,6 +47,19 @@ def _room() -> tuple[Room, Member, Member]:
 def _moved(member: Member, now: float = 100.0) -> Member:
     """The member as the next node reads it back from what this one wrote."""
     return member_from(member_text(member), outbox_texts(member, 0), now)
+
+
+def _resumed(room: Room, hall: Member, last_seq: int) -> Joined:
+    """The hall's client resumes its session in `room`, having seen up to `last_seq`."""
+    return room.join(
+        role=Role.VENUE,
+        invitation="i-v",
+        venue="chuncheon",
+        name=NAME,
+        resume_session=hall.session,
+        last_seq=last_seq,
+        now=101.0,
+    )
 
 
 def _sent(effects: Effects, peer: str) -> list[dict[str, Any]]:
@@ -100,15 +113,7 @@ def test_a_restored_session_resumes_without_repeats_or_gaps(client_saw_more: int
     room.send(hall.peer, _ack())  # queued while the hall is away (the host, say, acked something)
     room.send(hall.peer, _ack())
     seen = written + client_saw_more
-    joined = room.join(
-        role=Role.VENUE,
-        invitation="i-v",
-        venue="chuncheon",
-        name=NAME,
-        resume_session=hall.session,
-        last_seq=seen,
-        now=101.0,
-    )
+    joined = _resumed(room, hall, seen)
     assert joined.resumed
     replay = [m["seq"] for m in joined.member.outbox if m["seq"] > joined.last_seq]
     assert replay == [seen + 1, seen + 2]  # the two queued here, right after what the client saw
@@ -122,15 +127,7 @@ def test_a_client_that_saw_less_gets_the_kept_outbox_replayed() -> None:
     _, host, hall = _room()
     room = Room("c1", 60.0, ["chuncheon"])
     room.restore([_moved(host), _moved(hall)])
-    joined = room.join(
-        role=Role.VENUE,
-        invitation="i-v",
-        venue="chuncheon",
-        name=NAME,
-        resume_session=hall.session,
-        last_seq=1,
-        now=101.0,
-    )
+    joined = _resumed(room, hall, 1)
     replay = [m["seq"] for m in joined.member.outbox if m["seq"] > joined.last_seq]
     assert replay == list(range(2, hall.next_seq))
 

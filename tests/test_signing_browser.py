@@ -381,21 +381,30 @@ async def test_receipt_on_a_phone_and_the_sealed_records_hash_in_the_halls(
         await context.close()
 
 
-async def test_a_key_revoked_between_consent_and_pdf_signature_is_not_tried_again(server: Server, browser: Any) -> None:
-    """The network drops as the PDF signature starts; the host then revokes the key. Reopened, the
-    page says why and neither retries on its own nor offers to (the server would only refuse)."""
+async def approved_signer(server: Server, browser: Any, locale: str) -> tuple[Any, Api, Any, Any, list[str], Any]:
+    """The demo in its signing segment, the first signatory's page open with its key approved:
+    (script context, API caller, page context, page, page errors, the enrollment)."""
     script_context = await browser.new_context()
     call = Api(server, script_context.request)
     api = f"/api/ceremonies/{server.demo_id}"
     host = server.token(server.host_link)
     _, link = await open_for_the_first_signatory(call, server, stage="signing")
-    context, signer, errors = await new_page(browser, "zh-CN")
+    context, signer, errors = await new_page(browser, locale)
     await signer.goto(link)
     await signer.wait_for_url(re.compile(r"/sign$"))
     await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "pending")
     (enrollment,) = (await call("GET", f"{api}/enrollments", host))["enrollments"]
     await call("POST", f"{api}/enrollments/{enrollment['id']}/approve", host, {"code_confirmed": True})
     await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "approved")
+    return script_context, call, context, signer, errors, enrollment
+
+
+async def test_a_key_revoked_between_consent_and_pdf_signature_is_not_tried_again(server: Server, browser: Any) -> None:
+    """The network drops as the PDF signature starts; the host then revokes the key. Reopened, the
+    page says why and neither retries on its own nor offers to (the server would only refuse)."""
+    script_context, call, context, signer, errors, enrollment = await approved_signer(server, browser, "zh-CN")
+    api = f"/api/ceremonies/{server.demo_id}"
+    host = server.token(server.host_link)
     await signer.route("**/pdf-signatures", lambda route: route.abort("connectionreset"))
     await signer.locator("#consent-box").check()
     await signer.locator("#sign-button").click()
@@ -422,18 +431,9 @@ async def test_a_consent_whose_answer_is_lost_is_found_recorded_and_the_pdf_sign
     """The consent reaches the server and is recorded, but its answer never comes back (its node
     died behind the balancer): the page asks before it says anything failed, shows the recorded
     consent and goes on to the PDF signature; the log holds one consent, not two."""
-    script_context = await browser.new_context()
-    call = Api(server, script_context.request)
+    script_context, call, context, signer, errors, _ = await approved_signer(server, browser, "ko-KR")
     api = f"/api/ceremonies/{server.demo_id}"
     host = server.token(server.host_link)
-    _, link = await open_for_the_first_signatory(call, server, stage="signing")
-    context, signer, errors = await new_page(browser, "ko-KR")
-    await signer.goto(link)
-    await signer.wait_for_url(re.compile(r"/sign$"))
-    await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "pending")
-    (enrollment,) = (await call("GET", f"{api}/enrollments", host))["enrollments"]
-    await call("POST", f"{api}/enrollments/{enrollment['id']}/approve", host, {"code_confirmed": True})
-    await expect(signer.locator("#enrollment-state")).to_have_attribute("data-status", "approved")
 
     delivered: list[int] = []
 
