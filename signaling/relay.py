@@ -46,7 +46,7 @@ from .errors import FORBIDDEN, MOVED, RATE_LIMITED, RelayUnavailable
 from .hub import Hub
 from .outlet import Outlet
 from .room import Room
-from .room_codec import member_from, member_text, outbox_texts, standing
+from .room_codec import member_from, member_text, outbox_texts, renumbered, standing
 from .server import run_session
 
 log = logging.getLogger(__name__)
@@ -209,9 +209,12 @@ class NodeRelay:
         deadline = self.clock() + ROUTE_SECONDS
         while True:
             owner = await self._route(ceremony)
-            if owner == self.node:
-                await self._owned[ceremony]
-                return False
+            ready = self._owned.get(ceremony)
+            if owner == self.node and ready is not None:
+                await ready
+                if ceremony in self._owned:  # not given up (the bus failed while it was read back)
+                    return False
+                continue
             if await self._carry_to(owner, ws, outlet, ceremony, invitation, first):
                 return True
             if self.clock() >= deadline:
@@ -269,10 +272,13 @@ class NodeRelay:
         now = self.hub.clock()
         members = []
         written: dict[str, _Written] = {}
-        for field, text in kept.items():
-            peer = _text(field)
-            outbox = [_text(t) for t in await redis.lrange(self._outbox_key(ceremony, peer), 0, -1)]
-            member = member_from(_text(text), outbox, now)
+        peers = [_text(field) for field in kept]
+        async with redis.pipeline(transaction=False) as pipe:  # one round trip for every outbox
+            for peer in peers:
+                pipe.lrange(self._outbox_key(ceremony, peer), 0, -1)
+            outboxes = await pipe.execute()
+        for peer, text, outbox in zip(peers, kept.values(), outboxes, strict=True):
+            member = member_from(_text(text), [_text(t) for t in outbox], now)
             members.append(member)
             written[peer] = _Written(standing(member), member.next_seq - 1)
         self._written[ceremony] = written
@@ -522,9 +528,12 @@ class NodeRelay:
                 now = standing(member)
                 if before is None or before.standing != now:
                     pipe.hset(state_key, peer, member_text(member))
+                key = self._outbox_key(room.ceremony, peer)
+                if renumbered(before.standing if before is not None else None, member):
+                    pipe.delete(key)  # its first resume here renumbered what the bus holds of it
+                    before = None
                 new = outbox_texts(member, before.seq if before is not None else 0)
                 if new:
-                    key = self._outbox_key(room.ceremony, peer)
                     pipe.rpush(key, *new)
                     pipe.ltrim(key, -len(member.outbox), -1)
                     pipe.pexpire(key, ttl)
@@ -535,7 +544,7 @@ class NodeRelay:
             pipe.hset(state_key, "fed", str(room.fed))
             pipe.pexpire(state_key, ttl)
             await pipe.execute()
-        # Only once the bus has it: a failed write is made again, whole, next time.
+        # Only once the bus has it: after a failed write, the next one writes all that changed since the last good one.
         self._written[room.ceremony] = now_written
 
 

@@ -74,6 +74,7 @@ class Member:
     # Restored from the bus (another node hosted the room): the last seq that node had written
     # down. Its client may have seen a few more; see Room.join.
     restored_seq: int | None = None
+    renumbered: int = 0  # times its outbox was renumbered (a copy of it elsewhere is then out of date)
 
     @property
     def media(self) -> bool:
@@ -443,6 +444,7 @@ def _continue_after(member: Member, seen: int) -> None:
     for n, message in enumerate(queued, seen + 1):
         message["seq"] = n
     member.next_seq = seen + 1 + len(queued)
+    member.renumbered += 1
 
 
 def _linked(a: Member, b: Member) -> bool:

@@ -48,8 +48,21 @@ def member_text(member: Member) -> str:
 
 
 def standing(member: Member) -> tuple[object, ...]:
-    """What changes in `member_text` (cheap to compare: a member is written again only when it changed)."""
-    return (member.next_seq, member.admitted, member.overflowed, member.left_announced, member.media_state)
+    """What changes in `member_text` (cheap to compare: a member is written again only when it changed),
+    and how often its outbox was renumbered (its copy on the bus is then written again whole)."""
+    return (
+        member.next_seq,
+        member.admitted,
+        member.overflowed,
+        member.left_announced,
+        member.media_state,
+        member.renumbered,
+    )
+
+
+def renumbered(before: tuple[object, ...] | None, member: Member) -> bool:
+    """Whether the member's outbox was renumbered since `before` (its copy on the bus must be rewritten whole)."""
+    return before is not None and before[-1] != member.renumbered
 
 
 def outbox_texts(member: Member, after_seq: int) -> list[str]:

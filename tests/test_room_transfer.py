@@ -19,7 +19,7 @@ from ceremony.model import LocalizedText
 from ceremony.runtime.stores import open_service, parse_store_url
 from signaling.protocol import Acknowledged, MediaState, Relay, encode
 from signaling.room import Effects, Joined, Member, Room
-from signaling.room_codec import member_from, member_text, outbox_texts, standing
+from signaling.room_codec import member_from, member_text, outbox_texts, renumbered, standing
 from tests.engines import Postgres
 from web.demo.definition import demo_definition
 from web.settings import utc_clock
@@ -112,9 +112,12 @@ def test_a_restored_session_resumes_without_repeats_or_gaps(client_saw_more: int
     room.restore([_moved(host), _moved(hall)])
     room.send(hall.peer, _ack())  # queued while the hall is away (the host, say, acked something)
     room.send(hall.peer, _ack())
+    on_the_bus = standing(room.members[hall.peer])
     seen = written + client_saw_more
     joined = _resumed(room, hall, seen)
     assert joined.resumed
+    # Renumbered, the copy on the bus is out of date: the next write replaces it whole.
+    assert renumbered(on_the_bus, joined.member) is (client_saw_more > 0)
     replay = [m["seq"] for m in joined.member.outbox if m["seq"] > joined.last_seq]
     assert replay == [seen + 1, seen + 2]  # the two queued here, right after what the client saw
     after = room.send(hall.peer, _ack())
