@@ -73,7 +73,14 @@ class Cluster:
     prepared: Prepared
     nodes: list[Server]
     entries: list[Haproxy]  # entries[k] prefers nodes[k]
+    args: tuple[str, ...]  # every node's `ceremony serve` options
+    ports: list[int]
     bots: list[MediaBot] = field(default_factory=list)
+
+    def restart(self, k: int) -> Server:
+        """Node k again (after it was killed), on its data directory and port."""
+        self.nodes[k] = start_server(self.nodes[k].data, *self.args, port=self.ports[k])
+        return self.nodes[k]
 
     def link(self, entry: int, who: str) -> str:
         return f"{self.entries[entry].url}/c/{self.prepared.ceremony}/enter#{self.prepared.tokens[who]}"
@@ -89,7 +96,7 @@ async def cluster(tmp_path: Path, prepared: Prepared, redis: Redis, *flags: str)
     entries = [Haproxy(addresses, backup=frozenset({1})), Haproxy(addresses, backup=frozenset({0}))]
     shared = ("--store", prepared.store, "--bus", redis.url, "--no-demo", "--public-url", entries[0].url, *flags)
     nodes: list[Server] = []
-    made = Cluster(prepared, nodes, entries)
+    made = Cluster(prepared, nodes, entries, shared, ports)
     try:
         nodes.append(start_server(tmp_path / "n1", *shared, port=ports[0]))
         shutil.copytree(nodes[0].data / "pki", tmp_path / "n2" / "pki")  # one PKI for the cluster (deploy.md)
@@ -346,13 +353,24 @@ async def test_a_recorded_ceremony_has_one_recorder_in_the_cluster_and_another_n
         await asyncio.sleep(3)  # three more rounds of each node's watch: a second one would have started
         counts = [_recorders(node) for node in made.nodes]
         assert sorted(counts) == [0, 1], counts
-        holder = made.nodes[counts.index(1)]
-        other = made.nodes[counts.index(0)]
+        k = counts.index(1)
+        holder, other = made.nodes[k], made.nodes[1 - k]
         holder.stop(signal.SIGKILL)
         took = await eventually(
             lambda: _recorders(other) == 1, WAIT, lambda: "the surviving node never started the recorder"
         )
         print(f"\nthe recorder moved to the surviving node {took:.1f} s after the kill (lease 10 s)")
+
+        # The killed node comes back, and the host cancels through it: the recorder, on the other
+        # node, is stopped (its last segments logged) before the cancellation is, and none restarts.
+        back = made.restart(k)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+            await Api(http, back.base, prepared.ceremony, prepared.tokens["host"]).call(
+                "POST", "/cancel", {"reason": "test"}
+            )
+        assert (_recorders(other), _recorders(back)) == (0, 0)
+        await asyncio.sleep(3)
+        assert (_recorders(other), _recorders(back)) == (0, 0)
 
 
 def _recorders(node: Server) -> int:

@@ -43,7 +43,7 @@ from signatures.errors import (
 )
 from signatures.pdf_desk import NO_SESSION, PdfDesk
 
-from .appkeys import BUS, PDFS, SERVICE
+from .appkeys import BUS, PDFS, RECORDERS, SERVICE
 from .errors import Busy, WebError
 from .views import pdf_signature_json
 
@@ -143,10 +143,12 @@ PDF_NODES = web.AppKey("pdf_nodes", PdfNodes)
 
 
 async def across_nodes(app: web.Application) -> AsyncIterator[None]:
-    """A cleanup context after the service's: with a bus, this node serves finishes and carries them."""
+    """A cleanup context after the service's: with a bus, this node serves finishes and carries
+    them, and serves other nodes' requests to stop a recorder it runs (web/recording.py)."""
     calls = NodeCalls(app[BUS]) if BUS in app else None
     app[PDF_NODES] = PdfNodes(app[PDFS], app[SERVICE], calls)
     if calls is not None:
+        app[RECORDERS].serve_calls(calls)
         await calls.start()
     yield
     if calls is not None:

@@ -26,10 +26,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from ceremony.commands import RecordGap, RecordSegment, RevokeInvitation
 from ceremony.errors import CeremonyError
 from ceremony.events import Role
 from ceremony.recording import RecordingState
+from ceremony.runtime.bus import BusError
+from ceremony.runtime.node_calls import CallRefused, NodeCalls, NodeGone
 from ceremony.runtime.service import CeremonyService
 from ceremony.runtime.shared_turns import Lease, LeaseLocks
 from ceremony.state import Phase, roll
@@ -41,6 +45,8 @@ ACTOR = "recorder"
 FINISH_SECONDS = 20.0  # the recorder's last segments must be in the log within this, or the seal goes on
 RESTART_SECONDS = 2.0  # a recorder that died is started again after this (each restart is a stated gap)
 LIVE_PHASES = (Phase.OPEN, Phase.SIGNING)
+HOLD_CALL = "recorder.hold"  # another node's seal or cancellation asks the recorder's node to stop it
+HOLD_SECONDS = 120.0  # and to start none meanwhile (a failed seal: recording goes on after this)
 
 # Told of every programme segment once it is in the log (the RTMP pushers feed on it).
 SegmentListener = Callable[[str, Path, bool], None]  # ceremony, file, is the init segment
@@ -90,6 +96,7 @@ class Recorders:
         # Several nodes: one recorder per ceremony in the cluster, on the node holding its lease.
         self.locks = locks
         self._leases: dict[str, Lease] = {}
+        self.calls: NodeCalls | None = None  # to stop a recorder another node runs (`ending`)
         self.data_dir = data_dir
         self.settings = settings
         # Where the recorder reaches this server; None: no recorders (the in-process demo sets it
@@ -342,9 +349,46 @@ class Recorders:
         self._held.add(ceremony)
         try:
             await self.finish(ceremony)
+            await self._finish_elsewhere(ceremony)
             yield
         finally:
             self._held.discard(ceremony)
+
+    # ---- several nodes: the recorder may run on another node ----
+
+    def serve_calls(self, calls: NodeCalls) -> None:
+        """Let other nodes stop the recorders this one runs (their seal or cancellation)."""
+        self.calls = calls
+        calls.register(HOLD_CALL, self._hold_here)
+
+    async def _finish_elsewhere(self, ceremony: str) -> None:
+        """The node holding the ceremony's recorder lease stops its recorder and starts none for a while."""
+        if self.locks is None or self.calls is None or ceremony in self._leases:
+            return
+        try:
+            token = await self.locks.bus.redis.get(self.locks.bus.key("recorder", ceremony))
+        except (OSError, RedisError) as exc:
+            log.warning("cannot ask who records %s (%s); sealing without stopping it first", ceremony, exc)
+            return
+        node = (token.decode() if isinstance(token, bytes) else str(token or "")).split(":", 1)[0]
+        if not node or node == self.calls.node:
+            return
+        try:
+            await self.calls.call(node, HOLD_CALL, {"ceremony": ceremony}, FINISH_SECONDS + 5)
+        except NodeGone:
+            pass  # its recorder died with it (its lease lapses); nothing is left to stop
+        except (BusError, CallRefused) as exc:
+            # The seal goes on: a segment that recorder logs after it is refused, and missing.
+            log.error("could not stop the recorder of %s on node %s: %s", ceremony, node, exc)
+
+    async def _hold_here(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Another node seals or cancels: stop this ceremony's recorder here, and start none for HOLD_SECONDS
+        (the ceremony is no longer live by then; if the seal failed, recording goes on after)."""
+        ceremony = str(payload["ceremony"])
+        self._held.add(ceremony)
+        asyncio.get_running_loop().call_later(HOLD_SECONDS, self._held.discard, ceremony)
+        await self.finish(ceremony)
+        return {"stopped": ceremony}
 
     async def finish(self, ceremony: str) -> None:
         """Stop the ceremony's recorder and wait until its last segments are in the log (the seal's first step)."""
