@@ -165,7 +165,8 @@ async def _open(request: web.Request, ws: web.WebSocketResponse, hub: Hub) -> tu
         return None
     if hub.ready is not None and (why := await hub.ready()) is not None:
         # Its store or bus is away: this node takes no new socket (the balancer sends it elsewhere).
-        log.warning("refusing a signaling socket: %s", why)
+        # The health probe logs the reason once when it changes; a socket refused is not news.
+        log.debug("refusing a signaling socket: %s", why)
         await _close(ws, TRY_AGAIN, "this server cannot take new connections now; reconnect")
         return None
     outlet = hub.open(invitation.id, ws, request.transport)
