@@ -118,6 +118,93 @@ def _reason(exc: psycopg.Error) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _last_seq(conn: Conn, ceremony: str) -> int:
+    last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE ceremony = %s", (ceremony,)).fetchone()
+    return int(str(last[0] if last else 0))
+
+
+def _insert(conn: Conn, ceremony: str, rows: Sequence[StoredEvent], last: int) -> None:
+    """Insert rows that must follow seq `last`; SequenceConflict if they do not, or another node took the seq."""
+    if rows[0].seq != last + 1:
+        raise SequenceConflict(f"ceremony {ceremony}: expected seq {last + 1}, got {rows[0].seq}")
+    if last == 0:
+        conn.execute("INSERT INTO ceremony_order (ceremony) VALUES (%s) ON CONFLICT DO NOTHING", (ceremony,))
+    try:
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO events (ceremony, seq, body, prev_hash, hash) VALUES (%s, %s, %s, %s, %s)",
+                [(r.ceremony, r.seq, r.body, r.prev_hash, r.hash) for r in rows],
+            )
+    except pg_errors.UniqueViolation as exc:
+        # Another node committed the same seq between our check and our insert.
+        raise SequenceConflict(f"ceremony {ceremony}: seq {rows[0].seq} was taken by another node") from exc
+
+
+class _Overtaken(Exception):
+    """Another node committed a seq of the group after the check: the group's transaction is void."""
+
+
+def _last_seqs(conn: Conn, group: Sequence[tuple[str, Sequence[StoredEvent]]]) -> dict[str, int]:
+    found = conn.execute(
+        "SELECT ceremony, MAX(seq) FROM events WHERE ceremony = ANY(%s) GROUP BY ceremony",
+        (list({ceremony for ceremony, _ in group}),),
+    ).fetchall()
+    return {str(c): int(str(seq)) for c, seq in found}
+
+
+def _append_together(conn: Conn, group: Sequence[tuple[str, Sequence[StoredEvent]]]) -> list[StoreError | None]:
+    """The group's rows that pass the seq check, in one INSERT; _Overtaken if the primary key refuses it."""
+    lasts = _last_seqs(conn, group)
+    outcomes: list[StoreError | None] = []
+    passed: list[StoredEvent] = []
+    for ceremony, rows in group:
+        last = lasts.get(ceremony, 0)
+        if rows[0].seq != last + 1:
+            outcomes.append(SequenceConflict(f"ceremony {ceremony}: expected seq {last + 1}, got {rows[0].seq}"))
+            continue
+        lasts[ceremony] = rows[-1].seq  # the same ceremony twice in a group follows its own rows
+        passed.extend(rows)
+        outcomes.append(None)
+    if not passed:
+        return outcomes
+    new = [r.ceremony for r in passed if r.seq == 1]
+    if new:
+        conn.execute("INSERT INTO ceremony_order (ceremony) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", (new,))
+    try:
+        conn.execute(
+            "INSERT INTO events (ceremony, seq, body, prev_hash, hash)"
+            " SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bytea[], %s::bytea[], %s::bytea[])",
+            (
+                [r.ceremony for r in passed],
+                [r.seq for r in passed],
+                [r.body for r in passed],
+                [r.prev_hash for r in passed],
+                [r.hash for r in passed],
+            ),
+        )
+    except pg_errors.UniqueViolation as exc:
+        raise _Overtaken from exc
+    return outcomes
+
+
+def _append_each(conn: Conn, group: Sequence[tuple[str, Sequence[StoredEvent]]]) -> list[StoreError | None]:
+    """The group, one savepoint per ceremony: a seq taken by another node undoes that ceremony's rows only."""
+    lasts = _last_seqs(conn, group)
+    outcomes: list[StoreError | None] = []
+    for ceremony, rows in group:
+        conn.execute("SAVEPOINT one_ceremony")
+        try:
+            _insert(conn, ceremony, rows, lasts.get(ceremony, 0))
+        except SequenceConflict as exc:
+            conn.execute("ROLLBACK TO SAVEPOINT one_ceremony")
+            outcomes.append(exc)
+            continue
+        conn.execute("RELEASE SAVEPOINT one_ceremony")
+        lasts[ceremony] = rows[-1].seq
+        outcomes.append(None)
+    return outcomes
+
+
 def _migrate(conn: Conn) -> None:
     """Apply the migrations this database lacks, one node at a time; refuse a database newer than us."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
@@ -145,29 +232,44 @@ class PostgresStore:
 
     def __init__(self, link: PostgresLink) -> None:
         self.link = link
+        self.append_commits = 0
 
     def append(self, ceremony: str, rows: Sequence[StoredEvent]) -> None:
         if not rows:
             return
 
         def work(conn: Conn) -> None:
-            last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE ceremony = %s", (ceremony,)).fetchone()
-            expected = int(str(last[0] if last else 0)) + 1
-            if rows[0].seq != expected:
-                raise SequenceConflict(f"ceremony {ceremony}: expected seq {expected}, got {rows[0].seq}")
-            if expected == 1:
-                conn.execute("INSERT INTO ceremony_order (ceremony) VALUES (%s) ON CONFLICT DO NOTHING", (ceremony,))
-            try:
-                with conn.cursor() as cursor:
-                    cursor.executemany(
-                        "INSERT INTO events (ceremony, seq, body, prev_hash, hash) VALUES (%s, %s, %s, %s, %s)",
-                        [(r.ceremony, r.seq, r.body, r.prev_hash, r.hash) for r in rows],
-                    )
-            except pg_errors.UniqueViolation as exc:
-                # Another node committed the same seq between our check and our insert.
-                raise SequenceConflict(f"ceremony {ceremony}: seq {rows[0].seq} was taken by another node") from exc
+            _insert(conn, ceremony, rows, _last_seq(conn, ceremony))
 
         self.link.transact(work, f"append to ceremony {ceremony}")
+        self.append_commits += 1
+
+    def append_group(self, group: Sequence[tuple[str, Sequence[StoredEvent]]]) -> list[StoreError | None]:
+        """Group commit: every ceremony's rows in one transaction, one COMMIT (one WAL flush) for all.
+
+        The seq check reads every ceremony's last seq at once, and the rows that pass go in as one
+        INSERT: a handful of round trips for the whole group. If another node commits a seq of the
+        group between the check and the insert, the primary key aborts that INSERT; the group is
+        then written again with a savepoint per ceremony, so that only the overtaken ones fail.
+        A lone append takes `append`'s path.
+        """
+        group = [(ceremony, rows) for ceremony, rows in group if rows]
+        if len(group) == 1:
+            ceremony, rows = group[0]
+            try:
+                self.append(ceremony, rows)
+            except SequenceConflict as exc:
+                return [exc]
+            return [None]
+        if not group:
+            return []
+        what = f"append to {len(group)} ceremonies"
+        try:
+            outcomes = self.link.transact(lambda conn: _append_together(conn, group), what)
+        except _Overtaken:
+            outcomes = self.link.transact(lambda conn: _append_each(conn, group), what)
+        self.append_commits += 1
+        return outcomes
 
     def read(self, ceremony: str, after_seq: int = 0) -> Iterator[StoredEvent]:
         rows = self._all(

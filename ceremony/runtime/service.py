@@ -4,6 +4,8 @@ Per ceremony, commands are serialised by a lock: decide -> link -> append
 (in the store's single worker thread, synced) -> evolve -> publish. Only after
 the append has returned is anything acknowledged or pushed to followers, so a
 crash can lose a command in flight but never one that was acknowledged.
+Appends of different ceremonies that wait for that thread together are
+committed in one transaction when the store can (group_commit.py).
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ from ..errors import CeremonyError, CorruptLog, SequenceConflict, StoreError, Un
 from ..events import CeremonyDrafted, Envelope, Role
 from ..model import CeremonyDefinition
 from ..state import CeremonyState
-from .store import DocumentStore, Session, Store
+from .group_commit import GroupCommitter
+from .store import DocumentStore, GroupAppend, Session, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 Renderer = Callable[[CeremonyDefinition, str], bytes]
 
+DECIDE_AGAIN = 4  # attempts at a command another process keeps overtaking (a conflict, a stale refusal)
 WATCH_SECONDS = 0.5  # how soon links issued by the CLI work on a running server
 FOLLOWER_QUEUE = 256  # events a slow follower may lag behind before it is dropped
 # Live sessions one link may have (browsers that entered it); entering once more ends the oldest.
@@ -75,6 +79,7 @@ class CeremonyService:
         self.store = store
         self.documents = documents
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-store")
+        self._group = GroupCommitter(store) if isinstance(store, GroupAppend) else None
         self._render = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
         self._states: dict[str, CeremonyState] = {}
         self._heads: dict[str, bytes] = {}
@@ -301,26 +306,29 @@ class CeremonyService:
         return self._states[ceremony]
 
     async def execute(self, ceremony: str, command: Command, actor: str) -> Executed:
-        try:
-            async with self._lock(ceremony):
-                return await self._execute_locked(ceremony, command, actor)
-        except SequenceConflict:
-            # Another process appended first: learn what it wrote, then decide again.
-            self._data_version = -1
-            await self.catch_up()
-        except StoreError:
-            raise
-        except CeremonyError:
-            # Refused on what this process knows. Another node (or `ceremony invite`) may have
-            # written what makes it valid a moment ago (an enrollment the host approves here):
-            # learn it, and decide again only if the ceremony moved on meanwhile.
-            known = self.get(ceremony).seq
-            self._data_version = -1
-            await self.catch_up()
-            if self.get(ceremony).seq == known:
+        for attempt in range(1, DECIDE_AGAIN + 1):
+            try:
+                async with self._lock(ceremony):
+                    return await self._execute_locked(ceremony, command, actor)
+            except SequenceConflict:
+                # Another process appended first: learn what it wrote, then decide again (it may
+                # keep appending, as a busy node does: a few times).
+                if attempt == DECIDE_AGAIN:
+                    raise
+                self._data_version = -1
+                await self.catch_up()
+            except StoreError:
                 raise
-        async with self._lock(ceremony):
-            return await self._execute_locked(ceremony, command, actor)
+            except CeremonyError:
+                # Refused on what this process knows. Another node (or `ceremony invite`) may have
+                # written what makes it valid a moment ago (an enrollment the host approves here):
+                # learn it, and decide again only if the ceremony moved on meanwhile.
+                known = self.get(ceremony).seq
+                self._data_version = -1
+                await self.catch_up()
+                if self.get(ceremony).seq == known or attempt == DECIDE_AGAIN:
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def freeze(self, ceremony: str, actor: str, render: Renderer) -> Executed:
         """Render the original PDF, store it durably, then log its hash.
@@ -414,7 +422,17 @@ class CeremonyService:
         return list(self.store.read(ceremony, after_seq))
 
     async def _append(self, ceremony: str, rows: list[StoredEvent]) -> None:
-        await self._in_store(lambda: self.store.append(ceremony, rows))
+        if self._group is None:
+            await self._in_store(lambda: self.store.append(ceremony, rows))
+            return
+        entry = self._group.add(ceremony, rows)
+        try:
+            await self._in_store(self._group.drain)
+        except asyncio.CancelledError:
+            self._group.withdraw(entry)  # not taken yet: never written; taken: as an append cancelled mid-way
+            raise
+        # The worker thread runs drains in order: by the end of ours, some drain has answered our entry.
+        entry.done.result(timeout=0)
 
     async def _in_store(self, fn: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()

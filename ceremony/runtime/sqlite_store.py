@@ -80,31 +80,54 @@ class SqliteStore:
             self._db.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the event store {self.path}: {exc}") from exc
+        self.append_commits = 0
 
     def append(self, ceremony: str, rows: Sequence[StoredEvent]) -> None:
-        if not rows:
-            return
+        outcome = self.append_group([(ceremony, rows)])
+        if outcome and outcome[0] is not None:
+            raise outcome[0]
+
+    def append_group(self, group: Sequence[tuple[str, Sequence[StoredEvent]]]) -> list[StoreError | None]:
+        """Group commit: every ceremony's rows in one transaction, one synced COMMIT for all.
+
+        BEGIN IMMEDIATE takes the file's write lock first, so the seq check cannot be overtaken:
+        a ceremony that fails it has written nothing, and the others go on.
+        """
+        group = [(ceremony, rows) for ceremony, rows in group if rows]
+        if not group:
+            return []
         db = self._db
+        outcomes: list[StoreError | None] = []
         try:
             db.execute("BEGIN IMMEDIATE")
-            (last,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE ceremony = ?", (ceremony,)).fetchone()
-            if rows[0].seq != last + 1:
-                db.execute("ROLLBACK")
-                raise SequenceConflict(f"ceremony {ceremony}: expected seq {last + 1}, got {rows[0].seq}")
-            if last == 0:
-                db.execute(
-                    "INSERT INTO ceremony_order (ceremony, created) VALUES (?, (SELECT COUNT(*) FROM ceremony_order))",
-                    (ceremony,),
+            for ceremony, rows in group:
+                (last,) = db.execute(
+                    "SELECT COALESCE(MAX(seq), 0) FROM events WHERE ceremony = ?", (ceremony,)
+                ).fetchone()
+                if rows[0].seq != last + 1:
+                    outcomes.append(
+                        SequenceConflict(f"ceremony {ceremony}: expected seq {last + 1}, got {rows[0].seq}")
+                    )
+                    continue
+                if last == 0:
+                    db.execute(
+                        "INSERT INTO ceremony_order (ceremony, created)"
+                        " VALUES (?, (SELECT COUNT(*) FROM ceremony_order))",
+                        (ceremony,),
+                    )
+                db.executemany(
+                    "INSERT INTO events (ceremony, seq, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?)",
+                    [(r.ceremony, r.seq, r.body, r.prev_hash, r.hash) for r in rows],
                 )
-            db.executemany(
-                "INSERT INTO events (ceremony, seq, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?)",
-                [(r.ceremony, r.seq, r.body, r.prev_hash, r.hash) for r in rows],
-            )
+                outcomes.append(None)
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            raise StoreError(f"cannot append to ceremony {ceremony}: {exc}") from exc
+            names = ", ".join(sorted({ceremony for ceremony, _ in group}))
+            raise StoreError(f"cannot append to ceremony {names}: {exc}") from exc
+        self.append_commits += 1
+        return outcomes
 
     def read(self, ceremony: str, after_seq: int = 0) -> Iterator[StoredEvent]:
         cursor = self._db.execute(

@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ..chain import StoredEvent
+from ..errors import StoreError
 
 
 class EventStore(Protocol):
@@ -36,6 +37,25 @@ class EventStore(Protocol):
         """A number that changes when another process has appended (polled to catch up)."""
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class GroupAppend(Protocol):
+    """A store that can commit the appends of several ceremonies in one transaction (group commit).
+
+    Optional: the service falls back to one `append` per transaction on a store without it.
+    """
+
+    append_commits: int  # transactions committed by `append` and `append_group`, counted since opening
+
+    def append_group(self, group: Sequence[tuple[str, Sequence[StoredEvent]]]) -> list[StoreError | None]:
+        """Durably append each ceremony's rows in ONE transaction, each under `append`'s rule.
+
+        One outcome per entry, in order: None (committed) or the error `append` would have raised
+        for it alone (SequenceConflict); such an entry wrote nothing and the others are not
+        affected. If the transaction itself fails (the COMMIT, the connection), StoreError is
+        raised and nothing of the group was applied, unless the COMMIT's answer was what got lost.
+        """
 
 
 @dataclass(frozen=True, slots=True)
