@@ -21,13 +21,14 @@ way, send to read, in this process.
      minus same is what one pub/sub hop costs with nothing else around it.
    CPU per message counts the servers' processes together (both nodes and Redis for the cluster).
 2. Capacity: `--idle` idle participants (hello, admitted, answering pings) on one node (node 1
-   directly), then twice as many on two nodes through haproxy. Each ceremony's host and venue
-   links are each connected `--per-link` times (the server's limit is 4 sockets a link; each
-   socket is a participant of its own, as a reload or a second screen is), so a ceremony holds
-   2 x `--per-link` idle participants, as many as a real one with a few signatories (round robin: a ceremony's host and
-   venue often land on different nodes, so about half the venues are carried); RSS per idle
-   peer from /proc, and the p99 of a small active load (`--active` ceremonies at `--rate`) run
-   meanwhile. Beside it, the bare routed floor with the same idle and active load.
+   directly), then twice as many on two nodes through haproxy (round robin: a ceremony's host
+   and venue often land on different nodes, so about half of them are carried). Each
+   ceremony's host and venue links are each connected `--per-link` times (the server's limit
+   is 4 sockets a link; each socket is a participant of its own, as a reload or a second screen
+   is), so a ceremony holds 2 x `--per-link` idle participants, as many as a real one with a
+   few signatories. RSS per idle peer from /proc, and the p99 of a small active load
+   (`--active` ceremonies at `--rate`) before the idle peers connect and while they are.
+   Beside it, the bare routed floor with the same idle and active load.
 3. Fail-over: `--failover` ceremonies, each host through an haproxy entry that prefers node 1,
    each venue through one that prefers node 2 (`Haproxy(backup=...)`), as
    `signaling.bots.client.SignalingClient`s (they reconnect with backoff and resume), each
@@ -45,17 +46,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
+import pstats
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -91,6 +95,7 @@ from signaling.relay import LEASE_SECONDS
 from tests.engines import Haproxy, Postgres, Redis
 
 ROOT = Path(__file__).resolve().parent.parent
+PROFILE: dict[str, Path] = {}  # node name -> where its cProfile stats go (--profile)
 
 
 # ------------------------------------------------------------------ the floor across processes: a bare relay on Redis
@@ -191,9 +196,19 @@ class Group(ServerProcess):
     """A server reached at `port` whose CPU time counts `pids` too (the other node, Redis)."""
 
     pids: tuple[int, ...] = ()
+    names: tuple[str, ...] = ()  # of the server and each of `pids`, for `split`
+    readings: list[list[float]] = field(default_factory=list)
 
     def cpu_seconds(self) -> float:
-        return super().cpu_seconds() + sum(cpu_of(pid) for pid in self.pids)
+        each = [super().cpu_seconds(), *(cpu_of(pid) for pid in self.pids)]
+        self.readings.append(each)  # relay_run reads before and after its measurement: `split` shows it
+        return sum(each)
+
+    def split(self, delivered: int) -> str:
+        """Each process's CPU per delivered message between the last two readings."""
+        before, after = self.readings[-2:]
+        parts = zip(self.names, before, after, strict=True)
+        return ", ".join(f"{name} {(b - a) / max(1, delivered) * 1e6:.0f}" for name, a, b in parts)
 
 
 def launch(kind: str, command: list[str], log: Path, port: int) -> ServerProcess:
@@ -210,12 +225,16 @@ def launch(kind: str, command: list[str], log: Path, port: int) -> ServerProcess
     raise RuntimeError(f"{command} did not start:\n{log.read_text(errors='replace')}")
 
 
-def start_node(work: Path, name: str, store: str, bus: str, port: int, pki: Path | None = None) -> ServerProcess:
+def start_node(
+    work: Path, name: str, store: str, bus: str, port: int, public: str, pki: Path | None = None
+) -> ServerProcess:
     data = work / name
     if pki is not None:  # one PKI for the cluster (docs/deploy.md)
         shutil.copytree(pki, data / "pki")
-    command = [sys.executable, "-m", "web.cli", "serve", "--no-demo", "--data", str(data), "--port", str(port)]
-    command += ["--store", store, "--bus", bus]
+    profile = PROFILE.get(name)
+    prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
+    command = [*prefix, "-m", "web.cli", "serve", "--no-demo", "--data", str(data), "--port", str(port)]
+    command += ["--store", store, "--bus", bus, "--public-url", public]
     return launch("ours", command, work / f"{name}.log", port)
 
 
@@ -229,7 +248,8 @@ class Cluster:
         n = self.nodes[first]
         others = [p.process.pid for p in self.nodes if p is not n]
         assert self.redis.process is not None
-        return Group(n.kind, n.process, n.port, n.log, pids=(*others, self.redis.process.pid))
+        names = (f"node {first + 1}", f"node {2 - first}", "redis")
+        return Group(n.kind, n.process, n.port, n.log, pids=(*others, self.redis.process.pid), names=names)
 
     def rss_kib(self) -> int:
         return sum(n.rss_kib() for n in self.nodes if n.process.poll() is None)
@@ -246,8 +266,9 @@ async def node_id(http: aiohttp.ClientSession, base: str) -> str:
 
 async def start_cluster(work: Path, store: str, redis: Redis, tag: str) -> Cluster:
     ports = [free_port(), free_port()]
-    first = start_node(work, f"{tag}-n1", store, redis.url, ports[0])
-    second = start_node(work, f"{tag}-n2", store, redis.url, ports[1], pki=work / f"{tag}-n1" / "pki")
+    public = f"http://127.0.0.1:{ports[0]}"  # one address for the cluster's PKI, as behind a balancer
+    first = start_node(work, f"{tag}-n1", store, redis.url, ports[0], public)
+    second = start_node(work, f"{tag}-n2", store, redis.url, ports[1], public, pki=work / f"{tag}-n1" / "pki")
     async with aiohttp.ClientSession() as http:
         ids = [await node_id(http, n.base) for n in (first, second)]
     return Cluster([first, second], redis, ids)
@@ -349,7 +370,14 @@ async def latency(args: argparse.Namespace, work: Path, cluster: Cluster, ceremo
     single = start("ours", work, work / "sqlite")
     assert cluster.redis.process is not None
     n1, n2 = cluster.nodes
-    buses_group = Group("bare", buses[0].process, buses[0].port, buses[0].log, pids=(buses[1].process.pid,))
+    buses_group = Group(
+        "bare",
+        buses[0].process,
+        buses[0].port,
+        buses[0].log,
+        pids=(buses[1].process.pid, cluster.redis.process.pid),
+        names=("bare 1", "bare 2", "redis"),
+    )
     kinds: list[tuple[ServerProcess, str, Connect]] = [
         (single, "single node, SQLite", connect_ours),
         (cluster.group(), "cluster: same node", connect_ours),
@@ -358,17 +386,27 @@ async def latency(args: argparse.Namespace, work: Path, cluster: Cluster, ceremo
         (buses_group, "floor: bare bus, same", bare_connector("bus")),
         (buses_group, "floor: bare bus, cross", bus_connector(buses[0].base, buses[1].base)),
     ]
+    if args.only:
+        kinds = [k for k in kinds if any(word in k[1] for word in args.only)]
     results: list[Result] = []
+    failures: list[str] = []
     try:
         for n in args.ceremonies:
             for round_ in range(args.rounds):
                 for server, label, connect in kinds if round_ % 2 == 0 else list(reversed(kinds)):
-                    result = await relay_run(server, label, connect, ceremonies[:n], args)
+                    try:
+                        result = await relay_run(server, label, connect, ceremonies[:n], args)
+                    except (aiohttp.ClientError, ConnectionError) as exc:
+                        # A socket the server closed under us (signal_bench's sender stops there): say so, go on.
+                        failures.append(f"{label} n={n} round {round_ + 1}: {exc!r}")
+                        print(f"  {label:<26} n={n:<4} FAILED: {exc!r} (see --keep)", flush=True)
+                        continue
                     results.append(result)
                     print(
                         f"  {label:<26} n={n:<4} {result.rate:7.0f} msg/s  p50 {result.percentile(0.5):7.2f} ms"
                         f"  p99 {result.percentile(0.99):7.2f}  max {maximum(result):7.2f} ms"
-                        f"  CPU {result.cpu_us_per_message:6.1f} us/msg",
+                        f"  CPU {result.cpu_us_per_message:6.1f} us/msg"
+                        + (f" ({server.split(result.delivered)})" if isinstance(server, Group) else ""),
                         flush=True,
                     )
     finally:
@@ -376,6 +414,8 @@ async def latency(args: argparse.Namespace, work: Path, cluster: Cluster, ceremo
             server.stop()
     print()
     print_latency(_merge(results))
+    for failure in failures:
+        print(f"  ! run failed: {failure}")
 
 
 # ------------------------------------------------------------------ 2. capacity
@@ -389,7 +429,8 @@ class Capacity:
     after_kib: int
     redis_kib: int  # Redis's RSS growth meanwhile (the sessions kept on the bus)
     connect_seconds: float
-    active: Result
+    alone: Result  # the active load before the idle peers connected
+    active: Result  # ... and while they are
 
     @property
     def per_peer(self) -> float:
@@ -414,20 +455,24 @@ async def capacity_run(
         return rss_of(redis_pid) if redis_pid else 0
 
     connector = aiohttp.TCPConnector(limit=0)
+    alone = await relay_run(server, label, connect, active, args)
     async with aiohttp.ClientSession(connector=connector) as session:
         warm = await connect_all(connect, session, server.base, idle[:5], args.compress)
         await close_all(warm, ours=server.kind == "ours")
         await asyncio.sleep(1.0)
         before, redis_before = int(measure()), redis_rss()
         t0 = time.perf_counter()
-        pairs = []
-        for _ in range(passes):  # one pass per socket of a link: a batch never holds a ceremony twice
-            pairs += await connect_all(connect, session, server.base, idle, args.compress)
-        connected = time.perf_counter() - t0
+        pairs: list[Pair] = []
         stats = Stats()
-        for a, b in pairs:
-            a.reader = asyncio.create_task(read_relayed(a, b, stats))
-            b.reader = asyncio.create_task(read_relayed(b, a, stats))
+        for _ in range(passes):  # one pass per socket of a link: a batch never holds a ceremony twice
+            made = await connect_all(connect, session, server.base, idle, args.compress)
+            # Read (and answer the server's pings) at once: connecting thousands takes longer than
+            # the heartbeat timeout (30 s), after which the server closes a silent socket.
+            for a, b in made:
+                a.reader = asyncio.create_task(read_relayed(a, b, stats))
+                b.reader = asyncio.create_task(read_relayed(b, a, stats))
+            pairs += made
+        connected = time.perf_counter() - t0
         stats.measuring, stats.target = True, 2 * len(pairs)
         for a, b in pairs:  # each socket has sent and received something, as in signal_bench.idle_memory
             await a.ws.send_str(a.candidate())
@@ -440,7 +485,17 @@ async def capacity_run(
         finally:
             await close_all(pairs, ours=server.kind == "ours")
         result.problems.extend(stats.problems)
-    return Capacity(label, 2 * len(pairs), before, after, redis_after - redis_before, connected, result)
+    return Capacity(label, 2 * len(pairs), before, after, redis_after - redis_before, connected, alone, result)
+
+
+async def add_row(rows: list[Capacity], run: Coroutine[Any, Any, Capacity]) -> None:
+    try:
+        rows.append(await run)
+    except (aiohttp.ClientError, ConnectionError, TimeoutError, TypeError) as exc:
+        # TypeError: signal_bench's hello read a close frame (its code) where it expected the welcome.
+        print(f"  ! FAILED: {exc!r} (the servers' logs: --keep)", flush=True)
+        return
+    print(f"  {rows[-1].label}: connected in {rows[-1].connect_seconds:.1f} s", flush=True)
 
 
 async def capacity(args: argparse.Namespace, work: Path, cluster: Cluster, ceremonies: list[Ceremony]) -> None:
@@ -464,18 +519,19 @@ async def capacity(args: argparse.Namespace, work: Path, cluster: Cluster, cerem
         bare.stop()
     print(f"  {rows[-1].label}: connected in {rows[-1].connect_seconds:.1f} s", flush=True)
     group = cluster.group()
-    rows.append(
-        await capacity_run(
+    await add_row(
+        rows,
+        capacity_run(
             "cluster: one node", group, group.rss_kib, connect_ours, one, active, args, redis_pid, args.per_link
-        )
+        ),
     )
-    print(f"  {rows[-1].label}: connected in {rows[-1].connect_seconds:.1f} s", flush=True)
     entry = Haproxy([f"127.0.0.1:{n.port}" for n in cluster.nodes])
     try:
         await settled(entry, cluster.ids[0])
         behind = Group("ours", group.process, entry.port, group.log, pids=group.pids)
-        rows.append(
-            await capacity_run(
+        await add_row(
+            rows,
+            capacity_run(
                 "cluster: two nodes, haproxy",
                 behind,
                 cluster.rss_kib,
@@ -485,14 +541,13 @@ async def capacity(args: argparse.Namespace, work: Path, cluster: Cluster, cerem
                 args,
                 redis_pid,
                 args.per_link,
-            )
+            ),
         )
-        print(f"  {rows[-1].label}: connected in {rows[-1].connect_seconds:.1f} s", flush=True)
     finally:
         entry.close()
     print()
     header = f"{'server':<30}{'idle':>6}{'RSS before':>12}{'RSS after':>11}{'KiB/peer':>10}{'Redis +MiB':>11}"
-    header += f"{'act. msg/s':>11}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+    header += f"{'act. msg/s':>11}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'p99 w/o idle':>14}"
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -500,7 +555,7 @@ async def capacity(args: argparse.Namespace, work: Path, cluster: Cluster, cerem
         print(
             f"{row.label:<30}{row.peers:>6}{row.before_kib / 1024:>10.1f}Mi{row.after_kib / 1024:>9.1f}Mi"
             f"{row.per_peer:>10.1f}{row.redis_kib / 1024:>11.1f}{r.rate:>11.0f}{r.percentile(0.5):>8.2f}"
-            f"{r.percentile(0.99):>8.2f}{maximum(r):>8.2f}"
+            f"{r.percentile(0.99):>8.2f}{maximum(r):>8.2f}{row.alone.percentile(0.99):>14.2f}"
         )
         for problem in sorted(set(r.problems))[:3]:
             print(f"    ! {problem} (x{r.problems.count(problem)})")
@@ -663,11 +718,20 @@ async def bench(args: argparse.Namespace) -> None:
     pg = Postgres()
     redis = Redis()
     try:
-        most = max(max(args.ceremonies), args.active + args.idle // args.per_link, args.failover)
+        wanted = {
+            "latency": max(args.ceremonies),
+            "capacity": args.active + args.idle // args.per_link,
+            "failover": args.failover,
+        }
+        most = max(wanted[part] for part in args.parts)
         print(f"preparing {most} open ceremonies (SQLite, then copied to PostgreSQL) ...", flush=True)
         t0 = time.perf_counter()
         ceremonies, store = await ceremonies_on_postgres(work, pg, most)
         print(f"  {time.perf_counter() - t0:.0f} s")
+        # This process's own full collections (~100-200 ms here once the ceremonies are made)
+        # would show as relay latency: what exists now is never collected.
+        gc.collect()
+        gc.freeze()
         print(machine(f"aiohttp {aiohttp.__version__}"))
         print(f"load average at the start: {load_average()}")
         print(
@@ -678,11 +742,18 @@ async def bench(args: argparse.Namespace) -> None:
         )
         if "latency" in args.parts:
             print("1. relay latency, same node / cross node, beside the floors", flush=True)
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                PROFILE.update({f"latency-n{k}": args.profile / f"node{k}.prof" for k in (1, 2)})
             cluster = await start_cluster(work, store, redis, "latency")
             try:
                 await latency(args, work, cluster, ceremonies)
             finally:
                 cluster.stop()
+            for name, path in PROFILE.items():
+                print(f"\ncProfile of {name} ({path}), by internal time:")
+                pstats.Stats(str(path)).sort_stats("tottime").print_stats(args.profile_lines)
+            PROFILE.clear()
             print(f"load average: {load_average()}\n", flush=True)
         if "capacity" in args.parts:
             print(f"2. capacity: {args.idle} idle peers on one node, {2 * args.idle} on two, beside the floor")
@@ -700,7 +771,10 @@ async def bench(args: argparse.Namespace) -> None:
     finally:
         redis.close()
         pg.close()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
@@ -719,6 +793,12 @@ def main() -> None:
     parser.add_argument("--failover", type=int, default=50, help="host + venue pairs killed under")
     parser.add_argument("--failover-rate", type=float, default=10.0, help="candidates/s each fail-over client sends")
     parser.add_argument("--failover-wait", type=float, default=30.0, help="seconds to wait for every socket")
+    parser.add_argument("--profile", type=Path, help="latency: run both nodes under cProfile, stats in this directory")
+    parser.add_argument("--profile-lines", type=int, default=25)
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (the servers' logs)")
+    parser.add_argument(
+        "--only", nargs="+", help="latency: only the servers whose label contains one of these (e.g. cross)"
+    )
     parser.add_argument("--compress", type=int, default=0, help="permessage-deflate bits clients offer (0: none)")
     args = parser.parse_args()
     if args.bare_bus:

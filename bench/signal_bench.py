@@ -305,7 +305,10 @@ async def _hello(
 ) -> tuple[aiohttp.ClientWebSocketResponse, Any]:
     ws = await session.ws_connect(url, headers={"Authorization": f"Bearer {token}"}, compress=compress)
     await ws.send_str(json.dumps({"type": "hello", "client": {"name": "signal-bench"}}))
-    welcome = json.loads((await ws.receive()).data)
+    first = await ws.receive()
+    if first.type != WSMsgType.TEXT:  # refused or cut: say how, not a TypeError from json.loads
+        raise RuntimeError(f"socket ended before its welcome: {first.type.name} {ws.close_code} {first.extra!r}")
+    welcome = json.loads(first.data)
     assert welcome["type"] == "welcome", welcome
     return ws, welcome
 
