@@ -52,7 +52,6 @@ import os
 import pstats
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -81,6 +80,7 @@ from bench.signal_bench import (
     close_all,
     connect_all,
     connect_ours,
+    launch,
     load_average,
     prepare,
     read_relayed,
@@ -209,20 +209,6 @@ class Group(ServerProcess):
         before, after = self.readings[-2:]
         parts = zip(self.names, before, after, strict=True)
         return ", ".join(f"{name} {(b - a) / max(1, delivered) * 1e6:.0f}" for name, a, b in parts)
-
-
-def launch(kind: str, command: list[str], log: Path, port: int) -> ServerProcess:
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if "Serving on" in log.read_text(errors="replace"):
-            return ServerProcess(kind=kind, process=process, port=port, log=log)
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"{command} did not start:\n{log.read_text(errors='replace')}")
 
 
 def start_node(

@@ -168,6 +168,11 @@ def start(kind: str, workdir: Path, data: Path | None, profile: Path | None = No
         command = [*prefix, "-m", "web.cli", "serve", "--no-demo", "--data", str(data), "--port", str(port)]
     else:
         command = [sys.executable, "-m", "bench.signal_bench", "--bare", str(port)]
+    return launch(kind, command, log, port)
+
+
+def launch(kind: str, command: list[str], log: Path, port: int) -> ServerProcess:
+    """Run `command` (a server), its output in `log`, until it says it serves (at most 120 s)."""
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
@@ -178,7 +183,7 @@ def start(kind: str, workdir: Path, data: Path | None, profile: Path | None = No
             break
         time.sleep(0.05)
     process.kill()
-    raise RuntimeError(f"{kind} server did not start:\n{log.read_text(errors='replace')}")
+    raise RuntimeError(f"{kind} server did not start ({command}):\n{log.read_text(errors='replace')}")
 
 
 # ------------------------------------------------------------------ ceremonies to relay in

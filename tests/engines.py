@@ -22,6 +22,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from ceremony.chain import verify_chain
 from ceremony.commands import Freeze, OpenRooms, StartSegment
 from ceremony.events import Role
 from ceremony.runtime.service import CeremonyService, Clock
@@ -345,3 +346,14 @@ async def signing_ceremony(
         await service.close()
         backing.close()
     return SharedCeremony(state.id, tokens, chosen)
+
+
+def store_heads(backend: StoreBackend) -> dict[str, tuple[int, bytes]]:
+    """(length, head) of every chain in the store, read with a fresh connection."""
+    store = backend.backing().store
+    try:
+        reports = {c: verify_chain(c, store.read(c)) for c in store.ceremonies()}
+    finally:
+        store.close()
+    assert all(r.ok for r in reports.values()), reports
+    return {c: (r.length, r.head) for c, r in reports.items()}

@@ -18,12 +18,12 @@ from typing import Any
 
 import psycopg
 
-from ceremony.chain import StoredEvent, decode, link, verify_chain
+from ceremony.chain import StoredEvent, decode, link
 from ceremony.errors import SequenceConflict, StoreError
 from ceremony.events import Role
 from ceremony.runtime.service import CeremonyService, IssuedLink
 from ceremony.runtime.store import GroupAppend
-from tests.engines import Postgres, StoreBackend
+from tests.engines import Postgres, StoreBackend, store_heads
 from web.demo.definition import demo_definition
 from web.settings import utc_clock
 
@@ -70,13 +70,19 @@ def next_row(head: StoredEvent, actor: str) -> StoredEvent:
 
 def chains(backend: StoreBackend) -> dict[str, int]:
     """Every chain's length, each verified, read with a fresh connection."""
-    store = backend.backing().store
+    return {c: length for c, (length, _) in store_heads(backend).items()}
+
+
+async def three_and_their_store(backend: StoreBackend) -> tuple[list[str], GroupAppend]:
+    """Three new ceremonies, and the store itself opened beside (no service in front of it)."""
+    service = backend.service(utc_clock)
     try:
-        reports = {c: verify_chain(c, store.read(c)) for c in store.ceremonies()}
+        ids = await created(service, 3)
     finally:
-        store.close()
-    assert all(r.ok for r in reports.values()), reports
-    return {c: r.length for c, r in reports.items()}
+        await service.close()
+    store = backend.backing().store
+    assert isinstance(store, GroupAppend)
+    return ids, store
 
 
 async def test_commands_on_many_ceremonies_share_one_commit_and_all_land(backend: StoreBackend) -> None:
@@ -101,13 +107,7 @@ async def test_commands_on_many_ceremonies_share_one_commit_and_all_land(backend
 
 
 async def test_a_conflict_inside_a_group_fails_only_its_own_append(backend: StoreBackend) -> None:
-    service = backend.service(utc_clock)
-    try:
-        x, y, z = await created(service, 3)
-    finally:
-        await service.close()
-    store = backend.backing().store
-    assert isinstance(store, GroupAppend)
+    (x, y, z), store = await three_and_their_store(backend)
     try:
         heads = {c: list(store.read(c))[-1] for c in (x, y, z)}
         outcomes = store.append_group(
@@ -168,13 +168,7 @@ async def test_a_seq_another_node_commits_mid_group_fails_only_that_ceremony(pos
     """The check passes, the insert waits on the other node's row, which then commits: the savepoint undoes only y."""
     url = postgres.new_database()
     backend = StoreBackend("postgresql", postgres.root, url, postgres)
-    service = backend.service(utc_clock)
-    try:
-        x, y, z = await created(service, 3)
-    finally:
-        await service.close()
-    store = backend.backing().store
-    assert isinstance(store, GroupAppend)
+    (x, y, z), store = await three_and_their_store(backend)
     try:
         heads = {c: list(store.read(c))[-1] for c in (x, y, z)}
         other = holding(url, next_row(heads[y], "the other node"))

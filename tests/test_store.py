@@ -31,7 +31,7 @@ from ceremony.runtime.local import on_disk
 from ceremony.runtime.service import CeremonyService
 from ceremony.runtime.sqlite_store import DB_NAME
 from ceremony.runtime.store import Session
-from tests.engines import StoreBackend
+from tests.engines import StoreBackend, store_heads
 from tests.helpers import ROOT, Server, start_server
 from web.demo.definition import demo_definition
 from web.settings import utc_clock
@@ -73,17 +73,6 @@ async def run_cli_async(*args: str) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
-
-
-def store_heads(backend: StoreBackend) -> dict[str, tuple[int, bytes]]:
-    """(length, head) of every chain in the store, read with a fresh connection."""
-    store = backend.backing().store
-    try:
-        reports = {c: verify_chain(c, store.read(c)) for c in store.ceremonies()}
-    finally:
-        store.close()
-    assert all(r.ok for r in reports.values()), reports
-    return {c: (r.length, r.head) for c, r in reports.items()}
 
 
 @pytest.fixture
