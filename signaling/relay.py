@@ -42,7 +42,7 @@ from redis.exceptions import RedisError
 
 from ceremony.runtime.bus import Bus
 
-from .errors import FORBIDDEN, MOVED, RATE_LIMITED, RelayUnavailable
+from .errors import FORBIDDEN, MOVED, RATE_LIMITED, TIMEOUT, RelayUnavailable
 from .hub import Hub
 from .outlet import Outlet
 from .room import Room
@@ -373,13 +373,13 @@ class NodeRelay:
 
     def _on(self, text: str) -> None:
         kind, conn, payload = text.split("|", 2)
-        if kind in "sxa":
+        if kind in ("s", "x", "a"):
             carrying = self._carrying.get(conn)
             if carrying is None:
                 return
             if kind == "s":
                 if not carrying.outlet.send(payload):
-                    carrying.outlet.close(4408, "too far behind: reconnect and resume")
+                    carrying.outlet.close(TIMEOUT, "too far behind: reconnect and resume")
             elif kind == "x":
                 code, _, reason = payload.partition("|")
                 carrying.outlet.close(int(code), reason)
