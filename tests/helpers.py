@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import functools
 import io
 import os
@@ -297,8 +298,11 @@ def _drain(process: subprocess.Popen[str], output: list[str]) -> threading.Threa
 
     def pump() -> None:
         assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line.rstrip("\n"))
+        # Closed under us by Server.stop when a child of the server (a recorder) still held the
+        # pipe open after the server was gone: nothing more is wanted from it.
+        with contextlib.suppress(ValueError, OSError):
+            for line in process.stdout:
+                output.append(line.rstrip("\n"))
 
     thread = threading.Thread(target=pump, daemon=True)
     thread.start()
