@@ -121,6 +121,21 @@ async def test_a_conflict_inside_a_group_fails_only_its_own_append(backend: Stor
     assert chains(backend) == {x: 2, y: 1, z: 2}
 
 
+async def test_an_entry_with_nothing_to_write_keeps_every_outcome_in_its_place(backend: StoreBackend) -> None:
+    (x, y, z), store = await three_and_their_store(backend)
+    try:
+        heads = {c: list(store.read(c))[-1] for c in (x, z)}
+        # y's conflict must still be told to y, not to the entry after the empty one.
+        outcomes = store.append_group(
+            [(x, [next_row(heads[x], "x")]), (z, []), (y, [list(store.read(y))[-1]]), (z, [next_row(heads[z], "z")])]
+        )
+        assert outcomes[0] is None and outcomes[1] is None and outcomes[3] is None
+        assert isinstance(outcomes[2], SequenceConflict), outcomes
+    finally:
+        store.close()
+    assert chains(backend) == {x: 2, y: 1, z: 2}
+
+
 async def test_a_node_that_lost_a_race_inside_a_group_retries_that_command_only(backend: StoreBackend) -> None:
     """Two services on one store, as two nodes: the stale one's command is decided again, the others stand."""
     a = backend.service(utc_clock)

@@ -253,7 +253,9 @@ class PostgresStore:
         then written again with a savepoint per ceremony, so that only the overtaken ones fail.
         A lone append takes `append`'s path.
         """
-        group = [(ceremony, rows) for ceremony, rows in group if rows]
+        if any(not rows for _, rows in group):  # nothing to write for those: one outcome per entry all the same
+            written = iter(self.append_group([(ceremony, rows) for ceremony, rows in group if rows]))
+            return [next(written) if rows else None for _, rows in group]
         if len(group) == 1:
             ceremony, rows = group[0]
             try:

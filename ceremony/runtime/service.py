@@ -422,6 +422,8 @@ class CeremonyService:
         return list(self.store.read(ceremony, after_seq))
 
     async def _append(self, ceremony: str, rows: list[StoredEvent]) -> None:
+        if not rows:
+            return  # a command that decided nothing writes nothing
         if self._group is None:
             await self._in_store(lambda: self.store.append(ceremony, rows))
             return

@@ -93,7 +93,9 @@ class SqliteStore:
         BEGIN IMMEDIATE takes the file's write lock first, so the seq check cannot be overtaken:
         a ceremony that fails it has written nothing, and the others go on.
         """
-        group = [(ceremony, rows) for ceremony, rows in group if rows]
+        if any(not rows for _, rows in group):  # nothing to write for those: one outcome per entry all the same
+            written = iter(self.append_group([(ceremony, rows) for ceremony, rows in group if rows]))
+            return [next(written) if rows else None for _, rows in group]
         if not group:
             return []
         db = self._db
