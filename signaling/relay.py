@@ -180,7 +180,8 @@ class NodeRelay:
         self._tasks = [
             asyncio.create_task(self._listen(), name="relay listener"),
             asyncio.create_task(self._publish_forever(), name="relay publisher"),
-            asyncio.create_task(self._keep_forever(), name="relay keeper"),
+            asyncio.create_task(self._keep_forever(), name="relay leases"),
+            asyncio.create_task(self._write_forever(), name="relay sessions"),
         ]
         # Sockets arrive only once this node hears its channel (else answers to its opens are lost).
         with contextlib.suppress(TimeoutError):
@@ -454,48 +455,60 @@ class NodeRelay:
     # ---- leases and the sessions on the bus ----
 
     async def _keep_forever(self) -> None:
-        last_renewal = 0.0
+        """Leases every lease/3 seconds: in a task of their own, so that writing many sessions (or a
+        busy event loop) never delays a renewal past the lease (the room would go to another node)."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                await self._renew_leases()
+                await self._watch_owners()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("renewing the rooms' leases on the bus failed: %s", exc)
+            except Exception:
+                log.exception("renewing the rooms' leases on the bus failed")
+
+    async def _write_forever(self) -> None:
         while True:
             await asyncio.sleep(WRITE_SECONDS)
             try:
-                if self.clock() - last_renewal >= self.lease / 3:
-                    last_renewal = self.clock()
-                    await self._renew_leases()
-                    await self._watch_owners()
                 await self._write_all()
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
-                log.warning("keeping the rooms' leases and sessions on the bus failed: %s", exc)
+                log.warning("writing the rooms' sessions to the bus failed: %s", exc)
             except Exception:
-                log.exception("keeping the rooms' leases and sessions on the bus failed")
+                log.exception("writing the rooms' sessions to the bus failed")
 
     async def _renew_leases(self) -> None:
-        for ceremony in list(self._owned):
-            ready = self._owned[ceremony]
-            if not ready.done():
-                continue  # still being read back: its claim is seconds old
-            key = self._owner_key(ceremony)
-            if ceremony not in self.hub.rooms:
-                # Everyone left and the sessions expired: the room is nobody's, and nothing is kept.
-                del self._owned[ceremony]
-                await self._release(keys=[key], args=[self.node])
-                await self._forget(ceremony)
-                continue
-            renewed = await self._renew(keys=[key], args=[self.node, int(self.lease * 1000)])
+        """Every ready room's lease renewed, and empty rooms handed back, in one round trip."""
+        ready = [c for c, claimed in self._owned.items() if claimed.done()]  # one being read back is seconds old
+        # Everyone left and the sessions expired: the room is nobody's, and nothing is kept of it.
+        empty = [c for c in ready if c not in self.hub.rooms]
+        live = [c for c in ready if c in self.hub.rooms]
+        if not ready:
+            return
+        for ceremony in empty:
+            del self._owned[ceremony]
+        lease_ms = int(self.lease * 1000)
+        async with self.bus.redis.pipeline(transaction=False) as pipe:
+            for ceremony in live:
+                await self._renew(keys=[self._owner_key(ceremony)], args=[self.node, lease_ms], client=pipe)
+            for ceremony in empty:
+                await self._release(keys=[self._owner_key(ceremony)], args=[self.node], client=pipe)
+                written = self._written.pop(ceremony, {})
+                pipe.delete(self._state_key(ceremony), *(self._outbox_key(ceremony, peer) for peer in written))
+            renewals = (await pipe.execute())[: len(live)]
+        for ceremony, renewed in zip(live, renewals, strict=True):
             if renewed == 2:
                 # The bus lost its keys (Redis restarted empty): the lease is ours again; write everything anew.
                 self._written.pop(ceremony, None)
-            elif renewed == 0:
+            elif renewed == 0 and ceremony in self._owned:
                 log.warning("room %s is hosted by another node now; its sockets here reconnect there", ceremony)
                 del self._owned[ceremony]
                 self._written.pop(ceremony, None)
                 self.hub.evict(ceremony, MOVED, "the room moved to another server; reconnect")
-
-    async def _forget(self, ceremony: str) -> None:
-        written = self._written.pop(ceremony, {})
-        keys = [self._state_key(ceremony), *(self._outbox_key(ceremony, peer) for peer in written)]
-        await self.bus.redis.delete(*keys)
 
     async def _watch_owners(self) -> None:
         """Sockets carried to a node whose lease lapsed or moved: they reconnect (and resume) now."""
