@@ -145,6 +145,9 @@ class NodeRelay:
         self._carrying: dict[str, _Carrying] = {}  # conn -> a socket this node carries elsewhere
         self._carried: dict[str, Carried] = {}  # conn -> a socket another node carries here
         self._sessions: set[asyncio.Task[None]] = set()
+        # ceremony -> carried sessions opened here and not ended: their room must not be handed
+        # back while one waits to join it (the hub makes the room when the session joins).
+        self._using: dict[str, int] = {}
         self._written: dict[str, dict[str, _Written]] = {}  # ceremony -> peer -> what the bus holds
         self._outgoing: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._listening = asyncio.Event()
@@ -406,6 +409,7 @@ class NodeRelay:
             self.publish(origin, "a", conn, "0")
             return
         self.publish(origin, "a", conn, "1")
+        self._using[ceremony] = self._using.get(ceremony, 0) + 1
         carried = self._carried[conn] = Carried(self, conn, origin)
         invitation, first = str(opened["invitation"]), str(opened["first"])
         hello_at = self.hub.clock() - float(opened.get("waited", 0.0))
@@ -443,6 +447,9 @@ class NodeRelay:
             await carried.close(code=1011, message=b"server error; reconnect")
         finally:
             self._carried.pop(conn, None)
+            left = self._using.pop(ceremony) - 1
+            if left:
+                self._using[ceremony] = left
 
     def _cut_all(self, reason: str) -> None:
         """Frames may have been lost: every socket this node carries or is carried resumes anew."""
@@ -485,8 +492,8 @@ class NodeRelay:
         """Every ready room's lease renewed, and empty rooms handed back, in one round trip."""
         ready = [c for c, claimed in self._owned.items() if claimed.done()]  # one being read back is seconds old
         # Everyone left and the sessions expired: the room is nobody's, and nothing is kept of it.
-        empty = [c for c in ready if c not in self.hub.rooms]
-        live = [c for c in ready if c in self.hub.rooms]
+        empty = [c for c in ready if c not in self.hub.rooms and c not in self._using]
+        live = [c for c in ready if c not in empty]
         if not ready:
             return
         for ceremony in empty:
@@ -511,15 +518,24 @@ class NodeRelay:
                 self.hub.evict(ceremony, MOVED, "the room moved to another server; reconnect")
 
     async def _watch_owners(self) -> None:
-        """Sockets carried to a node whose lease lapsed or moved: they reconnect (and resume) now."""
-        ceremonies = {c.ceremony for c in self._carrying.values() if not c.cut}
-        if not ceremonies:
+        """Sockets carried to a node that lost its room: they reconnect (and resume) now.
+
+        The room moved when its lease names another node. A lease that names nobody may only be
+        late (its node busy for a moment: its next renewal takes it back), so those sockets are cut
+        only if that node is gone from the bus too (nobody listens on its channel: it died).
+        """
+        carried = [c for c in self._carrying.values() if not c.cut]
+        if not carried:
             return
-        names = sorted(ceremonies)
-        owners = await self.bus.redis.mget([self._owner_key(c) for c in names])
-        now_owned = {c: (_text(o) if o is not None else None) for c, o in zip(names, owners, strict=True)}
-        for carrying in self._carrying.values():
-            if not carrying.cut and now_owned.get(carrying.ceremony) != carrying.owner:
+        names = sorted({c.ceremony for c in carried})
+        redis = self.bus.redis
+        owners = dict(zip(names, await redis.mget([self._owner_key(c) for c in names]), strict=True))
+        lapsed = {c.owner for c in carried if owners[c.ceremony] is None}
+        listening = dict(await redis.pubsub_numsub(*(self._channel(o) for o in lapsed))) if lapsed else {}
+        for carrying in carried:
+            owner = owners[carrying.ceremony]
+            gone = owner is None and not listening.get(self._channel(carrying.owner).encode(), 0)
+            if gone or (owner is not None and _text(owner) != carrying.owner):
                 carrying.cut = True
                 carrying.outlet.close(MOVED, "the room moved to another server; reconnect")
 

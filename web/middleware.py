@@ -119,6 +119,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return _render_error(request, exc.status, exc.reason.lower().replace(" ", "_"), _status_reason(exc), [])
+    except ConnectionResetError:
+        raise  # the client went away (mid-upgrade, say): nobody to answer, nothing failed here; aiohttp drops it
     except Exception:
         # Never a traceback to the user; the log has it, without request secrets.
         log.exception("unhandled error on %s %s", request.method, request.path)
