@@ -1,10 +1,10 @@
 """The PostgreSQL half of `bench.store_bench`: a server to measure on, and its floor.
 
 Run through `.venv/bin/python -m bench.store_bench --store postgresql` (or `both`). By default
-the bench makes its own cluster with Debian's initdb and pg_ctl, on a free loopback port in a
-temporary directory on the same disk as the SQLite databases, with fsync and synchronous commit
-on, as deployed; `--pg-url` measures an existing server instead. Either way every scenario gets
-a database of its own, dropped at the end.
+the bench makes its own cluster with Debian's initdb and pg_ctl (the tests' `tests.engines.Postgres`),
+on a free loopback port in a temporary directory on the same disk as the SQLite databases, with
+fsync and synchronous commit on, as deployed; `--pg-url` measures an existing server instead.
+Either way every scenario gets a database of its own, dropped at the end.
 
 The floor is what no PostgreSQL store can beat on this server: one INSERT of a row as large as
 the service's into a table shaped like `events` (no triggers), sent alone in autocommit mode, so
@@ -14,67 +14,14 @@ answers; over one psycopg connection, the driver the store uses.
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import subprocess
-import tempfile
 import time
 import uuid
-from contextlib import suppress
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
 
-from bench.common import free_port
-
 FLOOR_CEREMONY = "fedcba9876543210"
-
-
-def _pg_bin(name: str) -> str:
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
-    found = shutil.which(name) or next(iter(candidates), None)
-    if found is None:
-        raise SystemExit(f"{name} not found: install Debian's postgresql, or pass --pg-url")
-    return found
-
-
-class Cluster:
-    """A throwaway cluster on 127.0.0.1, owned by the `postgres` user when we are root (it refuses root)."""
-
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="store-bench-pg-"))
-        self.data = self.root / "cluster"
-        self.port = free_port()
-        self._as_user: list[str] = []
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-            self._as_user = ["runuser", "-u", "postgres", "--"]
-        try:
-            self._run(
-                _pg_bin("initdb"), "-D", str(self.data), "-U", "bench", "--auth=trust", "-E", "UTF8", "--no-locale"
-            )
-            options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=on -c synchronous_commit=on"
-            log = str(self.root / "server.log")
-            self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
-        except BaseException:
-            shutil.rmtree(self.root, ignore_errors=True)
-            raise
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://bench@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, *argv: str) -> None:
-        done = subprocess.run([*self._as_user, *argv], capture_output=True, text=True, timeout=120, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv)} failed: {done.stdout}{done.stderr}")
-
-    def close(self) -> None:
-        with suppress(RuntimeError):
-            self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 class Databases:

@@ -322,13 +322,14 @@ def sqlite_entries(directory: Path, body_size: int, clients: int) -> list[Entry]
 def postgres_entries(stack: ExitStack, server_url: str | None, body_size: int, clients: int) -> list[Entry]:
     """Our own cluster unless `server_url` names one; a new database per scenario, dropped at the end."""
     # Imported here: a SQLite-only run needs neither the driver nor a server.
-    from bench.pg_store_bench import Cluster, Databases, PgFloor, RoundTrip
+    from bench.pg_store_bench import Databases, PgFloor, RoundTrip
     from ceremony.runtime.postgres_store import PostgresLink, PostgresStore
+    from tests.engines import Postgres  # the tests' throwaway cluster: fsync and synchronous commit on
 
     if server_url is None:
-        cluster = Cluster()
+        cluster = Postgres()
         stack.callback(cluster.close)
-        server_url = cluster.url
+        server_url = cluster.server_url
     databases = Databases(server_url)
     stack.callback(databases.close)
     print(databases.describe(), flush=True)
