@@ -14,17 +14,27 @@ What is measured, in one run, with the same client load against each server:
   socket of the room: the cost of aiohttp's WebSocket alone.
 
 The load is open-loop and paced per connection: every participant sends `--rate`
-messages a second (default 40, under the server's 50/s sustained limit) in ticks of
-0.1 s, and never has more than `--window` messages unanswered, so a stalled server
+messages a second (default 40, under the server's 50/s sustained limit), or fewer so
+that all of them together send `--total-rate` (default 4,000: 100 ceremonies at 20/s,
+1,000 ceremonies at 2/s; the same load on every size, which differ in sockets and
+rooms). Each participant starts at a random phase and sends a tick's worth (0.1 s) at
+a time, and never has more than `--window` messages unanswered, so a stalled server
 is not hit by a burst above its 200-message bucket when it catches up. Latency is
 one way, from the sender's `send_str` to the receiver's read of the relayed message,
-both in this process (one clock). Throughput is messages delivered per second of the
-measurement period; the server's CPU time over the same period (from /proc) gives
-its CPU cost per relayed message, a figure the client's own limits do not distort.
+both in this process (one clock); p50, p99 and p99.9 over every message of every
+round. Throughput is messages delivered per second of the measurement period; the
+server's CPU time over the same period (from /proc) gives its CPU cost per relayed
+message, a figure the client's own limits do not distort.
+
+Where our server's time goes (`--trace FILE`): it runs under bench.loop_trace, which
+records every event-loop callback over 3 ms (with the code it was in) and every garbage
+collection; the bench prints those that fell inside our server's measured periods.
+The trace costs the server some time of its own: its latencies are for finding causes,
+the figures come from runs without it.
 
 Memory: a fresh server of each kind, RSS from /proc/<pid>/status after a warm-up
 (a few connections opened and closed), then again with `--idle` idle participants
-connected (said hello, admitted, answering the server's pings).
+connected (said hello, admitted, answering the server's pings; default 2,000).
 
 Beside the recorder (`--beside-recorder`, our server only): one more ceremony on the same
 server has a host and two venue bots sending media (in a subprocess of their own); it is
@@ -34,6 +44,7 @@ measurement above runs meanwhile; the table gives the p99 beside the recorder ov
 without it. The relay's own ceremonies are never recorded (in every mode).
 
 Run: .venv/bin/python -m bench.signal_bench            (see --help)
+     .venv/bin/python -m bench.signal_bench --ceremonies 500 --rounds 3 --idle 0 --parts 0 --trace /tmp/t.json
      .venv/bin/python -m bench.signal_bench --beside-recorder --rounds 3
 """
 
@@ -46,6 +57,7 @@ import dataclasses
 import json
 import os
 import pstats
+import random
 import shutil
 import signal
 import subprocess
@@ -71,6 +83,7 @@ from web.settings import utc_clock
 ROOT = Path(__file__).resolve().parent.parent
 TICK = 0.1  # seconds between a sender's batches
 CONNECT_BATCH = 50  # ceremonies connected at once
+WINDOWS: list[tuple[str, int, float, float]] = []  # measured periods: server, ceremonies, from, to (perf_counter)
 
 
 # ------------------------------------------------------------------ the floor: a bare relay
@@ -159,16 +172,25 @@ class ServerProcess:
                 self.process.wait(5)
 
 
-def start(kind: str, workdir: Path, data: Path | None, profile: Path | None = None) -> ServerProcess:
+def start(
+    kind: str, workdir: Path, data: Path | None, profile: Path | None = None, trace: Path | None = None
+) -> ServerProcess:
     port = free_port()
     log = workdir / f"{kind}-{port}.log"
     if kind == "ours":
         assert data is not None
-        prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else [sys.executable]
+        prefix = [sys.executable]
+        if profile:
+            prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)]
+        elif trace:
+            prefix = [sys.executable, "-m", "bench.loop_trace", str(trace)]
         command = [*prefix, "-m", "web.cli", "serve", "--no-demo", "--data", str(data), "--port", str(port)]
     else:
         command = [sys.executable, "-m", "bench.signal_bench", "--bare", str(port)]
-    return launch(kind, command, log, port)
+    server = launch(kind, command, log, port)
+    if trace and kind == "ours":
+        server.process.send_signal(signal.SIGUSR2)  # the trace starts now, after start-up
+    return server
 
 
 def launch(kind: str, command: list[str], log: Path, port: int) -> ServerProcess:
@@ -290,16 +312,25 @@ async def read_relayed(me: Participant, sender: Participant, stats: Stats) -> No
         stats.problems.append(f"closed {me.ws.close_code}")
 
 
-async def send_paced(me: Participant, rate: float, window: int, until: float) -> None:
-    per_tick = max(1, round(rate * TICK))
-    next_tick = time.perf_counter()
-    while next_tick < until:
-        for _ in range(per_tick):
+async def send_paced(me: Participant, rate: float, window: int, until: float, phase: float) -> None:
+    """`rate` messages a second: a batch of about TICK's worth at a time, the first `phase` (0..1)
+    of a period in; a rate under one message per TICK sends one at a time, less often.
+
+    Participants start at random phases, as independent clients do: the load is smooth rather
+    than every socket sending in the same instant (a burst that would be queueing the bench
+    made, on the floor as on ours), and a slow sender wakes only when it has something to send
+    (2,000 of them waking ten times a second were the load generator's own bottleneck).
+    """
+    batch = max(1, round(rate * TICK))
+    period = batch / rate
+    next_at = time.perf_counter() + period * phase
+    while next_at < until:
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        for _ in range(batch):
             if len(me.sent) >= window:
-                break
+                break  # skipped, not owed: an open-loop load that never bursts to catch up
             await me.ws.send_str(me.candidate())
-        next_tick = max(next_tick + TICK, time.perf_counter())  # never catch up in a burst
-        await asyncio.sleep(next_tick - time.perf_counter())
+        next_at = max(next_at + period, time.perf_counter())  # never catch up in a burst
 
 
 Pair = tuple[Participant, Participant]
@@ -403,6 +434,13 @@ class Result:
         return self.cpu_seconds / max(1, self.delivered) * 1e6
 
 
+def participant_rate(args: argparse.Namespace, pairs: int) -> float:
+    """Messages a second each participant sends: `--rate`, or less so that all send `--total-rate`."""
+    if not args.total_rate:
+        return float(args.rate)
+    return min(float(args.rate), float(args.total_rate) / (2 * pairs))
+
+
 async def relay_run(
     server: ServerProcess,
     label: str,
@@ -419,13 +457,20 @@ async def relay_run(
             b.reader = asyncio.create_task(read_relayed(b, a, stats))
         start = time.perf_counter()
         until = start + args.warmup + args.seconds
-        senders = [asyncio.create_task(send_paced(p, args.rate, args.window, until)) for pair in pairs for p in pair]
+        rate = participant_rate(args, len(pairs))
+        phases = random.Random(len(pairs))  # the same phases for every server of a size
+        senders = [
+            asyncio.create_task(send_paced(p, rate, args.window, until, phases.random()))
+            for pair in pairs
+            for p in pair
+        ]
         await asyncio.sleep(args.warmup)
         cpu0, own0, t0 = server.cpu_seconds(), time.process_time(), time.perf_counter()
         stats.measuring = True
         await asyncio.sleep(args.seconds)
         stats.measuring = False
         cpu1, own1, t1 = server.cpu_seconds(), time.process_time(), time.perf_counter()
+        WINDOWS.append((label, len(ceremonies), t0, t1))
         await asyncio.gather(*senders)
         await close_all(pairs, ours=server.kind == "ours")
     return Result(
@@ -483,7 +528,7 @@ def parts(n: int) -> list[tuple[str, float]]:
     """CPU microseconds per message of each step of a relay, sans I/O, beside the floor's JSON work."""
     from ceremony.limits import TokenBucket
     from ceremony.model import LocalizedText
-    from signaling.protocol import Relay, encode, parse
+    from signaling.protocol import Relay, encode_head, parse, to_wire
     from signaling.room import Room
 
     room = Room("0" * 16, 60.0)
@@ -500,7 +545,7 @@ def parts(n: int) -> list[tuple[str, float]]:
     message = parse(frame)
     assert isinstance(message, Relay)
     bucket = TokenBucket(1e9, 1e9, 0.0)
-    relayed = room.relay(host.peer, message).send[0][1]
+    delivered = message.delivered(host.peer)
 
     def floor_json() -> None:
         m = json.loads(frame)
@@ -516,8 +561,8 @@ def parts(n: int) -> list[tuple[str, float]]:
         ("floor: json.loads + json.dumps", floor_json),
         ("ours: TokenBucket.take + Room.heard", lambda: heard(1.0)),
         ("ours: protocol.parse", lambda: parse(frame)),
-        ("ours: Room.relay (sequence, outbox)", lambda: room.relay(host.peer, message)),
-        ("ours: protocol.encode", lambda: encode(relayed)),
+        ("ours: Room.relay (sequence, encode, outbox)", lambda: room.relay(host.peer, message)),
+        ("  of which the encoding", lambda: encode_head(to_wire(delivered))),
     ]
     result = []
     for label, step in steps:
@@ -703,20 +748,23 @@ async def bench_beside_recorder(args: argparse.Namespace) -> None:
 def print_results(results: list[Result]) -> None:
     """Throughput as measured, and the server's capacity: messages per second of its own CPU time."""
     header = (
-        f"{'server':<24}{'cer.':>5}{'msg/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'srv CPU':>9}{'cli CPU':>9}"
-        f"{'us/msg':>8}{'msg/CPU-s':>11}{'rate vs routed':>16}{'capacity vs routed':>20}"
+        f"{'server':<24}{'cer.':>5}{'msg/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'srv CPU':>9}{'cli CPU':>9}"
+        f"{'us/msg':>8}{'p50 vs routed':>15}{'p99 vs routed':>15}{'capacity vs routed':>20}"
     )
     print(header)
     print("-" * len(header))
     floors = {r.ceremonies: r for r in results if r.server == "floor: bare, routed"}
     for r in results:
         floor = floors.get(r.ceremonies)
-        rate_ratio = r.rate / floor.rate if floor else float("nan")
-        capacity_ratio = floor.cpu_us_per_message / r.cpu_us_per_message if floor else float("nan")
+        nan = float("nan")
+        p50_ratio = r.percentile(0.5) / floor.percentile(0.5) if floor else nan
+        p99_ratio = r.percentile(0.99) / floor.percentile(0.99) if floor else nan
+        capacity_ratio = floor.cpu_us_per_message / r.cpu_us_per_message if floor else nan
         print(
             f"{r.server:<24}{r.ceremonies:>5}{r.rate:>8.0f}{r.percentile(0.5):>9.2f}{r.percentile(0.99):>9.2f}"
+            f"{r.percentile(0.999):>10.2f}"
             f"{r.cpu_seconds / r.seconds * 100:>8.0f}%{r.client_cpu_seconds / r.seconds * 100:>8.0f}%"
-            f"{r.cpu_us_per_message:>8.1f}{1e6 / r.cpu_us_per_message:>11.0f}{rate_ratio:>15.2f}x"
+            f"{r.cpu_us_per_message:>8.1f}{p50_ratio:>14.2f}x{p99_ratio:>14.2f}x"
             f"{capacity_ratio:>19.2f}x"
         )
         for problem in sorted(set(r.problems))[:3]:
@@ -738,8 +786,9 @@ async def bench(args: argparse.Namespace) -> None:
         print(machine(f"aiohttp {aiohttp.__version__}"))
         print(f"load average at the start: {load_average()}")
         print(
-            f"load: 2 participants per ceremony, each sending {args.rate:g} candidate msgs/s "
-            f"(window {args.window}); {args.warmup:g} s warm-up + {args.seconds:g} s measured; "
+            f"load: 2 participants per ceremony, each sending {args.rate:g} candidate msgs/s, "
+            f"{args.total_rate:g} msgs/s at most in all (each sending less when there are more), "
+            f"at random phases (window {args.window});\n{args.warmup:g} s warm-up + {args.seconds:g} s measured; "
             f"{args.rounds} round(s)\n",
             flush=True,
         )
@@ -749,7 +798,7 @@ async def bench(args: argparse.Namespace) -> None:
             ("bare", "floor: bare, forward", bare_connector("forward")),
         ]
         servers = {
-            "ours": start("ours", work, work / "data", args.profile),
+            "ours": start("ours", work, work / "data", args.profile, args.trace),
             "bare": start("bare", work, None),
         }
         results: list[Result] = []
@@ -762,7 +811,8 @@ async def bench(args: argparse.Namespace) -> None:
                         results.append(result)
                         print(
                             f"  {label:<24} n={n:<4} {result.rate:8.0f} msg/s  p50 {result.percentile(0.5):7.2f} ms"
-                            f"  p99 {result.percentile(0.99):7.2f} ms  CPU {result.cpu_us_per_message:6.1f} us/msg",
+                            f"  p99 {result.percentile(0.99):7.2f} ms  p99.9 {result.percentile(0.999):7.2f} ms"
+                            f"  CPU {result.cpu_us_per_message:6.1f} us/msg",
                             flush=True,
                         )
         finally:
@@ -770,6 +820,23 @@ async def bench(args: argparse.Namespace) -> None:
                 server.stop()
         print(f"\nload average at the end: {load_average()}")
         print_results(_merge(results))
+        if args.trace:
+            from bench.loop_trace import summary
+
+            report = json.loads(args.trace.read_text())
+            print(f"\nevent-loop trace of our server ({args.trace}):")
+            print(summary(report))
+            print("collections of 5 ms or more inside our server's measured periods:")
+            for label, n, t0, t1 in WINDOWS:
+                if label.startswith("ours"):
+                    inside = [(g, ms) for g, ms, _, at in report["gc_over_5ms"] if t0 <= at <= t1]
+                    print(f"  n={n:<5} {len(inside):3d}: " + ", ".join(f"gen {g} {ms:.0f} ms" for g, ms in inside))
+            print("the longest callbacks inside them:")
+            for label, n, t0, t1 in WINDOWS:
+                if label.startswith("ours"):
+                    for entry in [e for e in report["longest"] if t0 <= e["at"] <= t1][:8]:
+                        print(f"  n={n:<5} {entry['ms']:7.1f} ms  {entry['what']}")
+                        print("".join(f"                    {w}\n" for w in entry["where"][:2]), end="")
         if args.profile:
             print(f"\ncProfile of our server ({args.profile}), by internal time:")
             pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(25)
@@ -827,14 +894,22 @@ def main() -> None:
         "--ceremonies",
         type=int,
         nargs="+",
-        help="relay ceremonies per run (default 1 100 500; 1 20 beside the recorder)",
+        help="relay ceremonies per run (default 100 500 1000; 1 20 beside the recorder)",
     )
     parser.add_argument("--rate", type=float, default=40.0, help="messages/s each participant sends (limit: 50)")
+    parser.add_argument(
+        "--total-rate",
+        type=float,
+        default=4000.0,
+        help="messages/s all participants send together at most (each sends less than --rate "
+        "when there are many; 0: no cap). 8,000 with 1,000 ceremonies saturates 2 cores shared "
+        "by the server and this load generator: latency is then queueing, on every server",
+    )
     parser.add_argument("--window", type=int, default=8, help="unanswered messages a participant may have")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per run")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--idle", type=int, default=1000, help="idle participants for the memory figure (0: skip)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--idle", type=int, default=2000, help="idle participants for the memory figure (0: skip)")
     parser.add_argument("--parts", type=int, default=20000, help="calls per step for the per-part figures (0: skip)")
     parser.add_argument(
         "--beside-recorder",
@@ -843,6 +918,9 @@ def main() -> None:
     )
     parser.add_argument("--media-warmup", type=float, default=8.0, help="seconds of media before measuring (beside)")
     parser.add_argument("--profile", type=Path, help="run our server under cProfile, write the stats here")
+    parser.add_argument(
+        "--trace", type=Path, help="run our server under bench.loop_trace (long callbacks, GC pauses), JSON here"
+    )
     parser.add_argument(
         "--compress",
         type=int,
@@ -856,7 +934,7 @@ def main() -> None:
     if args.beside_recorder:
         asyncio.run(bench_beside_recorder(args))
         return
-    args.ceremonies = args.ceremonies or [1, 100, 500]
+    args.ceremonies = args.ceremonies or [100, 500, 1000]
     asyncio.run(bench(args))
 
 
