@@ -44,6 +44,7 @@ from .room import Effects, Member, Room
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 TICK_SECONDS = 1.0  # at most; shorter when the heartbeat interval is shorter
+TICK_SLICE = 100  # rooms a tick walks before it lets the loop serve sockets again
 SHUTDOWN_SECONDS = 2.0  # for the sockets' close frames when the server stops
 
 
@@ -258,9 +259,9 @@ class Hub:
         """Deliver `room`'s effects (sends, then closes); a socket too far behind is dropped and its peers hear it."""
         behind: list[str] = []
         sockets = self.sockets
-        for peer, message in effects.send:
+        for peer, (_, text) in effects.send:
             outlet = sockets.get(peer)  # none: not connected, and the session's outbox keeps it for resume
-            if outlet is not None and not outlet.send(encode(message)):
+            if outlet is not None and not outlet.send(text):
                 behind.append(peer)
         for close in effects.close:
             outlet = sockets.pop(close.peer, None)
@@ -272,8 +273,11 @@ class Hub:
 
     def deliver(self, peer: str, message: ServerMessage | Mapping[str, Any], room: Room) -> None:
         """One message outside the room's sequence (ping, pong)."""
+        self._deliver_text(peer, encode(message), room)
+
+    def _deliver_text(self, peer: str, text: str, room: Room) -> None:
         outlet = self.sockets.get(peer)
-        if outlet is not None and not outlet.send(encode(message)):
+        if outlet is not None and not outlet.send(text):
             self.apply(self._drop(room, peer), room)
 
     def _drop(self, room: Room, peer: str) -> Effects:
@@ -323,14 +327,26 @@ class Hub:
                 log.exception("signaling tick failed")
 
     async def tick(self) -> None:
-        """Heartbeats and expiry for every room (async for the ticker; it never waits for a socket)."""
+        """Heartbeats and expiry for every room; it never waits for a socket.
+
+        In slices of TICK_SLICE rooms, with the loop's other work between them: with a thousand
+        rooms, one pass over them all (and the pings due) was a stall every socket felt
+        (docs/benchmarks.md, issue 15). The ping due at this tick is encoded once for all.
+        """
         now = self.clock()
-        for ceremony, room in list(self.rooms.items()):
+        interval = self.settings.heartbeat_interval
+        ping: str | None = None
+        for n, (ceremony, room) in enumerate(list(self.rooms.items()), 1):
+            if n % TICK_SLICE == 0:
+                await asyncio.sleep(0)
+            if self.rooms.get(ceremony) is not room:
+                continue  # it moved to another node, or emptied and went, while the loop served others
             self.apply(room.tick(now, self.settings.heartbeat_timeout), room)
             for peer, member in list(room.members.items()):
-                if member.connected and now - self._last_ping.get(peer, now) >= self.settings.heartbeat_interval:
+                if member.connected and now - self._last_ping.get(peer, now) >= interval:
                     self._last_ping[peer] = now
-                    self.deliver(peer, Pinged(nonce=f"{now:.3f}"), room)
+                    ping = ping or encode(Pinged(nonce=f"{now:.3f}"))
+                    self._deliver_text(peer, ping, room)
             if room.empty:
                 del self.rooms[ceremony]
                 self._feeds.pop(ceremony).cancel()

@@ -515,30 +515,42 @@ def to_wire(message: ServerMessage) -> Wire:
     return wire
 
 
-class Sequenced(dict[str, Any]):
-    """One member's copy of a message for several, as its outbox keeps it: the wire object, `seq` last.
+# One sequenced message for one member: its `seq` and its text frame, which ends in `"seq":N}`.
+# A plain tuple of an int and a str on purpose: the garbage collector stops tracking such a tuple
+# the first time it looks at it, so a session's outbox (up to 512 of these, alive for minutes)
+# is never walked again by a full collection. Kept as dicts, busy outboxes were most of what
+# full collections walked, and their pauses were the signaling latency tail (docs/benchmarks.md).
+Frame = tuple[int, str]
 
-    `head` is the encoding of everything but `seq` (without the closing brace), shared by
-    every copy: the message is encoded once, and each member's frame only adds its `seq`.
-    """
-
-    __slots__ = ("head",)
-
-    def __init__(self, wire: Mapping[str, Any], seq: int, head: str | None = None) -> None:
-        super().__init__(wire)
-        self["seq"] = seq
-        self.head = head
+_SEQ = ',"seq":'
 
 
 def encode_head(wire: Mapping[str, Any]) -> str:
-    """The shared part of a fan-out message's frames (see Sequenced)."""
+    """A message's text without its closing brace: shared by every member's frame of it."""
     return _ENCODER.encode(wire)[:-1]
 
 
+def frame(head: str, seq: int) -> Frame:
+    """One member's frame of a message: the shared head and its own `seq`, last."""
+    return seq, f"{head}{_SEQ}{seq}}}"
+
+
+def renumber(old: Frame, seq: int) -> Frame:
+    """The same message under another `seq` (a restored session's first resume, room.py)."""
+    return frame(old[1][: old[1].rindex(_SEQ)], seq)
+
+
+def frame_of(text: str) -> Frame:
+    """A frame from its text (as the bus keeps outboxes); ProtocolError unless it ends in its `seq`."""
+    try:
+        seq = int(text[text.rindex(_SEQ) + len(_SEQ) : -1])
+    except ValueError:
+        raise ProtocolError("bad_message", "a kept message without its seq") from None
+    return seq, text
+
+
 def encode(message: ServerMessage | Mapping[str, Any]) -> str:
-    """One text frame. A sequenced message comes as the wire object the room keeps for resume."""
-    if isinstance(message, Sequenced) and message.head is not None:
-        return f'{message.head},"seq":{message["seq"]}}}'
+    """One text frame of a message outside any session's sequence (welcome, ping, pong)."""
     return _ENCODER.encode(to_wire(message) if isinstance(message, ServerMessage) else message)
 
 

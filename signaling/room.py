@@ -5,10 +5,11 @@ session's outgoing messages with their sequence numbers, which is what makes
 resume exact. Every operation takes `now` and returns Effects: messages to
 deliver and sockets to close. The asyncio hub (hub.py) carries them out.
 
-Messages are built as protocol.py's typed server messages; a session's outbox
-keeps each one as the wire object it was sent as, `seq` included, so that a
-resume replays exactly what was missed. A message for several members (a
-ceremony update, a peer that left) is encoded once for all of them.
+Messages are built as protocol.py's typed server messages and encoded once:
+a session's outbox keeps each as the frame it was sent as (its `seq` and its
+text), so that a resume replays exactly what was missed. A message for several
+members (a ceremony update, a peer that left) is encoded once for all of them;
+each member's frame only adds its own `seq`.
 
 Admission belongs to a hall (venue), not to one socket or link: the host admits
 it once, the ceremony's log records it (venue.admitted), and the hub tells the
@@ -35,6 +36,7 @@ from .errors import (
 from .protocol import (
     AdmittedToRoom,
     CeremonyUpdated,
+    Frame,
     Knocked,
     MediaChanged,
     MediaState,
@@ -43,10 +45,10 @@ from .protocol import (
     PeerJoined,
     PeerLeft,
     Relay,
-    Sequenced,
     ServerMessage,
-    Wire,
     encode_head,
+    frame,
+    renumber,
     to_wire,
 )
 
@@ -67,7 +69,7 @@ class Member:
     last_heard: float
     disconnected_at: float | None = None
     next_seq: int = 1
-    outbox: deque[Wire] = field(default_factory=lambda: deque(maxlen=OUTBOX_LIMIT))
+    outbox: deque[Frame] = field(default_factory=lambda: deque(maxlen=OUTBOX_LIMIT))
     overflowed: bool = False
     left_announced: bool = False  # peers were told peer-left (a heartbeat drop); say it once
     media_state: MediaState | None = None  # microphone and camera, as the member last said (`media`)
@@ -105,9 +107,9 @@ class Close:
 
 @dataclass
 class Effects:
-    """What the hub must do: deliver `send` (already sequenced), close `close`."""
+    """What the hub must do: deliver `send` (sequenced frames, to a peer), close `close`."""
 
-    send: list[tuple[str, Wire]] = field(default_factory=list)
+    send: list[tuple[str, Frame]] = field(default_factory=list)
     close: list[Close] = field(default_factory=list)
 
     def extend(self, other: Effects) -> None:
@@ -151,26 +153,24 @@ class Room:
     # ---- delivery ----
 
     def _to(self, member: Member, message: ServerMessage, effects: Effects) -> None:
-        self._sequence(member, to_wire(message), effects)
+        self._sequence(member, _head(message), effects)
 
     def _to_all(self, members: list[Member], message: ServerMessage, effects: Effects) -> None:
         """The same message to several members: encoded once."""
         if members:
-            wire = to_wire(message)
-            head = encode_head(wire) if len(members) > 1 else None
+            head = _head(message)
             for member in members:
-                self._sequence(member, wire, effects, head)
+                self._sequence(member, head, effects)
 
-    def _sequence(self, member: Member, wire: Mapping[str, Any], effects: Effects, head: str | None = None) -> None:
-        """Sequence a message into the member's outbox; deliver it now if connected."""
-        # A message for one member is a plain wire object; one for several shares its encoding.
-        message = {**wire, "seq": member.next_seq} if head is None else Sequenced(wire, member.next_seq, head)
+    def _sequence(self, member: Member, head: str, effects: Effects) -> None:
+        """Sequence a message (its encoded head) into the member's outbox; deliver it now if connected."""
+        sent = frame(head, member.next_seq)
         member.next_seq += 1
         if len(member.outbox) == OUTBOX_LIMIT and not member.connected:
             member.overflowed = True
-        member.outbox.append(message)
+        member.outbox.append(sent)
         if member.connected:
-            effects.send.append((member.peer, message))
+            effects.send.append((member.peer, sent))
 
     def _media_peers(self, of: Member) -> list[Member]:
         """The admitted media peers `of` exchanges media with."""
@@ -401,13 +401,12 @@ class Room:
     def broadcast(self, message_for: Mapping[Role, CeremonyUpdated | None]) -> Effects:
         """Push one ceremony update, shaped per role by the hub's view (None: that role may not see it)."""
         effects = Effects()
-        wires = {role: to_wire(message) for role, message in message_for.items() if message is not None}
         heads: dict[Role, str] = {}  # encoded once per role, when a member of that role is here
         for member in self.members.values():
-            wire = wires.get(member.role)
-            if wire is not None:
-                head = heads.get(member.role) or heads.setdefault(member.role, encode_head(wire))
-                self._sequence(member, wire, effects, head)
+            message = message_for.get(member.role)
+            if message is not None:
+                head = heads.get(member.role) or heads.setdefault(member.role, _head(message))
+                self._sequence(member, head, effects)
         return effects
 
     def send(self, peer: str, message: ServerMessage) -> Effects:
@@ -440,11 +439,16 @@ def _continue_after(member: Member, seen: int) -> None:
     member.restored_seq = None
     if kept is None or seen <= kept:
         return
-    queued = [message for message in member.outbox if message["seq"] > kept]
-    for n, message in enumerate(queued, seen + 1):
-        message["seq"] = n
+    older = [sent for sent in member.outbox if sent[0] <= kept]
+    queued = [renumber(sent, n) for n, sent in enumerate((s for s in member.outbox if s[0] > kept), seen + 1)]
+    member.outbox.clear()
+    member.outbox.extend(older + queued)
     member.next_seq = seen + 1 + len(queued)
     member.renumbered += 1
+
+
+def _head(message: ServerMessage) -> str:
+    return encode_head(to_wire(message))
 
 
 def _linked(a: Member, b: Member) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 from ceremony.events import Role
 from ceremony.model import LocalizedText
 
-from .protocol import MediaState, Wire, encode
+from .protocol import Frame, MediaState, frame_of
 from .room import OUTBOX_LIMIT, Member
 
 
@@ -71,10 +71,10 @@ def outbox_texts(member: Member, after_seq: int) -> list[str]:
     From the end: the room's node asks for every member four times a second, and mostly
     nothing (or one message) is new, so the other 500 kept are not looked at."""
     new = []
-    for message in reversed(member.outbox):
-        if message["seq"] <= after_seq:
+    for seq, text in reversed(member.outbox):
+        if seq <= after_seq:
             break
-        new.append(encode(message))
+        new.append(text)
     new.reverse()
     return new
 
@@ -82,8 +82,8 @@ def outbox_texts(member: Member, after_seq: int) -> list[str]:
 def member_from(text: str, outbox: Iterable[str], now: float) -> Member:
     """A session as another node kept it, disconnected since `now`."""
     fields: dict[str, Any] = json.loads(text)
-    kept: deque[Wire] = deque((json.loads(t) for t in outbox), maxlen=OUTBOX_LIMIT)
-    last = max([int(fields["next_seq"]) - 1, *(int(m["seq"]) for m in kept)])
+    kept: deque[Frame] = deque((frame_of(t) for t in outbox), maxlen=OUTBOX_LIMIT)
+    last = max([int(fields["next_seq"]) - 1, *(seq for seq, _ in kept)])
     media = fields["media"]
     return Member(
         peer=fields["peer"],

@@ -229,9 +229,9 @@ def _join(
     # nothing in between, so nothing is missed, repeated or overtaken.
     member = joined.member
     outlet.send(encode(_welcome(hub, room, joined, state)), bounded=False)
-    for message in member.outbox:
-        if message["seq"] > joined.last_seq:
-            outlet.send(encode(message), bounded=False)
+    for seq, text in member.outbox:
+        if seq > joined.last_seq:
+            outlet.send(text, bounded=False)
     hub.attach(member.peer, outlet)
     member.connected, member.disconnected_at = True, None
     hub.apply(joined.effects, room)

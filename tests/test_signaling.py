@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 import logging
 import shutil
@@ -36,10 +37,10 @@ from ceremony.runtime.local import on_disk
 from ceremony.runtime.service import CeremonyService
 from ceremony.state import Phase
 from signaling.errors import ProtocolError
-from signaling.hub import Hub, SignalSettings
+from signaling.hub import TICK_SLICE, Hub, SignalSettings
 from signaling.ice import IceConfig, IceConfigError, load_ice_config
-from signaling.protocol import MAX_FRAME, CeremonyUpdated, Sequenced, encode, parse
-from signaling.room import OUTBOX_LIMIT, Joined, Room
+from signaling.protocol import MAX_FRAME, CeremonyUpdated, parse, to_wire
+from signaling.room import OUTBOX_LIMIT, Effects, Joined, Room
 from signaling.server import HUB
 from tests.helpers import (
     CANDIDATE,
@@ -792,7 +793,12 @@ def _admit(room: Room, host: str, venue: str) -> Any:
 
 def _replay(joined: Joined) -> list[dict[str, Any]]:
     """What the shell sends after the welcome of a resumed session."""
-    return [m for m in joined.member.outbox if m["seq"] > joined.last_seq]
+    return [json.loads(text) for seq, text in joined.member.outbox if seq > joined.last_seq]
+
+
+def _sent(effects: Effects) -> list[tuple[str, dict[str, Any]]]:
+    """The messages `effects` delivers, decoded from their frames."""
+    return [(peer, json.loads(text)) for peer, (_, text) in effects.send]
 
 
 def _relay(kind: str, to: str, **payload: Any) -> Any:
@@ -811,14 +817,14 @@ def test_room_lobby_admit_and_presence(room: Room) -> None:
     assert host.member.admitted and host.effects.send == [] and not host.resumed
     venue = _join(room, Role.VENUE, "inv-venue")
     assert not venue.member.admitted
-    [(to, knock)] = venue.effects.send
+    [(to, knock)] = _sent(venue.effects)
     assert to == host.member.peer and knock["type"] == "knock" and knock["seq"] == 1
     assert knock["peer"]["id"] == venue.member.peer
     assert room.lobby() == [venue.member]
     assert room.peers_for(venue.member) == []
 
     effects = _admit(room, host.member.peer, venue.member.peer)
-    sent = dict(effects.send)
+    sent = dict(_sent(effects))
     assert sent[venue.member.peer]["type"] == "admitted"
     assert sent[venue.member.peer]["peers"][0]["id"] == host.member.peer
     assert sent[host.member.peer] == {
@@ -838,7 +844,7 @@ def test_room_lobby_admit_and_presence(room: Room) -> None:
     nanjing = _join(room, Role.VENUE, "inv-nanjing", venue="nanjing")
     late_host = _join(room, Role.HOST, "inv-host-2")
     # (queued in its outbox: the shell sends it right after the welcome)
-    knocks = [m for m in late_host.member.outbox if m["type"] == "knock"]
+    knocks = [m for m in map(json.loads, (t for _, t in late_host.member.outbox)) if m["type"] == "knock"]
     assert [k["peer"]["id"] for k in knocks] == [nanjing.member.peer]
 
 
@@ -850,7 +856,7 @@ def test_room_relay_checks_the_sender_and_the_target(room: Room) -> None:
     _admit(room, host.peer, venue.peer)
 
     effects = room.relay(venue.peer, _relay("offer", host.peer, sdp="x"))
-    [(to, message)] = effects.send
+    [(to, message)] = _sent(effects)
     assert to == host.peer and message["type"] == "offer" and message["from"] == venue.peer
     assert message["sdp"] == "x"
 
@@ -877,14 +883,14 @@ def test_the_recorder_comes_in_without_the_lobby_and_is_linked_to_the_halls_only
     _admit(room, host.peer, venue.peer)
     recorder = _join(room, Role.RECORDER, "r")
     assert recorder.member.admitted  # no knock: the server started it
-    [(to, joined)] = recorder.effects.send
+    [(to, joined)] = _sent(recorder.effects)
     assert to == venue.peer and joined["type"] == "peer-joined" and joined["peer"]["role"] == "recorder"
     assert [p.id for p in room.peers_for(recorder.member)] == [venue.peer]
     assert recorder.member.peer not in [p.id for p in room.peers_for(host)]
     # A second hall admitted later is announced to the recorder; the host's camera never is.
     nanjing = _join(room, Role.VENUE, "n", venue="nanjing").member
     effects = _admit(room, host.peer, nanjing.peer)
-    told = [to for to, m in effects.send if m["type"] == "peer-joined"]
+    told = [to for to, m in _sent(effects) if m["type"] == "peer-joined"]
     assert sorted(told) == sorted([host.peer, venue.peer, recorder.member.peer])
 
     def code(sender: str, to: str) -> str:
@@ -900,6 +906,20 @@ def test_the_recorder_comes_in_without_the_lobby_and_is_linked_to_the_halls_only
     assert sorted(to for to, _ in left.send) == sorted([venue.peer, nanjing.peer])
 
 
+def test_an_outbox_is_not_walked_by_full_garbage_collections(room: Room) -> None:
+    """A session's outbox holds up to 512 messages for minutes: once the collector has looked at
+    them, it tracks none of them, so full collections (which stop every socket) never walk them."""
+    host = _join(room, Role.HOST, "h").member
+    venue = _join(room, Role.VENUE, "v").member
+    _admit(room, host.peer, venue.peer)
+    room.disconnected(venue.peer, now=1.0)
+    for i in range(100):
+        room.relay(host.peer, _relay("candidate", venue.peer, candidate={**CANDIDATE, "sdpMLineIndex": i}))
+    gc.collect()
+    assert len(venue.outbox) == 101 and not any(gc.is_tracked(sent) for sent in venue.outbox)
+    assert [json.loads(text)["seq"] for _, text in venue.outbox] == [seq for seq, _ in venue.outbox]
+
+
 def test_room_resume_replays_the_outbox_and_announces_peer_back(room: Room) -> None:
     host = _join(room, Role.HOST, "h", now=0.0).member
     venue = _join(room, Role.VENUE, "v", now=0.0).member
@@ -910,7 +930,7 @@ def test_room_resume_replays_the_outbox_and_announces_peer_back(room: Room) -> N
     back = _join(room, Role.VENUE, "v", now=10.0, resume_session=venue.session, last_seq=1)
     assert back.resumed and back.member is venue and not back.replaced
     assert [m["seq"] for m in _replay(back)] == [2] and _replay(back)[0]["sdp"] == "while away"
-    [(to, peer_back)] = back.effects.send
+    [(to, peer_back)] = _sent(back.effects)
     assert to == host.peer and peer_back["type"] == "peer-back" and peer_back["peer"]["id"] == venue.peer
     # Resuming a session that is still connected replaces the old socket.
     again = _join(room, Role.VENUE, "v", now=11.0, resume_session=venue.session, last_seq=2)
@@ -931,7 +951,7 @@ def test_room_tick_drops_the_silent_and_expires_the_gone(room: Room) -> None:
     assert room.tick(now=30.0, timeout=30.0).close == []  # 30 s silent is not yet more than 30 s
     effects = room.tick(now=31.0, timeout=30.0)
     assert [(c.peer, c.code) for c in effects.close] == [(venue.peer, 4408)]
-    [(to, left)] = effects.send  # its peers hear of the drop at once ...
+    [(to, left)] = _sent(effects)  # its peers hear of the drop at once ...
     assert to == host.peer and left["type"] == "peer-left" and left["peer"] == venue.peer
     assert left["reason"] == "timeout"
     assert not venue.connected and venue.peer in room.members  # ... yet it may still resume
@@ -953,7 +973,7 @@ def test_room_a_session_whose_outbox_overflowed_cannot_resume(room: Room) -> Non
     assert not fresh.resumed and fresh.member.admitted  # a new session; admission is remembered
     expired = room.tick(now=2.0, timeout=30.0)
     assert venue.peer not in room.members
-    assert ("peer-left", venue.peer) in [(m["type"], m.get("peer")) for _, m in expired.send]
+    assert ("peer-left", venue.peer) in [(m["type"], m.get("peer")) for _, m in _sent(expired)]
 
 
 def test_room_reject_end_and_revoke(room: Room) -> None:
@@ -973,7 +993,7 @@ def test_room_reject_end_and_revoke(room: Room) -> None:
 
     revoked = room.revoked("v")
     assert [(c.peer, c.code) for c in revoked.close] == [(venue.peer, 4403)]
-    assert ("peer-left", venue.peer) in [(m["type"], m.get("peer")) for _, m in revoked.send]
+    assert ("peer-left", venue.peer) in [(m["type"], m.get("peer")) for _, m in _sent(revoked)]
 
     ended = room.end(host.peer, "done")
     assert {c.code for c in ended.close} == {4000}
@@ -986,7 +1006,7 @@ def test_room_broadcast_is_shaped_per_role(room: Room) -> None:
     observer = _join(room, Role.OBSERVER, "o").member
     update = CeremonyUpdated(event={"type": "for hosts"}, state={"state": "open"})
     effects = room.broadcast({Role.HOST: update, Role.OBSERVER: None})
-    assert [(to, m["type"], m["event"]) for to, m in effects.send] == [(host.peer, "ceremony", {"type": "for hosts"})]
+    assert [(to, m["type"], m["event"]) for to, m in _sent(effects)] == [(host.peer, "ceremony", {"type": "for hosts"})]
     assert observer.next_seq == 1
 
 
@@ -999,12 +1019,14 @@ def test_room_encodes_a_message_for_many_members_once(room: Room) -> None:
     update = CeremonyUpdated(event={"type": "segment.started", "data": {"segment": "개회"}}, state={})
     sent = room.broadcast({Role.HOST: update, Role.VENUE: update}).send
     assert len(sent) == 3
-    heads = {m.head for _, m in sent if isinstance(m, Sequenced)}
-    assert len(heads) == 1 and None not in heads  # one encoding, shared
-    for _, message in sent:  # each frame is its own message, with its own seq
-        assert json.loads(encode(message)) == message
+    heads = {text[: text.rindex(',"seq":')] for _, (_, text) in sent}
+    assert len(heads) == 1  # one encoding, shared: each frame only adds its seq
+    for peer, (seq, text) in sent:  # each frame is its own message, with its own seq, last
+        member = room.members[peer]
+        assert json.loads(text) == {**to_wire(update), "seq": seq} and seq == member.next_seq - 1
+        assert list(json.loads(text))[-1] == "seq"
     left = room.leave(nanjing.peer, "left").send  # peer-left to the host and Chuncheon: one encoding too
-    assert len({m.head for _, m in left if isinstance(m, Sequenced)}) == 1 and len(left) == 2
+    assert len({text[: text.rindex(',"seq":')] for _, (_, text) in left}) == 1 and len(left) == 2
 
 
 # ------------------------------------------------------------------ hardening: revocation
@@ -1117,6 +1139,69 @@ async def until(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0)
 
 
+async def test_a_tick_over_many_rooms_lets_the_sockets_in_between(tmp_path: Path, template: Template) -> None:
+    """The heartbeat tick walks its rooms in slices: a relay arriving mid-tick is delivered before
+    the tick ends, and the ping due is one frame for everyone, whoever reads or does not."""
+    data = tmp_path / "data"
+    shutil.copytree(template.data, data)
+    service = on_disk(data, clock=utc_clock)
+    now = [1000.0]
+    hub = Hub(
+        service,
+        SignalSettings(heartbeat_interval=10.0, heartbeat_timeout=30.0),
+        lambda envelope: {},
+        gate=lambda request, roles: pytest.fail("no sockets are upgraded here"),
+        summary=lambda state: {},
+        role_names={role: _name(role.value) for role in Role},
+        clock=lambda: now[0],
+    )
+    rooms, pairs = 3 * TICK_SLICE, []
+    try:
+        for i in range(rooms):
+            room = hub.rooms[f"{i:016x}"] = Room(f"{i:016x}", 60.0, ["chuncheon"])
+            pair = []
+            for who, reads in (("host", i % 7 != 0), ("chuncheon", True)):  # every 7th host reads nothing
+                sock = FakeSocket(reads=reads)
+                outlet = hub.open(f"{who}-{i}", sock, sock)
+                assert outlet is not None
+                joined = room.join(
+                    role=Role.HOST if who == "host" else Role.VENUE,
+                    invitation=f"{who}-{i}",
+                    venue=None if who == "host" else who,
+                    name=_name(who),
+                    resume_session=None,
+                    last_seq=0,
+                    now=now[0],
+                )
+                hub.attach(joined.member.peer, outlet)
+                joined.member.connected = True
+                pair.append((joined.member, sock))
+            pairs.append(pair)
+        now[0] += 10.0  # a ping is due for every socket
+        for room in hub.rooms.values():
+            for peer in room.members:
+                room.heard(peer, now[0])
+        [(last_host, _), (last_hall, last_hall_socket)] = pairs[-1]
+        pinged_at_relay: list[int] = []
+
+        async def relay_mid_tick() -> None:
+            pinged_at_relay.append(sum(sock.count("ping") for pair in pairs for _, sock in pair))
+            room = hub.rooms[f"{rooms - 1:016x}"]
+            hub.apply(room.relay(last_host.peer, _relay("offer", last_hall.peer, sdp="mid-tick")), room)
+
+        tick = asyncio.create_task(hub.tick())
+        relay = asyncio.create_task(relay_mid_tick())
+        await asyncio.gather(tick, relay)
+        reading = [sock for pair in pairs for _, sock in pair if sock.reads]
+        assert 0 < pinged_at_relay[0] < len(reading)  # the relay ran between the tick's slices ...
+        assert [f["sdp"] for f in last_hall_socket.frames if f["type"] == "offer"] == ["mid-tick"]
+        assert all(sock.count("ping") == 1 for sock in reading)  # ... and every reader was pinged once,
+        assert len({json.dumps(f) for s in reading for f in s.frames if f["type"] == "ping"}) == 1  # alike
+    finally:
+        await hub.close()
+        await service.close()
+
+
 async def test_a_socket_that_reads_nothing_stalls_nobody_and_is_dropped(tmp_path: Path, template: Template) -> None:
     data = tmp_path / "data"
     shutil.copytree(template.data, data)
@@ -1155,6 +1240,11 @@ async def test_a_socket_that_reads_nothing_stalls_nobody_and_is_dropped(tmp_path
             joined.member.connected = True
             hub.apply(joined.effects, room)
             members[who] = joined.member
+        # A relay to Nanjing, whose first frame never gets out, then one to Chuncheon: it has it at once.
+        host = members["host"].peer
+        hub.apply(room.relay(host, _relay("offer", members["nanjing"].peer, sdp="to nanjing")), room)
+        hub.apply(room.relay(host, _relay("offer", members["chuncheon"].peer, sdp="to chuncheon")), room)
+        await until(lambda: [f["sdp"] for f in sockets["chuncheon"].frames if f["type"] == "offer"] == ["to chuncheon"])
         # Eight ceremony updates, one after another: delivering one waits for no socket, so those
         # who read have each at once, while Nanjing's first send never ends and its queue (4) overflows.
         update = CeremonyUpdated(event={"type": "segment.started"}, state={})
@@ -1399,7 +1489,7 @@ def test_room_keeps_a_lobby_halls_media_state_for_its_admission(room: Room) -> N
     venue = _join(room, Role.VENUE, "v").member
     assert room.set_media(venue.peer, MediaState(audio=False, video=True)).send == []  # in the lobby: no one told
     effects = _admit(room, host.peer, venue.peer)
-    joined = dict(effects.send)[host.peer]
+    joined = dict(_sent(effects))[host.peer]
     assert joined["type"] == "peer-joined" and joined["peer"]["media"] == {"audio": False, "video": True}
-    [(to, told)] = room.set_media(venue.peer, MediaState(audio=True, video=True)).send
+    [(to, told)] = _sent(room.set_media(venue.peer, MediaState(audio=True, video=True)))
     assert to == host.peer and told["type"] == "media" and told["from"] == venue.peer and told["audio"] is True

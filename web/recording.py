@@ -47,6 +47,7 @@ RESTART_SECONDS = 2.0  # a recorder that died is started again after this (each 
 LIVE_PHASES = (Phase.OPEN, Phase.SIGNING)
 HOLD_CALL = "recorder.hold"  # another node's seal or cancellation asks the recorder's node to stop it
 HOLD_SECONDS = 120.0  # and to start none meanwhile (a failed seal: recording goes on after this)
+WATCH_SLICE = 100  # ceremonies the watcher looks at before it lets the loop serve sockets again
 
 # Told of every programme segment once it is in the log (the RTMP pushers feed on it).
 SegmentListener = Callable[[str, Path, bool], None]  # ceremony, file, is the init segment
@@ -126,9 +127,16 @@ class Recorders:
             await self.locks.close()
 
     async def _watch(self) -> None:
-        """Every second: a recorder for each live recorded ceremony that has none; captions kept current."""
+        """Every second: a recorder for each live recorded ceremony that has none; captions kept current.
+
+        In slices of WATCH_SLICE ceremonies, with the loop's other work between them: a node with
+        a thousand ceremonies walked them all in one go (docs/benchmarks.md, issue 15).
+        """
         while True:
-            for state in self.service.ceremonies() if self.local_url is not None else ():
+            ceremonies = self.service.ceremonies() if self.local_url is not None else ()
+            for n, state in enumerate(ceremonies, 1):
+                if n % WATCH_SLICE == 0:
+                    await asyncio.sleep(0)
                 try:
                     await self._keep(state.id)
                 except Exception:
