@@ -769,6 +769,9 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=["latency", "capacity", "failover"])
     parser.add_argument("--ceremonies", type=int, nargs="+", default=[1, 25], help="relay ceremonies (latency)")
     parser.add_argument("--rate", type=float, default=40.0, help="messages/s each participant sends (limit: 50)")
+    parser.add_argument(
+        "--total-rate", type=float, default=0.0, help="messages/s all participants send at most (0: each sends --rate)"
+    )
     parser.add_argument("--window", type=int, default=8, help="unanswered messages a participant may have")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per run")

@@ -349,7 +349,10 @@ async def _run_server(
             await each.cleanup()
 
 
-YOUNG_COLLECTION_AFTER = 10_000  # allocations (net) between young collections; CPython's default is 700
+# Collections (CPython's defaults: 700, 10, 10): the youngest after 5,000 net allocations, the
+# middle one after 3 of those, a full one after 30 middle ones (and CPython's own rule that a
+# quarter of the oldest generation is new). docs/benchmarks.md, issue 15, for the measurements.
+COLLECTION_THRESHOLDS = (5_000, 3, 30)
 
 
 def _settle_heap() -> None:
@@ -362,14 +365,16 @@ def _settle_heap() -> None:
       (120-200 ms with 100-500 ceremonies). Frozen, they are still freed by reference counting
       when dropped; only a reference cycle among them would stay, and start-up's objects are
       not garbage.
-    - A full collection comes once enough objects survived two young collections. Under
-      signaling load, what survives is mostly in flight (a socket's read waiting, a message
-      being sent): collected ten times less often, less of it is still alive when they run, and
-      full collections (150 ms with 2,000 sockets) come about ten times less often.
+    - A full collection comes once enough objects survived the younger two. Under signaling
+      load, what survives is mostly in flight (a socket's read waiting, a message being sent).
+      Young collections seven times less often, and full ones only after 30 middle ones, make
+      full collections (150 ms with 2,000 sockets) about twenty times rarer. The middle
+      generation is collected after every 3 young collections, so that a burst of new
+      sockets is walked in small steps (every 10, up to 66 ms at once).
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION_AFTER, *gc.get_threshold()[1:])
+    gc.set_threshold(*COLLECTION_THRESHOLDS)
     logging.getLogger(__name__).info("start-up heap settled: %d objects frozen", gc.get_freeze_count())
 
 
