@@ -9,10 +9,13 @@ What it records, written to OUT.json when the program exits (SIGTERM lets `serve
 - every event-loop callback (asyncio `Handle._run`: a task step, a protocol's `data_received`,
   a timer) longer than `LONG_MS`, with what it was (the task's coroutine, or the callback) and
   where the main thread was while it ran: a watchdog thread samples the main thread's stack
-  every `SAMPLE_MS` while a callback runs past `LONG_MS`, so a long callback names the code
+  every `SAMPLE_MS` once a callback has run half of `LONG_MS`, so a long callback names the code
   that made it long, not just the task it belonged to;
 - a histogram of all callback durations, and the total time spent in long ones;
 - every garbage collection, its generation and pause (`gc.callbacks`).
+
+Signals: SIGUSR2 starts the trace over (the bench sends it once the server serves, so that
+start-up is not counted); SIGUSR1 runs one full collection, timed, with what it walked.
 
 A diagnostic, not part of the product: it wraps asyncio's private `Handle._run`, which is
 what every callback of the default loop goes through (CPython 3.11-3.13).
@@ -51,9 +54,8 @@ class Trace:
         self.histogram = Counter[str]()
         self.count = 0
         self.long_total = 0.0
-        self.gc: list[
-            tuple[int, float, int, float]
-        ] = []  # generation, pause ms, collected, when (perf_counter: one clock for all processes on Linux)
+        # Generation, pause ms, collected, when (perf_counter: on Linux one clock for every process).
+        self.gc: list[tuple[int, float, int, float]] = []
         self._gc_start = 0.0
         self.forced: list[dict[str, Any]] = []  # full collections asked for with SIGUSR1
         self.heap: dict[str, Any] = {}  # the oldest generation at the first slow full collection
