@@ -33,7 +33,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -464,29 +464,14 @@ class NodeRelay:
     async def _keep_forever(self) -> None:
         """Leases every lease/3 seconds: in a task of their own, so that writing many sessions (or a
         busy event loop) never delays a renewal past the lease (the room would go to another node)."""
-        while True:
-            await asyncio.sleep(self.lease / 3)
-            try:
-                await self._renew_leases()
-                await self._watch_owners()
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                log.warning("renewing the rooms' leases on the bus failed: %s", exc)
-            except Exception:
-                log.exception("renewing the rooms' leases on the bus failed")
+        await _every(self.lease / 3, self._keep_leases, "renewing the rooms' leases")
+
+    async def _keep_leases(self) -> None:
+        await self._renew_leases()
+        await self._watch_owners()
 
     async def _write_forever(self) -> None:
-        while True:
-            await asyncio.sleep(WRITE_SECONDS)
-            try:
-                await self._write_all()
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                log.warning("writing the rooms' sessions to the bus failed: %s", exc)
-            except Exception:
-                log.exception("writing the rooms' sessions to the bus failed")
+        await _every(WRITE_SECONDS, self._write_all, "writing the rooms' sessions")
 
     async def _renew_leases(self) -> None:
         """Every ready room's lease renewed, and empty rooms handed back, in one round trip."""
@@ -575,6 +560,18 @@ class NodeRelay:
             await pipe.execute()
         # Only once the bus has it: after a failed write, the next one writes all that changed since the last good one.
         self._written[room.ceremony] = now_written
+
+
+async def _every(seconds: float, work: Callable[[], Awaitable[None]], what: str) -> None:
+    """`work` every `seconds`, for ever: a failure is logged and the next round tries again."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await work()
+        except (RedisError, OSError) as exc:
+            log.warning("%s on the bus failed: %s", what, exc)
+        except Exception:
+            log.exception("%s on the bus failed", what)
 
 
 def _text(value: bytes | str) -> str:
