@@ -115,7 +115,7 @@ class Outlet:
         """Run the send until it would wait; if it does, the writer takes it from there."""
         send = self.ws.send_str(text)
         try:
-            waiting_for = send.send(None)
+            waiting_for = _handed_over(send.send(None))
         except StopIteration:
             return  # written
         except ConnectionError:
@@ -183,6 +183,19 @@ async def _finish(started: _Started) -> None:
         except BaseException as exc:  # handed to the send, which decides; a cancel comes back out
             error = exc
         try:
-            waiting_for = send.send(None) if error is None else send.throw(error)
+            waiting_for = _handed_over(send.send(None) if error is None else send.throw(error))
         except StopIteration:
             return
+
+
+def _handed_over(waiting_for: Any) -> Any:
+    """What a send stepped by hand yielded, made fit to be awaited by the writer task.
+
+    A future that yields from `await` is marked as blocking (`_asyncio_future_blocking`), and
+    the task that steps the coroutine clears the mark before it waits, as asyncio's Task does.
+    Left set, the writer's own `await` of it failed at once ("await wasn't used with future"),
+    which ended the writer: a socket that once had to wait for its connection to drain got
+    nothing more until it was dropped."""
+    if getattr(waiting_for, "_asyncio_future_blocking", False):
+        waiting_for._asyncio_future_blocking = False
+    return waiting_for

@@ -39,6 +39,7 @@ from ceremony.state import Phase
 from signaling.errors import ProtocolError
 from signaling.hub import TICK_SLICE, Hub, SignalSettings
 from signaling.ice import IceConfig, IceConfigError, load_ice_config
+from signaling.outlet import Outlet
 from signaling.protocol import MAX_FRAME, CeremonyUpdated, parse, to_wire
 from signaling.room import OUTBOX_LIMIT, Effects, Joined, Room
 from signaling.server import HUB
@@ -1104,6 +1105,8 @@ class FakeSocket:
 
     def __init__(self, *, reads: bool = True) -> None:
         self.reads = reads
+        self.drained = asyncio.Event()  # cleared: a send waits until it is set (the connection drains)
+        self.drained.set()
         self.frames: list[dict[str, Any]] = []
         self.close_code: int | None = None
         self.aborted = False
@@ -1116,6 +1119,7 @@ class FakeSocket:
     async def send_str(self, data: str, compress: int | None = None) -> None:
         if not self.reads:
             await asyncio.Event().wait()  # never
+        await self.drained.wait()
         self.frames.append(json.loads(data))
 
     async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
@@ -1130,6 +1134,28 @@ class FakeSocket:
 
     def count(self, kind: str) -> int:
         return len([f for f in self.frames if f["type"] == kind])
+
+
+async def test_a_send_that_waits_for_the_connection_to_drain_is_finished_and_the_rest_follows() -> None:
+    """A send is started at once; one that must wait for the connection to drain is finished by
+    the socket's writer task, and what was queued behind it follows, in order."""
+    sock = FakeSocket()
+    outlet = Outlet(sock, sock, limit=8, size=1 << 20, grace=1.0)
+    try:
+        await asyncio.sleep(0)  # the writer starts and waits for work
+        sock.drained.clear()  # the connection's buffer is full
+        for n in range(3):
+            assert outlet.send(json.dumps({"type": "note", "n": n}))
+        await asyncio.sleep(0.01)
+        assert sock.frames == []
+        sock.drained.set()
+        await until(lambda: [f["n"] for f in sock.frames] == [0, 1, 2])
+        assert outlet.send(json.dumps({"type": "note", "n": 3}))  # the writer is still there
+        await until(lambda: [f["n"] for f in sock.frames] == [0, 1, 2, 3])
+    finally:
+        outlet.close(1000, "bye")
+        await outlet.finish()
+    assert sock.close_code == 1000
 
 
 async def until(condition: Callable[[], bool]) -> None:
