@@ -71,6 +71,7 @@ class Outlet:
         self.close_code: int | None = None  # once a close is asked for
         self.closing = False
         self.hello_at = 0.0  # when its hello arrived (the hub's clock): of two sockets of a session, the newer wins
+        self.sent_any = False  # a frame was queued since the hub's heartbeat last looked (then it resets this)
         self._transport = transport
         self._queue: deque[str | _Close | _Started] = deque()
         self._queued = 0  # characters waiting
@@ -83,6 +84,7 @@ class Outlet:
         """Send or queue one frame; False (nothing queued) when `limit` frames or `size` characters already wait."""
         if self.closing:
             return True  # the socket is on its way out: what it misses stays in its outbox
+        self.sent_any = True
         if self._idle and not self._queue:
             self._start(text)
             return True

@@ -515,13 +515,12 @@ def to_wire(message: ServerMessage) -> Wire:
     return wire
 
 
-# One sequenced message for one member: its `seq` and its text frame, which ends in `"seq":N}`.
-# A plain tuple of an int and a str on purpose: the garbage collector stops tracking such a tuple
-# the first time it looks at it, so a session's outbox (up to 512 of these, alive for minutes)
-# is never walked again by a full collection. Kept as dicts, busy outboxes were most of what
-# full collections walked, and their pauses were the signaling latency tail (docs/benchmarks.md).
-Frame = tuple[int, str]
-
+# One sequenced message for one member is its text frame, which ends in `"seq":N}`: a str and
+# nothing else. A session's outbox keeps up to 512 of them for resume, and str is an object the
+# garbage collector never tracks, so no message kept counts towards a collection or is walked by
+# one. Kept as (seq, text) tuples, growing outboxes made a young collection every second or so
+# under load; kept as dicts, they were most of what full collections walked. Both pauses were
+# the signaling latency tail (docs/benchmarks.md, issue 15).
 _SEQ = ',"seq":'
 
 
@@ -530,23 +529,22 @@ def encode_head(wire: Mapping[str, Any]) -> str:
     return _ENCODER.encode(wire)[:-1]
 
 
-def frame(head: str, seq: int) -> Frame:
+def frame(head: str, seq: int) -> str:
     """One member's frame of a message: the shared head and its own `seq`, last."""
-    return seq, f"{head}{_SEQ}{seq}}}"
+    return f"{head}{_SEQ}{seq}}}"
 
 
-def renumber(old: Frame, seq: int) -> Frame:
-    """The same message under another `seq` (a restored session's first resume, room.py)."""
-    return frame(old[1][: old[1].rindex(_SEQ)], seq)
-
-
-def frame_of(text: str) -> Frame:
-    """A frame from its text (as the bus keeps outboxes); ProtocolError unless it ends in its `seq`."""
+def seq_of(text: str) -> int:
+    """The `seq` a frame ends in; ProtocolError when it ends in none (a frame kept on the bus)."""
     try:
-        seq = int(text[text.rindex(_SEQ) + len(_SEQ) : -1])
+        return int(text[text.rindex(_SEQ) + len(_SEQ) : -1])
     except ValueError:
         raise ProtocolError("bad_message", "a kept message without its seq") from None
-    return seq, text
+
+
+def renumber(text: str, seq: int) -> str:
+    """The same message under another `seq` (a restored session's first resume, room.py)."""
+    return frame(text[: text.rindex(_SEQ)], seq)
 
 
 def encode(message: ServerMessage | Mapping[str, Any]) -> str:

@@ -43,10 +43,10 @@ from redis.exceptions import RedisError
 from ceremony.runtime.bus import Bus
 
 from .errors import FORBIDDEN, MOVED, RATE_LIMITED, TIMEOUT, RelayUnavailable
-from .hub import Hub
+from .hub import ENDED, Hub
 from .outlet import Outlet
-from .room import Room
-from .room_codec import member_from, member_text, outbox_texts, renumbered, standing
+from .room import Room, sent_after
+from .room_codec import member_from, member_text, renumbered, standing
 from .server import run_session
 
 log = logging.getLogger(__name__)
@@ -120,14 +120,8 @@ class Carried:
             self._closed = True
             self._inbox.put_nowait(_CLOSED)
 
-    def __aiter__(self) -> Carried:
-        return self
-
-    async def __anext__(self) -> WSMessage:
-        message = await self._inbox.get()
-        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
-            raise StopAsyncIteration
-        return message
+    async def receive(self) -> WSMessage:
+        return await self._inbox.get()  # CLOSED last, once gone
 
 
 class NodeRelay:
@@ -308,17 +302,23 @@ class NodeRelay:
                 taken = False
             if not taken:
                 return False
-            async for frame in ws:
-                if outlet.closing or carrying.cut:
-                    break
-                if frame.type == WSMsgType.TEXT:
-                    self.publish(owner, "f", conn, frame.data)
-                elif frame.type == WSMsgType.BINARY:
-                    self.publish(owner, "b", conn, "")
+            receive = ws.receive  # awaited itself, the frame not kept across the wait (server._serve)
+            while self._pass_on(conn, carrying, await receive()):
+                pass
             return True
         finally:
             del self._carrying[conn]
             self.publish(owner, "g", conn, "")  # an owner that no longer has it ignores it
+
+    def _pass_on(self, conn: str, carrying: _Carrying, frame: WSMessage) -> bool:
+        """One frame of a carried socket to its owner; False once the socket is done with."""
+        if frame.type in ENDED or carrying.outlet.closing or carrying.cut:
+            return False
+        if frame.type == WSMsgType.TEXT:
+            self.publish(carrying.owner, "f", conn, frame.data)
+        elif frame.type == WSMsgType.BINARY:
+            self.publish(carrying.owner, "b", conn, "")
+        return True
 
     # ---- the channel ----
 
@@ -546,7 +546,7 @@ class NodeRelay:
                 if renumbered(before.standing if before is not None else None, member):
                     pipe.delete(key)  # its first resume here renumbered what the bus holds of it
                     before = None
-                new = outbox_texts(member, before.seq if before is not None else 0)
+                new = sent_after(member, before.seq if before is not None else 0)
                 if new:
                     pipe.rpush(key, *new)
                     pipe.ltrim(key, -len(member.outbox), -1)

@@ -6,8 +6,8 @@ resume exact. Every operation takes `now` and returns Effects: messages to
 deliver and sockets to close. The asyncio hub (hub.py) carries them out.
 
 Messages are built as protocol.py's typed server messages and encoded once:
-a session's outbox keeps each as the frame it was sent as (its `seq` and its
-text), so that a resume replays exactly what was missed. A message for several
+a session's outbox keeps each as the text frame it was sent as (which ends in
+its `seq`), so that a resume replays exactly what was missed. A message for several
 members (a ceremony update, a peer that left) is encoded once for all of them;
 each member's frame only adds its own `seq`.
 
@@ -36,7 +36,6 @@ from .errors import (
 from .protocol import (
     AdmittedToRoom,
     CeremonyUpdated,
-    Frame,
     Knocked,
     MediaChanged,
     MediaState,
@@ -49,6 +48,7 @@ from .protocol import (
     encode_head,
     frame,
     renumber,
+    seq_of,
     to_wire,
 )
 
@@ -69,7 +69,7 @@ class Member:
     last_heard: float
     disconnected_at: float | None = None
     next_seq: int = 1
-    outbox: deque[Frame] = field(default_factory=lambda: deque(maxlen=OUTBOX_LIMIT))
+    outbox: deque[str] = field(default_factory=lambda: deque(maxlen=OUTBOX_LIMIT))  # frames, by rising seq
     overflowed: bool = False
     left_announced: bool = False  # peers were told peer-left (a heartbeat drop); say it once
     media_state: MediaState | None = None  # microphone and camera, as the member last said (`media`)
@@ -107,9 +107,9 @@ class Close:
 
 @dataclass
 class Effects:
-    """What the hub must do: deliver `send` (sequenced frames, to a peer), close `close`."""
+    """What the hub must do: deliver `send` (a peer and a sequenced frame for it), close `close`."""
 
-    send: list[tuple[str, Frame]] = field(default_factory=list)
+    send: list[tuple[str, str]] = field(default_factory=list)
     close: list[Close] = field(default_factory=list)
 
     def extend(self, other: Effects) -> None:
@@ -439,12 +439,26 @@ def _continue_after(member: Member, seen: int) -> None:
     member.restored_seq = None
     if kept is None or seen <= kept:
         return
-    older = [sent for sent in member.outbox if sent[0] <= kept]
-    queued = [renumber(sent, n) for n, sent in enumerate((s for s in member.outbox if s[0] > kept), seen + 1)]
+    older = [sent for sent in member.outbox if seq_of(sent) <= kept]
+    queued = [renumber(sent, n) for n, sent in enumerate(sent_after(member, kept), seen + 1)]
     member.outbox.clear()
     member.outbox.extend(older + queued)
     member.next_seq = seen + 1 + len(queued)
     member.renumbered += 1
+
+
+def sent_after(member: Member, seq: int) -> list[str]:
+    """The member's kept frames sequenced after `seq`, oldest first.
+
+    From the end: a resume misses a few messages, and the room's node writes every member's
+    new ones to the bus four times a second (several nodes), so the rest are not parsed."""
+    new = []
+    for sent in reversed(member.outbox):
+        if seq_of(sent) <= seq:
+            break
+        new.append(sent)
+    new.reverse()
+    return new
 
 
 def _head(message: ServerMessage) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from ceremony.events import Role
 from ceremony.model import LocalizedText
 
-from .protocol import Frame, MediaState, frame_of
+from .protocol import MediaState, seq_of
 from .room import OUTBOX_LIMIT, Member
 
 
@@ -65,25 +65,11 @@ def renumbered(before: tuple[object, ...] | None, member: Member) -> bool:
     return before is not None and before[-1] != member.renumbered
 
 
-def outbox_texts(member: Member, after_seq: int) -> list[str]:
-    """The outbox messages sequenced after `after_seq`, as wire text.
-
-    From the end: the room's node asks for every member four times a second, and mostly
-    nothing (or one message) is new, so the other 500 kept are not looked at."""
-    new = []
-    for seq, text in reversed(member.outbox):
-        if seq <= after_seq:
-            break
-        new.append(text)
-    new.reverse()
-    return new
-
-
 def member_from(text: str, outbox: Iterable[str], now: float) -> Member:
     """A session as another node kept it, disconnected since `now`."""
     fields: dict[str, Any] = json.loads(text)
-    kept: deque[Frame] = deque((frame_of(t) for t in outbox), maxlen=OUTBOX_LIMIT)
-    last = max([int(fields["next_seq"]) - 1, *(seq for seq, _ in kept)])
+    kept: deque[str] = deque(outbox, maxlen=OUTBOX_LIMIT)
+    last = max([int(fields["next_seq"]) - 1, *map(seq_of, kept)])
     media = fields["media"]
     return Member(
         peer=fields["peer"],

@@ -17,9 +17,9 @@ from ceremony.errors import CeremonyError
 from ceremony.events import Role
 from ceremony.model import LocalizedText
 from ceremony.runtime.stores import open_service, parse_store_url
-from signaling.protocol import Acknowledged, MediaState, Relay
-from signaling.room import Effects, Joined, Member, Room
-from signaling.room_codec import member_from, member_text, outbox_texts, renumbered, standing
+from signaling.protocol import Acknowledged, MediaState, Relay, seq_of
+from signaling.room import Effects, Joined, Member, Room, sent_after
+from signaling.room_codec import member_from, member_text, renumbered, standing
 from tests.engines import Postgres
 from web.demo.definition import demo_definition
 from web.settings import utc_clock
@@ -46,7 +46,7 @@ def _room() -> tuple[Room, Member, Member]:
 
 def _moved(member: Member, now: float = 100.0) -> Member:
     """The member as the next node reads it back from what this one wrote."""
-    return member_from(member_text(member), outbox_texts(member, 0), now)
+    return member_from(member_text(member), sent_after(member, 0), now)
 
 
 def _resumed(room: Room, hall: Member, last_seq: int) -> Joined:
@@ -63,7 +63,7 @@ def _resumed(room: Room, hall: Member, last_seq: int) -> Joined:
 
 
 def _sent(effects: Effects, peer: str) -> list[dict[str, Any]]:
-    return [_parsed(text) for p, (_, text) in effects.send if p == peer]
+    return [_parsed(text) for p, text in effects.send if p == peer]
 
 
 def _parsed(text: str) -> dict[str, Any]:
@@ -87,18 +87,18 @@ def test_a_session_crosses_nodes_with_its_identity_standing_and_outbox() -> None
         hall.name,
     )
     assert standing(moved) == standing(hall)  # admitted, media state, next seq...
-    assert list(moved.outbox) == list(hall.outbox)  # seq and text, byte for byte on the wire
+    assert list(moved.outbox) == list(hall.outbox)  # byte for byte on the wire, seq included
     assert not moved.connected and moved.disconnected_at == 100.0  # until its client resumes here
 
 
 def test_only_what_is_new_is_written_again() -> None:
     _, host, hall = _room()
     written = hall.next_seq - 1
-    assert outbox_texts(hall, written) == []
+    assert sent_after(hall, written) == []
     room = Room("c1", 60.0, ["chuncheon"])
     room.restore([hall, host])
     room.send(hall.peer, _ack())
-    assert [m["seq"] for m in map(_parsed, outbox_texts(hall, written))] == [written + 1]
+    assert [m["seq"] for m in map(_parsed, sent_after(hall, written))] == [written + 1]
 
 
 @pytest.mark.parametrize("client_saw_more", [0, 2])
@@ -117,10 +117,11 @@ def test_a_restored_session_resumes_without_repeats_or_gaps(client_saw_more: int
     assert joined.resumed
     # Renumbered, the copy on the bus is out of date: the next write replaces it whole.
     assert renumbered(on_the_bus, joined.member) is (client_saw_more > 0)
-    replay = [_parsed(text) for seq, text in joined.member.outbox if seq > joined.last_seq]
+    replay = [_parsed(text) for text in sent_after(joined.member, joined.last_seq)]
     # The two queued here, right after what the client saw, in their frames as in their numbers.
     assert [m["seq"] for m in replay] == [seen + 1, seen + 2] and [m["type"] for m in replay] == ["ack", "ack"]
-    assert [seq for seq, _ in joined.member.outbox] == sorted({seq for seq, _ in joined.member.outbox})
+    kept = [seq_of(text) for text in joined.member.outbox]
+    assert kept == sorted(set(kept))
     after = room.send(hall.peer, _ack())
     joined.member.connected = True
     later = room.send(hall.peer, _ack())
@@ -132,7 +133,7 @@ def test_a_client_that_saw_less_gets_the_kept_outbox_replayed() -> None:
     room = Room("c1", 60.0, ["chuncheon"])
     room.restore([_moved(host), _moved(hall)])
     joined = _resumed(room, hall, 1)
-    replay = [_parsed(text)["seq"] for seq, text in joined.member.outbox if seq > joined.last_seq]
+    replay = [_parsed(text)["seq"] for text in sent_after(joined.member, joined.last_seq)]
     assert replay == list(range(2, hall.next_seq))
 
 

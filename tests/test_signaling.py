@@ -40,8 +40,8 @@ from signaling.errors import ProtocolError
 from signaling.hub import TICK_SLICE, Hub, SignalSettings
 from signaling.ice import IceConfig, IceConfigError, load_ice_config
 from signaling.outlet import Outlet
-from signaling.protocol import MAX_FRAME, CeremonyUpdated, parse, to_wire
-from signaling.room import OUTBOX_LIMIT, Effects, Joined, Room
+from signaling.protocol import MAX_FRAME, CeremonyUpdated, parse, seq_of, to_wire
+from signaling.room import OUTBOX_LIMIT, Effects, Joined, Room, sent_after
 from signaling.server import HUB
 from tests.helpers import (
     CANDIDATE,
@@ -794,12 +794,12 @@ def _admit(room: Room, host: str, venue: str) -> Any:
 
 def _replay(joined: Joined) -> list[dict[str, Any]]:
     """What the shell sends after the welcome of a resumed session."""
-    return [json.loads(text) for seq, text in joined.member.outbox if seq > joined.last_seq]
+    return [json.loads(text) for text in sent_after(joined.member, joined.last_seq)]
 
 
 def _sent(effects: Effects) -> list[tuple[str, dict[str, Any]]]:
     """The messages `effects` delivers, decoded from their frames."""
-    return [(peer, json.loads(text)) for peer, (_, text) in effects.send]
+    return [(peer, json.loads(text)) for peer, text in effects.send]
 
 
 def _relay(kind: str, to: str, **payload: Any) -> Any:
@@ -845,7 +845,7 @@ def test_room_lobby_admit_and_presence(room: Room) -> None:
     nanjing = _join(room, Role.VENUE, "inv-nanjing", venue="nanjing")
     late_host = _join(room, Role.HOST, "inv-host-2")
     # (queued in its outbox: the shell sends it right after the welcome)
-    knocks = [m for m in map(json.loads, (t for _, t in late_host.member.outbox)) if m["type"] == "knock"]
+    knocks = [m for m in map(json.loads, late_host.member.outbox) if m["type"] == "knock"]
     assert [k["peer"]["id"] for k in knocks] == [nanjing.member.peer]
 
 
@@ -907,18 +907,28 @@ def test_the_recorder_comes_in_without_the_lobby_and_is_linked_to_the_halls_only
     assert sorted(to for to, _ in left.send) == sorted([venue.peer, nanjing.peer])
 
 
-def test_an_outbox_is_not_walked_by_full_garbage_collections(room: Room) -> None:
-    """A session's outbox holds up to 512 messages for minutes: once the collector has looked at
-    them, it tracks none of them, so full collections (which stop every socket) never walk them."""
+def test_an_outbox_keeps_nothing_the_garbage_collector_tracks(room: Room) -> None:
+    """A session's outbox holds up to 512 messages for minutes. Each message the room keeps is
+    its frame's text, which the collector never tracks: filling outboxes neither brings
+    collections sooner (they come after so many new tracked objects) nor makes one longer
+    (every collection stops every socket)."""
     host = _join(room, Role.HOST, "h").member
     venue = _join(room, Role.VENUE, "v").member
     _admit(room, host.peer, venue.peer)
     room.disconnected(venue.peer, now=1.0)
-    for i in range(100):
-        room.relay(host.peer, _relay("candidate", venue.peer, candidate={**CANDIDATE, "sdpMLineIndex": i}))
     gc.collect()
-    assert len(venue.outbox) == 101 and not any(gc.is_tracked(sent) for sent in venue.outbox)
-    assert [json.loads(text)["seq"] for _, text in venue.outbox] == [seq for seq, _ in venue.outbox]
+    gc.disable()  # nothing is collected, or untracked, while the young generation is counted
+    try:
+        young = len(gc.get_objects(0))
+        for i in range(200):
+            room.relay(host.peer, _relay("candidate", venue.peer, candidate={**CANDIDATE, "sdpMLineIndex": i}))
+        kept_tracked = len(gc.get_objects(0)) - young
+    finally:
+        gc.enable()
+    assert len(venue.outbox) == 201 and kept_tracked < 20  # not one (or more) per message
+    seqs = [json.loads(text)["seq"] for text in venue.outbox]
+    assert seqs == [seq_of(text) for text in venue.outbox] == list(range(seqs[0], seqs[0] + 201))
+    assert [json.loads(text)["candidate"]["sdpMLineIndex"] for text in sent_after(venue, seqs[-3])] == [198, 199]
 
 
 def test_room_resume_replays_the_outbox_and_announces_peer_back(room: Room) -> None:
@@ -1020,14 +1030,14 @@ def test_room_encodes_a_message_for_many_members_once(room: Room) -> None:
     update = CeremonyUpdated(event={"type": "segment.started", "data": {"segment": "개회"}}, state={})
     sent = room.broadcast({Role.HOST: update, Role.VENUE: update}).send
     assert len(sent) == 3
-    heads = {text[: text.rindex(',"seq":')] for _, (_, text) in sent}
+    heads = {text[: text.rindex(',"seq":')] for _, text in sent}
     assert len(heads) == 1  # one encoding, shared: each frame only adds its seq
-    for peer, (seq, text) in sent:  # each frame is its own message, with its own seq, last
-        member = room.members[peer]
-        assert json.loads(text) == {**to_wire(update), "seq": seq} and seq == member.next_seq - 1
+    for peer, text in sent:  # each frame is its own message, with its own seq, last
+        seq = room.members[peer].next_seq - 1
+        assert json.loads(text) == {**to_wire(update), "seq": seq} and seq_of(text) == seq
         assert list(json.loads(text))[-1] == "seq"
     left = room.leave(nanjing.peer, "left").send  # peer-left to the host and Chuncheon: one encoding too
-    assert len({text[: text.rindex(',"seq":')] for _, (_, text) in left}) == 1 and len(left) == 2
+    assert len({text[: text.rindex(',"seq":')] for _, text in left}) == 1 and len(left) == 2
 
 
 # ------------------------------------------------------------------ hardening: revocation
@@ -1203,10 +1213,7 @@ async def test_a_tick_over_many_rooms_lets_the_sockets_in_between(tmp_path: Path
                 joined.member.connected = True
                 pair.append((joined.member, sock))
             pairs.append(pair)
-        now[0] += 10.0  # a ping is due for every socket
-        for room in hub.rooms.values():
-            for peer in room.members:
-                room.heard(peer, now[0])
+        now[0] += 10.0  # a ping is due for every socket: none was heard from since it joined
         [(last_host, _), (last_hall, last_hall_socket)] = pairs[-1]
         pinged_at_relay: list[int] = []
 
@@ -1223,6 +1230,65 @@ async def test_a_tick_over_many_rooms_lets_the_sockets_in_between(tmp_path: Path
         assert [f["sdp"] for f in last_hall_socket.frames if f["type"] == "offer"] == ["mid-tick"]
         assert all(sock.count("ping") == 1 for sock in reading)  # ... and every reader was pinged once,
         assert len({json.dumps(f) for s in reading for f in s.frames if f["type"] == "ping"}) == 1  # alike
+    finally:
+        await hub.close()
+        await service.close()
+
+
+@pytest.mark.parametrize(("watchdog", "skipped"), [(30.0, True), (20.0, False)])
+async def test_the_heartbeat_pings_only_peers_it_has_not_both_heard_and_told_this_interval(
+    tmp_path: Path, template: Template, watchdog: float, skipped: bool
+) -> None:
+    """A peer the server heard from and sent to within the interval is not pinged: under load a
+    tick's pings to everyone came back as hundreds of pongs at once. A peer quiet either way is.
+    Unless the clients' watchdog (the heartbeat timeout) outlasts two intervals and a tick, everyone is."""
+    data = tmp_path / "data"
+    shutil.copytree(template.data, data)
+    service = on_disk(data, clock=utc_clock)
+    now = [1000.0]
+    hub = Hub(
+        service,
+        SignalSettings(heartbeat_interval=10.0, heartbeat_timeout=watchdog),
+        lambda envelope: {},
+        gate=lambda request, roles: pytest.fail("no sockets are upgraded here"),
+        summary=lambda state: {},
+        role_names={role: _name(role.value) for role in Role},
+        clock=lambda: now[0],
+    )
+    room = hub.rooms["c"] = Room("c", 60.0, ["chuncheon", "nanjing", "gangneung"])
+    members, sockets = {}, {}
+    try:
+        for who in ("talks-both-ways", "only-hears", "only-speaks"):
+            sock = sockets[who] = FakeSocket()
+            outlet = hub.open(who, sock, sock)
+            assert outlet is not None
+            joined = room.join(
+                role=Role.OBSERVER,
+                invitation=who,
+                venue=None,
+                name=_name(who),
+                resume_session=None,
+                last_seq=0,
+                now=now[0],
+            )
+            hub.attach(joined.member.peer, outlet)
+            joined.member.connected = True
+            members[who] = joined.member
+        now[0] += 5.0
+        for who in ("talks-both-ways", "only-hears"):
+            hub.deliver(members[who].peer, {"type": "note"}, room)  # the server sends it something ...
+        for who in ("talks-both-ways", "only-speaks"):
+            room.heard(members[who].peer, now[0])  # ... and hears from it
+        await until(lambda: all(sockets[w].count("note") for w in ("talks-both-ways", "only-hears")))
+        now[0] += 5.0  # an interval since each attached
+        await hub.tick()
+        await until(lambda: all(sockets[w].count("ping") for w in ("only-hears", "only-speaks")))
+        assert sockets["talks-both-ways"].count("ping") == (0 if skipped else 1)
+        now[0] += 10.0  # another interval, with nothing either way: everyone is pinged
+        await hub.tick()
+        await until(
+            lambda: all(s.count("ping") == (1 if skipped and w == "talks-both-ways" else 2) for w, s in sockets.items())
+        )
     finally:
         await hub.close()
         await service.close()
@@ -1283,11 +1349,15 @@ async def test_a_socket_that_reads_nothing_stalls_nobody_and_is_dropped(tmp_path
             [left] = [f for f in sockets[who].frames if f["type"] == "peer-left"]
             assert (left["peer"], left["reason"]) == (nanjing.peer, "slow")
         await until(lambda: sockets["nanjing"].aborted)  # its close could not get out: the connection is cut
-        # The ticker goes on: Chuncheon fell silent past the timeout and is dropped; the host is pinged.
-        now[0] += 31.0
+        # The ticker goes on: the host, silent since it joined, is pinged; then it answers, and
+        # Chuncheon, silent past the timeout, is dropped.
+        now[0] += 29.0
+        await hub.tick()
+        await until(lambda: sockets["host"].count("ping") == 1)
+        now[0] += 2.0
         room.heard(members["host"].peer, now[0])
         await hub.tick()
-        await until(lambda: sockets["chuncheon"].close_code == 4408 and sockets["host"].count("ping") == 1)
+        await until(lambda: sockets["chuncheon"].close_code == 4408)
         assert sockets["host"].close_code is None and (nanjing.session, nanjing.peer) != ("", "")
     finally:
         await hub.close()
