@@ -12,7 +12,8 @@ What it records, written to OUT.json when the program exits (SIGTERM lets `serve
   every `SAMPLE_MS` once a callback has run half of `LONG_MS`, so a long callback names the code
   that made it long, not just the task it belonged to;
 - a histogram of all callback durations, and the total time spent in long ones;
-- every garbage collection, its generation and pause (`gc.callbacks`).
+- every garbage collection, its generation and pause (`gc.callbacks`), and for every fifth
+  young one, what it walked by type (counted before its pause is timed).
 
 Signals: SIGUSR2 starts the trace over (the bench sends it once the server serves, so that
 start-up is not counted); SIGUSR1 runs one full collection, timed, with what it walked.
@@ -41,6 +42,9 @@ from typing import Any
 LONG_MS = 3.0  # a callback longer than this is recorded
 SAMPLE_MS = 2.0  # the watchdog's sampling period while a long callback runs
 KEPT = 20000  # long callbacks kept (the first ones)
+YOUNG_EVERY = 5  # every 5th young collection has what it walks counted by type ...
+YOUNG_KEPT = 100  # ... up to this many (counting costs a walk of its own, before the clock starts)
+GC_KEPT = 20000  # collections kept, each with its generation, pause and time
 BUCKETS_MS = (0.1, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 OUR_CODE = ("/signaling/", "/ceremony/", "/web/")
 
@@ -59,6 +63,8 @@ class Trace:
         self._gc_start = 0.0
         self.forced: list[dict[str, Any]] = []  # full collections asked for with SIGUSR1
         self.heap: dict[str, Any] = {}  # the oldest generation at the first slow full collection
+        self.young: list[dict[str, Any]] = []  # what sampled young collections walked
+        self.young_seen = 0
         self.main = threading.main_thread().ident
         self.t0 = time.perf_counter()
 
@@ -67,6 +73,8 @@ class Trace:
         self.histogram.clear()
         self.gc.clear()
         self.heap = {}
+        self.young.clear()
+        self.young_seen = 0
         self.count, self.long_total, self.t0 = 0, 0.0, time.perf_counter()
 
     # ---- callbacks ----
@@ -98,6 +106,10 @@ class Trace:
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
+            if info["generation"] < 2:
+                self.young_seen += 1
+                if self.young_seen % YOUNG_EVERY == 0 and len(self.young) < YOUNG_KEPT:
+                    self.young.append(young_collection(info["generation"]))
             self._gc_start = time.perf_counter()
         else:
             ms = (time.perf_counter() - self._gc_start) * 1000
@@ -126,13 +138,27 @@ class Trace:
                 for g, v in sorted(by_gen.items())
             },
             "slow_full_collection": self.heap,
+            "young_collections": self.young,
             "forced_full_collections": self.forced,
             "gc_over_5ms": [(g, round(ms, 1), n, at) for g, ms, n, at in self.gc if ms >= 5][:300],
+            "gc_all": [(g, round(ms, 2), at) for g, ms, _, at in self.gc][:GC_KEPT],
             "longest": [
                 {"ms": round(ms, 2), "at": at, "what": what, "where": where}
                 for ms, at, what, where in sorted(self.longest, key=lambda entry: -entry[0])
             ],
         }
+
+
+def young_collection(generation: int) -> dict[str, Any]:
+    """What a young collection (generation 0 or 1) is about to walk: its objects, by type."""
+    walked = [o for g in range(generation + 1) for o in gc.get_objects(g)]
+    kinds = Counter(type(o).__qualname__ for o in walked)
+    return {
+        "generation": generation,
+        "objects": len(walked),
+        "types": dict(kinds.most_common(12)),
+        "at": round(time.perf_counter(), 3),
+    }
 
 
 def timed_full_collection() -> dict[str, Any]:

@@ -54,6 +54,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import os
 import pstats
@@ -259,6 +260,7 @@ class Stats:
     measuring: bool = False
     delivered: int = 0
     latencies: list[float] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)  # perf_counter at send, one per latency
     problems: list[str] = field(default_factory=list)
     target: int = 0  # when set, `reached` is set once that many messages were delivered
     reached: asyncio.Event = field(default_factory=asyncio.Event)
@@ -302,6 +304,7 @@ async def read_relayed(me: Participant, sender: Participant, stats: Stats) -> No
             if t0 is not None and stats.measuring:
                 stats.delivered += 1
                 stats.latencies.append(time.perf_counter() - t0)
+                stats.sent_at.append(t0)
                 if stats.target and stats.delivered >= stats.target:
                     stats.reached.set()
         elif kind == "ping":
@@ -418,6 +421,7 @@ class Result:
     cpu_seconds: float
     problems: list[str]
     client_cpu_seconds: float = 0.0
+    sent_at: list[float] = field(default_factory=list)  # seconds into the measured period, per latency
 
     @property
     def rate(self) -> float:
@@ -428,6 +432,19 @@ class Result:
             return float("nan")
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def slowest_moments(self, bucket: float = 0.05) -> str:
+        """When the slowest 1 % were sent, in `bucket`-second steps: a stall shows as one step
+        holding many, spread work as many steps holding a few."""
+        if not self.latencies:
+            return ""
+        p99 = self.percentile(0.99) / 1000
+        steps: dict[int, list[float]] = {}
+        for at, latency in zip(self.sent_at, self.latencies, strict=True):
+            if latency >= p99:
+                steps.setdefault(int(at / bucket), []).append(latency)
+        busiest = sorted(steps.items(), key=lambda step: -len(step[1]))[:6]
+        return ", ".join(f"{k * bucket:.2f} s: {len(v)} up to {max(v) * 1000:.0f} ms" for k, v in sorted(busiest))
 
     @property
     def cpu_us_per_message(self) -> float:
@@ -455,23 +472,31 @@ async def relay_run(
         for a, b in pairs:
             a.reader = asyncio.create_task(read_relayed(a, b, stats))
             b.reader = asyncio.create_task(read_relayed(b, a, stats))
-        start = time.perf_counter()
-        until = start + args.warmup + args.seconds
-        rate = participant_rate(args, len(pairs))
-        phases = random.Random(len(pairs))  # the same phases for every server of a size
-        senders = [
-            asyncio.create_task(send_paced(p, rate, args.window, until, phases.random()))
-            for pair in pairs
-            for p in pair
-        ]
-        await asyncio.sleep(args.warmup)
-        cpu0, own0, t0 = server.cpu_seconds(), time.process_time(), time.perf_counter()
-        stats.measuring = True
-        await asyncio.sleep(args.seconds)
-        stats.measuring = False
-        cpu1, own1, t1 = server.cpu_seconds(), time.process_time(), time.perf_counter()
-        WINDOWS.append((label, len(ceremonies), t0, t1))
-        await asyncio.gather(*senders)
+        # The load generator's own garbage collections would stop all its sockets at once, and
+        # show as latency of whichever server runs then (with 2,000 sockets, tens of ms): none
+        # while it sends. A few seconds' garbage waits for the collection after the run.
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            until = start + args.warmup + args.seconds
+            rate = participant_rate(args, len(pairs))
+            phases = random.Random(len(pairs))  # the same phases for every server of a size
+            senders = [
+                asyncio.create_task(send_paced(p, rate, args.window, until, phases.random()))
+                for pair in pairs
+                for p in pair
+            ]
+            await asyncio.sleep(args.warmup)
+            cpu0, own0, t0 = server.cpu_seconds(), time.process_time(), time.perf_counter()
+            stats.measuring = True
+            await asyncio.sleep(args.seconds)
+            stats.measuring = False
+            cpu1, own1, t1 = server.cpu_seconds(), time.process_time(), time.perf_counter()
+            WINDOWS.append((label, len(ceremonies), t0, t1))
+            await asyncio.gather(*senders)
+        finally:
+            gc.enable()
         await close_all(pairs, ours=server.kind == "ours")
     return Result(
         server=label,
@@ -479,6 +504,7 @@ async def relay_run(
         seconds=t1 - t0,
         delivered=stats.delivered,
         latencies=stats.latencies,
+        sent_at=[at - t0 for at in stats.sent_at],
         cpu_seconds=cpu1 - cpu0,
         problems=stats.problems,
         client_cpu_seconds=own1 - own0,
@@ -815,6 +841,8 @@ async def bench(args: argparse.Namespace) -> None:
                             f"  CPU {result.cpu_us_per_message:6.1f} us/msg",
                             flush=True,
                         )
+                        if args.tail:
+                            print(f"    slowest 1 % sent at: {result.slowest_moments()}", flush=True)
         finally:
             for server in servers.values():
                 server.stop()
@@ -826,11 +854,18 @@ async def bench(args: argparse.Namespace) -> None:
             report = json.loads(args.trace.read_text())
             print(f"\nevent-loop trace of our server ({args.trace}):")
             print(summary(report))
-            print("collections of 5 ms or more inside our server's measured periods:")
+            print("collections inside our server's measured periods (count, total and longest pause, by generation):")
             for label, n, t0, t1 in WINDOWS:
                 if label.startswith("ours"):
-                    inside = [(g, ms) for g, ms, _, at in report["gc_over_5ms"] if t0 <= at <= t1]
-                    print(f"  n={n:<5} {len(inside):3d}: " + ", ".join(f"gen {g} {ms:.0f} ms" for g, ms in inside))
+                    by_gen: dict[int, list[float]] = {}
+                    for g, ms, at in report["gc_all"]:
+                        if t0 <= at <= t1:
+                            by_gen.setdefault(g, []).append(ms)
+                    counted = [f"gen {g}: {len(v)}x, {sum(v):.0f} ms, longest {max(v):.1f}" for g, v in by_gen.items()]
+                    print(f"  n={n:<5} " + ("; ".join(sorted(counted)) or "none"))
+                    for young in [y for y in report["young_collections"] if t0 <= y["at"] <= t1][:2]:
+                        kinds = ", ".join(f"{k} {v}" for k, v in list(young["types"].items())[:8])
+                        print(f"           a gen {young['generation']} one walked {young['objects']} objects: {kinds}")
             print("the longest callbacks inside them:")
             for label, n, t0, t1 in WINDOWS:
                 if label.startswith("ours"):
@@ -920,6 +955,9 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="run our server under cProfile, write the stats here")
     parser.add_argument(
         "--trace", type=Path, help="run our server under bench.loop_trace (long callbacks, GC pauses), JSON here"
+    )
+    parser.add_argument(
+        "--tail", action="store_true", help="per round, when the slowest 1 %% were sent (a stall: many at once)"
     )
     parser.add_argument(
         "--compress",
