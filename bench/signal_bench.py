@@ -261,6 +261,7 @@ class Stats:
     delivered: int = 0
     latencies: list[float] = field(default_factory=list)
     sent_at: list[float] = field(default_factory=list)  # perf_counter at send, one per latency
+    generator_stalls: list[tuple[float, float]] = field(default_factory=list)  # perf_counter, seconds late
     problems: list[str] = field(default_factory=list)
     target: int = 0  # when set, `reached` is set once that many messages were delivered
     reached: asyncio.Event = field(default_factory=asyncio.Event)
@@ -422,6 +423,7 @@ class Result:
     problems: list[str]
     client_cpu_seconds: float = 0.0
     sent_at: list[float] = field(default_factory=list)  # seconds into the measured period, per latency
+    generator_stalls: list[tuple[float, float]] = field(default_factory=list)  # (when, seconds late)
 
     @property
     def rate(self) -> float:
@@ -458,6 +460,19 @@ def participant_rate(args: argparse.Namespace, pairs: int) -> float:
     return min(float(args.rate), float(args.total_rate) / (2 * pairs))
 
 
+async def watch_lag(stats: Stats) -> None:
+    """The load generator's own stalls while it measures: a 2 ms sleep that wakes 5 ms late or more.
+
+    A stall here delays what this process reads as much as one in the server, so the slowest
+    messages of a round that fall in one are the bench's (or the machine's), not the server's."""
+    while True:
+        before = time.perf_counter()
+        await asyncio.sleep(0.002)
+        late = time.perf_counter() - before - 0.002
+        if late >= 0.005 and stats.measuring:
+            stats.generator_stalls.append((before, late))
+
+
 async def relay_run(
     server: ServerProcess,
     label: str,
@@ -488,12 +503,15 @@ async def relay_run(
                 for p in pair
             ]
             await asyncio.sleep(args.warmup)
+            lag = asyncio.create_task(watch_lag(stats)) if args.tail else None
             cpu0, own0, t0 = server.cpu_seconds(), time.process_time(), time.perf_counter()
             stats.measuring = True
             await asyncio.sleep(args.seconds)
             stats.measuring = False
             cpu1, own1, t1 = server.cpu_seconds(), time.process_time(), time.perf_counter()
             WINDOWS.append((label, len(ceremonies), t0, t1))
+            if lag is not None:
+                lag.cancel()
             await asyncio.gather(*senders)
         finally:
             gc.enable()
@@ -505,6 +523,7 @@ async def relay_run(
         delivered=stats.delivered,
         latencies=stats.latencies,
         sent_at=[at - t0 for at in stats.sent_at],
+        generator_stalls=[(at - t0, late) for at, late in stats.generator_stalls],
         cpu_seconds=cpu1 - cpu0,
         problems=stats.problems,
         client_cpu_seconds=own1 - own0,
@@ -843,6 +862,10 @@ async def bench(args: argparse.Namespace) -> None:
                         )
                         if args.tail:
                             print(f"    slowest 1 % sent at: {result.slowest_moments()}", flush=True)
+                            stalls = ", ".join(
+                                f"{at:.2f} s: {late * 1000:.0f} ms" for at, late in result.generator_stalls
+                            )
+                            print(f"    the load generator's own stalls: {stalls or 'none'}", flush=True)
         finally:
             for server in servers.values():
                 server.stop()
