@@ -1168,6 +1168,45 @@ async def test_a_send_that_waits_for_the_connection_to_drain_is_finished_and_the
     assert sock.close_code == 1000
 
 
+def _hub_of_fakes(
+    tmp_path: Path, template: Template, settings: SignalSettings, now: list[float]
+) -> tuple[Hub, CeremonyService]:
+    """A hub (and the service under it) whose sockets are FakeSockets and whose clock is `now[0]`."""
+    data = tmp_path / "data"
+    shutil.copytree(template.data, data)
+    service = on_disk(data, clock=utc_clock)
+    hub = Hub(
+        service,
+        settings,
+        lambda envelope: {},
+        gate=lambda request, roles: pytest.fail("no sockets are upgraded here"),
+        summary=lambda state: {},
+        role_names={role: _name(role.value) for role in Role},
+        clock=lambda: now[0],
+    )
+    return hub, service
+
+
+def _seat(
+    hub: Hub, room: Room, sock: FakeSocket, invitation: str, venue: str | None, now: float, role: Role | None = None
+) -> Joined:
+    """A member joined on `sock` and attached, as server._join leaves it (a host without `venue`)."""
+    outlet = hub.open(invitation, sock, sock)
+    assert outlet is not None
+    joined = room.join(
+        role=role or (Role.HOST if venue is None else Role.VENUE),
+        invitation=invitation,
+        venue=venue,
+        name=_name(venue or invitation),
+        resume_session=None,
+        last_seq=0,
+        now=now,
+    )
+    hub.attach(joined.member.peer, outlet)
+    joined.member.connected = True
+    return joined
+
+
 async def until(condition: Callable[[], bool]) -> None:
     """Let the event loop run until `condition` holds (a guard against a hang, not a deadline)."""
     async with asyncio.timeout(WAIT):
@@ -1178,18 +1217,9 @@ async def until(condition: Callable[[], bool]) -> None:
 async def test_a_tick_over_many_rooms_lets_the_sockets_in_between(tmp_path: Path, template: Template) -> None:
     """The heartbeat tick walks its rooms in slices: a relay arriving mid-tick is delivered before
     the tick ends, and the ping due is one frame for everyone, whoever reads or does not."""
-    data = tmp_path / "data"
-    shutil.copytree(template.data, data)
-    service = on_disk(data, clock=utc_clock)
     now = [1000.0]
-    hub = Hub(
-        service,
-        SignalSettings(heartbeat_interval=10.0, heartbeat_timeout=30.0),
-        lambda envelope: {},
-        gate=lambda request, roles: pytest.fail("no sockets are upgraded here"),
-        summary=lambda state: {},
-        role_names={role: _name(role.value) for role in Role},
-        clock=lambda: now[0],
+    hub, service = _hub_of_fakes(
+        tmp_path, template, SignalSettings(heartbeat_interval=10.0, heartbeat_timeout=30.0), now
     )
     rooms, pairs = 3 * TICK_SLICE, []
     try:
@@ -1198,19 +1228,7 @@ async def test_a_tick_over_many_rooms_lets_the_sockets_in_between(tmp_path: Path
             pair = []
             for who, reads in (("host", i % 7 != 0), ("chuncheon", True)):  # every 7th host reads nothing
                 sock = FakeSocket(reads=reads)
-                outlet = hub.open(f"{who}-{i}", sock, sock)
-                assert outlet is not None
-                joined = room.join(
-                    role=Role.HOST if who == "host" else Role.VENUE,
-                    invitation=f"{who}-{i}",
-                    venue=None if who == "host" else who,
-                    name=_name(who),
-                    resume_session=None,
-                    last_seq=0,
-                    now=now[0],
-                )
-                hub.attach(joined.member.peer, outlet)
-                joined.member.connected = True
+                joined = _seat(hub, room, sock, f"{who}-{i}", None if who == "host" else who, now[0])
                 pair.append((joined.member, sock))
             pairs.append(pair)
         now[0] += 10.0  # a ping is due for every socket: none was heard from since it joined
@@ -1242,38 +1260,16 @@ async def test_the_heartbeat_pings_only_peers_it_has_not_both_heard_and_told_thi
     """A peer the server heard from and sent to within the interval is not pinged: under load a
     tick's pings to everyone came back as hundreds of pongs at once. A peer quiet either way is.
     Unless the clients' watchdog (the heartbeat timeout) outlasts two intervals and a tick, everyone is."""
-    data = tmp_path / "data"
-    shutil.copytree(template.data, data)
-    service = on_disk(data, clock=utc_clock)
     now = [1000.0]
-    hub = Hub(
-        service,
-        SignalSettings(heartbeat_interval=10.0, heartbeat_timeout=watchdog),
-        lambda envelope: {},
-        gate=lambda request, roles: pytest.fail("no sockets are upgraded here"),
-        summary=lambda state: {},
-        role_names={role: _name(role.value) for role in Role},
-        clock=lambda: now[0],
+    hub, service = _hub_of_fakes(
+        tmp_path, template, SignalSettings(heartbeat_interval=10.0, heartbeat_timeout=watchdog), now
     )
     room = hub.rooms["c"] = Room("c", 60.0, ["chuncheon", "nanjing", "gangneung"])
     members, sockets = {}, {}
     try:
         for who in ("talks-both-ways", "only-hears", "only-speaks"):
             sock = sockets[who] = FakeSocket()
-            outlet = hub.open(who, sock, sock)
-            assert outlet is not None
-            joined = room.join(
-                role=Role.OBSERVER,
-                invitation=who,
-                venue=None,
-                name=_name(who),
-                resume_session=None,
-                last_seq=0,
-                now=now[0],
-            )
-            hub.attach(joined.member.peer, outlet)
-            joined.member.connected = True
-            members[who] = joined.member
+            members[who] = _seat(hub, room, sock, who, None, now[0], role=Role.OBSERVER).member
         now[0] += 5.0
         for who in ("talks-both-ways", "only-hears"):
             hub.deliver(members[who].peer, {"type": "note"}, room)  # the server sends it something ...
@@ -1295,20 +1291,9 @@ async def test_the_heartbeat_pings_only_peers_it_has_not_both_heard_and_told_thi
 
 
 async def test_a_socket_that_reads_nothing_stalls_nobody_and_is_dropped(tmp_path: Path, template: Template) -> None:
-    data = tmp_path / "data"
-    shutil.copytree(template.data, data)
-    service = on_disk(data, clock=utc_clock)
     now = [1000.0]
     settings = SignalSettings(send_queue=4, close_grace=0.01, heartbeat_interval=10.0, heartbeat_timeout=30.0)
-    hub = Hub(
-        service,
-        settings,
-        lambda envelope: {},
-        gate=lambda request, roles: pytest.fail("no sockets are upgraded here"),
-        summary=lambda state: {},
-        role_names={role: _name(role.value) for role in Role},
-        clock=lambda: now[0],
-    )
+    hub, service = _hub_of_fakes(tmp_path, template, settings, now)
     try:
         room = hub.room(template.ceremony)
         for hall in ("chuncheon", "nanjing"):
@@ -1316,20 +1301,7 @@ async def test_a_socket_that_reads_nothing_stalls_nobody_and_is_dropped(tmp_path
         sockets = {who: FakeSocket(reads=who != "nanjing") for who in ("host", "chuncheon", "nanjing")}
         members = {}
         for who, sock in sockets.items():
-            invitation = template.invitations[who]
-            outlet = hub.open(invitation, sock, sock)
-            assert outlet is not None
-            joined = room.join(
-                role=Role.HOST if who == "host" else Role.VENUE,
-                invitation=invitation,
-                venue=None if who == "host" else who,
-                name=_name(who),
-                resume_session=None,
-                last_seq=0,
-                now=now[0],
-            )
-            hub.attach(joined.member.peer, outlet)  # as server._join does
-            joined.member.connected = True
+            joined = _seat(hub, room, sock, template.invitations[who], None if who == "host" else who, now[0])
             hub.apply(joined.effects, room)
             members[who] = joined.member
         # A relay to Nanjing, whose first frame never gets out, then one to Chuncheon: it has it at once.
