@@ -492,6 +492,7 @@ async def relay_run(
         # while it sends. A few seconds' garbage waits for the collection after the run.
         gc.collect()
         gc.disable()
+        lag: asyncio.Task[None] | None = None
         try:
             start = time.perf_counter()
             until = start + args.warmup + args.seconds
@@ -510,10 +511,10 @@ async def relay_run(
             stats.measuring = False
             cpu1, own1, t1 = server.cpu_seconds(), time.process_time(), time.perf_counter()
             WINDOWS.append((label, len(ceremonies), t0, t1))
-            if lag is not None:
-                lag.cancel()
             await asyncio.gather(*senders)
         finally:
+            if lag is not None:
+                lag.cancel()
             gc.enable()
         await close_all(pairs, ours=server.kind == "ours")
     return Result(
