@@ -140,7 +140,6 @@ class Trace:
             "slow_full_collection": self.heap,
             "young_collections": self.young,
             "forced_full_collections": self.forced,
-            "gc_over_5ms": [(g, round(ms, 1), n, at) for g, ms, n, at in self.gc if ms >= 5][:300],
             "gc_all": [(g, round(ms, 2), at) for g, ms, _, at in self.gc][:GC_KEPT],
             "longest": [
                 {"ms": round(ms, 2), "at": at, "what": what, "where": where}

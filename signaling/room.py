@@ -439,8 +439,9 @@ def _continue_after(member: Member, seen: int) -> None:
     member.restored_seq = None
     if kept is None or seen <= kept:
         return
-    older = [sent for sent in member.outbox if seq_of(sent) <= kept]
-    queued = [renumber(sent, n) for n, sent in enumerate(sent_after(member, kept), seen + 1)]
+    new = sent_after(member, kept)
+    older = list(member.outbox)[: len(member.outbox) - len(new)]
+    queued = [renumber(sent, n) for n, sent in enumerate(new, seen + 1)]
     member.outbox.clear()
     member.outbox.extend(older + queued)
     member.next_seq = seen + 1 + len(queued)

@@ -341,7 +341,7 @@ def _take(hub: Hub, c: Connection, frame: WSMessage) -> bool | Recorded:
         return False
     if c.member.peer not in c.room.members:
         return True  # ended, rejected or revoked meanwhile
-    if isinstance(message, StartSegmentRequest | Admit):
+    if isinstance(message, Recorded):
         return message
     try:
         return _act(hub, c, message)
